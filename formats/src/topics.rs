@@ -1,0 +1,40 @@
+//! Topic naming conventions of reel episodes (the rig config may rename them).
+
+/// Measured joint state of an arm.
+pub fn joint_states(arm: &str) -> String {
+    format!("/robot/{arm}/joint_states")
+}
+
+/// Commanded joint state (leader arm), exported as `action`.
+pub fn joint_commands(arm: &str) -> String {
+    format!("/robot/{arm}/joint_commands")
+}
+
+/// JPEG frames of a camera.
+pub fn camera_image(camera: &str) -> String {
+    format!("/camera/{camera}/image/compressed")
+}
+
+/// H.264 video of a camera.
+pub fn camera_video(camera: &str) -> String {
+    format!("/camera/{camera}/video")
+}
+
+/// Intrinsics of a camera.
+pub fn camera_info(camera: &str) -> String {
+    format!("/camera/{camera}/camera_info")
+}
+
+/// One point cloud per LiDAR revolution.
+pub fn lidar_points(lidar: &str) -> String {
+    format!("/lidar/{lidar}/points")
+}
+
+/// Moving transforms (robot links).
+pub const TF: &str = "/tf";
+/// Fixed transforms (sensor mounts).
+pub const TF_STATIC: &str = "/tf_static";
+/// The URDF, once at the start.
+pub const ROBOT_DESCRIPTION: &str = "/robot_description";
+/// Start/stop, operator marks, device faults, gaps (JSON strings).
+pub const EVENTS: &str = "/episode/events";

@@ -1,0 +1,178 @@
+//! Human-readable reports (tables) for the terminal.
+
+use std::io::{self, Write};
+
+use reel_formats::episode::{EpisodeInfo, FileState, RecoveryReport};
+use reel_formats::time::format_utc;
+
+/// `1234567` → `1.2 MB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+fn state_text(state: &FileState) -> &'static str {
+    match state {
+        FileState::Closed => "closed cleanly",
+        FileState::ClosedWithoutSummary => "closed, no summary (read linearly)",
+        FileState::FinishedButPartial => "NOT closed: finished but still .partial",
+        FileState::Truncated => "NOT closed: writer did not finish",
+        FileState::BadSummary { .. } => "closed, damaged summary",
+    }
+}
+
+/// Writes the `reel info` table for one file.
+pub fn write_info(out: &mut impl Write, info: &EpisodeInfo) -> io::Result<()> {
+    writeln!(out, "{}", info.path)?;
+    writeln!(
+        out,
+        "  {}  {}  profile {:?}  library {:?}",
+        human_bytes(info.size_bytes),
+        state_text(&info.file_state),
+        info.profile,
+        info.library
+    )?;
+    if let Some(ep) = &info.episode {
+        writeln!(
+            out,
+            "  episode {}  source {}{}  robot {:?}  outcome {}",
+            ep.episode_id,
+            ep.source.as_str(),
+            ep.seed.map(|s| format!(" (seed {s})")).unwrap_or_default(),
+            ep.robot_type,
+            ep.outcome.as_str(),
+        )?;
+        writeln!(out, "  task {:?}  written by {}", ep.task, ep.software_version)?;
+        if let Some(op) = &ep.operator {
+            writeln!(out, "  operator {op:?}")?;
+        }
+        if let Some(h) = &ep.rig_config_hash {
+            writeln!(out, "  rig config sha256 {h}")?;
+        }
+    }
+    match (info.start_nanos, info.end_nanos) {
+        (Some(s), Some(e)) => writeln!(
+            out,
+            "  {} messages over {:.3} s ({} → {}), {} chunks{}",
+            info.message_count,
+            info.duration_secs,
+            format_utc(s),
+            format_utc(e),
+            info.chunk_count,
+            if info.compressions.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<&str> = info
+                    .compressions
+                    .iter()
+                    .map(|c| if c.is_empty() { "uncompressed" } else { c.as_str() })
+                    .collect();
+                format!(" ({})", names.join(", "))
+            }
+        )?,
+        _ => writeln!(out, "  no messages")?,
+    }
+    if !info.topics.is_empty() {
+        let tw = info.topics.iter().map(|t| t.topic.len()).max().unwrap_or(5).max(5);
+        let yw = info
+            .topics
+            .iter()
+            .map(|t| t.type_name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        writeln!(
+            out,
+            "  {:tw$}  {:yw$}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}",
+            "topic", "type", "count", "rate Hz", "worst gap", "first s", "last s", "bytes"
+        )?;
+        let start = info.start_nanos.unwrap_or(0);
+        for t in &info.topics {
+            let rel = |n: Option<u64>| {
+                n.map_or("-".to_string(), |n| format!("{:.3}", (n.saturating_sub(start)) as f64 * 1e-9))
+            };
+            writeln!(
+                out,
+                "  {:tw$}  {:yw$}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}",
+                t.topic,
+                if t.type_name.is_empty() { "(no schema)" } else { &t.type_name },
+                t.message_count,
+                t.mean_rate_hz.map_or("-".into(), |r| format!("{r:.2}")),
+                t.worst_gap_secs.map_or("-".into(), |g| format!("{g:.3} s")),
+                rel(t.first_nanos),
+                rel(t.last_nanos),
+                human_bytes(t.bytes),
+            )?;
+        }
+    }
+    for a in &info.attachments {
+        writeln!(
+            out,
+            "  attachment {} ({}, {})",
+            a.name,
+            a.media_type,
+            human_bytes(a.bytes)
+        )?;
+    }
+    for (name, map) in &info.other_metadata {
+        writeln!(out, "  metadata {name}: {} keys", map.len())?;
+    }
+    for p in &info.problems {
+        writeln!(out, "  problem: {p}")?;
+    }
+    writeln!(out)
+}
+
+/// Writes the `reel recover` report.
+pub fn write_recovery(out: &mut impl Write, r: &RecoveryReport) -> io::Result<()> {
+    writeln!(out, "recovered {} → {}", r.input.display(), r.output.display())?;
+    writeln!(
+        out,
+        "  kept {} messages in {} chunks, {} metadata records, {} attachments ({} of {} input bytes)",
+        r.messages_kept,
+        r.chunks_kept,
+        r.metadata_records,
+        r.attachments,
+        human_bytes(r.kept_bytes),
+        human_bytes(r.input_bytes),
+    )?;
+    if let (Some(f), Some(l)) = (r.first_nanos, r.last_nanos) {
+        writeln!(
+            out,
+            "  time kept: {} → {} ({:.3} s)",
+            format_utc(f),
+            format_utc(l),
+            (l - f) as f64 * 1e-9
+        )?;
+    }
+    for (topic, n) in &r.messages_per_topic {
+        writeln!(out, "    {topic}: {n}")?;
+    }
+    if let Some(tail) = &r.tail {
+        writeln!(
+            out,
+            "  lost: {} at the end ({tail}): the messages of the last open chunk, at most ~1 s",
+            human_bytes(r.lost_tail_bytes)
+        )?;
+    }
+    if r.chunks_dropped > 0 {
+        writeln!(out, "  lost: {} damaged chunks skipped", r.chunks_dropped)?;
+    }
+    if r.orphan_messages > 0 {
+        writeln!(out, "  lost: {} messages without a channel definition", r.orphan_messages)?;
+    }
+    if !r.lost_anything() {
+        writeln!(out, "  nothing lost")?;
+    }
+    writeln!(out, "  the input was left unchanged; delete it once you have checked the result")
+}
