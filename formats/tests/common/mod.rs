@@ -1,0 +1,39 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+pub mod synthetic_rig;
+
+use std::path::{Path, PathBuf};
+
+use reel_formats::episode::{EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions};
+
+/// `shared/testdata` next to the repository.
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata")
+}
+
+/// Options for fast tests: no fsync.
+pub fn fast_options() -> EpisodeWriterOptions {
+    EpisodeWriterOptions {
+        sync_on_flush: false,
+        ..Default::default()
+    }
+}
+
+/// Writes `secs` of the small rig mix to `path` and finishes it.
+pub fn write_small_episode(path: &Path, secs: f64, options: EpisodeWriterOptions) -> PathBuf {
+    let mut w = EpisodeWriter::create(path, EpisodeMeta::new("test task", "test_arm"), options).unwrap();
+    synthetic_rig::write_mix(&mut w, &synthetic_rig::RigMix::small(), 1_700_000_000_000_000_000, secs).unwrap();
+    w.finish().unwrap()
+}
+
+/// (topic, sequence, log_time, publish_time, data) of every message, file order.
+pub fn all_messages(path: &Path) -> Vec<(String, u32, u64, u64, Vec<u8>)> {
+    let r = EpisodeReader::open(path).unwrap();
+    r.messages()
+        .map(|m| {
+            let m = m.unwrap();
+            (m.channel.topic.clone(), m.sequence, m.log_time, m.publish_time, m.data.into_owned())
+        })
+        .collect()
+}
