@@ -248,6 +248,7 @@ fn chunks_close_on_the_time_limit() {
     assert_eq!(readable(&w), 5);
     // A write right after a flush stays in the open chunk until the limit
     // passes and a write or a timer tick (`flush_if_due`) closes it.
+    w.flush().unwrap();
     w.write(topic, &StringMsg { data: "6".into() }, 6, 6).unwrap();
     assert_eq!(readable(&w), 5);
     assert!(!w.flush_if_due().unwrap());
