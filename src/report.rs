@@ -158,12 +158,17 @@ pub fn write_recovery(out: &mut impl Write, r: &RecoveryReport) -> io::Result<()
     for (topic, n) in &r.messages_per_topic {
         writeln!(out, "    {topic}: {n}")?;
     }
-    if let Some(tail) = &r.tail {
-        writeln!(
+    match &r.tail {
+        Some(tail) if r.lost_tail_bytes > 0 => writeln!(
             out,
             "  lost: {} at the end ({tail}): the messages of the last open chunk, at most ~1 s",
             human_bytes(r.lost_tail_bytes)
-        )?;
+        )?,
+        Some(tail) => writeln!(
+            out,
+            "  the writer did not finish ({tail}); every byte on disk was kept"
+        )?,
+        None => {}
     }
     if r.chunks_dropped > 0 {
         writeln!(out, "  lost: {} damaged chunks skipped", r.chunks_dropped)?;

@@ -3,8 +3,8 @@
 //! Every complete record is kept: whole chunks (CRC-checked), metadata and
 //! attachments; a damaged chunk is skipped and reported; the scan stops at the
 //! record the crash cut off. The input is never modified: the result is
-//! written to a new file (through `OUT.partial`, renamed when complete), so
-//! an interrupted recovery can simply be run again.
+//! written to a new file (through `OUT.recovering`, renamed when complete),
+//! so an interrupted recovery can simply be run again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::reader::EpisodeReader;
 use super::scan::{ScanEnd, ScanEvent};
-use super::writer::{mcap_write_options, partial_path_for, EpisodeWriterOptions, PARTIAL_SUFFIX};
+use super::writer::{mcap_write_options, EpisodeWriterOptions, PARTIAL_SUFFIX};
 use crate::error::{Error, Result};
 
 /// Options of [`recover`].
@@ -92,7 +92,12 @@ pub fn recover(input: impl AsRef<Path>, options: &RecoverOptions) -> Result<Reco
     if output.exists() {
         return Err(Error::AlreadyExists { path: output });
     }
-    let temp = partial_path_for(&output);
+    // Not `OUT.partial`: that is usually the input.
+    let temp = {
+        let mut s = output.as_os_str().to_owned();
+        s.push(".recovering");
+        PathBuf::from(s)
+    };
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
