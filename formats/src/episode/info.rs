@@ -103,6 +103,7 @@ pub fn info(path: impl AsRef<Path>) -> Result<EpisodeInfo> {
     let mut topics: BTreeMap<String, TopicAcc> = BTreeMap::new();
     let mut metadata = Vec::new();
     let mut attachments = Vec::new();
+    let mut orphans = BTreeMap::new();
     let mut scanner = reader.scan();
     for event in scanner.by_ref() {
         match event {
@@ -125,11 +126,14 @@ pub fn info(path: impl AsRef<Path>) -> Result<EpisodeInfo> {
             ScanEvent::ChunkDropped { offset, error, .. } => {
                 problems.push(format!("chunk at byte {offset} is damaged ({error}) and was skipped"));
             }
-            ScanEvent::Orphan { offset, channel_id } => problems.push(format!(
-                "message at byte {offset} names undefined channel {channel_id}"
-            )),
+            ScanEvent::Orphan { channel_id, .. } => *orphans.entry(channel_id).or_insert(0u64) += 1,
             ScanEvent::Header(_) => {}
         }
+    }
+    for (channel_id, n) in orphans {
+        problems.push(format!(
+            "{n} messages name channel {channel_id}, which the file never defines; they were skipped"
+        ));
     }
     let counts = scanner.counts().clone();
     let mut unreadable_tail_bytes = 0;

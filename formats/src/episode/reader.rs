@@ -113,6 +113,13 @@ impl EpisodeReader {
                 Ok(Some(s)) => (Some(s), FileState::Closed),
                 Ok(None) if named_partial => (None, FileState::FinishedButPartial),
                 Ok(None) => (None, FileState::ClosedWithoutSummary),
+                // The spec lets a summary repeat channels without their
+                // schemas; the mcap crate cannot index such a summary, so
+                // the file is read linearly. Not damage.
+                Err(mcap::McapError::UnknownSchema(..)) if named_partial => {
+                    (None, FileState::FinishedButPartial)
+                }
+                Err(mcap::McapError::UnknownSchema(..)) => (None, FileState::Closed),
                 Err(e) => (
                     None,
                     FileState::BadSummary {
@@ -198,7 +205,7 @@ impl EpisodeReader {
     /// the iteration with an error naming the file and offset.
     pub fn messages(&self) -> Messages<'_> {
         match &self.summary {
-            Some(summary) if !summary.chunk_indexes.is_empty() => {
+            Some(summary) if summary_covers_channels(summary) => {
                 let mut chunks: Vec<_> = summary.chunk_indexes.iter().collect();
                 chunks.sort_by_key(|c| c.chunk_start_offset);
                 Messages {
@@ -327,6 +334,25 @@ impl EpisodeReader {
             })
             .collect()
     }
+}
+
+/// True when the summary can drive reading: it has chunk indexes and defines
+/// every channel they (and the statistics) refer to. Writers without
+/// `repeat_channels` leave channels out of the summary; such files are read
+/// linearly.
+fn summary_covers_channels(summary: &Summary) -> bool {
+    if summary.chunk_indexes.is_empty() || summary.channels.is_empty() {
+        return false;
+    }
+    let indexed = summary
+        .chunk_indexes
+        .iter()
+        .flat_map(|ci| ci.message_index_offsets.keys());
+    let counted = summary
+        .stats
+        .iter()
+        .flat_map(|s| s.channel_message_counts.keys());
+    indexed.chain(counted).all(|id| summary.channels.contains_key(id))
 }
 
 /// Iterator returned by [`EpisodeReader::messages`].
