@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use reel_formats::episode;
 
-use crate::report;
+use crate::{report, EXIT_DATA_LOSS};
 
 /// Arguments of `reel info`.
 #[derive(Debug, clap::Args)]
@@ -19,20 +19,29 @@ pub struct Args {
     json: bool,
 }
 
-/// Summarizes every file; a file that cannot be read is reported on stderr
-/// and makes the exit code non-zero, the others are still shown.
+/// Summarizes every file. A file that cannot be read at all is reported on
+/// stderr (exit 1); a file that reads but has problems (not closed, damaged
+/// chunks, undefined channels or schemas) is shown, gets one line on stderr,
+/// and makes the exit code 3, so scripts can gate on it.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut failed = false;
+    let mut damaged = false;
     let mut infos = Vec::new();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for file in &args.files {
         match episode::info(file) {
             Ok(info) => {
+                let first_problem = info.problems.first().cloned();
                 if args.json {
                     infos.push(info);
                 } else {
                     report::write_info(&mut out, &info)?;
+                }
+                if let Some(problem) = first_problem {
+                    damaged = true;
+                    out.flush()?;
+                    eprintln!("reel: {}: {problem}", file.display());
                 }
             }
             Err(e) => {
@@ -47,5 +56,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
     }
     out.flush()?;
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else if damaged {
+        ExitCode::from(EXIT_DATA_LOSS)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

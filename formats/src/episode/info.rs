@@ -127,6 +127,9 @@ pub fn info(path: impl AsRef<Path>) -> Result<EpisodeInfo> {
                 problems.push(format!("chunk at byte {offset} is damaged ({error}) and was skipped"));
             }
             ScanEvent::Orphan { channel_id, .. } => *orphans.entry(channel_id).or_insert(0u64) += 1,
+            ScanEvent::UnknownSchema { topic, schema_id } => problems.push(format!(
+                "{topic} names schema {schema_id}, which the file never defines; its messages cannot be decoded"
+            )),
             ScanEvent::Header(_) => {}
         }
     }
@@ -226,7 +229,7 @@ pub fn info(path: impl AsRef<Path>) -> Result<EpisodeInfo> {
         size_bytes,
         profile: reader.profile().to_string(),
         library: reader.library().to_string(),
-        cleanly_closed: reader.state().is_clean() && problems.is_empty(),
+        cleanly_closed: reader.state().is_clean() && unreadable_tail_bytes == 0 && counts.chunks_dropped == 0,
         file_state: reader.state().clone(),
         problems,
         unreadable_tail_bytes,

@@ -200,7 +200,7 @@ fn copy_complete_records(reader: &EpisodeReader, file: File, temp: &Path) -> Res
             }
             ScanEvent::ChunkDropped { .. } => report.chunks_dropped += 1,
             ScanEvent::Orphan { .. } => report.orphan_messages += 1,
-            ScanEvent::Header(_) => {}
+            ScanEvent::UnknownSchema { .. } | ScanEvent::Header(_) => {}
         }
     }
     report.chunks_kept = scanner.counts().chunks;

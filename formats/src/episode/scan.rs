@@ -40,6 +40,13 @@ pub enum ScanEvent<'a> {
         /// Why it was dropped.
         error: McapError,
     },
+    /// A channel naming a schema id the file never defines (read as schemaless).
+    UnknownSchema {
+        /// The channel's topic.
+        topic: String,
+        /// The missing schema id.
+        schema_id: u16,
+    },
     /// A message whose channel was never defined; skipped.
     Orphan {
         /// File offset of the containing record.
@@ -156,6 +163,12 @@ impl<'a> Scanner<'a> {
 
     fn add_channel(&mut self, c: records::Channel) {
         let schema = self.schemas.get(&c.schema_id).cloned();
+        if schema.is_none() && c.schema_id != 0 && !self.channels.contains_key(&c.id) {
+            self.pending.push_back(ScanEvent::UnknownSchema {
+                topic: c.topic.clone(),
+                schema_id: c.schema_id,
+            });
+        }
         let channel = Arc::new(Channel {
             id: c.id,
             topic: c.topic,
