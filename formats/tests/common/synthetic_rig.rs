@@ -237,14 +237,41 @@ enum Kind {
     Lidar,
 }
 
-/// Writes `duration_secs` of the mix starting at `start_nanos`, in time order.
-/// Returns the payload bytes written.
-pub fn write_mix(
-    writer: &mut EpisodeWriter,
-    mix: &RigMix,
-    start_nanos: u64,
-    duration_secs: f64,
-) -> reel_formats::Result<u64> {
+/// One generated message with its times.
+pub struct Timed {
+    pub log_nanos: u64,
+    pub publish_nanos: u64,
+    pub message: RigMessage,
+}
+
+/// The messages of the rig.
+pub enum RigMessage {
+    Image(usize, CompressedImage),
+    Info(usize, CameraInfo),
+    Joints(usize, JointState),
+    Cloud(PointCloud2),
+    TfStatic(TFMessage),
+    Event(StringMsg),
+}
+
+impl RigMessage {
+    /// Payload bytes a sensor produced (what "real-time data rate" counts).
+    pub fn payload_bytes(&self) -> u64 {
+        use reel_formats::ros2::RosMessage;
+        match self {
+            Self::Image(_, m) => m.to_cdr().len() as u64,
+            Self::Info(_, m) => m.to_cdr().len() as u64,
+            Self::Joints(_, m) => m.to_cdr().len() as u64,
+            Self::Cloud(m) => m.to_cdr().len() as u64,
+            Self::TfStatic(m) => m.to_cdr().len() as u64,
+            Self::Event(m) => m.to_cdr().len() as u64,
+        }
+    }
+}
+
+/// Generates `duration_secs` of the mix starting at `start_nanos`, in
+/// acquisition order.
+pub fn generate_mix(mix: &RigMix, start_nanos: u64, duration_secs: f64) -> Vec<Timed> {
     let frames: Vec<Vec<Vec<u8>>> = (0..mix.cameras)
         .map(|c| {
             (0..mix.distinct_frames)
@@ -253,19 +280,6 @@ pub fn write_mix(
         })
         .collect();
     let cam_names: Vec<String> = (0..mix.cameras).map(|c| format!("cam{c}")).collect();
-    let mut image_topics: Vec<Topic<CompressedImage>> = Vec::new();
-    let mut info_topics: Vec<Topic<CameraInfo>> = Vec::new();
-    for name in &cam_names {
-        image_topics.push(writer.add_topic(&topics::camera_image(name))?);
-        info_topics.push(writer.add_topic(&topics::camera_info(name))?);
-    }
-    let arm_topics: Vec<Topic<JointState>> = (0..mix.arms)
-        .map(|a| writer.add_topic(&topics::joint_states(&format!("arm{a}"))))
-        .collect::<Result<_, _>>()?;
-    let lidar_topic: Topic<PointCloud2> = writer.add_topic(&topics::lidar_points("top"))?;
-    let tf_static: Topic<TFMessage> = writer.add_topic(topics::TF_STATIC)?;
-    let events: Topic<StringMsg> = writer.add_topic(topics::EVENTS)?;
-
     let mount = |child: &str, x: f64| TransformStamped {
         header: Header {
             stamp: Time::from_nanos(start_nanos),
@@ -279,13 +293,20 @@ pub fn write_mix(
     };
     let mut transforms: Vec<_> = cam_names.iter().enumerate().map(|(i, n)| mount(n, i as f64 * 0.1)).collect();
     transforms.push(mount("lidar", 0.0));
-    let mut bytes = 0u64;
-    let static_msg = TFMessage { transforms };
-    writer.write(tf_static, &static_msg, start_nanos, start_nanos)?;
-    let start_event = StringMsg {
-        data: r#"{"event":"start"}"#.into(),
-    };
-    writer.write(events, &start_event, start_nanos, start_nanos)?;
+    let mut out = vec![
+        Timed {
+            log_nanos: start_nanos,
+            publish_nanos: start_nanos,
+            message: RigMessage::TfStatic(TFMessage { transforms }),
+        },
+        Timed {
+            log_nanos: start_nanos,
+            publish_nanos: start_nanos,
+            message: RigMessage::Event(StringMsg {
+                data: r#"{"event":"start"}"#.into(),
+            }),
+        },
+    ];
 
     let mut streams = Vec::new();
     for c in 0..mix.cameras {
@@ -300,10 +321,6 @@ pub fn write_mix(
     let end = start_nanos + (duration_secs * 1e9) as u64;
     let mut noise = Noise::new(7);
     let mut counters = vec![0usize; mix.cameras];
-    let mut image = CompressedImage {
-        format: "jpeg".into(),
-        ..Default::default()
-    };
     loop {
         let Some(s) = streams.iter_mut().min_by_key(|s| s.next_nanos) else {
             break;
@@ -319,35 +336,111 @@ pub fn write_mix(
             Kind::Camera(c) => {
                 let frame = &frames[c][counters[c] % frames[c].len()];
                 counters[c] += 1;
-                image.header = Header::new(t, cam_names[c].as_str());
-                image.data.clear();
-                image.data.extend_from_slice(frame);
-                bytes += image.data.len() as u64;
-                writer.write(image_topics[c], &image, log, t)?;
+                let image = CompressedImage {
+                    header: Header::new(t, cam_names[c].as_str()),
+                    format: "jpeg".into(),
+                    data: frame.clone(),
+                };
+                out.push(Timed {
+                    log_nanos: log,
+                    publish_nanos: t,
+                    message: RigMessage::Image(c, image),
+                });
                 let info = camera_info(mix.width, mix.height, t, &cam_names[c]);
-                writer.write(info_topics[c], &info, log, t)?;
+                out.push(Timed {
+                    log_nanos: log,
+                    publish_nanos: t,
+                    message: RigMessage::Info(c, info),
+                });
             }
             Kind::Arm(a) => {
                 let secs = (t - start_nanos) as f64 * 1e-9;
-                let js = joint_state(a, mix.joints, t, secs);
-                bytes += 200;
-                writer.write(arm_topics[a], &js, t + 300_000, t)?;
+                out.push(Timed {
+                    log_nanos: t + 300_000,
+                    publish_nanos: t,
+                    message: RigMessage::Joints(a, joint_state(a, mix.joints, t, secs)),
+                });
             }
             Kind::Lidar => {
-                let cloud = lidar_revolution(
-                    mix.lidar_points_per_rev,
-                    t,
-                    1.0 / f64::from(mix.lidar_hz),
-                    &mut noise,
-                );
-                bytes += cloud.data.len() as u64;
-                writer.write(lidar_topic, &cloud, log + 100_000_000, t)?;
+                let cloud = lidar_revolution(mix.lidar_points_per_rev, t, 1.0 / f64::from(mix.lidar_hz), &mut noise);
+                // A revolution is complete (and received) one period after it starts.
+                out.push(Timed {
+                    log_nanos: t + 1_000_000_000 / u64::from(mix.lidar_hz),
+                    publish_nanos: t,
+                    message: RigMessage::Cloud(cloud),
+                });
             }
         }
     }
-    let stop_event = StringMsg {
-        data: r#"{"event":"stop"}"#.into(),
-    };
-    writer.write(events, &stop_event, end, end)?;
+    out.push(Timed {
+        log_nanos: end,
+        publish_nanos: end,
+        message: RigMessage::Event(StringMsg {
+            data: r#"{"event":"stop"}"#.into(),
+        }),
+    });
+    out
+}
+
+/// Topic handles of the rig in one episode.
+pub struct RigTopics {
+    images: Vec<Topic<CompressedImage>>,
+    infos: Vec<Topic<CameraInfo>>,
+    arms: Vec<Topic<JointState>>,
+    lidar: Topic<PointCloud2>,
+    tf_static: Topic<TFMessage>,
+    events: Topic<StringMsg>,
+}
+
+impl RigTopics {
+    /// Registers the rig's topics.
+    pub fn register(writer: &mut EpisodeWriter, mix: &RigMix) -> reel_formats::Result<Self> {
+        let mut images = Vec::new();
+        let mut infos = Vec::new();
+        for c in 0..mix.cameras {
+            let name = format!("cam{c}");
+            images.push(writer.add_topic(&topics::camera_image(&name))?);
+            infos.push(writer.add_topic(&topics::camera_info(&name))?);
+        }
+        let arms = (0..mix.arms)
+            .map(|a| writer.add_topic(&topics::joint_states(&format!("arm{a}"))))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            images,
+            infos,
+            arms,
+            lidar: writer.add_topic(&topics::lidar_points("top"))?,
+            tf_static: writer.add_topic(topics::TF_STATIC)?,
+            events: writer.add_topic(topics::EVENTS)?,
+        })
+    }
+
+    /// Writes one message.
+    pub fn write(&self, writer: &mut EpisodeWriter, m: &Timed) -> reel_formats::Result<()> {
+        let (l, p) = (m.log_nanos, m.publish_nanos);
+        match &m.message {
+            RigMessage::Image(c, msg) => writer.write(self.images[*c], msg, l, p),
+            RigMessage::Info(c, msg) => writer.write(self.infos[*c], msg, l, p),
+            RigMessage::Joints(a, msg) => writer.write(self.arms[*a], msg, l, p),
+            RigMessage::Cloud(msg) => writer.write(self.lidar, msg, l, p),
+            RigMessage::TfStatic(msg) => writer.write(self.tf_static, msg, l, p),
+            RigMessage::Event(msg) => writer.write(self.events, msg, l, p),
+        }
+    }
+}
+
+/// Generates and writes `duration_secs` of the mix; returns the payload bytes.
+pub fn write_mix(
+    writer: &mut EpisodeWriter,
+    mix: &RigMix,
+    start_nanos: u64,
+    duration_secs: f64,
+) -> reel_formats::Result<u64> {
+    let topics = RigTopics::register(writer, mix)?;
+    let mut bytes = 0;
+    for m in generate_mix(mix, start_nanos, duration_secs) {
+        bytes += m.message.payload_bytes();
+        topics.write(writer, &m)?;
+    }
     Ok(bytes)
 }
