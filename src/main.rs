@@ -14,7 +14,11 @@ use clap::{Parser, Subcommand};
 pub const EXIT_DATA_LOSS: u8 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "reel", version, about = "Record, synthesize, convert and inspect robot episodes (MCAP)")]
+#[command(
+    name = "reel",
+    version,
+    about = "Record, synthesize, convert and inspect robot episodes (MCAP)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

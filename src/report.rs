@@ -52,7 +52,11 @@ pub fn write_info(out: &mut impl Write, info: &EpisodeInfo) -> io::Result<()> {
             ep.robot_type,
             ep.outcome.as_str(),
         )?;
-        writeln!(out, "  task {:?}  written by {}", ep.task, ep.software_version)?;
+        writeln!(
+            out,
+            "  task {:?}  written by {}",
+            ep.task, ep.software_version
+        )?;
         if let Some(op) = &ep.operator {
             writeln!(out, "  operator {op:?}")?;
         }
@@ -75,7 +79,13 @@ pub fn write_info(out: &mut impl Write, info: &EpisodeInfo) -> io::Result<()> {
                 let names: Vec<&str> = info
                     .compressions
                     .iter()
-                    .map(|c| if c.is_empty() { "uncompressed" } else { c.as_str() })
+                    .map(|c| {
+                        if c.is_empty() {
+                            "uncompressed"
+                        } else {
+                            c.as_str()
+                        }
+                    })
                     .collect();
                 format!(" ({})", names.join(", "))
             }
@@ -83,7 +93,13 @@ pub fn write_info(out: &mut impl Write, info: &EpisodeInfo) -> io::Result<()> {
         _ => writeln!(out, "  no messages")?,
     }
     if !info.topics.is_empty() {
-        let tw = info.topics.iter().map(|t| t.topic.len()).max().unwrap_or(5).max(5);
+        let tw = info
+            .topics
+            .iter()
+            .map(|t| t.topic.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         let yw = info
             .topics
             .iter()
@@ -99,13 +115,19 @@ pub fn write_info(out: &mut impl Write, info: &EpisodeInfo) -> io::Result<()> {
         let start = info.start_nanos.unwrap_or(0);
         for t in &info.topics {
             let rel = |n: Option<u64>| {
-                n.map_or("-".to_string(), |n| format!("{:.3}", (n.saturating_sub(start)) as f64 * 1e-9))
+                n.map_or("-".to_string(), |n| {
+                    format!("{:.3}", (n.saturating_sub(start)) as f64 * 1e-9)
+                })
             };
             writeln!(
                 out,
                 "  {:tw$}  {:yw$}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}",
                 t.topic,
-                if t.type_name.is_empty() { "(no schema)" } else { &t.type_name },
+                if t.type_name.is_empty() {
+                    "(no schema)"
+                } else {
+                    &t.type_name
+                },
                 t.message_count,
                 t.mean_rate_hz.map_or("-".into(), |r| format!("{r:.2}")),
                 t.worst_gap_secs.map_or("-".into(), |g| format!("{g:.3} s")),
@@ -135,7 +157,12 @@ pub fn write_info(out: &mut impl Write, info: &EpisodeInfo) -> io::Result<()> {
 
 /// Writes the `reel recover` report.
 pub fn write_recovery(out: &mut impl Write, r: &RecoveryReport) -> io::Result<()> {
-    writeln!(out, "recovered {} → {}", r.input.display(), r.output.display())?;
+    writeln!(
+        out,
+        "recovered {} → {}",
+        r.input.display(),
+        r.output.display()
+    )?;
     writeln!(
         out,
         "  kept {} messages in {} chunks, {} metadata records, {} attachments ({} of {} input bytes)",
@@ -174,10 +201,17 @@ pub fn write_recovery(out: &mut impl Write, r: &RecoveryReport) -> io::Result<()
         writeln!(out, "  lost: {} damaged chunks skipped", r.chunks_dropped)?;
     }
     if r.orphan_messages > 0 {
-        writeln!(out, "  lost: {} messages without a channel definition", r.orphan_messages)?;
+        writeln!(
+            out,
+            "  lost: {} messages without a channel definition",
+            r.orphan_messages
+        )?;
     }
     if !r.lost_anything() {
         writeln!(out, "  nothing lost")?;
     }
-    writeln!(out, "  the input was left unchanged; delete it once you have checked the result")
+    writeln!(
+        out,
+        "  the input was left unchanged; delete it once you have checked the result"
+    )
 }

@@ -1,5 +1,6 @@
 //! The `reel` binary on good and bad input: tables and JSON for good files;
 //! one clear line naming the file, a non-zero exit code and no panic for bad.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -9,7 +10,10 @@ use reel_formats::ros2::sensor_msgs::JointState;
 use reel_formats::ros2::std_msgs::Header;
 
 fn reel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reel")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_reel"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn stderr(o: &Output) -> String {
@@ -32,8 +36,11 @@ fn episode(dir: &Path, name: &str, samples: u64) -> PathBuf {
         chunk_size_bytes: 4096,
         ..Default::default()
     };
-    let mut w = EpisodeWriter::create(dir.join(name), EpisodeMeta::new("wave", "so101"), options).unwrap();
-    let topic = w.add_topic::<JointState>("/robot/follower/joint_states").unwrap();
+    let mut w =
+        EpisodeWriter::create(dir.join(name), EpisodeMeta::new("wave", "so101"), options).unwrap();
+    let topic = w
+        .add_topic::<JointState>("/robot/follower/joint_states")
+        .unwrap();
     for i in 0..samples {
         let t = 1_700_000_000_000_000_000 + i * 10_000_000;
         let js = JointState {
@@ -110,13 +117,21 @@ fn missing_file() {
     let o = reel(&["info", "/no/such/episode.mcap"]);
     assert_one_line_error(&o, 1, Path::new("/no/such/episode.mcap"), "no such file");
     let o = reel(&["recover", "/no/such/episode.mcap.partial"]);
-    assert_one_line_error(&o, 1, Path::new("/no/such/episode.mcap.partial"), "no such file");
+    assert_one_line_error(
+        &o,
+        1,
+        Path::new("/no/such/episode.mcap.partial"),
+        "no such file",
+    );
 }
 
 #[test]
 fn not_an_mcap() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, contents) in [("notes.mcap", &b"hello world, not mcap"[..]), ("empty.mcap", &b""[..])] {
+    for (name, contents) in [
+        ("notes.mcap", &b"hello world, not mcap"[..]),
+        ("empty.mcap", &b""[..]),
+    ] {
         let path = dir.path().join(name);
         std::fs::write(&path, contents).unwrap();
         let o = reel(&["info", path.to_str().unwrap()]);

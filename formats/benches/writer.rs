@@ -10,6 +10,7 @@
 //! The mix is the foundation issue's: 3×640×480 JPEG at 30 Hz, 2 arms × 7
 //! joints at 500 Hz, a 300k points/s VLP-16-like cloud. Messages are generated
 //! before timing. Rounds alternate between the writers; the median is shown.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 #[path = "../tests/common/synthetic_rig.rs"]
 mod synthetic_rig;
@@ -27,10 +28,8 @@ const ROUNDS: usize = 3;
 
 fn encode(m: &RigMessage, buf: &mut Vec<u8>) -> &'static str {
     match m {
-        RigMessage::Image(..) => {
-            if let RigMessage::Image(_, x) = m {
-                x.encode_into(buf)
-            }
+        RigMessage::Image(_, x) => {
+            x.encode_into(buf);
             "/camera/image"
         }
         RigMessage::Info(_, x) => {
@@ -84,20 +83,19 @@ fn bare_mcap(msgs: &[Timed], dir: &std::path::Path) -> (f64, u64) {
         .unwrap();
     let mut channels = BTreeMap::new();
     let mut buf = Vec::new();
-    let mut seq = 0u32;
-    for m in msgs {
+    for (seq, m) in msgs.iter().enumerate() {
         let topic = encode(&m.message, &mut buf);
         let id = *channels.entry(topic).or_insert_with(|| {
             let schema = w.add_schema(topic, "ros2msg", b"").unwrap();
-            w.add_channel(schema, topic, "cdr", &BTreeMap::new()).unwrap()
+            w.add_channel(schema, topic, "cdr", &BTreeMap::new())
+                .unwrap()
         });
         let header = mcap::records::MessageHeader {
             channel_id: id,
-            sequence: seq,
+            sequence: seq as u32,
             log_time: m.log_nanos,
             publish_time: m.publish_nanos,
         };
-        seq += 1;
         w.write_to_known_channel(&header, &buf).unwrap();
     }
     w.finish().unwrap();
@@ -112,8 +110,12 @@ fn bare_mcap(msgs: &[Timed], dir: &std::path::Path) -> (f64, u64) {
 fn reel_writer(msgs: &[Timed], mix: &RigMix, dir: &std::path::Path) -> (f64, u64) {
     let path = dir.join("reel.mcap");
     let start = Instant::now();
-    let mut w = EpisodeWriter::create(&path, EpisodeMeta::new("bench", "bench"), EpisodeWriterOptions::default())
-        .unwrap();
+    let mut w = EpisodeWriter::create(
+        &path,
+        EpisodeMeta::new("bench", "bench"),
+        EpisodeWriterOptions::default(),
+    )
+    .unwrap();
     let topics = RigTopics::register(&mut w, mix).unwrap();
     for m in msgs {
         topics.write(&mut w, m).unwrap();
@@ -132,7 +134,8 @@ fn median(mut v: Vec<(f64, u64)>) -> (f64, u64) {
 
 fn main() {
     // `cargo test --benches` runs this too; keep that quick.
-    let quick = std::env::args().any(|a| a == "--test") || std::env::var_os("REEL_BENCH_QUICK").is_some();
+    let quick =
+        std::env::args().any(|a| a == "--test") || std::env::var_os("REEL_BENCH_QUICK").is_some();
     let rig_seconds = if quick { 0.5 } else { RIG_SECONDS };
     let rounds = if quick { 1 } else { ROUNDS };
     let mix = RigMix::bench();

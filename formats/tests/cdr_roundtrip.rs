@@ -1,6 +1,7 @@
 //! Property tests of the CDR codec: encode/decode are exact inverses for every
 //! message type (NaNs and empty arrays included), and no byte string, random,
 //! truncated or bit-flipped, makes a decoder panic.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use proptest::prelude::*;
 use reel_formats::ros2::builtin_interfaces::Time;
@@ -29,28 +30,42 @@ fn header() -> impl Strategy<Value = Header> {
     (time(), text()).prop_map(|(stamp, frame_id)| Header { stamp, frame_id })
 }
 fn joint_state() -> impl Strategy<Value = JointState> {
-    (header(), prop::collection::vec(text(), 0..6), floats(), floats(), floats()).prop_map(
-        |(header, name, position, velocity, effort)| JointState {
+    (
+        header(),
+        prop::collection::vec(text(), 0..6),
+        floats(),
+        floats(),
+        floats(),
+    )
+        .prop_map(|(header, name, position, velocity, effort)| JointState {
             header,
             name,
             position,
             velocity,
             effort,
-        },
-    )
+        })
 }
 fn image() -> impl Strategy<Value = Image> {
-    (header(), any::<u32>(), any::<u32>(), text(), any::<u8>(), any::<u32>(), bytes()).prop_map(
-        |(header, height, width, encoding, is_bigendian, step, data)| Image {
-            header,
-            height,
-            width,
-            encoding,
-            is_bigendian,
-            step,
-            data,
-        },
+    (
+        header(),
+        any::<u32>(),
+        any::<u32>(),
+        text(),
+        any::<u8>(),
+        any::<u32>(),
+        bytes(),
     )
+        .prop_map(
+            |(header, height, width, encoding, is_bigendian, step, data)| Image {
+                header,
+                height,
+                width,
+                encoding,
+                is_bigendian,
+                step,
+                data,
+            },
+        )
 }
 fn compressed_image() -> impl Strategy<Value = CompressedImage> {
     (header(), text(), bytes()).prop_map(|(header, format, data)| CompressedImage {
@@ -67,27 +82,35 @@ fn camera_info() -> impl Strategy<Value = CameraInfo> {
         prop::array::uniform9(any::<f64>()),
         prop::collection::vec(any::<f64>(), 12),
         (any::<u32>(), any::<u32>()),
-        (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>()),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<bool>(),
+        ),
     )
-        .prop_map(|(header, (height, width, distortion_model, d), k, r, p, (bx, by), roi)| CameraInfo {
-            header,
-            height,
-            width,
-            distortion_model,
-            d,
-            k,
-            r,
-            p: p.try_into().unwrap_or([0.0; 12]),
-            binning_x: bx,
-            binning_y: by,
-            roi: RegionOfInterest {
-                x_offset: roi.0,
-                y_offset: roi.1,
-                height: roi.2,
-                width: roi.3,
-                do_rectify: roi.4,
+        .prop_map(
+            |(header, (height, width, distortion_model, d), k, r, p, (bx, by), roi)| CameraInfo {
+                header,
+                height,
+                width,
+                distortion_model,
+                d,
+                k,
+                r,
+                p: p.try_into().unwrap_or([0.0; 12]),
+                binning_x: bx,
+                binning_y: by,
+                roi: RegionOfInterest {
+                    x_offset: roi.0,
+                    y_offset: roi.1,
+                    height: roi.2,
+                    width: roi.3,
+                    do_rectify: roi.4,
+                },
             },
-        })
+        )
 }
 fn point_cloud() -> impl Strategy<Value = PointCloud2> {
     let field = (text(), any::<u32>(), any::<u8>(), any::<u32>()).prop_map(
@@ -107,7 +130,14 @@ fn point_cloud() -> impl Strategy<Value = PointCloud2> {
         any::<bool>(),
     )
         .prop_map(
-            |(header, (height, width), fields, (is_bigendian, point_step, row_step), data, is_dense)| {
+            |(
+                header,
+                (height, width),
+                fields,
+                (is_bigendian, point_step, row_step),
+                data,
+                is_dense,
+            )| {
                 PointCloud2 {
                     header,
                     height,
@@ -168,10 +198,18 @@ fn assert_round_trip<M: RosMessage + std::fmt::Debug>(msg: &M) -> Result<(), Tes
 }
 
 /// Every strict prefix must be an error, and bit flips must not panic.
-fn assert_hostile_safe<M: RosMessage>(msg: &M, flip_at: usize, flip: u8) -> Result<(), TestCaseError> {
+fn assert_hostile_safe<M: RosMessage>(
+    msg: &M,
+    flip_at: usize,
+    flip: u8,
+) -> Result<(), TestCaseError> {
     let bytes = msg.to_cdr();
     for cut in 0..bytes.len() {
-        prop_assert!(M::from_cdr(&bytes[..cut]).is_err(), "prefix of {} bytes decoded", cut);
+        prop_assert!(
+            M::from_cdr(&bytes[..cut]).is_err(),
+            "prefix of {} bytes decoded",
+            cut
+        );
     }
     let mut mutated = bytes.clone();
     let i = flip_at % mutated.len();
@@ -241,7 +279,10 @@ fn joint_state_matches_the_reference_encoding() {
     };
     let bytes = msg.to_cdr();
     assert_eq!(bytes.len(), 156);
-    assert_eq!(&bytes[..12], &[0, 1, 0, 0, 0x00, 0xf1, 0x53, 0x65, 0, 0, 0, 0]);
+    assert_eq!(
+        &bytes[..12],
+        &[0, 1, 0, 0, 0x00, 0xf1, 0x53, 0x65, 0, 0, 0, 0]
+    );
     assert_eq!(&bytes[12..20], &[1, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(&bytes[20..24], &[3, 0, 0, 0]);
     assert_eq!(&bytes[24..37], b"\x09\0\0\0shoulder\0");

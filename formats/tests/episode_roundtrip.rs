@@ -1,19 +1,22 @@
 //! Episode writer → reader: every message type survives bit-exact (NaNs,
 //! empty arrays, a 1M-point cloud), metadata and attachments come back, and
 //! the file is `.partial` until it is finished.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 
 use std::time::Duration;
 
 use reel_formats::episode::{
-    partial_path_for, EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions, FileState, Outcome,
-    SourceKind,
+    partial_path_for, EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions, FileState,
+    Outcome, SourceKind,
 };
 use reel_formats::ros2::builtin_interfaces::Time;
 use reel_formats::ros2::foxglove_msgs::CompressedVideo;
 use reel_formats::ros2::geometry_msgs::{Quaternion, Transform, TransformStamped, Vector3};
-use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, Image, JointState, PointCloud2};
+use reel_formats::ros2::sensor_msgs::{
+    CameraInfo, CompressedImage, Image, JointState, PointCloud2,
+};
 use reel_formats::ros2::std_msgs::{Header, StringMsg};
 use reel_formats::ros2::tf2_msgs::TFMessage;
 use reel_formats::ros2::RosMessage;
@@ -29,7 +32,12 @@ fn nan_with_payload() -> f64 {
 fn every_type_round_trips_bit_exact() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("all_types.mcap");
-    let mut w = EpisodeWriter::create(&path, EpisodeMeta::new("all types", "test"), common::fast_options()).unwrap();
+    let mut w = EpisodeWriter::create(
+        &path,
+        EpisodeMeta::new("all types", "test"),
+        common::fast_options(),
+    )
+    .unwrap();
 
     let mut expected: Vec<(String, Vec<u8>, String)> = Vec::new();
     macro_rules! put {
@@ -41,10 +49,21 @@ fn every_type_round_trips_bit_exact() {
             expected.push(($topic.to_string(), msg.to_cdr(), format!("{msg:?}")));
         }};
     }
-    put!("/time", Time { sec: -5, nanosec: 999_999_999 });
+    put!(
+        "/time",
+        Time {
+            sec: -5,
+            nanosec: 999_999_999
+        }
+    );
     put!("/header", Header::new(42, "base_link"));
     put!("/string/empty", StringMsg::default());
-    put!("/string/unicode", StringMsg { data: "größe ✓ 日本".into() });
+    put!(
+        "/string/unicode",
+        StringMsg {
+            data: "größe ✓ 日本".into()
+        }
+    );
     put!("/joints/empty", JointState::default());
     put!(
         "/joints/nan",
@@ -100,12 +119,26 @@ fn every_type_round_trips_bit_exact() {
         header: Header::new(6, "world"),
         child_frame_id: "base".into(),
         transform: Transform {
-            translation: Vector3 { x: 1.0, y: -2.0, z: nan_with_payload() },
-            rotation: Quaternion { x: 0.0, y: 0.0, z: 0.7071067811865476, w: 0.7071067811865476 },
+            translation: Vector3 {
+                x: 1.0,
+                y: -2.0,
+                z: nan_with_payload(),
+            },
+            rotation: Quaternion {
+                x: 0.0,
+                y: 0.0,
+                z: std::f64::consts::FRAC_1_SQRT_2,
+                w: std::f64::consts::FRAC_1_SQRT_2,
+            },
         },
     };
     put!("/transform", tf.clone());
-    put!("/tf", TFMessage { transforms: vec![tf.clone(), tf] });
+    put!(
+        "/tf",
+        TFMessage {
+            transforms: vec![tf.clone(), tf]
+        }
+    );
     put!("/tf_static", TFMessage::default());
     put!(
         "/video",
@@ -116,13 +149,16 @@ fn every_type_round_trips_bit_exact() {
             format: "h264".into(),
         }
     );
-    w.attach("rig.toml", "application/toml", b"[rig]\nname = \"t\"\n", 0).unwrap();
+    w.attach("rig.toml", "application/toml", b"[rig]\nname = \"t\"\n", 0)
+        .unwrap();
     let path = w.finish().unwrap();
 
     let reader = EpisodeReader::open(&path).unwrap();
     assert_eq!(reader.state(), &FileState::Closed);
     assert_eq!(reader.profile(), "ros2");
-    assert!(reader.summary().is_some_and(|s| !s.chunk_indexes.is_empty()));
+    assert!(reader
+        .summary()
+        .is_some_and(|s| !s.chunk_indexes.is_empty()));
 
     let indexed: Vec<_> = reader.messages().map(Result::unwrap).collect();
     assert_eq!(indexed.len(), expected.len());
@@ -135,37 +171,72 @@ fn every_type_round_trips_bit_exact() {
         .collect();
     assert_eq!(linear.len(), expected.len());
 
-    for (i, ((topic, bytes, debug), (a, b))) in expected.iter().zip(indexed.iter().zip(&linear)).enumerate() {
+    for (i, ((topic, bytes, debug), (a, b))) in
+        expected.iter().zip(indexed.iter().zip(&linear)).enumerate()
+    {
         assert_eq!(&a.channel.topic, topic);
-        assert_eq!(a.data.as_ref(), bytes.as_slice(), "{topic}: indexed bytes differ");
-        assert_eq!(b.data.as_ref(), bytes.as_slice(), "{topic}: linear bytes differ");
+        assert_eq!(
+            a.data.as_ref(),
+            bytes.as_slice(),
+            "{topic}: indexed bytes differ"
+        );
+        assert_eq!(
+            b.data.as_ref(),
+            bytes.as_slice(),
+            "{topic}: linear bytes differ"
+        );
         let schema = a.channel.schema.as_ref().unwrap();
         assert_eq!(schema.encoding, "ros2msg");
         assert_eq!(a.channel.message_encoding, "cdr");
         assert!(a.channel.metadata.contains_key("offered_qos_profiles"));
         // Decoding as the schema's type gives the same value, NaN payloads included.
         let decoded = match schema.name.as_str() {
-            "sensor_msgs/msg/JointState" => format!("{:?}", reader.decode::<JointState>(a, i as u64).unwrap()),
-            "sensor_msgs/msg/PointCloud2" => format!("{:?}", reader.decode::<PointCloud2>(a, i as u64).unwrap()),
-            "sensor_msgs/msg/CameraInfo" => format!("{:?}", reader.decode::<CameraInfo>(a, i as u64).unwrap()),
-            "sensor_msgs/msg/CompressedImage" => {
-                format!("{:?}", reader.decode::<CompressedImage>(a, i as u64).unwrap())
+            "sensor_msgs/msg/JointState" => {
+                format!("{:?}", reader.decode::<JointState>(a, i as u64).unwrap())
             }
-            "sensor_msgs/msg/Image" => format!("{:?}", reader.decode::<Image>(a, i as u64).unwrap()),
-            "tf2_msgs/msg/TFMessage" => format!("{:?}", reader.decode::<TFMessage>(a, i as u64).unwrap()),
+            "sensor_msgs/msg/PointCloud2" => {
+                format!("{:?}", reader.decode::<PointCloud2>(a, i as u64).unwrap())
+            }
+            "sensor_msgs/msg/CameraInfo" => {
+                format!("{:?}", reader.decode::<CameraInfo>(a, i as u64).unwrap())
+            }
+            "sensor_msgs/msg/CompressedImage" => {
+                format!(
+                    "{:?}",
+                    reader.decode::<CompressedImage>(a, i as u64).unwrap()
+                )
+            }
+            "sensor_msgs/msg/Image" => {
+                format!("{:?}", reader.decode::<Image>(a, i as u64).unwrap())
+            }
+            "tf2_msgs/msg/TFMessage" => {
+                format!("{:?}", reader.decode::<TFMessage>(a, i as u64).unwrap())
+            }
             "geometry_msgs/msg/TransformStamped" => {
-                format!("{:?}", reader.decode::<TransformStamped>(a, i as u64).unwrap())
+                format!(
+                    "{:?}",
+                    reader.decode::<TransformStamped>(a, i as u64).unwrap()
+                )
             }
             "foxglove_msgs/msg/CompressedVideo" => {
-                format!("{:?}", reader.decode::<CompressedVideo>(a, i as u64).unwrap())
+                format!(
+                    "{:?}",
+                    reader.decode::<CompressedVideo>(a, i as u64).unwrap()
+                )
             }
-            "std_msgs/msg/String" => format!("{:?}", reader.decode::<StringMsg>(a, i as u64).unwrap()),
+            "std_msgs/msg/String" => {
+                format!("{:?}", reader.decode::<StringMsg>(a, i as u64).unwrap())
+            }
             "std_msgs/msg/Header" => format!("{:?}", reader.decode::<Header>(a, i as u64).unwrap()),
-            "builtin_interfaces/msg/Time" => format!("{:?}", reader.decode::<Time>(a, i as u64).unwrap()),
+            "builtin_interfaces/msg/Time" => {
+                format!("{:?}", reader.decode::<Time>(a, i as u64).unwrap())
+            }
             other => panic!("unexpected schema {other}"),
         };
         assert_eq!(&decoded, debug);
-        assert!(reel_formats::ros2::check_decodes(&schema.name, &a.data).unwrap().is_ok());
+        assert!(reel_formats::ros2::check_decodes(&schema.name, &a.data)
+            .unwrap()
+            .is_ok());
     }
     let attachments = reader.attachments().unwrap();
     assert_eq!(attachments.len(), 1);
@@ -177,13 +248,16 @@ fn every_type_round_trips_bit_exact() {
 fn episode_is_partial_until_finished_and_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ep.mcap");
-    let mut w = EpisodeWriter::create(&path, EpisodeMeta::new("t", "r"), common::fast_options()).unwrap();
+    let mut w =
+        EpisodeWriter::create(&path, EpisodeMeta::new("t", "r"), common::fast_options()).unwrap();
     let topic = w.add_topic::<StringMsg>("/episode/events").unwrap();
-    w.write(topic, &StringMsg { data: "x".into() }, 1, 1).unwrap();
+    w.write(topic, &StringMsg { data: "x".into() }, 1, 1)
+        .unwrap();
     assert!(partial_path_for(&path).exists());
     assert!(!path.exists());
     // A second writer on the same name is refused while the first runs.
-    let err = EpisodeWriter::create(&path, EpisodeMeta::new("t", "r"), common::fast_options()).unwrap_err();
+    let err = EpisodeWriter::create(&path, EpisodeMeta::new("t", "r"), common::fast_options())
+        .unwrap_err();
     assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
     // Same topic, other type: refused.
     assert!(matches!(
@@ -195,9 +269,14 @@ fn episode_is_partial_until_finished_and_never_overwritten() {
     assert!(path.exists());
     assert!(!partial_path_for(&path).exists());
     let before = std::fs::read(&path).unwrap();
-    let err = EpisodeWriter::create(&path, EpisodeMeta::new("t", "r"), common::fast_options()).unwrap_err();
+    let err = EpisodeWriter::create(&path, EpisodeMeta::new("t", "r"), common::fast_options())
+        .unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
-    assert_eq!(std::fs::read(&path).unwrap(), before, "existing episode was touched");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "existing episode was touched"
+    );
 }
 
 #[test]
@@ -237,7 +316,15 @@ fn chunks_close_on_the_time_limit() {
     let mut w = EpisodeWriter::create(&path, EpisodeMeta::new("t", "r"), options).unwrap();
     let topic = w.add_topic::<StringMsg>("/episode/events").unwrap();
     for i in 0..5u64 {
-        w.write(topic, &StringMsg { data: i.to_string() }, i, i).unwrap();
+        w.write(
+            topic,
+            &StringMsg {
+                data: i.to_string(),
+            },
+            i,
+            i,
+        )
+        .unwrap();
         std::thread::sleep(Duration::from_millis(50));
     }
     // Each write came more than the limit after the last flush, so it closed its chunk.
@@ -249,7 +336,8 @@ fn chunks_close_on_the_time_limit() {
     // A write right after a flush stays in the open chunk until the limit
     // passes and a write or a timer tick (`flush_if_due`) closes it.
     w.flush().unwrap();
-    w.write(topic, &StringMsg { data: "6".into() }, 6, 6).unwrap();
+    w.write(topic, &StringMsg { data: "6".into() }, 6, 6)
+        .unwrap();
     assert_eq!(readable(&w), 5);
     assert!(!w.flush_if_due().unwrap());
     std::thread::sleep(Duration::from_millis(50));
@@ -274,14 +362,23 @@ fn files_without_summary_are_read_linearly() {
 #[test]
 fn synthetic_rig_episode_reads_back() {
     let dir = tempfile::tempdir().unwrap();
-    let path = common::write_small_episode(&dir.path().join("rig.mcap"), 2.0, common::fast_options());
+    let path =
+        common::write_small_episode(&dir.path().join("rig.mcap"), 2.0, common::fast_options());
     let info = reel_formats::episode::info(&path).unwrap();
     assert!(info.cleanly_closed, "{:?}", info.problems);
-    let joints = info.topics.iter().find(|t| t.topic == "/robot/arm0/joint_states").unwrap();
+    let joints = info
+        .topics
+        .iter()
+        .find(|t| t.topic == "/robot/arm0/joint_states")
+        .unwrap();
     assert_eq!(joints.message_count, 400);
     assert!((joints.mean_rate_hz.unwrap() - 200.0).abs() < 0.5);
     assert!((joints.worst_gap_secs.unwrap() - 0.005).abs() < 1e-6);
-    let cams = info.topics.iter().find(|t| t.topic == "/camera/cam0/image/compressed").unwrap();
+    let cams = info
+        .topics
+        .iter()
+        .find(|t| t.topic == "/camera/cam0/image/compressed")
+        .unwrap();
     assert_eq!(cams.message_count, 60);
     assert_eq!(common::all_messages(&path).len() as u64, info.message_count);
 }

@@ -4,6 +4,7 @@
 //!
 //! Without that venv the test says so and passes, except under CI (`CI` set),
 //! where a missing reader is a failure.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 
@@ -32,10 +33,18 @@ fn python() -> Option<PathBuf> {
 }
 
 fn write_episode(path: &Path) {
-    let mut w = EpisodeWriter::create(path, EpisodeMeta::new("interop", "test_arm"), common::fast_options()).unwrap();
+    let mut w = EpisodeWriter::create(
+        path,
+        EpisodeMeta::new("interop", "test_arm"),
+        common::fast_options(),
+    )
+    .unwrap();
     let t0 = 1_700_000_000_000_000_000u64;
-    common::synthetic_rig::write_mix(&mut w, &common::synthetic_rig::RigMix::small(), t0, 1.0).unwrap();
-    let nan_joints = w.add_topic::<JointState>("/robot/nan/joint_states").unwrap();
+    common::synthetic_rig::write_mix(&mut w, &common::synthetic_rig::RigMix::small(), t0, 1.0)
+        .unwrap();
+    let nan_joints = w
+        .add_topic::<JointState>("/robot/nan/joint_states")
+        .unwrap();
     let js = JointState {
         header: Header::new(t0, "base"),
         name: vec!["a".into(), "b".into()],
@@ -60,14 +69,28 @@ fn write_episode(path: &Path) {
         header: Header::new(t0, "base"),
         child_frame_id: "link1".into(),
         transform: Transform {
-            translation: Vector3 { x: 0.1, y: 0.2, z: 0.3 },
+            translation: Vector3 {
+                x: 0.1,
+                y: 0.2,
+                z: 0.3,
+            },
             rotation: Quaternion::IDENTITY,
         },
     };
-    w.write(tf, &TFMessage { transforms: vec![transform.clone()] }, t0, t0).unwrap();
+    w.write(
+        tf,
+        &TFMessage {
+            transforms: vec![transform.clone()],
+        },
+        t0,
+        t0,
+    )
+    .unwrap();
     let single = w.add_topic::<TransformStamped>("/pose").unwrap();
     w.write(single, &transform, t0, t0).unwrap();
-    let video = w.add_topic::<CompressedVideo>("/camera/cam0/video").unwrap();
+    let video = w
+        .add_topic::<CompressedVideo>("/camera/cam0/video")
+        .unwrap();
     let frame = CompressedVideo {
         timestamp: Time::from_nanos(t0),
         frame_id: "cam0".into(),
@@ -80,7 +103,15 @@ fn write_episode(path: &Path) {
     let time = w.add_topic::<Time>("/clock_sample").unwrap();
     w.write(time, &Time::from_nanos(t0), t0, t0).unwrap();
     let urdf = w.add_topic::<StringMsg>("/robot_description").unwrap();
-    w.write(urdf, &StringMsg { data: "<robot name=\"t\"/>".into() }, t0, t0).unwrap();
+    w.write(
+        urdf,
+        &StringMsg {
+            data: "<robot name=\"t\"/>".into(),
+        },
+        t0,
+        t0,
+    )
+    .unwrap();
     w.finish().unwrap();
 }
 
@@ -106,11 +137,19 @@ fn python_mcap_and_rosbags_decode_every_message() {
         .unwrap();
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    assert!(out.status.success(), "{report:#}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{report:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let file = &report[path.to_str().unwrap()];
     for reader in ["mcap", "rosbags"] {
         let topics = &file[reader];
-        assert_eq!(topics.as_object().unwrap().len(), ours.topics.len(), "{reader}: {topics:#}");
+        assert_eq!(
+            topics.as_object().unwrap().len(),
+            ours.topics.len(),
+            "{reader}: {topics:#}"
+        );
         for t in &ours.topics {
             let theirs = &topics[&t.topic];
             assert_eq!(theirs["count"], t.message_count, "{reader} {}", t.topic);
@@ -133,24 +172,51 @@ fn python_mcap_and_rosbags_decode_every_message() {
         let cloud = first("/lidar/top/points");
         assert_eq!(cloud["width"], 500, "{reader}");
         assert_eq!(cloud["point_step"], 24, "{reader}");
-        let names: Vec<&str> = cloud["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["x", "y", "z", "intensity", "ring", "time"], "{reader}");
+        let names: Vec<&str> = cloud["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["x", "y", "z", "intensity", "ring", "time"],
+            "{reader}"
+        );
         assert_eq!(cloud["fields"][4]["datatype"], 4, "{reader}");
         let img = first("/camera/raw/image");
         assert_eq!(img["encoding"], "rgb8", "{reader}");
-        assert_eq!(img["data"], serde_json::json!([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), "{reader}");
+        assert_eq!(
+            img["data"],
+            serde_json::json!([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
+            "{reader}"
+        );
         let jpeg = first("/camera/cam0/image/compressed");
         assert_eq!(jpeg["format"], "jpeg", "{reader}");
         let tf = first("/tf");
         assert_eq!(tf["transforms"][0]["child_frame_id"], "link1", "{reader}");
-        assert_eq!(tf["transforms"][0]["transform"]["translation"]["z"], 0.3, "{reader}");
-        assert_eq!(tf["transforms"][0]["transform"]["rotation"]["w"], 1.0, "{reader}");
+        assert_eq!(
+            tf["transforms"][0]["transform"]["translation"]["z"], 0.3,
+            "{reader}"
+        );
+        assert_eq!(
+            tf["transforms"][0]["transform"]["rotation"]["w"], 1.0,
+            "{reader}"
+        );
         let static_tf = first("/tf_static");
-        assert_eq!(static_tf["transforms"].as_array().unwrap().len(), 2, "{reader}");
+        assert_eq!(
+            static_tf["transforms"].as_array().unwrap().len(),
+            2,
+            "{reader}"
+        );
         let video = first("/camera/cam0/video");
         assert_eq!(video["format"], "h264", "{reader}");
         assert_eq!(video["frame_id"], "cam0", "{reader}");
-        assert_eq!(first("/robot_description")["data"], "<robot name=\"t\"/>", "{reader}");
+        assert_eq!(
+            first("/robot_description")["data"],
+            "<robot name=\"t\"/>",
+            "{reader}"
+        );
         assert_eq!(first("/heartbeat")["frame_id"], "x", "{reader}");
         assert_eq!(first("/clock_sample")["sec"], 1_700_000_000, "{reader}");
     }

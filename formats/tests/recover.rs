@@ -1,6 +1,7 @@
 //! Recovery: a file cut at any offset recovers every chunk that was complete
 //! before the cut, and a writer killed with SIGKILL loses at most about the
 //! last second.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 
@@ -10,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use reel_formats::episode::{
-    partial_path_for, recover, EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions, FileState,
-    RecoverOptions,
+    partial_path_for, recover, EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions,
+    FileState, RecoverOptions,
 };
 use reel_formats::ros2::sensor_msgs::JointState;
 use reel_formats::ros2::std_msgs::Header;
@@ -43,10 +44,17 @@ fn truncation_at_many_offsets_keeps_every_complete_chunk() {
         .collect();
     chunks.sort();
     assert!(chunks.len() >= 10, "want many chunks, got {}", chunks.len());
-    let data_end = summary.chunk_indexes.iter().map(|c| c.chunk_start_offset + c.chunk_length).max().unwrap();
+    let data_end = summary
+        .chunk_indexes
+        .iter()
+        .map(|c| c.chunk_start_offset + c.chunk_length)
+        .max()
+        .unwrap();
 
     let mut noise = common::synthetic_rig::Noise::new(11);
-    let mut offsets: Vec<u64> = (0..50).map(|_| 40 + noise.next_u64() % (data_end + 64 - 40)).collect();
+    let mut offsets: Vec<u64> = (0..50)
+        .map(|_| 40 + noise.next_u64() % (data_end + 64 - 40))
+        .collect();
     // Exactly at, one before and one after chunk boundaries too.
     for &(end, _) in chunks.iter().take(4) {
         offsets.extend([end - 1, end, end + 1]);
@@ -54,20 +62,33 @@ fn truncation_at_many_offsets_keeps_every_complete_chunk() {
     for cut in offsets {
         let partial = dir.path().join(format!("cut{cut}.mcap.partial"));
         std::fs::write(&partial, &bytes[..cut as usize]).unwrap();
-        let expected: usize = chunks.iter().filter(|(end, _)| *end <= cut).map(|(_, n)| n).sum();
+        let expected: usize = chunks
+            .iter()
+            .filter(|(end, _)| *end <= cut)
+            .map(|(_, n)| n)
+            .sum();
         match recover(&partial, &RecoverOptions::default()) {
             Ok(report) => {
                 assert_eq!(report.messages_kept as usize, expected, "cut at {cut}");
-                assert!(report.tail.is_some(), "cut at {cut} should say the file was unfinished");
+                assert!(
+                    report.tail.is_some(),
+                    "cut at {cut} should say the file was unfinished"
+                );
                 let on_boundary = chunks.iter().any(|(end, _)| *end == cut);
-                assert_eq!(report.lost_anything(), !on_boundary && report.lost_tail_bytes > 0);
+                assert_eq!(
+                    report.lost_anything(),
+                    !on_boundary && report.lost_tail_bytes > 0
+                );
                 assert_eq!(report.kept_bytes + report.lost_tail_bytes, cut);
                 let out = dir.path().join(format!("cut{cut}.mcap"));
                 assert_eq!(report.output, out);
                 let r = EpisodeReader::open(&out).unwrap();
                 assert_eq!(r.state(), &FileState::Closed);
                 assert_eq!(r.profile(), "ros2");
-                assert!(r.episode_meta().unwrap().is_some(), "metadata lost at cut {cut}");
+                assert!(
+                    r.episode_meta().unwrap().is_some(),
+                    "metadata lost at cut {cut}"
+                );
                 assert_eq!(common::all_messages(&out), all[..expected], "cut at {cut}");
                 // The input is left as it was.
                 assert_eq!(std::fs::metadata(&partial).unwrap().len(), cut);
@@ -93,7 +114,10 @@ fn damaged_chunk_is_skipped_and_reported() {
     let mut cis: Vec<_> = summary.chunk_indexes.clone();
     cis.sort_by_key(|c| c.chunk_start_offset);
     let victim = &cis[cis.len() / 2];
-    let lost = summary.stream_chunk(reader.bytes(), victim).unwrap().count();
+    let lost = summary
+        .stream_chunk(reader.bytes(), victim)
+        .unwrap()
+        .count();
     let total = common::all_messages(&original).len();
     // Flip a byte in the middle of the compressed data of one chunk.
     let at = (victim.chunk_start_offset + victim.chunk_length / 2) as usize;
@@ -109,7 +133,8 @@ fn damaged_chunk_is_skipped_and_reported() {
 #[test]
 fn recover_refuses_to_overwrite_and_rejects_non_mcap() {
     let dir = tempfile::tempdir().unwrap();
-    let original = common::write_small_episode(&dir.path().join("a.mcap"), 0.5, common::fast_options());
+    let original =
+        common::write_small_episode(&dir.path().join("a.mcap"), 0.5, common::fast_options());
     let copy = partial_path_for(&original);
     std::fs::copy(&original, &copy).unwrap();
     // `a.mcap` exists: recovering `a.mcap.partial` must not replace it.
@@ -117,12 +142,21 @@ fn recover_refuses_to_overwrite_and_rejects_non_mcap() {
     assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
     // A complete file recovers with nothing lost.
     let out = dir.path().join("b.mcap");
-    let report = recover(&copy, &RecoverOptions { output: Some(out.clone()) }).unwrap();
+    let report = recover(
+        &copy,
+        &RecoverOptions {
+            output: Some(out.clone()),
+        },
+    )
+    .unwrap();
     assert!(!report.lost_anything(), "{report:?}");
     assert_eq!(common::all_messages(&out), common::all_messages(&original));
     let text = dir.path().join("notes.mcap.partial");
     std::fs::write(&text, "hello").unwrap();
-    assert!(matches!(recover(&text, &RecoverOptions::default()), Err(Error::NotMcap { .. })));
+    assert!(matches!(
+        recover(&text, &RecoverOptions::default()),
+        Err(Error::NotMcap { .. })
+    ));
 }
 
 const CHILD_ENV: &str = "REEL_TEST_STEADY_WRITER";
@@ -135,9 +169,15 @@ fn steady_writer_child() {
     let Ok(path) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let mut w = EpisodeWriter::create(&path, EpisodeMeta::new("steady", "test"), EpisodeWriterOptions::default())
+    let mut w = EpisodeWriter::create(
+        &path,
+        EpisodeMeta::new("steady", "test"),
+        EpisodeWriterOptions::default(),
+    )
+    .unwrap();
+    let topic = w
+        .add_topic::<JointState>("/robot/arm/joint_states")
         .unwrap();
-    let topic = w.add_topic::<JointState>("/robot/arm/joint_states").unwrap();
     let start = std::time::Instant::now();
     for i in 0u64.. {
         let now = reel_formats::time::host_now_nanos();
@@ -164,7 +204,13 @@ fn kill_9_loses_at_most_about_one_second() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("killed.mcap");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "steady_writer_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "steady_writer_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &path)
         .stdout(Stdio::piped())
         .spawn()

@@ -1,6 +1,7 @@
 //! Files made by other tools (`shared/testdata/mcap`): every MCAP conformance
 //! file (416, with their expected records), rosbag2's bags, and the `mcap`
 //! crate's real-data files are read, or rejected with a clear error.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 
@@ -51,8 +52,18 @@ fn check_conformance_file(mcap: &Path) {
     let json = mcap.with_extension("json");
     let (messages, metadata, attachments) = expected_records(&json);
     let summary = info(mcap).unwrap_or_else(|e| panic!("{e}"));
-    assert!(summary.cleanly_closed, "{}: {:?}", mcap.display(), summary.problems);
-    assert_eq!(summary.message_count as usize, messages.len(), "{}", mcap.display());
+    assert!(
+        summary.cleanly_closed,
+        "{}: {:?}",
+        mcap.display(),
+        summary.problems
+    );
+    assert_eq!(
+        summary.message_count as usize,
+        messages.len(),
+        "{}",
+        mcap.display()
+    );
     assert_eq!(summary.other_metadata.len(), metadata, "{}", mcap.display());
     assert_eq!(summary.attachments.len(), attachments, "{}", mcap.display());
     let reader = EpisodeReader::open(mcap).unwrap();
@@ -64,8 +75,18 @@ fn check_conformance_file(mcap: &Path) {
         })
         .collect();
     assert_eq!(read, messages, "{}", mcap.display());
-    assert_eq!(reader.metadata().unwrap().len(), metadata, "{}", mcap.display());
-    assert_eq!(reader.attachments().unwrap().len(), attachments, "{}", mcap.display());
+    assert_eq!(
+        reader.metadata().unwrap().len(),
+        metadata,
+        "{}",
+        mcap.display()
+    );
+    assert_eq!(
+        reader.attachments().unwrap().len(),
+        attachments,
+        "{}",
+        mcap.display()
+    );
 }
 
 #[test]
@@ -137,7 +158,10 @@ fn rosbag2_bags() {
                 assert_eq!(summary.profile, "ros2", "{}", f.display());
                 let wrong_encoding = bag.ends_with("wrong_rmw_test");
                 assert_eq!(
-                    summary.problems.iter().any(|p| p.contains("message encoding")),
+                    summary
+                        .problems
+                        .iter()
+                        .any(|p| p.contains("message encoding")),
                     wrong_encoding,
                     "{}: {:?}",
                     f.display(),
@@ -161,21 +185,34 @@ fn rosbag2_bags() {
 fn decodes_ros2_strings_like_mcap_ros2() {
     let dir = common::testdata().join("mcap/rosbag2/talker");
     let expected: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("talker.expected_decoded.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(dir.join("talker.expected_decoded.json")).unwrap())
+            .unwrap();
     let mut want: Vec<(u64, String)> = expected["messages"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|m| m["type"] == StringMsg::TYPE_NAME)
-        .map(|m| (m["log_time"].as_u64().unwrap(), m["decoded"]["data"].as_str().unwrap().to_string()))
+        .map(|m| {
+            (
+                m["log_time"].as_u64().unwrap(),
+                m["decoded"]["data"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     want.sort();
     let reader = EpisodeReader::open(dir.join("talker.mcap")).unwrap();
     let mut got = Vec::new();
     for (i, m) in reader.messages().enumerate() {
         let m = m.unwrap();
-        if m.channel.schema.as_ref().is_some_and(|s| s.name == StringMsg::TYPE_NAME) {
-            got.push((m.log_time, reader.decode::<StringMsg>(&m, i as u64).unwrap().data));
+        if m.channel
+            .schema
+            .as_ref()
+            .is_some_and(|s| s.name == StringMsg::TYPE_NAME)
+        {
+            got.push((
+                m.log_time,
+                reader.decode::<StringMsg>(&m, i as u64).unwrap().data,
+            ));
         }
     }
     got.sort();
@@ -192,14 +229,26 @@ fn mcap_crate_real_data_files() {
     assert!(compressed.message_count > 0);
     assert_eq!(compressed.message_count, uncompressed.message_count);
     assert_eq!(
-        compressed.topics.iter().map(|t| (&t.topic, t.message_count)).collect::<Vec<_>>(),
-        uncompressed.topics.iter().map(|t| (&t.topic, t.message_count)).collect::<Vec<_>>()
+        compressed
+            .topics
+            .iter()
+            .map(|t| (&t.topic, t.message_count))
+            .collect::<Vec<_>>(),
+        uncompressed
+            .topics
+            .iter()
+            .map(|t| (&t.topic, t.message_count))
+            .collect::<Vec<_>>()
     );
     // A zstd chunk with padding whose messages use a channel the file never
     // defines: read, and the undefined channel reported, not invented.
     let padded = info(dir.join("zstd_chunk_with_padding.mcap")).unwrap();
     assert_eq!(padded.chunk_count, 1);
-    assert!(padded.problems.iter().any(|p| p.contains("never defines")), "{:?}", padded.problems);
+    assert!(
+        padded.problems.iter().any(|p| p.contains("never defines")),
+        "{:?}",
+        padded.problems
+    );
     // A writer that crashed with a chunk open: readable, and flagged for recovery.
     let crashed = info(dir.join("chunk_not_closed.mcap")).unwrap();
     assert_eq!(crashed.file_state, FileState::Truncated);

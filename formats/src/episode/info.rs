@@ -169,7 +169,9 @@ pub fn info(path: impl AsRef<Path>) -> Result<EpisodeInfo> {
         if m.name == EPISODE_METADATA_NAME {
             match EpisodeMeta::from_map(&m.metadata) {
                 Ok(meta) => episode = Some(meta),
-                Err(reason) => problems.push(format!("bad {EPISODE_METADATA_NAME} metadata: {reason}")),
+                Err(reason) => {
+                    problems.push(format!("bad {EPISODE_METADATA_NAME} metadata: {reason}"))
+                }
             }
         } else {
             other_metadata.push((m.name, m.metadata));
@@ -229,7 +231,9 @@ pub fn info(path: impl AsRef<Path>) -> Result<EpisodeInfo> {
         size_bytes,
         profile: reader.profile().to_string(),
         library: reader.library().to_string(),
-        cleanly_closed: reader.state().is_clean() && unreadable_tail_bytes == 0 && counts.chunks_dropped == 0,
+        cleanly_closed: reader.state().is_clean()
+            && unreadable_tail_bytes == 0
+            && counts.chunks_dropped == 0,
         file_state: reader.state().clone(),
         problems,
         unreadable_tail_bytes,

@@ -144,7 +144,10 @@ impl EpisodeMeta {
             _ => BTreeMap::new(),
         };
         let seed = match get("seed") {
-            Some(s) => Some(s.parse().map_err(|_| format!("seed {s:?} is not an integer"))?),
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|_| format!("seed {s:?} is not an integer"))?,
+            ),
             None => None,
         };
         Ok(Self {
@@ -172,7 +175,8 @@ mod tests {
         meta.operator = Some("ana".into());
         meta.source = SourceKind::Sim;
         meta.seed = Some(42);
-        meta.source_params.insert("scenario".into(), "pick_place".into());
+        meta.source_params
+            .insert("scenario".into(), "pick_place".into());
         meta.outcome = Outcome::Success;
         assert_eq!(EpisodeMeta::from_map(&meta.to_map()).unwrap(), meta);
         assert_eq!(meta.episode_id.len(), 36);
@@ -185,6 +189,8 @@ mod tests {
         assert!(EpisodeMeta::from_map(&m).unwrap_err().contains("seed"));
         m.remove("seed");
         m.remove("episode_id");
-        assert!(EpisodeMeta::from_map(&m).unwrap_err().contains("episode_id"));
+        assert!(EpisodeMeta::from_map(&m)
+            .unwrap_err()
+            .contains("episode_id"));
     }
 }

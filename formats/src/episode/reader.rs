@@ -144,7 +144,9 @@ impl EpisodeReader {
             offset: start as u64,
             reason: reason.to_string(),
         };
-        let prefix = map.get(start..start + 9).ok_or_else(|| damaged("file ends before the header record"))?;
+        let prefix = map
+            .get(start..start + 9)
+            .ok_or_else(|| damaged("file ends before the header record"))?;
         if prefix[0] != op::HEADER {
             return Err(damaged("first record is not a Header"));
         }
@@ -352,7 +354,9 @@ fn summary_covers_channels(summary: &Summary) -> bool {
         .stats
         .iter()
         .flat_map(|s| s.channel_message_counts.keys());
-    indexed.chain(counted).all(|id| summary.channels.contains_key(id))
+    indexed
+        .chain(counted)
+        .all(|id| summary.channels.contains_key(id))
 }
 
 /// Iterator returned by [`EpisodeReader::messages`].

@@ -127,7 +127,11 @@ pub fn recover(input: impl AsRef<Path>, options: &RecoverOptions) -> Result<Reco
     Ok(report)
 }
 
-fn copy_complete_records(reader: &EpisodeReader, file: File, temp: &Path) -> Result<RecoveryReport> {
+fn copy_complete_records(
+    reader: &EpisodeReader,
+    file: File,
+    temp: &Path,
+) -> Result<RecoveryReport> {
     let sync = file.try_clone().map_err(Error::io(temp))?;
     let werr = |source| Error::Write {
         path: temp.to_path_buf(),
@@ -162,7 +166,9 @@ fn copy_complete_records(reader: &EpisodeReader, file: File, temp: &Path) -> Res
         match event {
             ScanEvent::Channel(c) => {
                 let schema_id = match &c.schema {
-                    Some(s) => out.add_schema(&s.name, &s.encoding, &s.data).map_err(werr)?,
+                    Some(s) => out
+                        .add_schema(&s.name, &s.encoding, &s.data)
+                        .map_err(werr)?,
                     None => 0,
                 };
                 let id = out
@@ -187,8 +193,10 @@ fn copy_complete_records(reader: &EpisodeReader, file: File, temp: &Path) -> Res
                     .messages_per_topic
                     .entry(m.channel.topic.clone())
                     .or_default() += 1;
-                report.first_nanos = Some(report.first_nanos.map_or(m.log_time, |t| t.min(m.log_time)));
-                report.last_nanos = Some(report.last_nanos.map_or(m.log_time, |t| t.max(m.log_time)));
+                report.first_nanos =
+                    Some(report.first_nanos.map_or(m.log_time, |t| t.min(m.log_time)));
+                report.last_nanos =
+                    Some(report.last_nanos.map_or(m.log_time, |t| t.max(m.log_time)));
             }
             ScanEvent::Metadata(m) => {
                 out.write_metadata(&m).map_err(werr)?;
@@ -204,7 +212,10 @@ fn copy_complete_records(reader: &EpisodeReader, file: File, temp: &Path) -> Res
         }
     }
     report.chunks_kept = scanner.counts().chunks;
-    let end = scanner.end().cloned().unwrap_or(ScanEnd::Complete { data_end: 0 });
+    let end = scanner
+        .end()
+        .cloned()
+        .unwrap_or(ScanEnd::Complete { data_end: 0 });
     report.kept_bytes = end.good_until();
     if let ScanEnd::Truncated { reason, .. } | ScanEnd::Corrupt { reason, .. } = &end {
         if !reader.state().is_clean() {

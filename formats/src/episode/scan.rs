@@ -201,8 +201,9 @@ impl<'a> Scanner<'a> {
         let compression = header.compression.clone();
         // Decompress the whole chunk first so a bad one is dropped whole; the
         // records are owned, so they outlive `data`.
-        let records: Result<Vec<Record<'static>>, McapError> = mcap::read::ChunkReader::new(header, data)
-            .and_then(|reader| reader.map(|r| r.map(Record::into_owned)).collect());
+        let records: Result<Vec<Record<'static>>, McapError> =
+            mcap::read::ChunkReader::new(header, data)
+                .and_then(|reader| reader.map(|r| r.map(Record::into_owned)).collect());
         match records {
             Ok(records) => {
                 self.counts.chunks += 1;
@@ -287,13 +288,14 @@ impl<'a> Scanner<'a> {
             }
             Record::Metadata(m) => self.pending.push_back(ScanEvent::Metadata(m)),
             Record::Attachment { header, data, .. } => {
-                self.pending.push_back(ScanEvent::Attachment(mcap::Attachment {
-                    log_time: header.log_time,
-                    create_time: header.create_time,
-                    name: header.name,
-                    media_type: header.media_type,
-                    data,
-                }))
+                self.pending
+                    .push_back(ScanEvent::Attachment(mcap::Attachment {
+                        log_time: header.log_time,
+                        create_time: header.create_time,
+                        name: header.name,
+                        media_type: header.media_type,
+                        data,
+                    }))
             }
             Record::DataEnd(_) => {
                 self.stop(ScanEnd::Complete {

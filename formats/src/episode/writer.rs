@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mcap::records::{Metadata, MessageHeader};
+use mcap::records::{MessageHeader, Metadata};
 
 use super::meta::{EpisodeMeta, Outcome, EPISODE_METADATA_NAME};
 use crate::error::{Error, Result};
@@ -344,7 +344,13 @@ impl EpisodeWriter {
     }
 
     /// Stores a file (rig config, URDF, calibration) in the episode.
-    pub fn attach(&mut self, name: &str, media_type: &str, data: &[u8], time_nanos: u64) -> Result<()> {
+    pub fn attach(
+        &mut self,
+        name: &str,
+        media_type: &str,
+        data: &[u8],
+        time_nanos: u64,
+    ) -> Result<()> {
         let attachment = mcap::Attachment {
             log_time: time_nanos,
             create_time: time_nanos,
@@ -406,7 +412,11 @@ impl EpisodeWriter {
         }
         std::fs::rename(&self.partial_path, &self.final_path)
             .map_err(Error::io(&self.final_path))?;
-        if let Some(dir) = self.final_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = self
+            .final_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             // Make the rename itself durable; not every filesystem allows it.
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();

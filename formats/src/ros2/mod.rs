@@ -101,9 +101,7 @@ pub fn check_decodes(type_name: &str, bytes: &[u8]) -> Option<Result<(), CdrErro
             check::<geometry_msgs::TransformStamped>(bytes)
         }
         tf2_msgs::TFMessage::TYPE_NAME => check::<tf2_msgs::TFMessage>(bytes),
-        foxglove_msgs::CompressedVideo::TYPE_NAME => {
-            check::<foxglove_msgs::CompressedVideo>(bytes)
-        }
+        foxglove_msgs::CompressedVideo::TYPE_NAME => check::<foxglove_msgs::CompressedVideo>(bytes),
         _ => None,
     }
 }
@@ -144,7 +142,11 @@ mod tests {
             }
             for (pkg, def) in defs {
                 for t in field_types(def) {
-                    let full = if t.contains('/') { t.clone() } else { format!("{pkg}/{t}") };
+                    let full = if t.contains('/') {
+                        t.clone()
+                    } else {
+                        format!("{pkg}/{t}")
+                    };
                     assert!(
                         M::DEPENDENCIES.iter().any(|(n, _)| *n == full),
                         "{}: {full} missing",

@@ -137,7 +137,8 @@ pub struct RegionOfInterest {
     pub do_rectify: bool,
 }
 
-const ROI_DEF: &str = "uint32 x_offset\nuint32 y_offset\nuint32 height\nuint32 width\nbool do_rectify\n";
+const ROI_DEF: &str =
+    "uint32 x_offset\nuint32 y_offset\nuint32 height\nuint32 width\nbool do_rectify\n";
 
 impl RegionOfInterest {
     fn write(&self, w: &mut CdrWriter<'_>) {

@@ -22,8 +22,15 @@ pub fn fast_options() -> EpisodeWriterOptions {
 
 /// Writes `secs` of the small rig mix to `path` and finishes it.
 pub fn write_small_episode(path: &Path, secs: f64, options: EpisodeWriterOptions) -> PathBuf {
-    let mut w = EpisodeWriter::create(path, EpisodeMeta::new("test task", "test_arm"), options).unwrap();
-    synthetic_rig::write_mix(&mut w, &synthetic_rig::RigMix::small(), 1_700_000_000_000_000_000, secs).unwrap();
+    let mut w =
+        EpisodeWriter::create(path, EpisodeMeta::new("test task", "test_arm"), options).unwrap();
+    synthetic_rig::write_mix(
+        &mut w,
+        &synthetic_rig::RigMix::small(),
+        1_700_000_000_000_000_000,
+        secs,
+    )
+    .unwrap();
     w.finish().unwrap()
 }
 
@@ -33,7 +40,13 @@ pub fn all_messages(path: &Path) -> Vec<(String, u32, u64, u64, Vec<u8>)> {
     r.messages()
         .map(|m| {
             let m = m.unwrap();
-            (m.channel.topic.clone(), m.sequence, m.log_time, m.publish_time, m.data.into_owned())
+            (
+                m.channel.topic.clone(),
+                m.sequence,
+                m.log_time,
+                m.publish_time,
+                m.data.into_owned(),
+            )
         })
         .collect()
 }

@@ -10,7 +10,9 @@
 use reel_formats::episode::{EpisodeWriter, Topic};
 use reel_formats::ros2::builtin_interfaces::Time;
 use reel_formats::ros2::geometry_msgs::{Quaternion, Transform, TransformStamped, Vector3};
-use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2, PointField};
+use reel_formats::ros2::sensor_msgs::{
+    CameraInfo, CompressedImage, JointState, PointCloud2, PointField,
+};
 use reel_formats::ros2::std_msgs::{Header, StringMsg};
 use reel_formats::ros2::tf2_msgs::TFMessage;
 use reel_formats::topics;
@@ -88,7 +90,7 @@ impl Noise {
 
 /// A JPEG test frame: gradient, a square moving with `index`, noise.
 pub fn jpeg_frame(width: u32, height: u32, index: usize, seed: u64) -> Vec<u8> {
-    let mut noise = Noise::new(seed ^ (index as u64 + 1) * 7919);
+    let mut noise = Noise::new(seed ^ ((index as u64 + 1) * 7919));
     let (w, h) = (width as usize, height as usize);
     let mut rgb = vec![0u8; w * h * 3];
     let sq = (w / 6).max(2);
@@ -110,8 +112,13 @@ pub fn jpeg_frame(width: u32, height: u32, index: usize, seed: u64) -> Vec<u8> {
     }
     let mut out = Vec::new();
     let enc = jpeg_encoder::Encoder::new(&mut out, 85);
-    enc.encode(&rgb, width as u16, height as u16, jpeg_encoder::ColorType::Rgb)
-        .expect("encoding an in-memory JPEG cannot fail");
+    enc.encode(
+        &rgb,
+        width as u16,
+        height as u16,
+        jpeg_encoder::ColorType::Rgb,
+    )
+    .expect("encoding an in-memory JPEG cannot fail");
     out
 }
 
@@ -138,7 +145,12 @@ pub const VLP16_ELEVATIONS: [f64; 16] = [
 ];
 
 /// One revolution of a VLP-16-like sensor inside a 10 m × 8 m × 3 m room.
-pub fn lidar_revolution(points: usize, stamp: u64, period_secs: f64, noise: &mut Noise) -> PointCloud2 {
+pub fn lidar_revolution(
+    points: usize,
+    stamp: u64,
+    period_secs: f64,
+    noise: &mut Noise,
+) -> PointCloud2 {
     let step = 24usize;
     let mut data = Vec::with_capacity(points * step);
     let columns = points.div_ceil(16);
@@ -150,7 +162,11 @@ pub fn lidar_revolution(points: usize, stamp: u64, period_secs: f64, noise: &mut
         let dir = [el.cos() * az.cos(), el.cos() * az.sin(), el.sin()];
         // Distance to the walls of a box room centred on the sensor at 1 m height.
         let mut t = f64::INFINITY;
-        for (d, lo, hi) in [(dir[0], -5.0, 5.0), (dir[1], -4.0, 4.0), (dir[2], -1.0, 2.0)] {
+        for (d, lo, hi) in [
+            (dir[0], -5.0, 5.0),
+            (dir[1], -4.0, 4.0),
+            (dir[2], -1.0, 2.0),
+        ] {
             if d > 1e-9 {
                 t = t.min(hi / d);
             } else if d < -1e-9 {
@@ -247,7 +263,7 @@ pub struct Timed {
 /// The messages of the rig.
 pub enum RigMessage {
     Image(usize, CompressedImage),
-    Info(usize, CameraInfo),
+    Info(usize, Box<CameraInfo>),
     Joints(usize, JointState),
     Cloud(PointCloud2),
     TfStatic(TFMessage),
@@ -291,7 +307,11 @@ pub fn generate_mix(mix: &RigMix, start_nanos: u64, duration_secs: f64) -> Vec<T
             rotation: Quaternion::IDENTITY,
         },
     };
-    let mut transforms: Vec<_> = cam_names.iter().enumerate().map(|(i, n)| mount(n, i as f64 * 0.1)).collect();
+    let mut transforms: Vec<_> = cam_names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| mount(n, i as f64 * 0.1))
+        .collect();
     transforms.push(mount("lidar", 0.0));
     let mut out = vec![
         Timed {
@@ -310,10 +330,18 @@ pub fn generate_mix(mix: &RigMix, start_nanos: u64, duration_secs: f64) -> Vec<T
 
     let mut streams = Vec::new();
     for c in 0..mix.cameras {
-        streams.push(Stream::new(start_nanos + c as u64 * 1_000_000, mix.fps, Kind::Camera(c)));
+        streams.push(Stream::new(
+            start_nanos + c as u64 * 1_000_000,
+            mix.fps,
+            Kind::Camera(c),
+        ));
     }
     for a in 0..mix.arms {
-        streams.push(Stream::new(start_nanos + a as u64 * 100_000, mix.joint_hz, Kind::Arm(a)));
+        streams.push(Stream::new(
+            start_nanos + a as u64 * 100_000,
+            mix.joint_hz,
+            Kind::Arm(a),
+        ));
     }
     if mix.lidar_points_per_rev > 0 {
         streams.push(Stream::new(start_nanos, mix.lidar_hz, Kind::Lidar));
@@ -321,10 +349,7 @@ pub fn generate_mix(mix: &RigMix, start_nanos: u64, duration_secs: f64) -> Vec<T
     let end = start_nanos + (duration_secs * 1e9) as u64;
     let mut noise = Noise::new(7);
     let mut counters = vec![0usize; mix.cameras];
-    loop {
-        let Some(s) = streams.iter_mut().min_by_key(|s| s.next_nanos) else {
-            break;
-        };
+    while let Some(s) = streams.iter_mut().min_by_key(|s| s.next_nanos) {
         let t = s.next_nanos;
         if t >= end {
             break;
@@ -350,7 +375,7 @@ pub fn generate_mix(mix: &RigMix, start_nanos: u64, duration_secs: f64) -> Vec<T
                 out.push(Timed {
                     log_nanos: log,
                     publish_nanos: t,
-                    message: RigMessage::Info(c, info),
+                    message: RigMessage::Info(c, Box::new(info)),
                 });
             }
             Kind::Arm(a) => {
@@ -362,7 +387,12 @@ pub fn generate_mix(mix: &RigMix, start_nanos: u64, duration_secs: f64) -> Vec<T
                 });
             }
             Kind::Lidar => {
-                let cloud = lidar_revolution(mix.lidar_points_per_rev, t, 1.0 / f64::from(mix.lidar_hz), &mut noise);
+                let cloud = lidar_revolution(
+                    mix.lidar_points_per_rev,
+                    t,
+                    1.0 / f64::from(mix.lidar_hz),
+                    &mut noise,
+                );
                 // A revolution is complete (and received) one period after it starts.
                 out.push(Timed {
                     log_nanos: t + 1_000_000_000 / u64::from(mix.lidar_hz),
@@ -420,7 +450,7 @@ impl RigTopics {
         let (l, p) = (m.log_nanos, m.publish_nanos);
         match &m.message {
             RigMessage::Image(c, msg) => writer.write(self.images[*c], msg, l, p),
-            RigMessage::Info(c, msg) => writer.write(self.infos[*c], msg, l, p),
+            RigMessage::Info(c, msg) => writer.write(self.infos[*c], msg.as_ref(), l, p),
             RigMessage::Joints(a, msg) => writer.write(self.arms[*a], msg, l, p),
             RigMessage::Cloud(msg) => writer.write(self.lidar, msg, l, p),
             RigMessage::TfStatic(msg) => writer.write(self.tf_static, msg, l, p),

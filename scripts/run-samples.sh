@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The main job of the README on the embedded samples: set-up, build, then
+#  1. write a sample episode (synthetic SO-101 rig, samples/robots/so101) and
+#     summarize it with `reel info`;
+#  2. crash a recording mid-write (abort, as kill -9 would), show it, and
+#     rebuild it with `reel recover`;
+#  3. open both episodes with third-party readers (python mcap + rosbags).
+# Results land in out/samples/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo build --release --quiet --bin reel
+cargo build --release --quiet -p reel-formats --example sample_episode
+reel=target/release/reel
+sample=target/release/examples/sample_episode
+out=out/samples
+rm -rf "$out"
+mkdir -p "$out"
+
+echo "== 1. sample episode"
+"$sample" --out "$out/demo.mcap" --seconds 5
+"$reel" info "$out/demo.mcap"
+
+echo "== 2. a crashed recording and its recovery"
+# Exits by abort (134); that is the point.
+"$sample" --out "$out/crashed.mcap" --seconds 30 --crash-after 3.5 || true
+"$reel" info "$out/crashed.mcap.partial" || echo "(reel info exit $?: the file needs recovery)"
+"$reel" recover "$out/crashed.mcap.partial" || echo "(reel recover exit $?: recovered, the unfinished last chunk was lost)"
+"$reel" info "$out/crashed.mcap"
+
+echo "== 3. third-party readers"
+.venv/bin/python scripts/check_interop.py "$out/demo.mcap" "$out/crashed.mcap" > "$out/third_party.json"
+.venv/bin/python - "$out/third_party.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+for path, readers in report.items():
+    for reader, topics in readers.items():
+        n = sum(t["count"] for t in topics.values())
+        print(f"{reader:8} decoded {n:6} messages on {len(topics):2} topics of {path}")
+PY
+echo "done: episodes and reports in $out/"
