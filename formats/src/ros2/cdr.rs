@@ -326,7 +326,10 @@ mod tests {
 
     #[test]
     fn big_endian_input_is_read() {
-        let bytes = [0, 0, 0, 0, 0, 0, 0, 5, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0];
+        // u32 5, 4 bytes of padding, f64 1.5, all big endian.
+        let bytes = [
+            0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0,
+        ];
         let mut r = CdrReader::new(&bytes).unwrap();
         assert_eq!(r.u32().unwrap(), 5);
         assert_eq!(r.f64().unwrap(), 1.5);
