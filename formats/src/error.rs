@@ -142,6 +142,12 @@ pub enum Error {
         /// The type asked for.
         requested: String,
     },
+    /// A topic handle that this writer did not hand out.
+    #[error("{}: topic handle belongs to another episode writer", path.display())]
+    UnknownTopic {
+        /// The file being written.
+        path: PathBuf,
+    },
     /// Nothing in the file could be recovered.
     #[error("{}: no complete MCAP records after the header; nothing to recover", path.display())]
     NothingToRecover {

@@ -382,3 +382,24 @@ fn synthetic_rig_episode_reads_back() {
     assert_eq!(cams.message_count, 60);
     assert_eq!(common::all_messages(&path).len() as u64, info.message_count);
 }
+
+#[test]
+fn a_topic_of_another_writer_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = EpisodeWriter::create(
+        dir.path().join("a.mcap"),
+        EpisodeMeta::new("t", "r"),
+        common::fast_options(),
+    )
+    .unwrap();
+    let mut b = EpisodeWriter::create(
+        dir.path().join("b.mcap"),
+        EpisodeMeta::new("t", "r"),
+        common::fast_options(),
+    )
+    .unwrap();
+    let _ = a.add_topic::<StringMsg>("/one").unwrap();
+    let second = a.add_topic::<StringMsg>("/two").unwrap();
+    let err = b.write(second, &StringMsg::default(), 0, 0).unwrap_err();
+    assert!(matches!(err, Error::UnknownTopic { .. }), "{err}");
+}

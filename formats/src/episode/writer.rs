@@ -326,7 +326,11 @@ impl EpisodeWriter {
         log_time: u64,
         publish_time: u64,
     ) -> Result<()> {
-        let channel = &mut self.channels[index];
+        let path = &self.partial_path;
+        let channel = self
+            .channels
+            .get_mut(index)
+            .ok_or_else(|| Error::UnknownTopic { path: path.clone() })?;
         let header = MessageHeader {
             channel_id: channel.id,
             sequence: channel.sequence,
@@ -362,7 +366,9 @@ impl EpisodeWriter {
         self.mcap().attach(&attachment).map_err(err)
     }
 
-    /// Closes the open chunk if it is older than `max_chunk_duration`. Called
+    /// Closes the open chunk if it is older than `max_chunk_duration`.
+    /// (Chunk boundaries therefore depend on wall time; a generator that
+    /// wants byte-identical files sets `max_chunk_duration` to `Duration::MAX`.) Called
     /// after every write; a writer thread that may sit idle should also call
     /// it on a timer so its last messages reach the disk.
     pub fn flush_if_due(&mut self) -> Result<bool> {
