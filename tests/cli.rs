@@ -194,3 +194,48 @@ fn several_files_report_each() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("good.mcap"));
     assert_eq!(stderr(&o).lines().count(), 1);
 }
+
+/// `reel info` on every MCAP in `shared/testdata/mcap`: each is shown (exit 0),
+/// or shown and flagged with one line (exit 3: the crashed-writer file, the
+/// wrongly encoded bag, the fixture with an undefined channel); none fails or panics.
+#[test]
+fn info_reads_every_third_party_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/mcap");
+    let mut files = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "mcap") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 29, "{}", files.len());
+    let mut flagged = Vec::new();
+    for f in &files {
+        let o = reel(&["info", f.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{}: {err}", f.display());
+        match o.status.code() {
+            Some(0) => assert!(err.is_empty(), "{err}"),
+            Some(3) => {
+                assert_eq!(err.lines().count(), 1, "{err}");
+                flagged.push(f.file_name().unwrap().to_string_lossy().into_owned());
+            }
+            other => panic!("{}: exit {other:?}: {err}", f.display()),
+        }
+    }
+    flagged.sort();
+    assert_eq!(
+        flagged,
+        [
+            "chunk_not_closed.mcap",
+            "wrong_rmw_test_0.mcap",
+            "zstd_chunk_with_padding.mcap"
+        ]
+    );
+}
