@@ -9,7 +9,13 @@ use reel_formats::episode::{EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWr
 
 /// `shared/testdata` next to the repository.
 pub fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the tests read third-party files from shared/testdata beside the repository",
+        dir.display()
+    );
+    dir
 }
 
 /// Options for fast tests: no fsync.
