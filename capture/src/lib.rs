@@ -3,4 +3,10 @@
 //! sync, and the recording daemon that writes episodes through
 //! `reel_formats::episode::EpisodeWriter`.
 //!
-//! Empty until the capture work lands; nothing here is exposed as a command yet.
+//! So far: the Dynamixel Protocol 2.0 packet codec ([`drivers::dynamixel::protocol`]).
+//! Nothing here is exposed as a command yet.
+
+pub mod drivers;
+pub mod error;
+
+pub use error::ProtocolError;

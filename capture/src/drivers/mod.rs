@@ -1,0 +1,4 @@
+//! One module per device family: `protocol` maps bytes ↔ typed packets; the
+//! driver and emulator that speak it sit beside it.
+
+pub mod dynamixel;
