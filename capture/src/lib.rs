@@ -3,7 +3,9 @@
 //! sync, and the recording daemon that writes episodes through
 //! `reel_formats::episode::EpisodeWriter`.
 //!
-//! So far: the Dynamixel Protocol 2.0 packet codec ([`drivers::dynamixel::protocol`]).
+//! So far: the packet codecs of Dynamixel Protocol 2.0
+//! ([`drivers::dynamixel::protocol`]) and Feetech SCS/STS
+//! ([`drivers::feetech::protocol`]).
 //! Nothing here is exposed as a command yet.
 
 pub mod drivers;

@@ -2,3 +2,4 @@
 //! driver and emulator that speak it sit beside it.
 
 pub mod dynamixel;
+pub mod feetech;
