@@ -50,3 +50,51 @@ pub enum ProtocolError {
         got: usize,
     },
 }
+
+/// A LiDAR packet that is not what the decoder accepts.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LidarError {
+    /// Wrong UDP payload size.
+    #[error("packet of {got} bytes, expected {expected}")]
+    PacketLength {
+        /// Bytes received.
+        got: usize,
+        /// Bytes expected.
+        expected: usize,
+    },
+    /// A block does not start with FF EE.
+    #[error("block {block} starts with {flag:#06x}, not the 0xEEFF flag")]
+    BlockFlag {
+        /// Block index.
+        block: usize,
+        /// What was there.
+        flag: u16,
+    },
+    /// Azimuth out of range.
+    #[error("block {block} has azimuth {azimuth} (0.01°), beyond 35999")]
+    Azimuth {
+        /// Block index.
+        block: usize,
+        /// Value.
+        azimuth: u16,
+    },
+    /// Unknown return mode byte.
+    #[error("unknown return mode byte {byte:#04x}")]
+    ReturnMode {
+        /// Value.
+        byte: u8,
+    },
+    /// Packets arrive at a rate no VLP-16 sends.
+    #[error(
+        "packets are {median_gap_us:.0} µs apart, a VLP-16 sends one every {expected_gap_us:.0} µs: this looks like {likely}; check the sensor model in the rig config"
+    )]
+    NotVlp16 {
+        /// Median gap measured.
+        median_gap_us: f64,
+        /// What a VLP-16 would give.
+        expected_gap_us: f64,
+        /// Best guess of the sensor.
+        likely: &'static str,
+    },
+}

@@ -5,10 +5,11 @@
 //!
 //! So far: the packet codecs of Dynamixel Protocol 2.0
 //! ([`drivers::dynamixel::protocol`]) and Feetech SCS/STS
-//! ([`drivers::feetech::protocol`]).
+//! ([`drivers::feetech::protocol`]), and the Velodyne VLP-16 packet decoder
+//! with revolution assembly ([`drivers::velodyne`]).
 //! Nothing here is exposed as a command yet.
 
 pub mod drivers;
 pub mod error;
 
-pub use error::ProtocolError;
+pub use error::{LidarError, ProtocolError};

@@ -3,3 +3,4 @@
 
 pub mod dynamixel;
 pub mod feetech;
+pub mod velodyne;
