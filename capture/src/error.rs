@@ -98,3 +98,25 @@ pub enum LidarError {
         likely: &'static str,
     },
 }
+
+/// A rig config that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RigError {
+    /// The file cannot be read.
+    #[error("{}: {source}; check the --rig path", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not a valid rig config.
+    #[error("{}: {reason}", path.display())]
+    Invalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// One sentence.
+        reason: String,
+    },
+}

@@ -6,10 +6,12 @@
 //! So far: the packet codecs of Dynamixel Protocol 2.0
 //! ([`drivers::dynamixel::protocol`]) and Feetech SCS/STS
 //! ([`drivers::feetech::protocol`]), and the Velodyne VLP-16 packet decoder
-//! with revolution assembly ([`drivers::velodyne`]).
+//! with revolution assembly ([`drivers::velodyne`]), and the rig config with
+//! joint calibration ([`rig`]).
 //! Nothing here is exposed as a command yet.
 
 pub mod drivers;
 pub mod error;
+pub mod rig;
 
-pub use error::{LidarError, ProtocolError};
+pub use error::{LidarError, ProtocolError, RigError};

@@ -1,0 +1,452 @@
+//! The rig config (TOML): which devices a recording reads, at what rates,
+//! under which names, with which calibration. Samples: `samples/rigs/`.
+//!
+//! Joint values are stored in SI units (rad, rad/s, A) using each joint's
+//! calibration; the raw ticks stay recoverable because the calibration is
+//! attached to every episode with the rig config.
+
+use std::collections::BTreeSet;
+use std::f64::consts::TAU;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::RigError;
+
+/// A whole rig.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rig {
+    /// Rig-wide settings.
+    pub rig: RigInfo,
+    /// Arms (servo buses).
+    #[serde(default, rename = "arm")]
+    pub arms: Vec<Arm>,
+    /// Cameras.
+    #[serde(default, rename = "camera")]
+    pub cameras: Vec<Camera>,
+    /// LiDARs.
+    #[serde(default, rename = "lidar")]
+    pub lidars: Vec<Lidar>,
+    /// Leader → follower mirroring.
+    #[serde(default, rename = "teleop")]
+    pub teleop: Vec<Teleop>,
+}
+
+/// Rig-wide settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RigInfo {
+    /// Rig name.
+    pub name: String,
+    /// Robot type recorded in episodes (`so101`, `aloha`, ...).
+    pub robot_type: String,
+    /// Default task text.
+    #[serde(default)]
+    pub task: String,
+    /// URDF, relative to the config file.
+    #[serde(default)]
+    pub urdf: Option<PathBuf>,
+}
+
+/// Servo protocol of an arm's bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Dynamixel Protocol 2.0.
+    Dynamixel,
+    /// Feetech SCS/STS.
+    Feetech,
+}
+
+/// Leader arms are moved by the operator; followers do the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Moved by hand; its positions become `joint_commands`.
+    Leader,
+    /// Driven; its positions are `joint_states`.
+    Follower,
+}
+
+/// One arm: a serial bus of servos.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arm {
+    /// Name used in topics (`/robot/<name>/joint_states`).
+    pub name: String,
+    /// Leader or follower.
+    pub role: Role,
+    /// Bus protocol.
+    pub protocol: Protocol,
+    /// Serial device (the emulator creates a pty link at this path).
+    pub port: PathBuf,
+    /// Baud rate.
+    pub baud: u32,
+    /// Sync-read rate.
+    pub rate_hz: f64,
+    /// Servos, in order.
+    #[serde(rename = "joint")]
+    pub joints: Vec<Joint>,
+}
+
+/// Servo models reel knows, with their resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServoModel {
+    /// Feetech STS3215 (SO-100/101).
+    Sts3215,
+    /// Dynamixel XL330-M288.
+    Xl330M288,
+    /// Dynamixel XL330-M077.
+    Xl330M077,
+    /// Dynamixel XL430-W250.
+    Xl430W250,
+    /// Dynamixel XM430-W350.
+    Xm430W350,
+}
+
+impl ServoModel {
+    /// Position ticks per revolution.
+    pub fn ticks_per_rev(self) -> f64 {
+        4096.0
+    }
+    /// Model number reported by ping / address 0 (Dynamixel) or 3 (Feetech).
+    pub fn model_number(self) -> u16 {
+        match self {
+            Self::Sts3215 => 777,
+            Self::Xl330M288 => 1200,
+            Self::Xl330M077 => 1190,
+            Self::Xl430W250 => 1060,
+            Self::Xm430W350 => 1020,
+        }
+    }
+    /// The protocol the model speaks.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            Self::Sts3215 => Protocol::Feetech,
+            _ => Protocol::Dynamixel,
+        }
+    }
+    /// Velocity register unit in rad/s (Feetech: step/s; Dynamixel: 0.229 rpm).
+    pub fn velocity_unit_rad_s(self) -> f64 {
+        match self {
+            Self::Sts3215 => TAU / 4096.0,
+            _ => 0.229 * TAU / 60.0,
+        }
+    }
+    /// Current register unit in amperes (STS3215 6.5 mA, XL330 1 mA,
+    /// XM430 2.69 mA; XL430 reports load, not current: 0).
+    pub fn current_unit_a(self) -> f64 {
+        match self {
+            Self::Sts3215 => 0.0065,
+            Self::Xl330M288 | Self::Xl330M077 => 0.001,
+            Self::Xm430W350 => 0.00269,
+            Self::Xl430W250 => 0.0,
+        }
+    }
+}
+
+/// One servo and its calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Joint {
+    /// Joint name (as in the URDF).
+    pub name: String,
+    /// Bus ID.
+    pub id: u8,
+    /// Servo model.
+    pub model: ServoModel,
+    /// Tick value at 0 rad.
+    #[serde(default = "default_offset")]
+    pub offset_ticks: i32,
+    /// +1, or -1 when the servo turns against the joint's positive direction.
+    #[serde(default = "default_direction")]
+    pub direction: i8,
+    /// Allowed tick range [min, max].
+    #[serde(default = "default_range")]
+    pub range_ticks: [i32; 2],
+}
+
+fn default_offset() -> i32 {
+    2048
+}
+fn default_direction() -> i8 {
+    1
+}
+fn default_range() -> [i32; 2] {
+    [0, 4095]
+}
+
+impl Joint {
+    /// Raw position ticks → joint angle, rad.
+    pub fn ticks_to_rad(&self, ticks: i32) -> f64 {
+        f64::from(self.direction) * f64::from(ticks - self.offset_ticks) * TAU
+            / self.model.ticks_per_rev()
+    }
+    /// Joint angle → the nearest tick, clamped to `range_ticks`.
+    pub fn rad_to_ticks(&self, rad: f64) -> i32 {
+        let ticks = f64::from(self.offset_ticks)
+            + f64::from(self.direction) * rad * self.model.ticks_per_rev() / TAU;
+        (ticks.round() as i32).clamp(self.range_ticks[0], self.range_ticks[1])
+    }
+    /// Raw velocity → rad/s.
+    pub fn velocity_to_rad_s(&self, raw: i32) -> f64 {
+        f64::from(self.direction) * f64::from(raw) * self.model.velocity_unit_rad_s()
+    }
+    /// Raw current → A.
+    pub fn current_to_a(&self, raw: i32) -> f64 {
+        f64::from(self.direction) * f64::from(raw) * self.model.current_unit_a()
+    }
+}
+
+/// A camera.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Camera {
+    /// Name used in topics.
+    pub name: String,
+    /// `testsrc2` (FFmpeg's synthetic source), a V4L2 device path, or an rtsp/http URL.
+    pub source: String,
+    /// Width, pixels.
+    pub width: u32,
+    /// Height, pixels.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+    /// Stored as JPEG frames or H.264 video.
+    #[serde(default = "default_camera_format")]
+    pub format: CameraFormat,
+}
+
+fn default_camera_format() -> CameraFormat {
+    CameraFormat::Jpeg
+}
+
+/// How a camera is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraFormat {
+    /// `sensor_msgs/CompressedImage` JPEG.
+    Jpeg,
+    /// `foxglove_msgs/CompressedVideo` H.264.
+    H264,
+}
+
+/// A LiDAR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lidar {
+    /// Name used in topics.
+    pub name: String,
+    /// Only `vlp16` so far.
+    pub model: String,
+    /// Address to listen on for data packets (`127.0.0.1:2368`).
+    pub address: String,
+    /// Rotation speed (300–1200).
+    #[serde(default = "default_rpm")]
+    pub rpm: u32,
+    /// Also store the raw packets for lossless re-processing.
+    #[serde(default)]
+    pub store_packets: bool,
+}
+
+fn default_rpm() -> u32 {
+    600
+}
+
+/// Mirrors a leader's joints onto a follower.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Teleop {
+    /// Leader arm name.
+    pub leader: String,
+    /// Follower arm name.
+    pub follower: String,
+    /// Largest step per command, rad (rate limit).
+    #[serde(default = "default_max_step")]
+    pub max_step_rad: f64,
+}
+
+fn default_max_step() -> f64 {
+    0.05
+}
+
+/// A parsed rig config with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedRig {
+    /// The config.
+    pub rig: Rig,
+    /// The file.
+    pub path: PathBuf,
+    /// Its bytes (attached to episodes).
+    pub text: String,
+    /// sha256 of the bytes, hex (the episode's `rig_config_hash`).
+    pub sha256: String,
+}
+
+impl LoadedRig {
+    /// Reads, parses and validates `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, RigError> {
+        let path = path.as_ref().to_path_buf();
+        let text = std::fs::read_to_string(&path).map_err(|source| RigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let rig = Rig::parse(&text).map_err(|reason| RigError::Invalid {
+            path: path.clone(),
+            reason,
+        })?;
+        let sha256 = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(Self {
+            rig,
+            path,
+            text,
+            sha256,
+        })
+    }
+
+    /// The URDF path, resolved against the config's folder.
+    pub fn urdf_path(&self) -> Option<PathBuf> {
+        let urdf = self.rig.rig.urdf.as_ref()?;
+        Some(self.path.parent().unwrap_or(Path::new(".")).join(urdf))
+    }
+}
+
+impl Rig {
+    /// Parses and validates TOML text; the error is one sentence.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let rig: Rig = toml::from_str(text).map_err(|e| {
+            let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            match e.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    format!("line {line}: {message}")
+                }
+                None => message,
+            }
+        })?;
+        rig.validate()?;
+        Ok(rig)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut names = BTreeSet::new();
+        let all_names = self
+            .arms
+            .iter()
+            .map(|a| ("arm", &a.name))
+            .chain(self.cameras.iter().map(|c| ("camera", &c.name)))
+            .chain(self.lidars.iter().map(|l| ("lidar", &l.name)));
+        for (kind, name) in all_names {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "{kind} name {name:?} must be letters, digits or _ (it becomes a topic)"
+                ));
+            }
+            if !names.insert((kind, name)) {
+                return Err(format!("two {kind}s are named {name:?}"));
+            }
+        }
+        for arm in &self.arms {
+            if arm.joints.is_empty() {
+                return Err(format!("arm {:?} has no joints", arm.name));
+            }
+            if !(arm.rate_hz > 0.0 && arm.rate_hz <= 2000.0) {
+                return Err(format!(
+                    "arm {:?}: rate_hz {} is outside 0..2000",
+                    arm.name, arm.rate_hz
+                ));
+            }
+            let mut ids = BTreeSet::new();
+            for j in &arm.joints {
+                if j.model.protocol() != arm.protocol {
+                    return Err(format!(
+                        "arm {:?}: joint {:?} is a {:?} servo on a {:?} bus",
+                        arm.name, j.name, j.model, arm.protocol
+                    ));
+                }
+                if !ids.insert(j.id) {
+                    return Err(format!("arm {:?}: two joints have id {}", arm.name, j.id));
+                }
+                if j.id >= 0xFD {
+                    return Err(format!(
+                        "arm {:?}: joint {:?} has id {} (max 252)",
+                        arm.name, j.name, j.id
+                    ));
+                }
+                if j.direction != 1 && j.direction != -1 {
+                    return Err(format!(
+                        "arm {:?}: joint {:?} direction must be 1 or -1",
+                        arm.name, j.name
+                    ));
+                }
+                if j.range_ticks[0] >= j.range_ticks[1] {
+                    return Err(format!(
+                        "arm {:?}: joint {:?} range_ticks must be [min, max]",
+                        arm.name, j.name
+                    ));
+                }
+            }
+        }
+        for c in &self.cameras {
+            if c.width == 0 || c.height == 0 || c.fps == 0 {
+                return Err(format!(
+                    "camera {:?} needs width, height and fps above 0",
+                    c.name
+                ));
+            }
+        }
+        for l in &self.lidars {
+            if l.model != "vlp16" {
+                return Err(format!(
+                    "lidar {:?}: model {:?} is not supported (vlp16)",
+                    l.name, l.model
+                ));
+            }
+            if !(300..=1200).contains(&l.rpm) {
+                return Err(format!(
+                    "lidar {:?}: rpm {} is outside 300..1200",
+                    l.name, l.rpm
+                ));
+            }
+            l.address.parse::<std::net::SocketAddr>().map_err(|_| {
+                format!(
+                    "lidar {:?}: address {:?} is not host:port",
+                    l.name, l.address
+                )
+            })?;
+        }
+        for t in &self.teleop {
+            let leader = self.arms.iter().find(|a| a.name == t.leader);
+            let follower = self.arms.iter().find(|a| a.name == t.follower);
+            match (leader, follower) {
+                (Some(l), Some(f)) => {
+                    if l.role != Role::Leader || f.role != Role::Follower {
+                        return Err(format!(
+                            "teleop {} → {}: needs a leader and a follower",
+                            t.leader, t.follower
+                        ));
+                    }
+                    if l.joints.len() != f.joints.len() {
+                        return Err(format!(
+                            "teleop {} → {}: joint counts differ",
+                            t.leader, t.follower
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "teleop names unknown arm {:?} or {:?}",
+                        t.leader, t.follower
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+}
