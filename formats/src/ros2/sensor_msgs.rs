@@ -311,6 +311,25 @@ pub struct PointCloud2 {
     pub is_dense: bool,
 }
 
+impl PointCloud2 {
+    /// Bytes per point of reel's LiDAR clouds.
+    pub const LIDAR_POINT_STEP: u32 = 24;
+
+    /// The point layout of reel's LiDAR clouds (design.md): x, y, z and
+    /// intensity as f32 at 0/4/8/12, ring as u16 at 16, and the point's time
+    /// after `header.stamp` as f32 seconds at 20.
+    pub fn lidar_fields() -> Vec<PointField> {
+        vec![
+            PointField::new("x", 0, PointField::FLOAT32),
+            PointField::new("y", 4, PointField::FLOAT32),
+            PointField::new("z", 8, PointField::FLOAT32),
+            PointField::new("intensity", 12, PointField::FLOAT32),
+            PointField::new("ring", 16, PointField::UINT16),
+            PointField::new("time", 20, PointField::FLOAT32),
+        ]
+    }
+}
+
 impl RosMessage for PointCloud2 {
     const TYPE_NAME: &'static str = "sensor_msgs/msg/PointCloud2";
     const DEFINITION: &'static str = "std_msgs/Header header\nuint32 height\nuint32 width\n\

@@ -10,9 +10,7 @@
 use reel_formats::episode::{EpisodeWriter, Topic};
 use reel_formats::ros2::builtin_interfaces::Time;
 use reel_formats::ros2::geometry_msgs::{Quaternion, Transform, TransformStamped, Vector3};
-use reel_formats::ros2::sensor_msgs::{
-    CameraInfo, CompressedImage, JointState, PointCloud2, PointField,
-};
+use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
 use reel_formats::ros2::std_msgs::{Header, StringMsg};
 use reel_formats::ros2::tf2_msgs::TFMessage;
 use reel_formats::topics;
@@ -189,14 +187,7 @@ pub fn lidar_revolution(
         header: Header::new(stamp, "lidar"),
         height: 1,
         width: points as u32,
-        fields: vec![
-            PointField::new("x", 0, PointField::FLOAT32),
-            PointField::new("y", 4, PointField::FLOAT32),
-            PointField::new("z", 8, PointField::FLOAT32),
-            PointField::new("intensity", 12, PointField::FLOAT32),
-            PointField::new("ring", 16, PointField::UINT16),
-            PointField::new("time", 20, PointField::FLOAT32),
-        ],
+        fields: PointCloud2::lidar_fields(),
         is_bigendian: false,
         point_step: step as u32,
         row_step: (points * step) as u32,

@@ -4,7 +4,7 @@
 //! straight ahead). Per-point time is kept relative to the revolution's first
 //! firing, so lossless re-processing needs nothing but the cloud.
 
-use reel_formats::ros2::sensor_msgs::{PointCloud2, PointField};
+use reel_formats::ros2::sensor_msgs::PointCloud2;
 use reel_formats::ros2::std_msgs::Header;
 
 use super::protocol::{DataPacket, Point};
@@ -106,7 +106,7 @@ impl Revolution {
     /// (u16) and per-point time since `header.stamp` (f32 seconds), 24 bytes a
     /// point. `stamp_nanos` is the host-clock time of the first firing.
     pub fn to_point_cloud2(&self, stamp_nanos: u64, frame_id: &str) -> PointCloud2 {
-        const STEP: usize = 24;
+        const STEP: usize = PointCloud2::LIDAR_POINT_STEP as usize;
         let mut data = Vec::with_capacity(self.points.len() * STEP);
         for p in &self.points {
             for v in [p.x, p.y, p.z, p.intensity] {
@@ -121,14 +121,7 @@ impl Revolution {
             header: Header::new(stamp_nanos, frame_id),
             height: 1,
             width: self.points.len() as u32,
-            fields: vec![
-                PointField::new("x", 0, PointField::FLOAT32),
-                PointField::new("y", 4, PointField::FLOAT32),
-                PointField::new("z", 8, PointField::FLOAT32),
-                PointField::new("intensity", 12, PointField::FLOAT32),
-                PointField::new("ring", 16, PointField::UINT16),
-                PointField::new("time", 20, PointField::FLOAT32),
-            ],
+            fields: PointCloud2::lidar_fields(),
             is_bigendian: false,
             point_step: STEP as u32,
             row_step: (self.points.len() * STEP) as u32,
