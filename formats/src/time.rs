@@ -27,11 +27,6 @@ pub fn host_now_nanos() -> u64 {
     o.unix_nanos.saturating_add(since)
 }
 
-/// Nanoseconds as seconds, for display.
-pub fn nanos_to_secs(nanos: u64) -> f64 {
-    nanos as f64 * 1e-9
-}
-
 /// Formats Unix nanoseconds as an RFC 3339 UTC time with milliseconds.
 pub fn format_utc(unix_nanos: u64) -> String {
     let secs = unix_nanos / 1_000_000_000;

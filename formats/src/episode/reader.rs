@@ -5,7 +5,6 @@
 //! linearly with [`Scanner`]. Either way a message comes out as an
 //! [`mcap::Message`] with its channel and schema.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -318,23 +317,6 @@ impl EpisodeReader {
                 _ => None,
             })
             .collect())
-    }
-
-    /// Channels by topic, from the summary or a scan.
-    pub fn channels(&self) -> BTreeMap<String, std::sync::Arc<mcap::Channel<'static>>> {
-        if let Some(summary) = &self.summary {
-            return summary
-                .channels
-                .values()
-                .map(|c| (c.topic.clone(), c.clone()))
-                .collect();
-        }
-        self.scan()
-            .filter_map(|e| match e {
-                ScanEvent::Channel(c) => Some((c.topic.clone(), c)),
-                _ => None,
-            })
-            .collect()
     }
 }
 

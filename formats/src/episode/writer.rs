@@ -307,18 +307,6 @@ impl EpisodeWriter {
         result
     }
 
-    /// Writes a message that is already CDR-encoded as `M` (pass-through of
-    /// bytes received from elsewhere).
-    pub fn write_cdr<M: RosMessage>(
-        &mut self,
-        topic: Topic<M>,
-        cdr: &[u8],
-        log_time_nanos: u64,
-        publish_time_nanos: u64,
-    ) -> Result<()> {
-        self.write_encoded(topic.index, cdr, log_time_nanos, publish_time_nanos)
-    }
-
     fn write_encoded(
         &mut self,
         index: usize,
