@@ -3,4 +3,5 @@
 
 pub mod dynamixel;
 pub mod feetech;
+mod sync_write;
 pub mod velodyne;

@@ -15,6 +15,7 @@
 //! Sources: ROBOTIS e-Manual "Protocol 2.0", dynamixel-sdk 4.1.0 (see
 //! `shared/spec/hardware.md` §1); every e-Manual example packet is a test.
 
+use crate::drivers::sync_write;
 use crate::error::ProtocolError;
 
 /// `FF FF FD 00`.
@@ -285,10 +286,7 @@ impl Instruction {
             } => {
                 p.extend_from_slice(&address.to_le_bytes());
                 p.extend_from_slice(&length.to_le_bytes());
-                for (id, data) in writes {
-                    p.push(*id);
-                    p.extend_from_slice(data);
-                }
+                sync_write::join(&mut p, writes);
             }
             Self::Other { params, .. } => p.extend_from_slice(params),
         }
@@ -356,18 +354,12 @@ impl Instruction {
                     return Err(bad("address and length"));
                 }
                 let (address, length) = (le16(params), le16(&params[2..]));
-                let entry = 1 + length as usize;
-                let rest = &params[4..];
-                if length == 0 || rest.is_empty() || !rest.len().is_multiple_of(entry) {
-                    return Err(bad("address, length, then N × (ID + length bytes)"));
-                }
+                let writes = sync_write::split(&params[4..], usize::from(length))
+                    .ok_or_else(|| bad("address, length, then N × (ID + length bytes)"))?;
                 Self::SyncWrite {
                     address,
                     length,
-                    writes: rest
-                        .chunks(entry)
-                        .map(|c| (c[0], c[1..].to_vec()))
-                        .collect(),
+                    writes,
                 }
             }
             _ => Self::Other {

@@ -13,6 +13,7 @@
 //! Sources: feetech-servo-sdk 1.0.0, LeRobot 0.4.4 `motors/feetech`, Feetech
 //! `SMS_STS.h` (see `shared/spec/hardware.md` §2).
 
+use crate::drivers::sync_write;
 use crate::error::ProtocolError;
 
 /// ID every servo listens to.
@@ -226,10 +227,7 @@ impl Instruction {
                 writes,
             } => {
                 let mut p = vec![*address, *length];
-                for (id, data) in writes {
-                    p.push(*id);
-                    p.extend_from_slice(data);
-                }
+                sync_write::join(&mut p, writes);
                 p
             }
             Self::Other { params, .. } => params.clone(),
@@ -284,17 +282,12 @@ impl Instruction {
                 let [address, length, rest @ ..] = params else {
                     return Err(bad("address and length"));
                 };
-                let entry = 1 + usize::from(*length);
-                if *length == 0 || rest.is_empty() || !rest.len().is_multiple_of(entry) {
-                    return Err(bad("address, length, then N × (ID + length bytes)"));
-                }
+                let writes = sync_write::split(rest, usize::from(*length))
+                    .ok_or_else(|| bad("address, length, then N × (ID + length bytes)"))?;
                 Self::SyncWrite {
                     address: *address,
                     length: *length,
-                    writes: rest
-                        .chunks(entry)
-                        .map(|c| (c[0], c[1..].to_vec()))
-                        .collect(),
+                    writes,
                 }
             }
             _ => Self::Other {
