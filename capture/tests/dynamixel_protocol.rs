@@ -3,44 +3,19 @@
 //! inverses, and no byte stream makes the decoder panic.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::path::Path;
+mod common;
 
+use common::hex;
 use proptest::prelude::*;
 use reel_capture::drivers::dynamixel::protocol::{
     decode, Instruction, InstructionPacket, Packet, PacketDecoder, StatusError, StatusPacket,
 };
 
-fn hex(s: &str) -> Vec<u8> {
-    s.split_whitespace()
-        .map(|b| u8::from_str_radix(b, 16).unwrap())
-        .collect()
-}
-
+/// (example and kind, bytes) of the Protocol 2.0 examples.
 fn emanual_packets() -> Vec<(String, Vec<u8>)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata/serial/robotis_emanual_packet_examples.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (shared/testdata must sit beside the repository)",
-            path.display()
-        )
-    });
-    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    doc["protocol2"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            assert_eq!(e["crc_ok"], true);
-            (
-                format!(
-                    "{} {}",
-                    e["example"].as_str().unwrap(),
-                    e["kind"].as_str().unwrap()
-                ),
-                hex(e["hex"].as_str().unwrap()),
-            )
-        })
+    common::emanual_packets("protocol2")
+        .into_iter()
+        .map(|p| (format!("{} {}", p.example, p.kind), p.bytes))
         .collect()
 }
 

@@ -3,40 +3,19 @@
 //! properties: encode/decode are inverses, no byte stream makes it panic.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::path::Path;
+mod common;
 
+use common::hex;
 use proptest::prelude::*;
 use reel_capture::drivers::feetech::protocol::{
     Instruction, InstructionPacket, PacketDecoder, StatusError, StatusPacket,
 };
 
-fn hex(s: &str) -> Vec<u8> {
-    s.split_whitespace()
-        .map(|b| u8::from_str_radix(b, 16).unwrap())
-        .collect()
-}
-
+/// (example, kind, bytes) of the Protocol 1.0 examples (Feetech's framing).
 fn protocol1_packets() -> Vec<(String, String, Vec<u8>)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata/serial/robotis_emanual_packet_examples.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (shared/testdata must sit beside the repository)",
-            path.display()
-        )
-    });
-    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    doc["protocol1"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["example"].as_str().unwrap().to_string(),
-                e["kind"].as_str().unwrap().to_string(),
-                hex(e["hex"].as_str().unwrap()),
-            )
-        })
+    common::emanual_packets("protocol1")
+        .into_iter()
+        .map(|p| (p.example, p.kind, p.bytes))
         .collect()
 }
 

@@ -4,7 +4,7 @@
 //! revolutions.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::path::Path;
+mod common;
 
 use reel_capture::drivers::velodyne::protocol::{
     check_vlp16_timing, Block, DataPacket, ReturnMode, DATA_PORT, PACKET_PERIOD_US,
@@ -14,15 +14,8 @@ use reel_capture::LidarError;
 
 /// UDP payloads sent to `port` in a pcap of Ethernet frames.
 fn udp_payloads(name: &str, port: u16) -> Vec<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata/lidar/rust-lidar-utils")
-        .join(name);
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (shared/testdata must sit beside the repository)",
-            path.display()
-        )
-    });
+    let path = common::testdata(&format!("lidar/rust-lidar-utils/{name}"));
+    let file = std::fs::File::open(&path).unwrap();
     let mut reader = pcap_file::pcap::PcapReader::new(file).unwrap();
     let mut out = Vec::new();
     while let Some(packet) = reader.next_packet() {

@@ -1,0 +1,55 @@
+//! Helpers shared by the capture integration tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+/// `shared/testdata/<rel>` beside the repository; fails clearly when missing.
+pub fn testdata(rel: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/testdata")
+        .join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing (shared/testdata must sit beside the repository)",
+        path.display()
+    );
+    path
+}
+
+/// `"FF 0A"` → bytes.
+pub fn hex(s: &str) -> Vec<u8> {
+    s.split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect()
+}
+
+/// One example packet of the ROBOTIS e-Manual.
+pub struct EmanualPacket {
+    /// Example name.
+    pub example: String,
+    /// `instruction` or `status`.
+    pub kind: String,
+    /// Wire bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// The e-Manual's example packets of `protocol` (`protocol1` or `protocol2`),
+/// each already marked valid by the transcription.
+pub fn emanual_packets(protocol: &str) -> Vec<EmanualPacket> {
+    let path = testdata("serial/robotis_emanual_packet_examples.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc[protocol]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(e["crc_ok"] == true || e["checksum_ok"] == true, "{e}");
+            EmanualPacket {
+                example: e["example"].as_str().unwrap().to_string(),
+                kind: e["kind"].as_str().unwrap().to_string(),
+                bytes: hex(e["hex"].as_str().unwrap()),
+            }
+        })
+        .collect()
+}
