@@ -23,11 +23,7 @@ use reel_formats::Error;
 #[test]
 fn truncation_at_many_offsets_keeps_every_complete_chunk() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EpisodeWriterOptions {
-        chunk_size_bytes: 32 * 1024,
-        sync_on_flush: false,
-        ..Default::default()
-    };
+    let options = common::many_chunks_options();
     let original = common::write_small_episode(&dir.path().join("full.mcap"), 3.0, options);
     let bytes = std::fs::read(&original).unwrap();
     let all = common::all_messages(&original);
@@ -102,11 +98,7 @@ fn truncation_at_many_offsets_keeps_every_complete_chunk() {
 #[test]
 fn damaged_chunk_is_skipped_and_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EpisodeWriterOptions {
-        chunk_size_bytes: 32 * 1024,
-        sync_on_flush: false,
-        ..Default::default()
-    };
+    let options = common::many_chunks_options();
     let original = common::write_small_episode(&dir.path().join("full.mcap"), 2.0, options);
     let mut bytes = std::fs::read(&original).unwrap();
     let reader = EpisodeReader::open(&original).unwrap();

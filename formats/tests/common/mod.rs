@@ -26,6 +26,15 @@ pub fn fast_options() -> EpisodeWriterOptions {
     }
 }
 
+/// Fast options with 32 KiB chunks, so a few seconds of the small mix make
+/// many chunks (for recovery tests).
+pub fn many_chunks_options() -> EpisodeWriterOptions {
+    EpisodeWriterOptions {
+        chunk_size_bytes: 32 * 1024,
+        ..fast_options()
+    }
+}
+
 /// Writes `secs` of the small rig mix to `path` and finishes it.
 pub fn write_small_episode(path: &Path, secs: f64, options: EpisodeWriterOptions) -> PathBuf {
     let mut w =

@@ -450,18 +450,16 @@ impl RigTopics {
     }
 }
 
-/// Generates and writes `duration_secs` of the mix; returns the payload bytes.
+/// Generates and writes `duration_secs` of the mix.
 pub fn write_mix(
     writer: &mut EpisodeWriter,
     mix: &RigMix,
     start_nanos: u64,
     duration_secs: f64,
-) -> reel_formats::Result<u64> {
+) -> reel_formats::Result<()> {
     let topics = RigTopics::register(writer, mix)?;
-    let mut bytes = 0;
     for m in generate_mix(mix, start_nanos, duration_secs) {
-        bytes += m.message.payload_bytes();
         topics.write(writer, &m)?;
     }
-    Ok(bytes)
+    Ok(())
 }
