@@ -120,3 +120,61 @@ pub enum RigError {
         reason: String,
     },
 }
+
+/// A servo bus that did not answer as it should.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BusError {
+    /// The port cannot be opened.
+    #[error("{}: cannot open: {reason}; check the cable and the rig's `port` (or start `reel emulate`)", port.display())]
+    Open {
+        /// Device path.
+        port: std::path::PathBuf,
+        /// What the OS said.
+        reason: String,
+    },
+    /// The device went away (USB unplugged, emulator stopped).
+    #[error("{}: device disconnected", port.display())]
+    Disconnected {
+        /// Device path.
+        port: std::path::PathBuf,
+    },
+    /// Another I/O error.
+    #[error("{}: {reason}", port.display())]
+    Io {
+        /// Device path.
+        port: std::path::PathBuf,
+        /// What the OS said.
+        reason: String,
+    },
+    /// A servo did not answer in time.
+    #[error("{}: servo {id} did not answer within {timeout_us} µs", port.display())]
+    Timeout {
+        /// Device path.
+        port: std::path::PathBuf,
+        /// Servo ID.
+        id: u8,
+        /// Deadline.
+        timeout_us: u64,
+    },
+    /// A reply that failed its CRC/checksum or does not parse.
+    #[error("{}: bad reply from servo {id}: {error}", port.display())]
+    BadReply {
+        /// Device path.
+        port: std::path::PathBuf,
+        /// Servo ID expected.
+        id: u8,
+        /// What was wrong.
+        error: ProtocolError,
+    },
+}
+
+impl BusError {
+    /// Whether the link itself is gone (reopen) rather than one reply lost (retry).
+    pub fn is_link_lost(&self) -> bool {
+        matches!(
+            self,
+            Self::Disconnected { .. } | Self::Io { .. } | Self::Open { .. }
+        )
+    }
+}

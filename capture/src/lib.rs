@@ -10,8 +10,12 @@
 //! joint calibration ([`rig`]).
 //! Nothing here is exposed as a command yet.
 
+pub mod clock;
 pub mod drivers;
+pub mod emulators;
 pub mod error;
+pub mod recorder;
 pub mod rig;
+pub mod serial;
 
-pub use error::{LidarError, ProtocolError, RigError};
+pub use error::{BusError, LidarError, ProtocolError, RigError};

@@ -3,5 +3,6 @@
 
 pub mod dynamixel;
 pub mod feetech;
+pub mod servo;
 mod sync_write;
 pub mod velodyne;

@@ -1,3 +1,4 @@
-//! Dynamixel Protocol 2.0 (X-series: XL330, XL430, XM430; Koch, GELLO, ALOHA arms).
+//! Dynamixel Protocol 2.0: packet codec and bus driver.
 
+pub mod bus;
 pub mod protocol;

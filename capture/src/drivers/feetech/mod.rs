@@ -1,3 +1,4 @@
-//! Feetech SCS/STS serial servos (STS3215: SO-100/SO-101 arms).
+//! Feetech SCS/STS: packet codec and bus driver.
 
+pub mod bus;
 pub mod protocol;

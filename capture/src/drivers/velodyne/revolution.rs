@@ -91,6 +91,13 @@ impl RevolutionAssembler {
         }
     }
 
+    /// First-firing time of the last packet pushed, µs on the sensor clock
+    /// with the hour wrap unwrapped (the same time base as [`Revolution::start_us`]).
+    pub fn last_packet_start_us(&self) -> Option<f64> {
+        self.last_timestamp
+            .map(|t| f64::from(t) + self.hour_offset_us)
+    }
+
     /// The partial revolution collected so far (e.g. at the end of a recording).
     pub fn flush(&mut self) -> Option<Revolution> {
         (!self.current.is_empty()).then(|| {

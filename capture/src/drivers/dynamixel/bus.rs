@@ -1,0 +1,133 @@
+//! Dynamixel Protocol 2.0 bus driver over a [`SerialLink`].
+
+use std::path::Path;
+
+use super::protocol::{reg, Instruction, InstructionPacket, Packet, PacketDecoder, BROADCAST_ID};
+use crate::drivers::servo::{
+    BusStats, RawJointReading, ServoBus, StateRead, Status, StatusStream, Transactor,
+};
+use crate::error::{BusError, ProtocolError};
+use crate::serial::SerialLink;
+
+/// Present Current (2) + Present Velocity (4) + Present Position (4),
+/// contiguous from address 126 on XL330/XM430 (Present Load on XL430).
+const STATE_ADDRESS: u16 = reg::PRESENT_CURRENT;
+const STATE_LEN: u16 = 10;
+/// Status packet: header 4, ID, LEN 2, 0x55, ERR, params, CRC 2.
+const STATUS_OVERHEAD: usize = 11;
+
+impl StatusStream for PacketDecoder {
+    fn push(&mut self, bytes: &[u8]) {
+        PacketDecoder::push(self, bytes);
+    }
+    fn next_status(&mut self) -> Option<Result<Status, ProtocolError>> {
+        loop {
+            return match self.next_packet()? {
+                Ok(Packet::Status(s)) => Some(Ok(Status {
+                    id: s.id,
+                    error: s.error.0,
+                    params: s.params,
+                })),
+                // An echo of our own request (half-duplex adapters).
+                Ok(Packet::Instruction(_)) => continue,
+                Err(e) => Some(Err(e)),
+            };
+        }
+    }
+    fn skipped(&self) -> u64 {
+        PacketDecoder::skipped(self)
+    }
+}
+
+/// A Dynamixel 2.0 bus.
+#[derive(Debug)]
+pub struct DynamixelBus {
+    bus: Transactor<PacketDecoder>,
+}
+
+impl DynamixelBus {
+    /// Wraps an open link.
+    pub fn new(link: SerialLink) -> Self {
+        Self {
+            bus: Transactor::new(link),
+        }
+    }
+}
+
+fn broadcast(instruction: Instruction) -> Vec<u8> {
+    InstructionPacket {
+        id: BROADCAST_ID,
+        instruction,
+    }
+    .encode()
+}
+
+impl ServoBus for DynamixelBus {
+    fn ping(&mut self, id: u8) -> Result<u16, BusError> {
+        let request = InstructionPacket {
+            id,
+            instruction: Instruction::Ping,
+        }
+        .encode();
+        let (replies, _, _) = self.bus.transact(&request, &[id], 3, STATUS_OVERHEAD)?;
+        let p = &replies[0].params;
+        Ok(u16::from_le_bytes([p[0], p[1]]))
+    }
+
+    fn read_state(&mut self, ids: &[u8]) -> Result<StateRead, BusError> {
+        let request = broadcast(Instruction::SyncRead {
+            address: STATE_ADDRESS,
+            length: STATE_LEN,
+            ids: ids.to_vec(),
+        });
+        let (replies, sent, received) =
+            self.bus
+                .transact(&request, ids, usize::from(STATE_LEN), STATUS_OVERHEAD)?;
+        let readings = replies
+            .iter()
+            .map(|r| {
+                let p = &r.params;
+                RawJointReading {
+                    id: r.id,
+                    current: i32::from(i16::from_le_bytes([p[0], p[1]])),
+                    velocity: i32::from_le_bytes([p[2], p[3], p[4], p[5]]),
+                    position: i32::from_le_bytes([p[6], p[7], p[8], p[9]]),
+                    error_bits: r.error,
+                }
+            })
+            .collect();
+        Ok(StateRead {
+            readings,
+            sent_nanos: sent,
+            received_nanos: received,
+            sampled_nanos: self.bus.sample_time(sent, request.len()),
+        })
+    }
+
+    fn write_goal_positions(&mut self, goals: &[(u8, i32)]) -> Result<(), BusError> {
+        self.bus.send_only(&broadcast(Instruction::SyncWrite {
+            address: reg::GOAL_POSITION,
+            length: 4,
+            writes: goals
+                .iter()
+                .map(|&(id, ticks)| (id, ticks.to_le_bytes().to_vec()))
+                .collect(),
+        }))
+    }
+
+    fn set_torque(&mut self, ids: &[u8], on: bool) -> Result<(), BusError> {
+        self.bus.send_only(&broadcast(Instruction::SyncWrite {
+            address: reg::TORQUE_ENABLE,
+            length: 1,
+            writes: ids.iter().map(|&id| (id, vec![u8::from(on)])).collect(),
+        }))
+    }
+
+    fn stats(&self) -> BusStats {
+        self.bus.stats
+    }
+
+    fn port(&self) -> &Path {
+        self.bus.link.path()
+    }
+}

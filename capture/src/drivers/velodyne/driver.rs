@@ -1,0 +1,129 @@
+//! The VLP-16 driver: receives data packets on UDP, maps the sensor clock
+//! onto the host clock ([`ClockFit`]) and hands one `PointCloud2` per
+//! revolution to the recorder. A silent sensor is reported as a gap; the
+//! socket stays bound, so the sensor is back as soon as packets arrive.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use reel_formats::time::host_now_nanos;
+
+use super::protocol::{DataPacket, PACKET_PERIOD_US};
+use super::revolution::RevolutionAssembler;
+use crate::clock::ClockFit;
+use crate::recorder::sink::{Payload, Sink};
+
+/// Silence after which the sensor counts as lost.
+const LOST_AFTER: Duration = Duration::from_millis(500);
+
+/// Where a LiDAR's output goes.
+#[derive(Debug, Clone)]
+pub struct LidarTopics {
+    /// `/lidar/<name>/points`.
+    pub points: usize,
+    /// `/episode/events`.
+    pub events: usize,
+}
+
+/// Runs until `stop`: receive, assemble, stamp, send.
+pub fn run(
+    name: &str,
+    address: SocketAddr,
+    frame_id: &str,
+    topics: &LidarTopics,
+    sink: &Sink,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    let socket = UdpSocket::bind(address).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("lidar {name}: cannot listen on {address}: {e}; is another recorder running?"),
+        )
+    })?;
+    socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let status = sink.status().clone();
+    let mut assembler = RevolutionAssembler::new(0.0);
+    let mut clock = ClockFit::default();
+    let mut buf = [0u8; 2048];
+    let mut last_packet_host: Option<u64> = None;
+    let mut last_device_us: Option<f64> = None;
+    let mut lost_since: Option<u64> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let n = match socket.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                let now = host_now_nanos();
+                if let Some(last) = last_packet_host {
+                    if lost_since.is_none() && now - last > LOST_AFTER.as_nanos() as u64 {
+                        lost_since = Some(last);
+                        status.connected.store(false, Ordering::Relaxed);
+                        status.disconnects.fetch_add(1, Ordering::Relaxed);
+                        status.error(format!("lidar {name}: no packets on {address}"));
+                        sink.event(
+                            topics.events,
+                            serde_json::json!({"event": "device_lost", "device": format!("lidar {name}"),
+                                "reason": format!("no packets on {address} for {} ms", LOST_AFTER.as_millis()),
+                                "since_nanos": last}).to_string(),
+                        );
+                        // The partial revolution is not a full turn: drop it.
+                        let _ = assembler.flush();
+                    }
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let host = host_now_nanos();
+        let packet = match DataPacket::parse(&buf[..n]) {
+            Ok(p) => p,
+            Err(e) => {
+                status.error(format!("lidar {name}: {e}"));
+                continue;
+            }
+        };
+        if let Some(since) = lost_since.take() {
+            status.connected.store(true, Ordering::Relaxed);
+            sink.event(
+                topics.events,
+                serde_json::json!({"event": "device_back", "device": format!("lidar {name}"),
+                    "gap_start_nanos": since, "gap_end_nanos": host})
+                .to_string(),
+            );
+        }
+        status.connected.store(true, Ordering::Relaxed);
+        last_packet_host = Some(host);
+        let revolutions = assembler.push(&packet);
+        let Some(device_us) = assembler.last_packet_start_us() else {
+            continue;
+        };
+        if let Some(prev) = last_device_us {
+            // Packets are 1327 µs apart; a longer step means packets were lost.
+            let missing = ((device_us - prev) / PACKET_PERIOD_US).round() as i64 - 1;
+            if missing > 0 {
+                status.errors.fetch_add(missing as u64, Ordering::Relaxed);
+            }
+        }
+        last_device_us = Some(device_us);
+        // The packet leaves the sensor after its last firing: one packet
+        // period after its timestamp.
+        let device_nanos = (device_us * 1000.0) as u64;
+        clock.push(
+            device_nanos,
+            host.saturating_sub((PACKET_PERIOD_US * 1000.0) as u64),
+        );
+        for rev in revolutions {
+            let Some(stamp) = clock.to_host((rev.start_us * 1000.0) as u64) else {
+                continue;
+            };
+            let cloud = rev.to_point_cloud2(stamp, frame_id);
+            sink.send(topics.points, host, stamp, Payload::Cloud(cloud));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Wire-exact emulators of the devices the drivers read: servo buses on pty
+//! pairs, a VLP-16 on UDP, cameras that stamp their true acquisition time
+//! into the image. Every test and demo records through them; the drivers
+//! cannot tell them from hardware.
+
+pub mod motion;
+pub mod servo_bus;
+pub mod vlp16;

@@ -1,0 +1,129 @@
+//! What devices hand to the writer: typed messages on a bounded channel, and
+//! per-device counters the status line and the control API read.
+//! A device never waits on the writer: when the queue is full the message is
+//! dropped and counted (and the writer records the count as an event).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::{Sender, TrySendError};
+use reel_formats::ros2::foxglove_msgs::CompressedVideo;
+use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
+
+/// A message body, by type.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// Joint state or command.
+    Joints(JointState),
+    /// JPEG frame.
+    Image(CompressedImage),
+    /// H.264 access unit.
+    Video(CompressedVideo),
+    /// LiDAR revolution.
+    Cloud(PointCloud2),
+    /// An event for `/episode/events` (JSON object text).
+    Event(String),
+}
+
+/// One message on its way to the episode.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// Index into the recorder's topic table.
+    pub topic: usize,
+    /// When the host received it.
+    pub log_nanos: u64,
+    /// Best estimate of acquisition, host clock.
+    pub publish_nanos: u64,
+    /// The message.
+    pub payload: Payload,
+}
+
+/// Live counters of one device.
+#[derive(Debug, Default)]
+pub struct DeviceStatus {
+    /// Device name (`arm follower`, `camera front`, ...).
+    pub name: String,
+    /// Messages produced.
+    pub produced: AtomicU64,
+    /// Messages dropped because the writer queue was full.
+    pub dropped: AtomicU64,
+    /// Read errors (timeouts, bad packets) since start.
+    pub errors: AtomicU64,
+    /// Whether the device answers now.
+    pub connected: AtomicBool,
+    /// Times the device was lost.
+    pub disconnects: AtomicU64,
+    /// Last error text.
+    pub last_error: Mutex<String>,
+}
+
+impl DeviceStatus {
+    /// A status for `name`.
+    pub fn new(name: impl Into<String>) -> Arc<Self> {
+        Arc::new(Self {
+            name: name.into(),
+            ..Self::default()
+        })
+    }
+
+    /// Records an error message.
+    pub fn error(&self, text: impl Into<String>) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = text.into();
+        }
+    }
+}
+
+/// A device's handle on the writer queue.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    tx: Sender<Envelope>,
+    status: Arc<DeviceStatus>,
+}
+
+impl Sink {
+    /// A sink for one device.
+    pub fn new(tx: Sender<Envelope>, status: Arc<DeviceStatus>) -> Self {
+        Self { tx, status }
+    }
+
+    /// The device's counters.
+    pub fn status(&self) -> &Arc<DeviceStatus> {
+        &self.status
+    }
+
+    /// Queues a message without blocking; a full queue drops and counts it.
+    /// Returns false once the writer is gone.
+    pub fn send(&self, topic: usize, log_nanos: u64, publish_nanos: u64, payload: Payload) -> bool {
+        self.status.produced.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(Envelope {
+            topic,
+            log_nanos,
+            publish_nanos,
+            payload,
+        }) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.status.dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    /// Queues an event (device lost, reconnected, gap) for `/episode/events`.
+    pub fn event(&self, topic: usize, json: String) {
+        let now = reel_formats::time::host_now_nanos();
+        // Events are rare and matter: wait briefly rather than drop them.
+        let _ = self.tx.send_timeout(
+            Envelope {
+                topic,
+                log_nanos: now,
+                publish_nanos: now,
+                payload: Payload::Event(json),
+            },
+            std::time::Duration::from_millis(50),
+        );
+    }
+}
