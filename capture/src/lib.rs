@@ -17,5 +17,7 @@ pub mod error;
 pub mod recorder;
 pub mod rig;
 pub mod serial;
+pub mod timecode;
+pub mod video;
 
 pub use error::{BusError, LidarError, ProtocolError, RigError};

@@ -218,6 +218,25 @@ pub struct Camera {
     /// Stored as JPEG frames or H.264 video.
     #[serde(default = "default_camera_format")]
     pub format: CameraFormat,
+    /// Known delay from exposure to arrival, subtracted from the arrival
+    /// time of network and synthetic cameras (V4L2 frames carry their own
+    /// kernel stamp). Measure it with the calibration tools.
+    #[serde(default)]
+    pub latency_ms: f64,
+    /// `reel emulate` serves this camera: an MJPEG-over-HTTP stream at the
+    /// `source` URL (which must be `http://127.0.0.1:PORT/...`), each frame
+    /// stamped with its acquisition time.
+    #[serde(default)]
+    pub emulated: bool,
+}
+
+impl Camera {
+    /// The `HOST:PORT` of an `http://HOST:PORT/...` source.
+    pub fn emulator_address(&self) -> Option<std::net::SocketAddr> {
+        let rest = self.source.strip_prefix("http://")?;
+        let host_port = rest.split('/').next()?;
+        host_port.parse().ok()
+    }
 }
 
 fn default_camera_format() -> CameraFormat {
@@ -399,6 +418,15 @@ impl Rig {
                     "camera {:?} needs width, height and fps above 0",
                     c.name
                 ));
+            }
+            if c.emulated && c.emulator_address().is_none() {
+                return Err(format!(
+                    "camera {:?} is emulated, so its source must be http://HOST:PORT/..., not {:?}",
+                    c.name, c.source
+                ));
+            }
+            if !(0.0..=1000.0).contains(&c.latency_ms) {
+                return Err(format!("camera {:?}: latency_ms must be 0..1000", c.name));
             }
         }
         for l in &self.lidars {

@@ -3,6 +3,7 @@
 //! into the image. Every test and demo records through them; the drivers
 //! cannot tell them from hardware.
 
+pub mod camera;
 pub mod motion;
 pub mod servo_bus;
 pub mod vlp16;

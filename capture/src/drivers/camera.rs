@@ -1,0 +1,201 @@
+//! The camera driver: any FFmpeg source (V4L2, RTSP/HTTP stream, lavfi
+//! `testsrc2`) to `CompressedImage` (JPEG) or `CompressedVideo` (H.264).
+//! MJPEG sources stored as JPEG pass through without re-encoding; anything
+//! else is decoded and encoded once. A source that fails is reported,
+//! reopened every second, and the gap is recorded as events.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ffmpeg_next as ffmpeg;
+use reel_formats::ros2::builtin_interfaces::Time;
+use reel_formats::ros2::foxglove_msgs::CompressedVideo;
+use reel_formats::ros2::sensor_msgs::CompressedImage;
+use reel_formats::ros2::std_msgs::Header;
+use reel_formats::time::host_now_nanos;
+
+use crate::recorder::sink::{Payload, Sink};
+use crate::rig::{Camera, CameraFormat};
+use crate::video::{self, Codec, Converter, Encoder, Source};
+
+/// Where a camera's output goes.
+#[derive(Debug, Clone)]
+pub struct CameraTopics {
+    /// `/camera/<name>/image/compressed` or `/camera/<name>/video`.
+    pub frames: usize,
+    /// `/episode/events`.
+    pub events: usize,
+}
+
+/// Offset from CLOCK_MONOTONIC to the host clock, for V4L2 buffer stamps.
+fn monotonic_to_host_offset() -> i128 {
+    let mono = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let mono_ns = i128::from(mono.tv_sec) * 1_000_000_000 + i128::from(mono.tv_nsec);
+    i128::from(host_now_nanos()) - mono_ns
+}
+
+/// The camera's optical frame id.
+pub fn frame_id(camera: &str) -> String {
+    format!("camera_{camera}_optical")
+}
+
+/// Runs until `stop`, reopening the source after failures.
+pub fn run(camera: &Camera, topics: &CameraTopics, sink: &Sink, stop: &Arc<AtomicBool>) {
+    let status = sink.status().clone();
+    let device = format!("camera {}", camera.name);
+    let mut lost_since: Option<u64> = None;
+    let mut reported = false;
+    while !stop.load(Ordering::Relaxed) {
+        let result = stream(camera, topics, sink, stop, &mut |now| {
+            status.connected.store(true, Ordering::Relaxed);
+            if let Some(since) = lost_since.take() {
+                sink.event(
+                    topics.events,
+                    serde_json::json!({"event": "device_back", "device": device,
+                        "gap_start_nanos": since, "gap_end_nanos": now})
+                    .to_string(),
+                );
+            }
+            reported = false;
+        });
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let reason = match result {
+            Ok(()) => "stream ended".to_string(),
+            Err(e) => e,
+        };
+        if !reported {
+            let now = host_now_nanos();
+            status.connected.store(false, Ordering::Relaxed);
+            status.disconnects.fetch_add(1, Ordering::Relaxed);
+            status.error(format!("{device} ({}): {reason}", camera.source));
+            lost_since.get_or_insert(now);
+            sink.event(
+                topics.events,
+                serde_json::json!({"event": "device_lost", "device": device,
+                    "reason": reason, "since_nanos": now})
+                .to_string(),
+            );
+            reported = true;
+        }
+        for _ in 0..10 {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// One session with the source: open, read until failure or stop.
+fn stream(
+    camera: &Camera,
+    topics: &CameraTopics,
+    sink: &Sink,
+    stop: &Arc<AtomicBool>,
+    on_open: &mut dyn FnMut(u64),
+) -> Result<(), String> {
+    let source = Source::parse(&camera.source);
+    let interrupt = {
+        let stop = stop.clone();
+        move || stop.load(Ordering::Relaxed)
+    };
+    let input_format = (camera.format == CameraFormat::Jpeg && matches!(source, Source::V4l2(_)))
+        .then_some("mjpeg");
+    let mut input = video::open_input(
+        &source,
+        camera.width,
+        camera.height,
+        camera.fps,
+        input_format,
+        interrupt,
+    )?;
+    let (mut decoder, stream_index, codec_id, time_base) = video::video_decoder(&input)?;
+    let codec = match camera.format {
+        CameraFormat::Jpeg => Codec::Jpeg,
+        CameraFormat::H264 => Codec::H264,
+    };
+    let passthrough = codec == Codec::Jpeg && codec_id == ffmpeg::codec::Id::MJPEG;
+    let mut encoder = if passthrough {
+        None
+    } else {
+        Some(Encoder::new(
+            codec,
+            camera.width,
+            camera.height,
+            camera.fps,
+        )?)
+    };
+    let mut converter = Converter::new(Encoder::pixel_format(codec), camera.width, camera.height);
+    let frame_id = frame_id(&camera.name);
+    let latency = (camera.latency_ms * 1e6) as u64;
+    let mono_offset = monotonic_to_host_offset();
+    let period = 1_000_000_000 / u64::from(camera.fps.max(1));
+    let paced_start = host_now_nanos();
+    let mut n: u64 = 0;
+    let mut packet = ffmpeg::Packet::empty();
+    let mut decoded = ffmpeg::frame::Video::empty();
+    on_open(host_now_nanos());
+    while !stop.load(Ordering::Relaxed) {
+        if source == Source::TestSrc2 {
+            // lavfi makes frames as fast as they are read: pace them like a
+            // sensor that exposes one frame per period.
+            let due = paced_start + n * period;
+            let now = host_now_nanos();
+            if due > now {
+                std::thread::sleep(Duration::from_nanos(due - now));
+            }
+            n += 1;
+        }
+        packet.read(&mut input).map_err(|e| e.to_string())?;
+        if packet.stream() != stream_index {
+            continue;
+        }
+        let received = host_now_nanos();
+        let acquired = match (&source, packet.pts()) {
+            // V4L2 buffers carry the kernel's CLOCK_MONOTONIC stamp (µs).
+            (Source::V4l2(_), Some(pts)) => {
+                let ns = i128::from(pts) * 1_000_000_000 * i128::from(time_base.numerator())
+                    / i128::from(time_base.denominator().max(1));
+                u64::try_from(ns + mono_offset).unwrap_or(received)
+            }
+            _ => received.saturating_sub(latency),
+        };
+        let mut outputs = Vec::new();
+        match encoder.as_mut() {
+            None => {
+                if let Some(data) = packet.data() {
+                    outputs.push(data.to_vec());
+                }
+            }
+            Some(enc) => {
+                decoder.send_packet(&packet).map_err(|e| e.to_string())?;
+                while decoder.receive_frame(&mut decoded).is_ok() {
+                    let mut frame = converter.run(&decoded)?;
+                    outputs.extend(enc.encode(&mut frame)?);
+                }
+            }
+        }
+        for data in outputs {
+            let payload = match codec {
+                Codec::Jpeg => Payload::Image(CompressedImage {
+                    header: Header::new(acquired, frame_id.clone()),
+                    format: "jpeg".into(),
+                    data,
+                }),
+                Codec::H264 => Payload::Video(CompressedVideo {
+                    timestamp: Time::from_nanos(acquired),
+                    frame_id: frame_id.clone(),
+                    data,
+                    format: "h264".into(),
+                }),
+            };
+            if !sink.send(topics.frames, received, acquired, payload) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! An emulated network camera: FFmpeg's `testsrc2` pattern at the camera's
+//! size and rate, each frame stamped with its acquisition time
+//! ([`crate::timecode`]), JPEG-encoded by libav and served as MJPEG over
+//! HTTP (`multipart/x-mixed-replace`), the way most IP cameras stream. The
+//! driver reads it through FFmpeg's http + mpjpeg demuxer like any camera.
+//!
+//! The HTTP side is a few lines over std's TcpListener: one response header,
+//! then one part per frame; no crate is needed for that.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ffmpeg_next as ffmpeg;
+use reel_formats::time::host_now_nanos;
+
+use crate::timecode;
+use crate::video::{self, Codec, Converter, Encoder, Source};
+
+const BOUNDARY: &str = "reelframe";
+
+/// Counters of an emulated camera.
+#[derive(Debug, Default)]
+pub struct CameraEmulatorStats {
+    /// Frames produced.
+    pub frames: AtomicU64,
+    /// Frames sent to clients (summed over clients).
+    pub sent: AtomicU64,
+    /// Clients that connected.
+    pub clients: AtomicU64,
+}
+
+/// A running emulated camera; stops when dropped.
+#[derive(Debug)]
+pub struct CameraEmulator {
+    address: SocketAddr,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    stats: Arc<CameraEmulatorStats>,
+}
+
+type Clients = Arc<Mutex<Vec<TcpStream>>>;
+
+impl CameraEmulator {
+    /// Serves `width`×`height` at `fps` on `address` (any path).
+    pub fn start(address: SocketAddr, width: u32, height: u32, fps: u32) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(address).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("emulated camera: cannot listen on {address}: {e}"),
+            )
+        })?;
+        let address = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(CameraEmulatorStats::default());
+        let clients: Clients = Arc::default();
+        // Open the pattern source now so a bad FFmpeg fails here, not later.
+        let input = video::open_input(&Source::TestSrc2, width, height, fps, None, || false)
+            .map_err(std::io::Error::other)?;
+        let accept = {
+            let (stop, clients, stats) = (stop.clone(), clients.clone(), stats.clone());
+            std::thread::Builder::new()
+                .name(format!("emu-cam-accept {address}"))
+                .spawn(move || accept_loop(&listener, &clients, &stop, &stats))?
+        };
+        let produce = {
+            let (stop, clients, stats) = (stop.clone(), clients.clone(), stats.clone());
+            std::thread::Builder::new()
+                .name(format!("emu-cam {address}"))
+                .spawn(move || {
+                    if let Err(e) = produce_loop(input, width, height, fps, &clients, &stop, &stats)
+                    {
+                        eprintln!("emulated camera {address}: {e}");
+                    }
+                })?
+        };
+        Ok(Self {
+            address,
+            stop,
+            threads: vec![accept, produce],
+            stats,
+        })
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &CameraEmulatorStats {
+        &self.stats
+    }
+
+    /// Stops serving; clients see the stream end.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for CameraEmulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn accept_loop(
+    listener: &TcpListener,
+    clients: &Clients,
+    stop: &AtomicBool,
+    stats: &CameraEmulatorStats,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((mut stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+                let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+                let _ = stream.set_nodelay(true);
+                // Read the request head (any path is the stream).
+                let mut head = Vec::new();
+                let mut byte = [0u8; 512];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+                    match stream.read(&mut byte) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&byte[..n]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary={BOUNDARY}\r\n\
+                     Cache-Control: no-cache\r\nConnection: close\r\n\r\n"
+                );
+                if stream.write_all(response.as_bytes()).is_ok() {
+                    stats.clients.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut c) = clients.lock() {
+                        c.push(stream);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+fn produce_loop(
+    mut input: ffmpeg::format::context::Input,
+    width: u32,
+    height: u32,
+    fps: u32,
+    clients: &Clients,
+    stop: &AtomicBool,
+    stats: &CameraEmulatorStats,
+) -> Result<(), String> {
+    let (mut decoder, stream_index, _, _) = video::video_decoder(&input)?;
+    let mut converter = Converter::new(Encoder::pixel_format(Codec::Jpeg), width, height);
+    let mut encoder = Encoder::new(Codec::Jpeg, width, height, fps)?;
+    let period = 1_000_000_000 / u64::from(fps);
+    let start = host_now_nanos();
+    let mut n: u64 = 0;
+    let mut packet = ffmpeg::Packet::empty();
+    let mut decoded = ffmpeg::frame::Video::empty();
+    while !stop.load(Ordering::Relaxed) {
+        // Next pattern frame (lavfi produces them as fast as asked).
+        packet.read(&mut input).map_err(|e| e.to_string())?;
+        if packet.stream() != stream_index {
+            continue;
+        }
+        decoder.send_packet(&packet).map_err(|e| e.to_string())?;
+        if decoder.receive_frame(&mut decoded).is_err() {
+            continue;
+        }
+        // Exposure of frame n happens at start + n/fps.
+        let due = start + n * period;
+        let now = host_now_nanos();
+        if due > now {
+            std::thread::sleep(Duration::from_nanos(due - now));
+        } else if now - due > 10 * period {
+            // Fell far behind (a stalled machine): skip frames, as a real
+            // camera's driver would lose them.
+            n = (now - start) / period;
+        }
+        n += 1;
+        let acquired = host_now_nanos();
+        let mut frame = converter.run(&decoded)?;
+        let stride = frame.stride(0);
+        timecode::stamp(frame.data_mut(0), stride, width as usize, acquired);
+        for plane in 1..3 {
+            let stride = frame.stride(plane);
+            timecode::neutral_chroma(frame.data_mut(plane), stride, width as usize);
+        }
+        let jpeg = encoder
+            .encode(&mut frame)?
+            .into_iter()
+            .next()
+            .ok_or("the JPEG encoder gave no packet")?;
+        stats.frames.fetch_add(1, Ordering::Relaxed);
+        let part_head = format!(
+            "--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+            jpeg.len()
+        );
+        if let Ok(mut list) = clients.lock() {
+            list.retain_mut(|c| {
+                let ok = c
+                    .write_all(part_head.as_bytes())
+                    .and_then(|()| c.write_all(&jpeg))
+                    .and_then(|()| c.write_all(b"\r\n"))
+                    .is_ok();
+                if ok {
+                    stats.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                ok
+            });
+        }
+    }
+    Ok(())
+}
