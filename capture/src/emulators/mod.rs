@@ -5,5 +5,6 @@
 
 pub mod camera;
 pub mod motion;
+pub mod rig;
 pub mod servo_bus;
 pub mod vlp16;

@@ -1,4 +1,513 @@
-//! The recorder: device threads feed one writer thread through a bounded
-//! queue; the writer owns the episode file.
+//! The recorder: one thread per device feeds a bounded queue; one writer
+//! thread owns the episode file ([`writer`]). Devices run from
+//! [`Recorder::start`] on, so rates and faults show before an episode
+//! starts; episodes are opened and closed with [`Recorder::start_episode`] /
+//! [`Recorder::stop_episode`] / [`Recorder::discard_episode`].
 
+pub mod arm;
 pub mod sink;
+pub mod writer;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use reel_formats::episode::{EpisodeMeta, EpisodeWriterOptions, Outcome};
+use reel_formats::time::host_now_nanos;
+use reel_formats::topics;
+
+use crate::drivers::camera::{self, CameraTopics};
+use crate::drivers::velodyne::driver::{self as lidar, LidarTopics};
+use crate::rig::{CameraFormat, LoadedRig, Role};
+use arm::{ArmTopics, FollowLeader, LeaderShare};
+use sink::{DeviceStatus, Sink};
+use writer::{
+    Command, EpisodePlan, EpisodeSummary, TopicKind, TopicSpec, WriterConfig, WriterState,
+};
+
+/// Recorder settings.
+#[derive(Debug, Clone)]
+pub struct RecorderOptions {
+    /// Where episodes go.
+    pub out_dir: PathBuf,
+    /// Task text (the rig's default when empty).
+    pub task: String,
+    /// Operator name stored in the metadata.
+    pub operator: Option<String>,
+    /// Messages the queue between devices and writer holds.
+    pub queue_capacity: usize,
+    /// Episode writer tuning.
+    pub writer_options: EpisodeWriterOptions,
+    /// Free space kept on the output filesystem; an episode stops below it.
+    pub min_free_bytes: u64,
+}
+
+impl RecorderOptions {
+    /// Defaults for `out_dir`: a 4096-message queue (about 2 s of the
+    /// bimanual rig), 64 MB of reserve.
+    pub fn new(out_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            out_dir: out_dir.into(),
+            task: String::new(),
+            operator: None,
+            queue_capacity: 4096,
+            writer_options: EpisodeWriterOptions::default(),
+            min_free_bytes: 64 << 20,
+        }
+    }
+}
+
+/// One device in the status view.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceView {
+    /// `arm follower`, `camera front`, `lidar top`.
+    pub name: String,
+    /// Answers now.
+    pub connected: bool,
+    /// Messages per second over the last second.
+    pub rate_hz: f64,
+    /// Configured rate.
+    pub expected_hz: f64,
+    /// Messages dropped (queue full) since start.
+    pub dropped: u64,
+    /// Read errors since start.
+    pub errors: u64,
+    /// Corrupted or lost replies on the wire (most are retried away).
+    pub wire_faults: u64,
+    /// Times lost since start.
+    pub disconnects: u64,
+    /// Last error text.
+    pub last_error: String,
+}
+
+/// The recorder as the status line and the control API show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecorderStatus {
+    /// Rig name.
+    pub rig: String,
+    /// Recording now.
+    pub recording: bool,
+    /// The open episode.
+    pub episode: Option<PathBuf>,
+    /// Seconds since it started.
+    pub elapsed_s: f64,
+    /// Messages written to it.
+    pub messages: u64,
+    /// Episodes closed since the recorder started.
+    pub episodes_closed: usize,
+    /// Messages waiting for the writer.
+    pub queue: usize,
+    /// The last error that ended an episode.
+    pub last_error: Option<String>,
+    /// Devices.
+    pub devices: Vec<DeviceView>,
+}
+
+struct Device {
+    status: Arc<DeviceStatus>,
+    expected_hz: f64,
+    rate_millihz: Arc<AtomicU64>,
+}
+
+/// A running recorder.
+pub struct Recorder {
+    rig: LoadedRig,
+    options: RecorderOptions,
+    stop: Arc<AtomicBool>,
+    device_threads: Vec<JoinHandle<()>>,
+    writer_thread: Option<JoinHandle<()>>,
+    monitor_thread: Option<JoinHandle<()>>,
+    commands: Sender<Command>,
+    data_tx: Option<Sender<sink::Envelope>>,
+    devices: Vec<Device>,
+    state: Arc<Mutex<WriterState>>,
+    episode_counter: AtomicU64,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("rig", &self.rig.rig.rig.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The topic table of a rig, with each device's topic indices.
+struct Plan {
+    topics: Vec<TopicSpec>,
+    events: usize,
+    description: usize,
+}
+
+impl Plan {
+    fn add(&mut self, name: String, kind: TopicKind) -> usize {
+        self.topics.push(TopicSpec { name, kind });
+        self.topics.len() - 1
+    }
+}
+
+impl Recorder {
+    /// Starts every device of the rig and the writer thread.
+    pub fn start(rig: LoadedRig, options: RecorderOptions) -> Result<Self, String> {
+        std::fs::create_dir_all(&options.out_dir)
+            .map_err(|e| format!("{}: {e}; check --out", options.out_dir.display()))?;
+        let mut plan = Plan {
+            topics: Vec::new(),
+            events: 0,
+            description: 0,
+        };
+        plan.events = plan.add(topics::EVENTS.to_string(), TopicKind::Text);
+        plan.description = plan.add(topics::ROBOT_DESCRIPTION.to_string(), TopicKind::Text);
+        let (data_tx, data_rx) = crossbeam_channel::bounded(options.queue_capacity);
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut devices = Vec::new();
+        let mut threads = Vec::new();
+        let r = &rig.rig;
+
+        let leaders: BTreeMap<String, Arc<LeaderShare>> = r
+            .arms
+            .iter()
+            .filter(|a| a.role == Role::Leader)
+            .map(|a| (a.name.clone(), Arc::new(LeaderShare::default())))
+            .collect();
+        for a in &r.arms {
+            let topic = match a.role {
+                Role::Leader => topics::joint_commands(&a.name),
+                Role::Follower => topics::joint_states(&a.name),
+            };
+            let arm_topics = ArmTopics {
+                joints: plan.add(topic, TopicKind::Joints),
+                events: plan.events,
+            };
+            let status = DeviceStatus::new(format!("arm {}", a.name));
+            let sink = Sink::new(data_tx.clone(), status.clone());
+            let publish_to = leaders.get(&a.name).cloned();
+            let follow = r
+                .teleop
+                .iter()
+                .find(|t| t.follower == a.name)
+                .and_then(|t| {
+                    leaders.get(&t.leader).map(|l| FollowLeader {
+                        leader: l.clone(),
+                        max_step_rad: t.max_step_rad,
+                        stale_after: Duration::from_millis(100),
+                    })
+                });
+            let (arm, stop) = (a.clone(), stop.clone());
+            threads.push(spawn(format!("arm {}", a.name), move || {
+                arm::run(
+                    &arm,
+                    &arm_topics,
+                    &sink,
+                    &stop,
+                    publish_to.as_deref(),
+                    follow.as_ref(),
+                );
+            })?);
+            devices.push(Device {
+                status,
+                expected_hz: a.rate_hz,
+                rate_millihz: Arc::default(),
+            });
+        }
+        for c in &r.cameras {
+            let (name, kind) = match c.format {
+                CameraFormat::Jpeg => (topics::camera_image(&c.name), TopicKind::Image),
+                CameraFormat::H264 => (topics::camera_video(&c.name), TopicKind::Video),
+            };
+            let cam_topics = CameraTopics {
+                frames: plan.add(name, kind),
+                events: plan.events,
+            };
+            let status = DeviceStatus::new(format!("camera {}", c.name));
+            let sink = Sink::new(data_tx.clone(), status.clone());
+            let (cam, stop) = (c.clone(), stop.clone());
+            threads.push(spawn(format!("camera {}", c.name), move || {
+                camera::run(&cam, &cam_topics, &sink, &stop);
+            })?);
+            devices.push(Device {
+                status,
+                expected_hz: f64::from(c.fps),
+                rate_millihz: Arc::default(),
+            });
+        }
+        for l in &r.lidars {
+            let lidar_topics = LidarTopics {
+                points: plan.add(topics::lidar_points(&l.name), TopicKind::Cloud),
+                events: plan.events,
+            };
+            let status = DeviceStatus::new(format!("lidar {}", l.name));
+            let sink = Sink::new(data_tx.clone(), status.clone());
+            let address = l
+                .address
+                .parse()
+                .map_err(|_| format!("lidar {}: bad address {}", l.name, l.address))?;
+            let (name, stop) = (l.name.clone(), stop.clone());
+            let frame = format!("lidar_{}", l.name);
+            let status_for_error = status.clone();
+            threads.push(spawn(format!("lidar {}", l.name), move || {
+                if let Err(e) = lidar::run(&name, address, &frame, &lidar_topics, &sink, &stop) {
+                    status_for_error.error(e.to_string());
+                }
+            })?);
+            devices.push(Device {
+                status,
+                expected_hz: f64::from(l.rpm) / 60.0,
+                rate_millihz: Arc::default(),
+            });
+        }
+
+        let state = Arc::new(Mutex::new(WriterState::default()));
+        let config = WriterConfig {
+            topics: plan.topics,
+            events_topic: plan.events,
+            description_topic: plan.description,
+            writer_options: options.writer_options.clone(),
+            min_free_bytes: options.min_free_bytes,
+        };
+        let statuses: Vec<Arc<DeviceStatus>> = devices.iter().map(|d| d.status.clone()).collect();
+        let writer_thread = {
+            let (statuses, state) = (statuses.clone(), state.clone());
+            spawn("writer".into(), move || {
+                writer::run(&config, &data_rx, &cmd_rx, &statuses, &state);
+            })?
+        };
+        let monitor_thread = {
+            let stop = stop.clone();
+            let counters: Vec<(Arc<DeviceStatus>, Arc<AtomicU64>)> = devices
+                .iter()
+                .map(|d| (d.status.clone(), d.rate_millihz.clone()))
+                .collect();
+            spawn("rates".into(), move || monitor(&counters, &stop))?
+        };
+        Ok(Self {
+            rig,
+            options,
+            stop,
+            device_threads: threads,
+            writer_thread: Some(writer_thread),
+            monitor_thread: Some(monitor_thread),
+            commands: cmd_tx,
+            data_tx: Some(data_tx),
+            devices,
+            state,
+            episode_counter: AtomicU64::new(0),
+        })
+    }
+
+    /// The rig.
+    pub fn rig(&self) -> &LoadedRig {
+        &self.rig
+    }
+
+    /// Opens a new episode file in the output folder; returns its path.
+    pub fn start_episode(&self, task: Option<&str>) -> Result<PathBuf, String> {
+        let r = &self.rig.rig;
+        let task = task
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .or_else(|| (!self.options.task.is_empty()).then(|| self.options.task.clone()))
+            .unwrap_or_else(|| r.rig.task.clone());
+        let mut meta = EpisodeMeta::new(task, r.rig.robot_type.clone());
+        meta.operator = self.options.operator.clone();
+        meta.rig_config_hash = Some(self.rig.sha256.clone());
+        meta.source_params.insert("rig".into(), r.rig.name.clone());
+        meta.source_params.insert(
+            "devices".into(),
+            self.devices
+                .iter()
+                .map(|d| d.status.name.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        let n = self.episode_counter.fetch_add(1, Ordering::Relaxed);
+        let stamp = reel_formats::time::format_utc(host_now_nanos())
+            .replace([':', '-'], "")
+            .replace('.', "_");
+        let path = self
+            .options
+            .out_dir
+            .join(format!("{}_{stamp}_{n:03}.mcap", r.rig.name));
+        let mut attachments = vec![(
+            "rig.toml".to_string(),
+            "application/toml".to_string(),
+            self.rig.text.clone().into_bytes(),
+        )];
+        let mut robot_description = None;
+        if let Some(urdf_path) = self.rig.urdf_path() {
+            let urdf = std::fs::read_to_string(&urdf_path)
+                .map_err(|e| format!("{}: {e}; check the rig's urdf path", urdf_path.display()))?;
+            let name = urdf_path
+                .file_name()
+                .map_or("robot.urdf".into(), |n| n.to_string_lossy().into_owned());
+            attachments.push((name, "application/xml".into(), urdf.clone().into_bytes()));
+            robot_description = Some(urdf);
+        }
+        let plan = EpisodePlan {
+            path,
+            meta,
+            attachments,
+            robot_description,
+        };
+        self.ask(|reply| Command::Start(Box::new(plan), reply))
+    }
+
+    /// Closes the open episode with `outcome`.
+    pub fn stop_episode(&self, outcome: Outcome) -> Result<EpisodeSummary, String> {
+        self.ask(|reply| Command::Stop(outcome, reply))
+    }
+
+    /// Closes and deletes the open episode.
+    pub fn discard_episode(&self) -> Result<(), String> {
+        self.ask(Command::Discard)
+    }
+
+    fn ask<T>(&self, make: impl FnOnce(Sender<Result<T, String>>) -> Command) -> Result<T, String> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.commands
+            .send(make(tx))
+            .map_err(|_| "the writer thread has stopped".to_string())?;
+        rx.recv_timeout(Duration::from_secs(30))
+            .map_err(|_| "the writer thread did not answer".to_string())?
+    }
+
+    /// Whether an episode is open.
+    pub fn is_recording(&self) -> bool {
+        self.state
+            .lock()
+            .map(|s| s.episode.is_some())
+            .unwrap_or(false)
+    }
+
+    /// Episodes closed so far (including any closed early by an error).
+    pub fn closed_episodes(&self) -> Vec<EpisodeSummary> {
+        self.state
+            .lock()
+            .map(|s| s.closed.clone())
+            .unwrap_or_default()
+    }
+
+    /// A snapshot for the status line and the control API.
+    pub fn status(&self) -> RecorderStatus {
+        let (episode, started, messages, closed, last_error) = self
+            .state
+            .lock()
+            .map(|s| {
+                (
+                    s.episode.clone(),
+                    s.started_nanos,
+                    s.messages,
+                    s.closed.len(),
+                    s.last_error.clone(),
+                )
+            })
+            .unwrap_or_default();
+        RecorderStatus {
+            rig: self.rig.rig.rig.name.clone(),
+            recording: episode.is_some(),
+            episode,
+            elapsed_s: started.map_or(0.0, |s| host_now_nanos().saturating_sub(s) as f64 / 1e9),
+            messages,
+            episodes_closed: closed,
+            queue: self.data_tx.as_ref().map_or(0, Sender::len),
+            last_error,
+            devices: self
+                .devices
+                .iter()
+                .map(|d| DeviceView {
+                    name: d.status.name.clone(),
+                    connected: d.status.connected.load(Ordering::Relaxed),
+                    rate_hz: d.rate_millihz.load(Ordering::Relaxed) as f64 / 1000.0,
+                    expected_hz: d.expected_hz,
+                    dropped: d.status.dropped.load(Ordering::Relaxed),
+                    errors: d.status.errors.load(Ordering::Relaxed),
+                    wire_faults: d.status.wire_faults.load(Ordering::Relaxed),
+                    disconnects: d.status.disconnects.load(Ordering::Relaxed),
+                    last_error: d
+                        .status
+                        .last_error
+                        .lock()
+                        .map(|e| e.clone())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Stops the devices and the writer; an open episode is closed first.
+    pub fn shutdown(mut self) -> Vec<EpisodeSummary> {
+        if self.is_recording() {
+            let _ = self.stop_episode(Outcome::Unknown);
+        }
+        self.stop_all();
+        self.closed_episodes()
+    }
+
+    fn stop_all(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.device_threads.drain(..) {
+            let _ = t.join();
+        }
+        // Devices are gone; dropping our sender lets the writer drain and exit.
+        self.data_tx = None;
+        if let Some(t) = self.writer_thread.take() {
+            let _ = t.join();
+        }
+        if let Some(t) = self.monitor_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, String> {
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(f)
+        .map_err(|e| format!("cannot start thread {name}: {e}"))
+}
+
+/// Updates every device's rate once a second.
+fn monitor(counters: &[(Arc<DeviceStatus>, Arc<AtomicU64>)], stop: &AtomicBool) {
+    let mut last: Vec<u64> = counters
+        .iter()
+        .map(|c| c.0.produced.load(Ordering::Relaxed))
+        .collect();
+    let mut last_t = host_now_nanos();
+    while !stop.load(Ordering::Relaxed) {
+        for _ in 0..10 {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let now = host_now_nanos();
+        let dt = (now - last_t) as f64 / 1e9;
+        last_t = now;
+        for (i, (status, rate)) in counters.iter().enumerate() {
+            let produced = status.produced.load(Ordering::Relaxed);
+            let hz = (produced - last[i]) as f64 / dt;
+            last[i] = produced;
+            rate.store((hz * 1000.0) as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The default output name of an episode folder for a rig config path.
+pub fn default_out_dir(rig_path: &Path) -> PathBuf {
+    PathBuf::from("episodes").join(
+        rig_path
+            .file_stem()
+            .map_or("rig".into(), |s| s.to_string_lossy().into_owned()),
+    )
+}

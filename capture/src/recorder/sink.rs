@@ -49,6 +49,8 @@ pub struct DeviceStatus {
     pub dropped: AtomicU64,
     /// Read errors (timeouts, bad packets) since start.
     pub errors: AtomicU64,
+    /// Bad or missing replies on the wire, retried or not (bus counters).
+    pub wire_faults: AtomicU64,
     /// Whether the device answers now.
     pub connected: AtomicBool,
     /// Times the device was lost.

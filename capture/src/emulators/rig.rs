@@ -1,0 +1,229 @@
+//! Every emulator a rig config names, started together: a servo bus per arm
+//! (at its `port`), a VLP-16 per lidar (sending to its `address`), an MJPEG
+//! camera per `emulated` camera (at its `source` URL). `reel emulate` runs
+//! this in the foreground; `reel record --emulate` and the tests run it
+//! in-process. Devices can be stopped and restarted one by one to rehearse
+//! faults.
+
+use super::camera::CameraEmulator;
+use super::motion::JointMotion;
+use super::servo_bus::{EmulatedServo, ServoBusEmulator};
+use super::vlp16::{Vlp16Emulator, Vlp16EmulatorConfig};
+use crate::rig::{Arm, Camera, Lidar, Rig};
+
+/// The running emulators of one rig.
+#[derive(Debug)]
+pub struct EmulatedRig {
+    rig: Rig,
+    buses: Vec<(String, Option<ServoBusEmulator>)>,
+    lidars: Vec<(String, Option<Vlp16Emulator>)>,
+    cameras: Vec<(String, Option<CameraEmulator>)>,
+}
+
+/// The servos of an arm as the emulator runs them.
+pub fn emulated_servos(arm: &Arm, arm_index: usize) -> Vec<EmulatedServo> {
+    arm.joints
+        .iter()
+        .zip(JointMotion::for_arm(arm, arm_index))
+        .map(|(j, motion)| EmulatedServo {
+            id: j.id,
+            model: j.model,
+            motion,
+        })
+        .collect()
+}
+
+fn start_bus(arm: &Arm, index: usize) -> Result<ServoBusEmulator, String> {
+    ServoBusEmulator::start(
+        arm.protocol,
+        &arm.port,
+        arm.baud,
+        &emulated_servos(arm, index),
+    )
+    .map_err(|e| {
+        format!(
+            "arm {}: cannot emulate a bus at {}: {e}",
+            arm.name,
+            arm.port.display()
+        )
+    })
+}
+
+fn start_lidar(lidar: &Lidar) -> Result<Vlp16Emulator, String> {
+    let target = lidar
+        .address
+        .parse()
+        .map_err(|_| format!("lidar {}: bad address {}", lidar.name, lidar.address))?;
+    Vlp16Emulator::start(Vlp16EmulatorConfig::new(target, lidar.rpm))
+        .map_err(|e| format!("lidar {}: {e}", lidar.name))
+}
+
+fn start_camera(camera: &Camera) -> Result<CameraEmulator, String> {
+    let address = camera.emulator_address().ok_or_else(|| {
+        format!(
+            "camera {}: emulated cameras need an http://HOST:PORT/ source",
+            camera.name
+        )
+    })?;
+    CameraEmulator::start(address, camera.width, camera.height, camera.fps)
+        .map_err(|e| format!("camera {}: {e}", camera.name))
+}
+
+impl EmulatedRig {
+    /// Starts the rig's emulators; on any failure the ones started are stopped.
+    pub fn start(rig: &Rig) -> Result<Self, String> {
+        let mut this = Self {
+            rig: rig.clone(),
+            buses: Vec::new(),
+            lidars: Vec::new(),
+            cameras: Vec::new(),
+        };
+        for (i, arm) in rig.arms.iter().enumerate() {
+            this.buses
+                .push((arm.name.clone(), Some(start_bus(arm, i)?)));
+        }
+        for lidar in &rig.lidars {
+            this.lidars
+                .push((lidar.name.clone(), Some(start_lidar(lidar)?)));
+        }
+        for camera in rig.cameras.iter().filter(|c| c.emulated) {
+            this.cameras
+                .push((camera.name.clone(), Some(start_camera(camera)?)));
+        }
+        Ok(this)
+    }
+
+    /// One line per emulated device: what it is and where.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for a in &self.rig.arms {
+            lines.push(format!(
+                "arm {:<16} {:?} bus, {} servos, pty at {}",
+                a.name,
+                a.protocol,
+                a.joints.len(),
+                a.port.display()
+            ));
+        }
+        for l in &self.rig.lidars {
+            lines.push(format!(
+                "lidar {:<14} VLP-16 at {} rpm, UDP to {}",
+                l.name, l.rpm, l.address
+            ));
+        }
+        for c in self.rig.cameras.iter().filter(|c| c.emulated) {
+            lines.push(format!(
+                "camera {:<13} {}x{} at {} fps, MJPEG at {}",
+                c.name, c.width, c.height, c.fps, c.source
+            ));
+        }
+        lines
+    }
+
+    /// The bus emulator of `arm`, while it runs.
+    pub fn bus(&self, arm: &str) -> Option<&ServoBusEmulator> {
+        self.buses
+            .iter()
+            .find(|b| b.0 == arm)
+            .and_then(|b| b.1.as_ref())
+    }
+
+    /// The LiDAR emulator `name`, while it runs.
+    pub fn lidar(&self, name: &str) -> Option<&Vlp16Emulator> {
+        self.lidars
+            .iter()
+            .find(|l| l.0 == name)
+            .and_then(|l| l.1.as_ref())
+    }
+
+    /// The camera emulator `name`, while it runs.
+    pub fn camera(&self, name: &str) -> Option<&CameraEmulator> {
+        self.cameras
+            .iter()
+            .find(|c| c.0 == name)
+            .and_then(|c| c.1.as_ref())
+    }
+
+    /// Stops one device (`arm NAME`, `lidar NAME`, `camera NAME`), as if
+    /// unplugged. Returns false if there is no such running device.
+    pub fn stop_device(&mut self, device: &str) -> bool {
+        let (kind, name) = device.split_once(' ').unwrap_or(("", device));
+        let taken = match kind {
+            "arm" => self
+                .buses
+                .iter_mut()
+                .find(|b| b.0 == name)
+                .and_then(|b| b.1.take())
+                .map(|e| e.stop()),
+            "lidar" => self
+                .lidars
+                .iter_mut()
+                .find(|b| b.0 == name)
+                .and_then(|b| b.1.take())
+                .map(|e| e.stop()),
+            "camera" => self
+                .cameras
+                .iter_mut()
+                .find(|b| b.0 == name)
+                .and_then(|b| b.1.take())
+                .map(|e| e.stop()),
+            _ => None,
+        };
+        taken.is_some()
+    }
+
+    /// Starts a stopped device again.
+    pub fn restart_device(&mut self, device: &str) -> Result<(), String> {
+        let (kind, name) = device.split_once(' ').unwrap_or(("", device));
+        let unknown = || format!("no emulated device {device:?}");
+        match kind {
+            "arm" => {
+                let i = self
+                    .rig
+                    .arms
+                    .iter()
+                    .position(|a| a.name == name)
+                    .ok_or_else(unknown)?;
+                let emu = start_bus(&self.rig.arms[i], i)?;
+                let slot = self
+                    .buses
+                    .iter_mut()
+                    .find(|b| b.0 == name)
+                    .ok_or_else(unknown)?;
+                slot.1 = Some(emu);
+            }
+            "lidar" => {
+                let l = self
+                    .rig
+                    .lidars
+                    .iter()
+                    .find(|l| l.name == name)
+                    .ok_or_else(unknown)?;
+                let emu = start_lidar(l)?;
+                let slot = self
+                    .lidars
+                    .iter_mut()
+                    .find(|b| b.0 == name)
+                    .ok_or_else(unknown)?;
+                slot.1 = Some(emu);
+            }
+            "camera" => {
+                let c = self
+                    .rig
+                    .cameras
+                    .iter()
+                    .find(|c| c.name == name)
+                    .ok_or_else(unknown)?;
+                let emu = start_camera(c)?;
+                let slot = self
+                    .cameras
+                    .iter_mut()
+                    .find(|b| b.0 == name)
+                    .ok_or_else(unknown)?;
+                slot.1 = Some(emu);
+            }
+            _ => return Err(unknown()),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,421 @@
+//! The writer thread: the only owner of the episode file. It takes messages
+//! from the device queue, writes them while an episode is open, closes a
+//! chunk at least every second even when idle, watches the free disk space,
+//! and records drops and its own failures as events.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, Outcome, Topic};
+use reel_formats::ros2::foxglove_msgs::CompressedVideo;
+use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
+use reel_formats::ros2::std_msgs::StringMsg;
+use reel_formats::time::host_now_nanos;
+
+use super::sink::{DeviceStatus, Envelope, Payload};
+
+/// Message type of a topic in the recorder's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicKind {
+    /// `sensor_msgs/msg/JointState`.
+    Joints,
+    /// `sensor_msgs/msg/CompressedImage`.
+    Image,
+    /// `foxglove_msgs/msg/CompressedVideo`.
+    Video,
+    /// `sensor_msgs/msg/PointCloud2`.
+    Cloud,
+    /// `std_msgs/msg/String` (events, robot description).
+    Text,
+}
+
+/// One topic the recorder writes.
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    /// Topic name.
+    pub name: String,
+    /// Its type.
+    pub kind: TopicKind,
+}
+
+enum Handle {
+    Joints(Topic<JointState>),
+    Image(Topic<CompressedImage>),
+    Video(Topic<CompressedVideo>),
+    Cloud(Topic<PointCloud2>),
+    Text(Topic<StringMsg>),
+}
+
+/// What an episode needs besides messages.
+#[derive(Debug, Clone)]
+pub struct EpisodePlan {
+    /// Final file name.
+    pub path: PathBuf,
+    /// Metadata.
+    pub meta: EpisodeMeta,
+    /// Attachments: (name, media type, bytes).
+    pub attachments: Vec<(String, String, Vec<u8>)>,
+    /// The URDF for `/robot_description`, if any.
+    pub robot_description: Option<String>,
+}
+
+/// Commands to the writer thread; each carries its reply channel.
+pub enum Command {
+    /// Open an episode.
+    Start(Box<EpisodePlan>, Sender<Result<PathBuf, String>>),
+    /// Close the open episode.
+    Stop(Outcome, Sender<Result<EpisodeSummary, String>>),
+    /// Close and delete the open episode.
+    Discard(Sender<Result<(), String>>),
+}
+
+/// What a closed episode holds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EpisodeSummary {
+    /// The file.
+    pub path: PathBuf,
+    /// Messages written.
+    pub messages: u64,
+    /// Seconds from start to stop.
+    pub duration_s: f64,
+    /// Messages dropped because the queue was full, per device.
+    pub dropped: Vec<(String, u64)>,
+    /// Set when the episode ended early (disk full, write error).
+    pub error: Option<String>,
+}
+
+/// State shared with the recorder's status view.
+#[derive(Debug, Default)]
+pub struct WriterState {
+    /// The open episode's final path.
+    pub episode: Option<PathBuf>,
+    /// Host time it started.
+    pub started_nanos: Option<u64>,
+    /// Messages written in it.
+    pub messages: u64,
+    /// The last episode-ending error.
+    pub last_error: Option<String>,
+    /// Episodes closed since start.
+    pub closed: Vec<EpisodeSummary>,
+}
+
+struct Open {
+    writer: EpisodeWriter,
+    handles: Vec<Handle>,
+    started: u64,
+    dropped_at_start: Vec<u64>,
+    dropped_reported: Vec<u64>,
+}
+
+/// Settings of the writer thread.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Topic table; envelope `topic` indexes it.
+    pub topics: Vec<TopicSpec>,
+    /// Index of `/episode/events` in it.
+    pub events_topic: usize,
+    /// Index of `/robot_description`.
+    pub description_topic: usize,
+    /// Episode writer tuning.
+    pub writer_options: EpisodeWriterOptions,
+    /// Stop the episode when the output's filesystem has less free space.
+    pub min_free_bytes: u64,
+}
+
+/// Runs the writer until the data channel closes.
+pub fn run(
+    config: &WriterConfig,
+    data: &Receiver<Envelope>,
+    commands: &Receiver<Command>,
+    devices: &[Arc<DeviceStatus>],
+    state: &Mutex<WriterState>,
+) {
+    let mut open: Option<Open> = None;
+    let mut last_check = Instant::now();
+    loop {
+        crossbeam_channel::select! {
+            recv(data) -> msg => match msg {
+                Ok(env) => {
+                    if let Some(o) = open.as_mut() {
+                        if let Err(e) = write(o, config, &env) {
+                            fail(&mut open, config, devices, state, e);
+                        }
+                    }
+                }
+                Err(_) => break,
+            },
+            recv(commands) -> cmd => match cmd {
+                Ok(Command::Start(plan, reply)) => {
+                    let r = if open.is_some() {
+                        Err("an episode is already being recorded; stop it first".to_string())
+                    } else {
+                        start(config, *plan, devices).map(|o| {
+                            let path = o.writer.final_path().to_path_buf();
+                            if let Ok(mut s) = state.lock() {
+                                s.episode = Some(path.clone());
+                                s.started_nanos = Some(o.started);
+                                s.messages = 0;
+                                s.last_error = None;
+                            }
+                            open = Some(o);
+                            path
+                        })
+                    };
+                    let _ = reply.send(r);
+                }
+                Ok(Command::Stop(outcome, reply)) => {
+                    let r = match open.take() {
+                        None => Err("no episode is being recorded".to_string()),
+                        Some(o) => finish(o, config, devices, outcome, None),
+                    };
+                    record_closed(state, &r);
+                    let _ = reply.send(r);
+                }
+                Ok(Command::Discard(reply)) => {
+                    let r = match open.take() {
+                        None => Err("no episode is being recorded".to_string()),
+                        Some(o) => discard(o),
+                    };
+                    if let Ok(mut s) = state.lock() {
+                        s.episode = None;
+                        s.started_nanos = None;
+                    }
+                    let _ = reply.send(r);
+                }
+                Err(_) => break,
+            },
+            default(Duration::from_millis(100)) => {}
+        }
+        if let Some(o) = open.as_mut() {
+            if let Ok(mut s) = state.lock() {
+                s.messages = o.writer.messages_written();
+            }
+            if last_check.elapsed() >= Duration::from_secs(1) {
+                last_check = Instant::now();
+                if let Err(e) = housekeeping(o, config, devices) {
+                    fail(&mut open, config, devices, state, e);
+                }
+            } else if let Err(e) = o.writer.flush_if_due() {
+                fail(&mut open, config, devices, state, e.to_string());
+            }
+        }
+    }
+    // The devices are gone: close what is open.
+    if let Some(o) = open.take() {
+        let r = finish(o, config, devices, Outcome::Unknown, None);
+        record_closed(state, &r);
+    }
+}
+
+fn record_closed(state: &Mutex<WriterState>, r: &Result<EpisodeSummary, String>) {
+    if let Ok(mut s) = state.lock() {
+        s.episode = None;
+        s.started_nanos = None;
+        match r {
+            Ok(summary) => {
+                if let Some(e) = &summary.error {
+                    s.last_error = Some(e.clone());
+                }
+                s.closed.push(summary.clone());
+            }
+            Err(e) => s.last_error = Some(e.clone()),
+        }
+    }
+}
+
+fn start(
+    config: &WriterConfig,
+    plan: EpisodePlan,
+    devices: &[Arc<DeviceStatus>],
+) -> Result<Open, String> {
+    let dir = plan.path.parent().unwrap_or(Path::new("."));
+    check_space(dir, config.min_free_bytes)?;
+    let mut writer = EpisodeWriter::create(&plan.path, plan.meta, config.writer_options.clone())
+        .map_err(|e| e.to_string())?;
+    let mut handles = Vec::with_capacity(config.topics.len());
+    for t in &config.topics {
+        let h = match t.kind {
+            TopicKind::Joints => writer.add_topic(&t.name).map(Handle::Joints),
+            TopicKind::Image => writer.add_topic(&t.name).map(Handle::Image),
+            TopicKind::Video => writer.add_topic(&t.name).map(Handle::Video),
+            TopicKind::Cloud => writer.add_topic(&t.name).map(Handle::Cloud),
+            TopicKind::Text => writer.add_topic(&t.name).map(Handle::Text),
+        }
+        .map_err(|e| e.to_string())?;
+        handles.push(h);
+    }
+    let now = host_now_nanos();
+    for (name, media, bytes) in &plan.attachments {
+        writer
+            .attach(name, media, bytes, now)
+            .map_err(|e| e.to_string())?;
+    }
+    let dropped: Vec<u64> = devices
+        .iter()
+        .map(|d| d.dropped.load(Ordering::Relaxed))
+        .collect();
+    let mut open = Open {
+        writer,
+        handles,
+        started: now,
+        dropped_at_start: dropped.clone(),
+        dropped_reported: dropped,
+    };
+    if let Some(urdf) = plan.robot_description {
+        write_text(&mut open, config.description_topic, urdf, now).map_err(|e| e.to_string())?;
+    }
+    let disconnected: Vec<&str> = devices
+        .iter()
+        .filter(|d| !d.connected.load(Ordering::Relaxed))
+        .map(|d| d.name.as_str())
+        .collect();
+    let start_event = serde_json::json!({"event": "start", "devices_not_answering": disconnected});
+    write_text(&mut open, config.events_topic, start_event.to_string(), now)
+        .map_err(|e| e.to_string())?;
+    Ok(open)
+}
+
+fn write_text(open: &mut Open, topic: usize, text: String, at: u64) -> Result<(), String> {
+    match open.handles.get(topic) {
+        Some(Handle::Text(t)) => open
+            .writer
+            .write(*t, &StringMsg { data: text }, at, at)
+            .map_err(|e| e.to_string()),
+        _ => Err(format!("topic {topic} is not a text topic")),
+    }
+}
+
+fn write(open: &mut Open, _config: &WriterConfig, env: &Envelope) -> Result<(), String> {
+    let (log, publish) = (env.log_nanos, env.publish_nanos);
+    let w = &mut open.writer;
+    let r = match (open.handles.get(env.topic), &env.payload) {
+        (Some(Handle::Joints(t)), Payload::Joints(m)) => w.write(*t, m, log, publish),
+        (Some(Handle::Image(t)), Payload::Image(m)) => w.write(*t, m, log, publish),
+        (Some(Handle::Video(t)), Payload::Video(m)) => w.write(*t, m, log, publish),
+        (Some(Handle::Cloud(t)), Payload::Cloud(m)) => w.write(*t, m, log, publish),
+        (Some(Handle::Text(t)), Payload::Event(s)) => {
+            w.write(*t, &StringMsg { data: s.clone() }, log, publish)
+        }
+        _ => {
+            return Err(format!(
+                "internal: message for topic {} has the wrong type",
+                env.topic
+            ))
+        }
+    };
+    r.map_err(|e| e.to_string())
+}
+
+/// Free space at `dir`, bytes.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    rustix::fs::statvfs(dir)
+        .ok()
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+fn check_space(dir: &Path, min: u64) -> Result<(), String> {
+    match free_bytes(dir) {
+        Some(free) if free < min => Err(format!(
+            "{}: only {:.1} MB free, below the {:.1} MB the recorder keeps in reserve; free some space or record elsewhere",
+            dir.display(),
+            free as f64 / 1e6,
+            min as f64 / 1e6
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Once a second: drops as events, free space, chunk flush.
+fn housekeeping(
+    open: &mut Open,
+    config: &WriterConfig,
+    devices: &[Arc<DeviceStatus>],
+) -> Result<(), String> {
+    let now = host_now_nanos();
+    for (i, d) in devices.iter().enumerate() {
+        let dropped = d.dropped.load(Ordering::Relaxed);
+        if dropped > open.dropped_reported[i] {
+            let ev = serde_json::json!({"event": "dropped", "device": d.name,
+                "count": dropped - open.dropped_reported[i], "reason": "writer queue full"});
+            open.dropped_reported[i] = dropped;
+            write_text(open, config.events_topic, ev.to_string(), now)?;
+        }
+    }
+    let dir = open
+        .writer
+        .final_path()
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    check_space(&dir, config.min_free_bytes)?;
+    open.writer.flush_if_due().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn finish(
+    mut open: Open,
+    config: &WriterConfig,
+    devices: &[Arc<DeviceStatus>],
+    outcome: Outcome,
+    error: Option<String>,
+) -> Result<EpisodeSummary, String> {
+    let now = host_now_nanos();
+    let dropped: Vec<(String, u64)> = devices
+        .iter()
+        .zip(&open.dropped_at_start)
+        .map(|(d, &at)| (d.name.clone(), d.dropped.load(Ordering::Relaxed) - at))
+        .collect();
+    let stop = serde_json::json!({"event": "stop", "outcome": outcome.as_str(),
+        "dropped": dropped.iter().map(|(n, c)| serde_json::json!({"device": n, "count": c})).collect::<Vec<_>>(),
+        "error": error});
+    // On a full disk these may fail; the close below decides.
+    let _ = write_text(&mut open, config.events_topic, stop.to_string(), now);
+    open.writer.set_outcome(outcome);
+    let messages = open.writer.messages_written();
+    let path = open.writer.finish().map_err(|e| e.to_string())?;
+    Ok(EpisodeSummary {
+        path,
+        messages,
+        duration_s: (now - open.started) as f64 / 1e9,
+        dropped,
+        error,
+    })
+}
+
+fn discard(open: Open) -> Result<(), String> {
+    let partial = open.writer.partial_path().to_path_buf();
+    drop(open);
+    std::fs::remove_file(&partial).map_err(|e| format!("{}: {e}", partial.display()))
+}
+
+/// The episode cannot go on (disk full, write error): close it as well as
+/// possible. A clean close keeps everything; when even that fails, the
+/// `.partial` file keeps every chunk flushed so far, and the error says so.
+fn fail(
+    open: &mut Option<Open>,
+    config: &WriterConfig,
+    devices: &[Arc<DeviceStatus>],
+    state: &Mutex<WriterState>,
+    error: String,
+) {
+    let Some(o) = open.take() else { return };
+    let partial = o.writer.partial_path().to_path_buf();
+    let result = match finish(o, config, devices, Outcome::Unknown, Some(error.clone())) {
+        Ok(summary) => Ok(summary),
+        Err(close_error) => Err(format!(
+            "{error}; closing the episode failed too ({close_error}): {} keeps everything up to the last second, run `reel recover {}` once there is space",
+            partial.display(),
+            partial.display()
+        )),
+    };
+    record_closed(state, &result);
+    if let Ok(mut s) = state.lock() {
+        s.last_error = Some(match &result {
+            Ok(_) => format!("episode closed early: {error}"),
+            Err(e) => e.clone(),
+        });
+    }
+}
