@@ -14,6 +14,7 @@ pub mod clock;
 pub mod drivers;
 pub mod emulators;
 pub mod error;
+pub mod realtime;
 pub mod recorder;
 pub mod rig;
 pub mod serial;

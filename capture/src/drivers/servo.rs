@@ -36,8 +36,8 @@ pub struct StateRead {
     pub sent_nanos: u64,
     /// Host time the last reply byte arrived.
     pub received_nanos: u64,
-    /// Best estimate of when the servos sampled: the request's end on the
-    /// wire (servos latch their registers when the instruction completes).
+    /// Best estimate of when the servos sampled (they latch their registers
+    /// when the instruction completes on the wire); see `Transactor::sample_time`.
     pub sampled_nanos: u64,
 }
 
@@ -181,7 +181,10 @@ impl<D: StatusStream> Transactor<D> {
         let decoder = &mut self.decoder;
         let complete = self.link.receive_until(deadline, |bytes| {
             decoder.push(bytes);
-            while let Some(next) = decoder.next_status() {
+            while replies.len() < ids.len() {
+                let Some(next) = decoder.next_status() else {
+                    break;
+                };
                 let expected = ids.get(replies.len()).copied().unwrap_or(first);
                 let bad = |error| BusError::BadReply {
                     port: port.clone(),
@@ -228,9 +231,26 @@ impl<D: StatusStream> Transactor<D> {
         self.link.send(request)
     }
 
-    /// When the servos latched their registers: the request's end on the
-    /// wire, `request_len` bytes after it left our buffer at `sent`.
-    pub fn sample_time(&self, sent: u64, request_len: usize) -> u64 {
-        sent + wire_time(request_len, self.link.baud()).as_nanos() as u64
+    /// When the servos latched their registers. The request's end on the
+    /// wire (`sent` + its wire time) is early by the delivery latency to the
+    /// bus; the reply's start (`received` − its wire time) is late by the
+    /// latency back. Their midpoint cancels what the two have in common, as
+    /// NTP does with a round trip (USB-serial and pty latencies are alike
+    /// both ways).
+    pub fn sample_time(
+        &self,
+        sent: u64,
+        received: u64,
+        request_len: usize,
+        reply_len: usize,
+    ) -> u64 {
+        let baud = self.link.baud();
+        let early = sent + wire_time(request_len, baud).as_nanos() as u64;
+        let late = received.saturating_sub(wire_time(reply_len, baud).as_nanos() as u64);
+        if late <= early {
+            early
+        } else {
+            early + (late - early) / 2
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! An emulated network camera: FFmpeg's `testsrc2` pattern at the camera's
-//! size and rate, each frame stamped with its acquisition time
+//! size and rate, each frame stamped with its exposure time
 //! ([`crate::timecode`]), JPEG-encoded by libav and served as MJPEG over
 //! HTTP (`multipart/x-mixed-replace`), the way most IP cameras stream. The
 //! driver reads it through FFmpeg's http + mpjpeg demuxer like any camera.
@@ -183,18 +183,17 @@ fn produce_loop(
         if decoder.receive_frame(&mut decoded).is_err() {
             continue;
         }
-        // Exposure of frame n happens at start + n/fps.
-        let due = start + n * period;
+        // Frame n is exposed at start + n/fps. Encode it (with that time
+        // drawn in) ahead, then deliver it at its exposure time: a camera
+        // with a fixed, zero exposure-to-delivery latency.
         let now = host_now_nanos();
-        if due > now {
-            std::thread::sleep(Duration::from_nanos(due - now));
-        } else if now - due > 10 * period {
-            // Fell far behind (a stalled machine): skip frames, as a real
+        if start + n * period + period < now {
+            // Fell behind (a stalled machine): skip frames, as a real
             // camera's driver would lose them.
-            n = (now - start) / period;
+            n = (now - start) / period + 1;
         }
+        let acquired = start + n * period;
         n += 1;
-        let acquired = host_now_nanos();
         let mut frame = converter.run(&decoded)?;
         let stride = frame.stride(0);
         timecode::stamp(frame.data_mut(0), stride, width as usize, acquired);
@@ -207,6 +206,10 @@ fn produce_loop(
             .into_iter()
             .next()
             .ok_or("the JPEG encoder gave no packet")?;
+        let now = host_now_nanos();
+        if acquired > now {
+            std::thread::sleep(Duration::from_nanos(acquired - now));
+        }
         stats.frames.fetch_add(1, Ordering::Relaxed);
         let part_head = format!(
             "--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",

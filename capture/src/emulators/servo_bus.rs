@@ -46,6 +46,31 @@ pub struct BusEmulatorStats {
     pub faults_injected: AtomicU64,
     /// Goal positions received.
     pub goal_writes: AtomicU64,
+    /// Ground truth of state reads: when the servos latched their registers
+    /// and the positions they latched (ticks, in servo order). The newest
+    /// 100 000 are kept.
+    pub latched: std::sync::Mutex<std::collections::VecDeque<(u64, Vec<i32>)>>,
+}
+
+impl BusEmulatorStats {
+    fn record_latch(&self, t: u64, positions: Vec<i32>) {
+        if let Ok(mut l) = self.latched.lock() {
+            if l.len() >= 100_000 {
+                l.pop_front();
+            }
+            l.push_back((t, positions));
+        }
+    }
+
+    /// When the servos latched exactly `positions` nearest to `near` (the
+    /// ground truth of a recorded state read).
+    pub fn latch_time_of(&self, positions: &[i32], near: u64) -> Option<u64> {
+        let l = self.latched.lock().ok()?;
+        l.iter()
+            .filter(|(_, p)| p == positions)
+            .map(|(t, _)| *t)
+            .min_by_key(|t| t.abs_diff(near))
+    }
 }
 
 /// One emulated servo.
@@ -252,6 +277,13 @@ impl Bus {
         for s in &mut self.servos {
             s.refresh(protocol, t);
         }
+        self.stats.record_latch(
+            t,
+            self.servos
+                .iter()
+                .map(|s| s.last_position.round() as i32)
+                .collect(),
+        );
     }
 
     fn dxl_status(id: u8, params: Vec<u8>) -> Vec<u8> {
@@ -550,6 +582,7 @@ fn serve(mut master: TTYPort, slave: TTYPort, mut bus: Bus, stop: &AtomicBool, f
     // Holding the slave open keeps the master readable while no driver is
     // connected (otherwise reads fail with EIO between driver sessions).
     let _slave = slave;
+    crate::realtime::make_current_thread_realtime(crate::realtime::EMULATOR_PRIORITY);
     let _ = master.set_timeout(Duration::from_millis(20));
     let mut dxl_decoder = dxl::PacketDecoder::default();
     let mut ft_decoder = ft::PacketDecoder::default();

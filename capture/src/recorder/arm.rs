@@ -87,6 +87,11 @@ pub fn run(
 ) {
     let status = sink.status().clone();
     let device = format!("arm {}", arm.name);
+    if !crate::realtime::make_current_thread_realtime(crate::realtime::DEVICE_PRIORITY) {
+        status.error(format!(
+            "{device}: real-time scheduling refused (needs CAP_SYS_NICE or an rtprio limit); polling at normal priority"
+        ));
+    }
     let ids: Vec<u8> = arm.joints.iter().map(|j| j.id).collect();
     let period = Duration::from_secs_f64(1.0 / arm.rate_hz);
     let mut lost_since: Option<u64> = Some(host_now_nanos());
@@ -211,9 +216,9 @@ fn poll(
                 sink.event(topics.events, serde_json::json!({"event": "device_back", "device": device, "gap_start_nanos": since, "gap_end_nanos": read.received_nanos}).to_string());
             }
         }
-        for (i, r) in read.readings.iter().enumerate() {
-            if r.error_bits != last_error_bits[i] {
-                last_error_bits[i] = r.error_bits;
+        for (r, last) in read.readings.iter().zip(last_error_bits.iter_mut()) {
+            if r.error_bits != *last {
+                *last = r.error_bits;
                 if r.error_bits != 0 {
                     status.error(format!(
                         "{device}: servo {} reports error bits {:#04x}",

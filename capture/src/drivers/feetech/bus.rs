@@ -108,7 +108,12 @@ impl ServoBus for FeetechBus {
             readings,
             sent_nanos: sent,
             received_nanos: received,
-            sampled_nanos: self.bus.sample_time(sent, request.len()),
+            sampled_nanos: self.bus.sample_time(
+                sent,
+                received,
+                request.len(),
+                ids.len() * (STATUS_OVERHEAD + usize::from(STATE_LEN)),
+            ),
         })
     }
 
