@@ -30,6 +30,14 @@ enum Command {
     Info(commands::info::Args),
     /// Rebuild a valid episode from a file whose writer died (`*.mcap.partial`).
     Recover(commands::recover::Args),
+    /// Record episodes from a rig (interactive on a terminal, or N × S seconds).
+    Record(commands::record::Args),
+    /// Run a rig's emulators (servo buses, VLP-16, cameras) until interrupted.
+    Emulate(commands::emulate::Args),
+    /// Run the recorder headless with a local HTTP control API.
+    Daemon(commands::daemon::Args),
+    /// Talk to a running `reel daemon`: status, start, stop, discard.
+    Ctl(commands::ctl::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +45,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => commands::info::run(&args),
         Command::Recover(args) => commands::recover::run(&args),
+        Command::Record(args) => commands::record::run(&args),
+        Command::Emulate(args) => commands::emulate::run(&args),
+        Command::Daemon(args) => commands::daemon::run(&args),
+        Command::Ctl(args) => commands::ctl::run(&args),
     };
     match result {
         Ok(code) => code,

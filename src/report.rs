@@ -215,3 +215,67 @@ pub fn write_recovery(out: &mut impl Write, r: &RecoveryReport) -> io::Result<()
         "  the input was left unchanged; delete it once you have checked the result"
     )
 }
+
+/// The recorder status as a table (for `reel ctl status`).
+pub fn status_table(s: &reel_capture::recorder::RecorderStatus) -> String {
+    let mut out = String::new();
+    let state = match &s.episode {
+        Some(p) => format!(
+            "recording {} ({:.1} s, {} messages)",
+            p.display(),
+            s.elapsed_s,
+            s.messages
+        ),
+        None => "idle".to_string(),
+    };
+    out.push_str(&format!(
+        "rig {}: {state}; {} episodes closed; queue {}\n",
+        s.rig, s.episodes_closed, s.queue
+    ));
+    if let Some(e) = &s.last_error {
+        out.push_str(&format!("last error: {e}\n"));
+    }
+    out.push_str(&format!(
+        "{:<22} {:>5} {:>9} {:>9} {:>8} {:>8} {:>8}  {}\n",
+        "device", "up", "rate Hz", "of Hz", "dropped", "errors", "wire", "last error"
+    ));
+    for d in &s.devices {
+        out.push_str(&format!(
+            "{:<22} {:>5} {:>9.1} {:>9.1} {:>8} {:>8} {:>8}  {}\n",
+            d.name,
+            if d.connected { "yes" } else { "NO" },
+            d.rate_hz,
+            d.expected_hz,
+            d.dropped,
+            d.errors,
+            d.wire_faults,
+            d.last_error
+        ));
+    }
+    out.trim_end().to_string()
+}
+
+/// One status line (for the interactive recorder).
+pub fn status_line(s: &reel_capture::recorder::RecorderStatus) -> String {
+    let head = if s.recording {
+        format!("● REC {:>6.1}s {:>7} msgs", s.elapsed_s, s.messages)
+    } else {
+        "○ idle".to_string()
+    };
+    let devices: Vec<String> = s
+        .devices
+        .iter()
+        .map(|d| {
+            let short = d.name.split_once(' ').map_or(d.name.as_str(), |x| x.1);
+            let mut t = format!("{short} {:.0}/{:.0}", d.rate_hz, d.expected_hz);
+            if !d.connected {
+                t.push_str(" LOST");
+            }
+            if d.dropped > 0 {
+                t.push_str(&format!(" drop {}", d.dropped));
+            }
+            t
+        })
+        .collect();
+    format!("{head} | {}", devices.join(" | "))
+}

@@ -11,6 +11,7 @@
 //! Nothing here is exposed as a command yet.
 
 pub mod clock;
+pub mod control;
 pub mod drivers;
 pub mod emulators;
 pub mod error;

@@ -62,7 +62,7 @@ impl RecorderOptions {
 }
 
 /// One device in the status view.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DeviceView {
     /// `arm follower`, `camera front`, `lidar top`.
     pub name: String,
@@ -85,7 +85,7 @@ pub struct DeviceView {
 }
 
 /// The recorder as the status line and the control API show it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RecorderStatus {
     /// Rig name.
     pub rig: String,

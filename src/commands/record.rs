@@ -1,0 +1,201 @@
+//! `reel record`: episodes from a rig, interactively on a terminal or
+//! unattended (`--duration`).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
+use reel_capture::emulators::rig::EmulatedRig;
+use reel_capture::recorder::writer::EpisodeSummary;
+use reel_capture::recorder::{Recorder, RecorderOptions};
+use reel_formats::episode::Outcome;
+
+/// Arguments of `reel record`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Rig config.
+    #[arg(long)]
+    pub rig: PathBuf,
+    /// Folder for the episodes.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Task text stored in each episode (default: the rig's).
+    #[arg(long, default_value = "")]
+    pub task: String,
+    /// Operator name stored in each episode.
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// Episodes to record unattended.
+    #[arg(long, default_value_t = 1)]
+    pub episodes: u32,
+    /// Seconds per episode; with it (or without a terminal) recording runs unattended.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Start the rig's emulators in this process first.
+    #[arg(long)]
+    pub emulate: bool,
+    /// Seconds to wait for every device to answer before the first episode.
+    #[arg(long, default_value_t = 5.0)]
+    pub warmup: f64,
+}
+
+fn print_summary(s: &EpisodeSummary) {
+    let dropped: u64 = s.dropped.iter().map(|d| d.1).sum();
+    eprintln!(
+        "episode {}: {:.1} s, {} messages, {} dropped{}",
+        s.path.display(),
+        s.duration_s,
+        s.messages,
+        dropped,
+        s.error
+            .as_ref()
+            .map(|e| format!("; ended early: {e}"))
+            .unwrap_or_default()
+    );
+}
+
+/// Records.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let rig = super::load_rig(&args.rig)?;
+    let stop = super::interrupted()?;
+    let _emulators = if args.emulate {
+        Some(EmulatedRig::start(&rig.rig).map_err(anyhow::Error::msg)?)
+    } else {
+        None
+    };
+    let mut options = RecorderOptions::new(&args.out);
+    options.task.clone_from(&args.task);
+    options.operator.clone_from(&args.operator);
+    let recorder = Recorder::start(rig, options).map_err(anyhow::Error::msg)?;
+    // Give every device a moment to answer, and say which do not.
+    let warm = Instant::now();
+    while warm.elapsed().as_secs_f64() < args.warmup && !stop.load(Ordering::Relaxed) {
+        if recorder.status().devices.iter().all(|d| d.connected) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for d in recorder.status().devices.iter().filter(|d| !d.connected) {
+        eprintln!("reel record: warning: {} does not answer: {}", d.name, d.last_error);
+    }
+    let interactive = args.duration.is_none() && std::io::stdin().is_terminal();
+    let failed = if interactive {
+        interactive_loop(&recorder, &stop)?
+    } else {
+        let duration = args.duration.unwrap_or(10.0);
+        unattended(&recorder, args.episodes, duration, &stop)
+    };
+    for s in recorder.shutdown().iter().filter(|s| s.error.is_some()) {
+        eprintln!("reel record: {}: {}", s.path.display(), s.error.as_deref().unwrap_or(""));
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// N episodes of S seconds; true if any failed or ended early.
+fn unattended(recorder: &Recorder, episodes: u32, duration: f64, stop: &std::sync::atomic::AtomicBool) -> bool {
+    let mut failed = false;
+    for _ in 0..episodes {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if let Err(e) = recorder.start_episode(None) {
+            eprintln!("reel record: {e}");
+            return true;
+        }
+        let t = Instant::now();
+        while t.elapsed().as_secs_f64() < duration && !stop.load(Ordering::Relaxed) {
+            if !recorder.is_recording() {
+                break; // closed early by the writer (disk full, write error)
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if recorder.is_recording() {
+            match recorder.stop_episode(Outcome::Unknown) {
+                Ok(s) => {
+                    failed |= s.error.is_some();
+                    print_summary(&s);
+                }
+                Err(e) => {
+                    eprintln!("reel record: {e}");
+                    failed = true;
+                }
+            }
+        } else {
+            failed = true;
+            if let Some(s) = recorder.closed_episodes().last() {
+                print_summary(s);
+            }
+        }
+    }
+    failed
+}
+
+const KEYS: &str = "[space] start/stop  [s] stop as success  [f] stop as failure  [d] discard  [n] next  [q] quit";
+
+/// Keys on a raw terminal with a live status line.
+fn interactive_loop(recorder: &Recorder, stop: &std::sync::atomic::AtomicBool) -> anyhow::Result<bool> {
+    eprintln!("{KEYS}");
+    crossterm::terminal::enable_raw_mode()?;
+    let result = (|| -> anyhow::Result<bool> {
+        let mut failed = false;
+        let mut message = String::new();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let line = crate::report::status_line(&recorder.status());
+            let mut err = std::io::stderr();
+            write!(err, "\r\x1b[2K{line}{message}")?;
+            err.flush()?;
+            if !event::poll(Duration::from_millis(250))? {
+                continue;
+            }
+            let Event::Key(KeyEvent { code, modifiers, .. }) = event::read()? else {
+                continue;
+            };
+            let stop_as = |outcome| -> String {
+                match recorder.stop_episode(outcome) {
+                    Ok(s) => format!("  saved {}", s.path.display()),
+                    Err(e) => format!("  {e}"),
+                }
+            };
+            message = match code {
+                KeyCode::Char('c') if modifiers.contains(KeyModifiers::CONTROL) => break,
+                KeyCode::Char('q') => break,
+                KeyCode::Char(' ') if recorder.is_recording() => stop_as(Outcome::Unknown),
+                KeyCode::Char(' ') => match recorder.start_episode(None) {
+                    Ok(_) => String::new(),
+                    Err(e) => format!("  {e}"),
+                },
+                KeyCode::Char('s') => stop_as(Outcome::Success),
+                KeyCode::Char('f') => stop_as(Outcome::Failure),
+                KeyCode::Char('d') => match recorder.discard_episode() {
+                    Ok(()) => "  discarded".into(),
+                    Err(e) => format!("  {e}"),
+                },
+                KeyCode::Char('n') => {
+                    let m = if recorder.is_recording() { stop_as(Outcome::Success) } else { String::new() };
+                    match recorder.start_episode(None) {
+                        Ok(_) => m,
+                        Err(e) => {
+                            failed = true;
+                            format!("  {e}")
+                        }
+                    }
+                }
+                _ => format!("  keys: {KEYS}"),
+            };
+        }
+        Ok(failed)
+    })();
+    let _ = crossterm::terminal::disable_raw_mode();
+    eprintln!();
+    result
+}
