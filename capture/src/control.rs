@@ -30,15 +30,23 @@ pub struct ControlOptions {
 }
 
 /// Serves the API for `recorder` until `stop`.
-pub fn serve(recorder: &Recorder, options: &ControlOptions, stop: &AtomicBool) -> Result<(), String> {
+pub fn serve(
+    recorder: &Recorder,
+    options: &ControlOptions,
+    stop: &AtomicBool,
+) -> Result<(), String> {
     if !options.listen.ip().is_loopback() && !options.allow_remote {
         return Err(format!(
             "refusing to listen on {}: the control API starts and deletes recordings; pass --allow-remote to expose it beyond this machine",
             options.listen
         ));
     }
-    let server = Server::http(options.listen)
-        .map_err(|e| format!("cannot listen on {}: {e}; is another daemon running?", options.listen))?;
+    let server = Server::http(options.listen).map_err(|e| {
+        format!(
+            "cannot listen on {}: {e}; is another daemon running?",
+            options.listen
+        )
+    })?;
     while !stop.load(Ordering::Relaxed) {
         match server.recv_timeout(Duration::from_millis(200)) {
             Ok(Some(request)) => handle(recorder, options, request),
@@ -74,12 +82,16 @@ fn origin_allowed(request: &Request) -> bool {
 
 fn handle(recorder: &Recorder, options: &ControlOptions, mut request: Request) {
     let remote_ok = options.allow_remote
-        || request
-            .remote_addr()
-            .is_some_and(|a| matches!(a.ip(), IpAddr::V4(v4) if v4.is_loopback()) || a.ip().is_loopback());
-    let err = |status: u16, msg: String| json_response(status, &serde_json::json!({ "error": msg }));
+        || request.remote_addr().is_some_and(|a| {
+            matches!(a.ip(), IpAddr::V4(v4) if v4.is_loopback()) || a.ip().is_loopback()
+        });
+    let err =
+        |status: u16, msg: String| json_response(status, &serde_json::json!({ "error": msg }));
     if !remote_ok {
-        let _ = request.respond(err(403, "requests from other hosts are refused (daemon started without --allow-remote)".into()));
+        let _ = request.respond(err(
+            403,
+            "requests from other hosts are refused (daemon started without --allow-remote)".into(),
+        ));
         return;
     }
     if !origin_allowed(&request) {
@@ -87,7 +99,10 @@ fn handle(recorder: &Recorder, options: &ControlOptions, mut request: Request) {
         return;
     }
     let mut body = String::new();
-    let _ = request.as_reader().take(64 * 1024).read_to_string(&mut body);
+    let _ = request
+        .as_reader()
+        .take(64 * 1024)
+        .read_to_string(&mut body);
     let args: serde_json::Value = if body.trim().is_empty() {
         serde_json::json!({})
     } else {
@@ -100,7 +115,10 @@ fn handle(recorder: &Recorder, options: &ControlOptions, mut request: Request) {
         }
     };
     let response = match (request.method(), request.url()) {
-        (Method::Get, "/status") => json_response(200, &serde_json::to_value(recorder.status()).unwrap_or_default()),
+        (Method::Get, "/status") => json_response(
+            200,
+            &serde_json::to_value(recorder.status()).unwrap_or_default(),
+        ),
         (Method::Post, "/start") => match recorder.start_episode(args["task"].as_str()) {
             Ok(path) => json_response(200, &serde_json::json!({ "episode": path })),
             Err(e) => err(409, e),
@@ -112,7 +130,9 @@ fn handle(recorder: &Recorder, options: &ControlOptions, mut request: Request) {
                 _ => Outcome::Unknown,
             };
             match recorder.stop_episode(outcome) {
-                Ok(summary) => json_response(200, &serde_json::to_value(summary).unwrap_or_default()),
+                Ok(summary) => {
+                    json_response(200, &serde_json::to_value(summary).unwrap_or_default())
+                }
                 Err(e) => err(409, e),
             }
         }
@@ -120,8 +140,13 @@ fn handle(recorder: &Recorder, options: &ControlOptions, mut request: Request) {
             Ok(()) => json_response(200, &serde_json::json!({})),
             Err(e) => err(409, e),
         },
-        (_, "/status" | "/start" | "/stop" | "/discard") => err(405, "wrong method: GET /status, POST the others".into()),
-        (_, url) => err(404, format!("no endpoint {url}: GET /status, POST /start, /stop, /discard")),
+        (_, "/status" | "/start" | "/stop" | "/discard") => {
+            err(405, "wrong method: GET /status, POST the others".into())
+        }
+        (_, url) => err(
+            404,
+            format!("no endpoint {url}: GET /status, POST /start, /stop, /discard"),
+        ),
     };
     let _ = request.respond(response);
 }

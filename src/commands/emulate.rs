@@ -20,11 +20,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let rig = super::load_rig(&args.rig)?;
     let stop = super::interrupted()?;
     let emu = EmulatedRig::start(&rig.rig).map_err(anyhow::Error::msg)?;
-    eprintln!("reel emulate: {} ({})", rig.rig.rig.name, rig.path.display());
+    eprintln!(
+        "reel emulate: {} ({})",
+        rig.rig.rig.name,
+        rig.path.display()
+    );
     for line in emu.describe() {
         eprintln!("  {line}");
     }
-    eprintln!("running; `reel record --rig {}` finds these. Ctrl-C stops.", args.rig.display());
+    eprintln!(
+        "running; `reel record --rig {}` finds these. Ctrl-C stops.",
+        args.rig.display()
+    );
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
     }

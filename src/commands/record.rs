@@ -79,7 +79,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         std::thread::sleep(Duration::from_millis(50));
     }
     for d in recorder.status().devices.iter().filter(|d| !d.connected) {
-        eprintln!("reel record: warning: {} does not answer: {}", d.name, d.last_error);
+        eprintln!(
+            "reel record: warning: {} does not answer: {}",
+            d.name, d.last_error
+        );
     }
     let interactive = args.duration.is_none() && std::io::stdin().is_terminal();
     let failed = if interactive {
@@ -89,7 +92,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         unattended(&recorder, args.episodes, duration, &stop)
     };
     for s in recorder.shutdown().iter().filter(|s| s.error.is_some()) {
-        eprintln!("reel record: {}: {}", s.path.display(), s.error.as_deref().unwrap_or(""));
+        eprintln!(
+            "reel record: {}: {}",
+            s.path.display(),
+            s.error.as_deref().unwrap_or("")
+        );
     }
     Ok(if failed {
         ExitCode::FAILURE
@@ -99,7 +106,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// N episodes of S seconds; true if any failed or ended early.
-fn unattended(recorder: &Recorder, episodes: u32, duration: f64, stop: &std::sync::atomic::AtomicBool) -> bool {
+fn unattended(
+    recorder: &Recorder,
+    episodes: u32,
+    duration: f64,
+    stop: &std::sync::atomic::AtomicBool,
+) -> bool {
     let mut failed = false;
     for _ in 0..episodes {
         if stop.load(Ordering::Relaxed) {
@@ -137,10 +149,14 @@ fn unattended(recorder: &Recorder, episodes: u32, duration: f64, stop: &std::syn
     failed
 }
 
-const KEYS: &str = "[space] start/stop  [s] stop as success  [f] stop as failure  [d] discard  [n] next  [q] quit";
+const KEYS: &str =
+    "[space] start/stop  [s] stop as success  [f] stop as failure  [d] discard  [n] next  [q] quit";
 
 /// Keys on a raw terminal with a live status line.
-fn interactive_loop(recorder: &Recorder, stop: &std::sync::atomic::AtomicBool) -> anyhow::Result<bool> {
+fn interactive_loop(
+    recorder: &Recorder,
+    stop: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<bool> {
     eprintln!("{KEYS}");
     crossterm::terminal::enable_raw_mode()?;
     let result = (|| -> anyhow::Result<bool> {
@@ -157,7 +173,10 @@ fn interactive_loop(recorder: &Recorder, stop: &std::sync::atomic::AtomicBool) -
             if !event::poll(Duration::from_millis(250))? {
                 continue;
             }
-            let Event::Key(KeyEvent { code, modifiers, .. }) = event::read()? else {
+            let Event::Key(KeyEvent {
+                code, modifiers, ..
+            }) = event::read()?
+            else {
                 continue;
             };
             let stop_as = |outcome| -> String {
@@ -181,7 +200,11 @@ fn interactive_loop(recorder: &Recorder, stop: &std::sync::atomic::AtomicBool) -
                     Err(e) => format!("  {e}"),
                 },
                 KeyCode::Char('n') => {
-                    let m = if recorder.is_recording() { stop_as(Outcome::Success) } else { String::new() };
+                    let m = if recorder.is_recording() {
+                        stop_as(Outcome::Success)
+                    } else {
+                        String::new()
+                    };
                     match recorder.start_episode(None) {
                         Ok(_) => m,
                         Err(e) => {
