@@ -163,3 +163,16 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn truncated_fast_sync_status_is_an_error(n in 1usize..8, cut in 0usize..200) {
+        let entries: Vec<reel_capture::drivers::dynamixel::protocol::FastSyncEntry> = (1..=n as u8)
+            .map(|id| reel_capture::drivers::dynamixel::protocol::FastSyncEntry { error: StatusError(0), id, data: vec![id; 4] })
+            .collect();
+        let bytes = reel_capture::drivers::dynamixel::protocol::encode_fast_sync_status(&entries);
+        prop_assert_eq!(reel_capture::drivers::dynamixel::protocol::parse_fast_sync_status(&bytes, 4).unwrap(), entries);
+        let cut = cut.min(bytes.len() - 1);
+        prop_assert!(reel_capture::drivers::dynamixel::protocol::parse_fast_sync_status(&bytes[..cut], 4).is_err());
+    }
+}

@@ -194,3 +194,38 @@ fn revolution_becomes_the_episode_point_cloud() {
     assert_eq!(f32_at(0, 20), 0.0);
     assert!(f32_at(last, 20) > 0.02 && f32_at(last, 20) < 0.04);
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+    use reel_capture::drivers::velodyne::protocol::{DataPacket, DATA_PACKET_LEN};
+    use reel_capture::drivers::velodyne::revolution::RevolutionAssembler;
+
+    proptest! {
+        #[test]
+        fn random_and_truncated_payloads_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..1300), flags in any::<bool>(), cut in 0usize..1206) {
+            let _ = DataPacket::parse(&bytes);
+            // Mostly-valid packets: right length and block flags, random body.
+            let mut p = bytes.clone();
+            p.resize(DATA_PACKET_LEN, 0);
+            if flags {
+                for b in 0..12 {
+                    p[b * 100] = 0xFF;
+                    p[b * 100 + 1] = 0xEE;
+                }
+            }
+            let mut assembler = RevolutionAssembler::new(0.0);
+            if let Ok(packet) = DataPacket::parse(&p) {
+                let points = packet.points();
+                prop_assert!(points.len() <= 384);
+                for pt in &points {
+                    prop_assert!(pt.x.is_finite() && pt.y.is_finite() && pt.z.is_finite());
+                }
+                for _ in 0..3 {
+                    let _ = assembler.push(&packet);
+                }
+                let _ = assembler.flush();
+            }
+            prop_assert!(DataPacket::parse(&p[..cut]).is_err());
+        }
+    }
+}

@@ -105,7 +105,7 @@ pub enum Error {
         reason: String,
     },
     /// The mcap writer failed.
-    #[error("{}: writing MCAP: {source}", path.display())]
+    #[error("{}: writing MCAP: {}", path.display(), mcap_error_text(source))]
     Write {
         /// The file.
         path: PathBuf,
@@ -174,5 +174,14 @@ impl Error {
             std::io::ErrorKind::NotFound => Self::NotFound { path },
             _ => Self::Io { path, source },
         }
+    }
+}
+
+/// The mcap error with its OS cause ("No space left on device"), which the
+/// crate's own message leaves out.
+fn mcap_error_text(e: &mcap::McapError) -> String {
+    match e {
+        mcap::McapError::Io(io) => format!("{io}"),
+        other => other.to_string(),
     }
 }

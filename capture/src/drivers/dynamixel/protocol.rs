@@ -466,6 +466,15 @@ pub fn parse_fast_sync_status(
         need: 8,
         got: packet.len(),
     })?;
+    // The length field covers 0x55 and every block: a packet cut at a block
+    // boundary must not pass as one with fewer devices.
+    let length_field = usize::from(le16(&packet[5..]));
+    if packet.len() != length_field + 7 {
+        return Err(ProtocolError::BadLength {
+            length_field,
+            packet_len: packet.len(),
+        });
+    }
     let block = data_len + 4;
     if body.is_empty() || !body.len().is_multiple_of(block) {
         return Err(ProtocolError::BadParams {

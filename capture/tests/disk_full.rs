@@ -1,0 +1,120 @@
+#![allow(clippy::unwrap_used)]
+//! A full disk during a recording, on a small tmpfs: the episode is closed
+//! readable and the error says what happened. Needs permission to mount a
+//! tmpfs (root in the CI container); otherwise the test says it skipped.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use reel_capture::emulators::rig::EmulatedRig;
+use reel_capture::recorder::{Recorder, RecorderOptions};
+use reel_formats::episode::{recover, EpisodeReader, RecoverOptions};
+
+struct Tmpfs(std::path::PathBuf);
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn mount_tmpfs(at: &Path, size: &str) -> Option<Tmpfs> {
+    std::fs::create_dir_all(at).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(at)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        println!("SKIPPED: cannot mount a tmpfs here (needs CAP_SYS_ADMIN); disk-full behaviour not tested");
+        return None;
+    }
+    Some(Tmpfs(at.to_path_buf()))
+}
+
+fn record_until_closed(recorder: &Recorder) {
+    recorder.start_episode(None).unwrap();
+    let t = Instant::now();
+    while recorder.is_recording() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the disk never filled"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn low_space_closes_the_episode_cleanly_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("small");
+    let Some(_fs) = mount_tmpfs(&out, "16m") else {
+        return;
+    };
+    let rig = common::sample_rig_in("so101-emulated", dir.path());
+    let _emu = EmulatedRig::start(&rig.rig).unwrap();
+    let mut options = RecorderOptions::new(&out);
+    options.min_free_bytes = 8 << 20;
+    let recorder = Recorder::start(rig, options).unwrap();
+    record_until_closed(&recorder);
+    let status = recorder.status();
+    let closed = recorder.closed_episodes();
+    drop(recorder);
+    let error = status.last_error.unwrap();
+    println!("disk nearly full: {error}");
+    assert!(
+        error.contains("MB free") && error.contains(&out.display().to_string()),
+        "{error}"
+    );
+    assert_eq!(closed.len(), 1);
+    let reader = EpisodeReader::open(&closed[0].path).unwrap();
+    assert!(reader.state().is_clean(), "{:?}", reader.state());
+    assert!(reader.messages().count() > 500);
+}
+
+#[test]
+fn no_space_at_all_keeps_what_was_written_and_says_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tiny");
+    let Some(_fs) = mount_tmpfs(&out, "6m") else {
+        return;
+    };
+    let rig = common::sample_rig_in("so101-emulated", dir.path());
+    let _emu = EmulatedRig::start(&rig.rig).unwrap();
+    let mut options = RecorderOptions::new(&out);
+    options.min_free_bytes = 0; // no reserve: writes themselves fail
+    let recorder = Recorder::start(rig, options).unwrap();
+    record_until_closed(&recorder);
+    let error = recorder.status().last_error.unwrap();
+    drop(recorder);
+    println!("disk full: {error}");
+    assert!(error.contains("No space left on device"), "{error}");
+    // Either the close still fit, or the .partial keeps every flushed chunk
+    // and the error names `reel recover`.
+    let files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file = &files[0];
+    let readable = if file.to_string_lossy().ends_with(".partial") {
+        assert!(error.contains("reel recover"), "{error}");
+        let fixed = dir.path().join("recovered.mcap");
+        recover(
+            file,
+            &RecoverOptions {
+                output: Some(fixed.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        fixed
+    } else {
+        file.clone()
+    };
+    let reader = EpisodeReader::open(&readable).unwrap();
+    assert!(reader.messages().count() > 300);
+}
