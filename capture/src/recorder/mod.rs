@@ -392,6 +392,14 @@ impl Recorder {
             .unwrap_or_default()
     }
 
+    /// Sensor-to-disk latencies recorded so far, µs (see `WriterState`).
+    pub fn disk_latency_us(&self) -> Vec<u32> {
+        self.state
+            .lock()
+            .map(|s| s.disk_latency_us.clone())
+            .unwrap_or_default()
+    }
+
     /// A snapshot for the status line and the control API.
     pub fn status(&self) -> RecorderStatus {
         let (episode, started, messages, closed, last_error) = self

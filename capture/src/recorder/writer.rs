@@ -100,9 +100,16 @@ pub struct WriterState {
     pub last_error: Option<String>,
     /// Episodes closed since start.
     pub closed: Vec<EpisodeSummary>,
+    /// Sensor-to-disk latency of written messages, µs: from acquisition
+    /// (`publish_nanos`) to the sync of the chunk that holds the message.
+    /// The newest 4 million are kept.
+    pub disk_latency_us: Vec<u32>,
 }
 
 struct Open {
+    /// Acquisition times of messages not yet synced to disk.
+    pending: Vec<u64>,
+    flushes_seen: u64,
     writer: EpisodeWriter,
     handles: Vec<Handle>,
     started: u64,
@@ -192,6 +199,7 @@ pub fn run(
         if let Some(o) = open.as_mut() {
             if let Ok(mut s) = state.lock() {
                 s.messages = o.writer.messages_written();
+                account_latency(o, &mut s);
             }
             if last_check.elapsed() >= Duration::from_secs(1) {
                 last_check = Instant::now();
@@ -258,6 +266,8 @@ fn start(
         .map(|d| d.dropped.load(Ordering::Relaxed))
         .collect();
     let mut open = Open {
+        pending: Vec::new(),
+        flushes_seen: 0,
         writer,
         handles,
         started: now,
@@ -288,8 +298,27 @@ fn write_text(open: &mut Open, topic: usize, text: String, at: u64) -> Result<()
     }
 }
 
+/// Moves the pending acquisition times into the latency record once the
+/// writer has synced the chunk they are in.
+fn account_latency(open: &mut Open, state: &mut WriterState) {
+    if open.writer.flushes() == open.flushes_seen {
+        return;
+    }
+    open.flushes_seen = open.writer.flushes();
+    let now = host_now_nanos();
+    if state.disk_latency_us.len() > 4_000_000 {
+        state.disk_latency_us.drain(..1_000_000);
+    }
+    state.disk_latency_us.extend(
+        open.pending
+            .drain(..)
+            .map(|t| u32::try_from(now.saturating_sub(t) / 1000).unwrap_or(u32::MAX)),
+    );
+}
+
 fn write(open: &mut Open, _config: &WriterConfig, env: &Envelope) -> Result<(), String> {
     let (log, publish) = (env.log_nanos, env.publish_nanos);
+    open.pending.push(publish);
     let w = &mut open.writer;
     let r = match (open.handles.get(env.topic), &env.payload) {
         (Some(Handle::Joints(t)), Payload::Joints(m)) => w.write(*t, m, log, publish),

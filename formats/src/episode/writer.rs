@@ -93,6 +93,7 @@ pub struct EpisodeWriter {
     meta: EpisodeMeta,
     meta_dirty: bool,
     messages_written: u64,
+    flushes: u64,
 }
 
 impl std::fmt::Debug for EpisodeWriter {
@@ -188,6 +189,7 @@ impl EpisodeWriter {
             meta,
             meta_dirty: false,
             messages_written: 0,
+            flushes: 0,
         };
         writer.write_meta()?;
         writer.flush()?;
@@ -207,6 +209,12 @@ impl EpisodeWriter {
     /// Messages written so far.
     pub fn messages_written(&self) -> u64 {
         self.messages_written
+    }
+
+    /// Chunks closed and pushed to the disk so far: when it changes,
+    /// everything written before is durable.
+    pub fn flushes(&self) -> u64 {
+        self.flushes
     }
 
     /// The episode metadata as it will be stored on close.
@@ -378,6 +386,7 @@ impl EpisodeWriter {
                 .map_err(Error::io(&self.partial_path))?;
         }
         self.last_flush = Instant::now();
+        self.flushes += 1;
         Ok(())
     }
 
