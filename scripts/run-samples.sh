@@ -4,7 +4,10 @@
 #     summarize it with `reel info`;
 #  2. crash a recording mid-write (abort, as kill -9 would), show it, and
 #     rebuild it with `reel recover`;
-#  3. open both episodes with third-party readers (python mcap + rosbags).
+#  3. record two short episodes from the emulated SO-101 rig
+#     (samples/rigs/so101-emulated.toml: leader + follower Feetech buses on
+#     ptys, two MJPEG cameras) with `reel record --emulate`;
+#  4. open all episodes with third-party readers (python mcap + rosbags).
 # Results land in out/samples/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +31,13 @@ echo "== 2. a crashed recording and its recovery"
 "$reel" recover "$out/crashed.mcap.partial" || echo "(reel recover exit $?: recovered, the unfinished last chunk was lost)"
 "$reel" info "$out/crashed.mcap"
 
-echo "== 3. third-party readers"
-.venv/bin/python scripts/check_interop.py "$out/demo.mcap" "$out/crashed.mcap" > "$out/third_party.json"
+echo "== 3. two episodes recorded from the emulated SO-101 rig (teleoperated)"
+"$reel" record --rig samples/rigs/so101-emulated.toml --out "$out/recorded" --emulate \
+  --episodes 2 --duration 3 --task "pick up the cube and place it in the bowl"
+"$reel" info "$out"/recorded/*.mcap
+
+echo "== 4. third-party readers"
+.venv/bin/python scripts/check_interop.py "$out/demo.mcap" "$out/crashed.mcap" "$out"/recorded/*.mcap > "$out/third_party.json"
 .venv/bin/python - "$out/third_party.json" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))

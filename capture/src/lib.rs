@@ -3,12 +3,10 @@
 //! sync, and the recording daemon that writes episodes through
 //! `reel_formats::episode::EpisodeWriter`.
 //!
-//! So far: the packet codecs of Dynamixel Protocol 2.0
-//! ([`drivers::dynamixel::protocol`]) and Feetech SCS/STS
-//! ([`drivers::feetech::protocol`]), and the Velodyne VLP-16 packet decoder
-//! with revolution assembly ([`drivers::velodyne`]), and the rig config with
-//! joint calibration ([`rig`]).
-//! Nothing here is exposed as a command yet.
+//! Layout: `drivers/` speak to devices (the same code to hardware and to
+//! `emulators/`), `recorder/` runs one thread per device into one writer
+//! thread, `control` is the daemon's HTTP API, `rig` the TOML rig config,
+//! `clock` maps device clocks onto the host clock.
 
 pub mod clock;
 pub mod control;

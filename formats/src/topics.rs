@@ -30,6 +30,11 @@ pub fn lidar_points(lidar: &str) -> String {
     format!("/lidar/{lidar}/points")
 }
 
+/// Raw sensor packets of a LiDAR, one scan message per revolution.
+pub fn lidar_packets(lidar: &str) -> String {
+    format!("/lidar/{lidar}/packets")
+}
+
 /// Moving transforms (robot links).
 pub const TF: &str = "/tf";
 /// Fixed transforms (sensor mounts).

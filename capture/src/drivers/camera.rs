@@ -135,7 +135,6 @@ fn stream(
     let period = 1_000_000_000 / u64::from(camera.fps.max(1));
     let paced_start = host_now_nanos();
     let mut n: u64 = 0;
-    let mut packet = ffmpeg::Packet::empty();
     let mut decoded = ffmpeg::frame::Video::empty();
     on_open(host_now_nanos());
     while !stop.load(Ordering::Relaxed) {
@@ -149,6 +148,9 @@ fn stream(
             }
             n += 1;
         }
+        // A fresh packet per read: av_read_frame does not release what a
+        // reused packet still holds (ffmpeg-next's `read` does not either).
+        let mut packet = ffmpeg::Packet::empty();
         packet.read(&mut input).map_err(|e| e.to_string())?;
         if packet.stream() != stream_index {
             continue;

@@ -171,10 +171,12 @@ fn produce_loop(
     let period = 1_000_000_000 / u64::from(fps);
     let start = host_now_nanos();
     let mut n: u64 = 0;
-    let mut packet = ffmpeg::Packet::empty();
     let mut decoded = ffmpeg::frame::Video::empty();
     while !stop.load(Ordering::Relaxed) {
         // Next pattern frame (lavfi produces them as fast as asked).
+        // A fresh packet per read: av_read_frame does not release what a
+        // reused packet still holds (ffmpeg-next's `read` does not either).
+        let mut packet = ffmpeg::Packet::empty();
         packet.read(&mut input).map_err(|e| e.to_string())?;
         if packet.stream() != stream_index {
             continue;

@@ -239,6 +239,9 @@ impl Recorder {
         for l in &r.lidars {
             let lidar_topics = LidarTopics {
                 points: plan.add(topics::lidar_points(&l.name), TopicKind::Cloud),
+                packets: l
+                    .store_packets
+                    .then(|| plan.add(topics::lidar_packets(&l.name), TopicKind::Packets)),
                 events: plan.events,
             };
             let status = DeviceStatus::new(format!("lidar {}", l.name));

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::{Sender, TrySendError};
 use reel_formats::ros2::foxglove_msgs::CompressedVideo;
 use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
+use reel_formats::ros2::velodyne_msgs::VelodyneScan;
 
 /// A message body, by type.
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub enum Payload {
     Video(CompressedVideo),
     /// LiDAR revolution.
     Cloud(PointCloud2),
+    /// The raw packets of a LiDAR revolution.
+    Scan(VelodyneScan),
     /// An event for `/episode/events` (JSON object text).
     Event(String),
 }

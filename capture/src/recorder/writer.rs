@@ -13,6 +13,7 @@ use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, Ou
 use reel_formats::ros2::foxglove_msgs::CompressedVideo;
 use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
 use reel_formats::ros2::std_msgs::StringMsg;
+use reel_formats::ros2::velodyne_msgs::VelodyneScan;
 use reel_formats::time::host_now_nanos;
 
 use super::sink::{DeviceStatus, Envelope, Payload};
@@ -28,6 +29,8 @@ pub enum TopicKind {
     Video,
     /// `sensor_msgs/msg/PointCloud2`.
     Cloud,
+    /// `velodyne_msgs/msg/VelodyneScan`.
+    Packets,
     /// `std_msgs/msg/String` (events, robot description).
     Text,
 }
@@ -46,6 +49,7 @@ enum Handle {
     Image(Topic<CompressedImage>),
     Video(Topic<CompressedVideo>),
     Cloud(Topic<PointCloud2>),
+    Packets(Topic<VelodyneScan>),
     Text(Topic<StringMsg>),
 }
 
@@ -250,6 +254,7 @@ fn start(
             TopicKind::Image => writer.add_topic(&t.name).map(Handle::Image),
             TopicKind::Video => writer.add_topic(&t.name).map(Handle::Video),
             TopicKind::Cloud => writer.add_topic(&t.name).map(Handle::Cloud),
+            TopicKind::Packets => writer.add_topic(&t.name).map(Handle::Packets),
             TopicKind::Text => writer.add_topic(&t.name).map(Handle::Text),
         }
         .map_err(|e| e.to_string())?;
@@ -325,6 +330,7 @@ fn write(open: &mut Open, _config: &WriterConfig, env: &Envelope) -> Result<(), 
         (Some(Handle::Image(t)), Payload::Image(m)) => w.write(*t, m, log, publish),
         (Some(Handle::Video(t)), Payload::Video(m)) => w.write(*t, m, log, publish),
         (Some(Handle::Cloud(t)), Payload::Cloud(m)) => w.write(*t, m, log, publish),
+        (Some(Handle::Packets(t)), Payload::Scan(m)) => w.write(*t, m, log, publish),
         (Some(Handle::Text(t)), Payload::Event(s)) => {
             w.write(*t, &StringMsg { data: s.clone() }, log, publish)
         }

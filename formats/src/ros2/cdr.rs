@@ -97,6 +97,10 @@ impl<'a> CdrWriter<'a> {
         self.len(v.len());
         self.buf.extend_from_slice(v);
     }
+    /// Writes a `uint8[N]` (no count, no alignment).
+    pub fn u8_array(&mut self, v: &[u8]) {
+        self.buf.extend_from_slice(v);
+    }
     /// Writes a `float64[]`.
     pub fn f64s(&mut self, v: &[f64]) {
         self.len(v.len());
@@ -267,6 +271,10 @@ impl<'a> CdrReader<'a> {
     /// Reads a `uint8[]`.
     pub fn bytes(&mut self) -> Result<Vec<u8>, CdrError> {
         let n = self.len(1)?;
+        Ok(self.take(n)?.to_vec())
+    }
+    /// Reads a `uint8[N]`.
+    pub fn u8_array(&mut self, n: usize) -> Result<Vec<u8>, CdrError> {
         Ok(self.take(n)?.to_vec())
     }
     /// Reads a `float64[]`.

@@ -22,6 +22,7 @@ pub mod geometry_msgs;
 pub mod sensor_msgs;
 pub mod std_msgs;
 pub mod tf2_msgs;
+pub mod velodyne_msgs;
 
 use crate::error::CdrError;
 pub use cdr::{CdrReader, CdrWriter};

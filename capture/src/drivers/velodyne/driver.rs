@@ -7,6 +7,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use reel_formats::ros2::builtin_interfaces::Time;
+use reel_formats::ros2::std_msgs::Header;
+use reel_formats::ros2::velodyne_msgs::{VelodynePacket, VelodyneScan};
 use reel_formats::time::host_now_nanos;
 
 use super::protocol::{DataPacket, PACKET_PERIOD_US};
@@ -22,6 +25,8 @@ const LOST_AFTER: Duration = Duration::from_millis(500);
 pub struct LidarTopics {
     /// `/lidar/<name>/points`.
     pub points: usize,
+    /// `/lidar/<name>/packets` when raw packets are stored.
+    pub packets: Option<usize>,
     /// `/episode/events`.
     pub events: usize,
 }
@@ -49,6 +54,8 @@ pub fn run(
     let mut last_packet_host: Option<u64> = None;
     let mut last_device_us: Option<f64> = None;
     let mut lost_since: Option<u64> = None;
+    // Raw packets of the revolution being assembled (when stored).
+    let mut raw: Vec<VelodynePacket> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let n = match socket.recv(&mut buf) {
             Ok(n) => n,
@@ -73,6 +80,7 @@ pub fn run(
                         );
                         // The partial revolution is not a full turn: drop it.
                         let _ = assembler.flush();
+                        raw.clear();
                     }
                 }
                 continue;
@@ -98,6 +106,12 @@ pub fn run(
         }
         status.connected.store(true, Ordering::Relaxed);
         last_packet_host = Some(host);
+        if topics.packets.is_some() {
+            raw.push(VelodynePacket {
+                stamp: Time::from_nanos(host),
+                data: buf[..n].to_vec(),
+            });
+        }
         let revolutions = assembler.push(&packet);
         let Some(device_us) = assembler.last_packet_start_us() else {
             continue;
@@ -123,6 +137,15 @@ pub fn run(
             };
             let cloud = rev.to_point_cloud2(stamp, frame_id);
             sink.send(topics.points, host, stamp, Payload::Cloud(cloud));
+            if let Some(topic) = topics.packets {
+                // Every packet is stored once: a scan ends with the packet
+                // that completed its revolution.
+                let scan = VelodyneScan {
+                    header: Header::new(stamp, frame_id),
+                    packets: std::mem::take(&mut raw),
+                };
+                sink.send(topic, host, stamp, Payload::Scan(scan));
+            }
         }
     }
     Ok(())
