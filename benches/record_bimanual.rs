@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use reel_capture::emulators::ground_truth::{percentile as percentile_ms, sync_errors};
+use reel_capture::emulators::rig::EmulatedRig;
 use reel_capture::recorder::{Recorder, RecorderOptions};
 use reel_capture::rig::LoadedRig;
 use reel_formats::episode::{EpisodeReader, Outcome};
@@ -190,6 +192,38 @@ fn main() {
         summary.messages,
         std::fs::metadata(&summary.path).unwrap().len() as f64 / 1e6 / wall
     );
+    drop(dir);
+    sync_phase(seconds.min(30.0));
+}
+
+/// Sync accuracy needs the emulators' ground truth, so this phase runs them
+/// in this process (the CPU and memory figures above exclude them).
+fn sync_phase(seconds: f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = LoadedRig::load(rig_in(dir.path())).unwrap();
+    let emu = EmulatedRig::start(&rig.rig).unwrap();
+    let recorder =
+        Recorder::start(rig.clone(), RecorderOptions::new(dir.path().join("out"))).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    recorder.start_episode(Some("sync benchmark")).unwrap();
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    let summary = recorder.stop_episode(Outcome::Unknown).unwrap();
+    drop(recorder);
+    let e = sync_errors(&summary.path, &rig.rig, &emu).unwrap();
+    println!("sync accuracy ({seconds:.0} s, emulators in-process, against their ground truth)");
+    for (name, v, target) in [
+        ("joints", &e.joints_ms, 2.0),
+        ("lidar", &e.lidar_ms, 2.0),
+        ("cameras", &e.cameras_ms, 5.0),
+    ] {
+        let p99 = percentile_ms(v, 99.0);
+        println!(
+            "  {name:<8} n={:<7} p50 {:.3} ms  p99 {p99:.3} ms   (target p99 ≤ {target} ms; ratio {:.3})",
+            v.len(),
+            percentile_ms(v, 50.0),
+            p99 / target
+        );
+    }
 }
 
 fn recorder_latency(recorder: &Recorder) -> Vec<u32> {

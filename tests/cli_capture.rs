@@ -310,3 +310,72 @@ fn daemon_with_ctl_records_and_refuses_cross_origin_requests() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--allow-remote"));
 }
+
+#[test]
+fn interactive_record_on_a_terminal_takes_keys() {
+    if Command::new("script").arg("--version").output().is_err() {
+        println!("SKIPPED: `script` (util-linux) is missing; the interactive recorder was not driven through a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rig = rig_in(dir.path());
+    let out = dir.path().join("episodes");
+    let command = format!(
+        "{} record --rig {} --out {} --emulate",
+        env!("CARGO_BIN_EXE_reel"),
+        rig.display(),
+        out.display()
+    );
+    // `script` gives the recorder a real terminal; our keys go through it.
+    let mut child = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut keys = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    keys.write_all(b" ").unwrap(); // start
+    keys.flush().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    keys.write_all(b"f").unwrap(); // stop as failure
+    keys.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    keys.write_all(b" ").unwrap(); // start another
+    keys.flush().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    keys.write_all(b"d").unwrap(); // discard it
+    keys.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    keys.write_all(b"q").unwrap();
+    keys.flush().unwrap();
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "recorder did not quit on q"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut screen = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut screen)
+        .unwrap();
+    assert!(
+        screen.contains("follower 100/100") || screen.contains("follower"),
+        "{screen}"
+    );
+    assert!(screen.contains("discarded"), "{screen}");
+    let files = episodes(&out, "");
+    assert_eq!(files.len(), 1, "{files:?}");
+    let meta = EpisodeReader::open(&files[0])
+        .unwrap()
+        .episode_meta()
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta.outcome, Outcome::Failure);
+}

@@ -107,7 +107,6 @@ fn no_space_at_all_keeps_what_was_written_and_says_how_to_get_it() {
             file,
             &RecoverOptions {
                 output: Some(fixed.clone()),
-                ..Default::default()
             },
         )
         .unwrap();

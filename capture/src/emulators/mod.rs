@@ -4,6 +4,7 @@
 //! cannot tell them from hardware.
 
 pub mod camera;
+pub mod ground_truth;
 pub mod motion;
 pub mod rig;
 pub mod servo_bus;

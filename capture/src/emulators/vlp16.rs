@@ -73,16 +73,16 @@ impl Scene {
     /// Range and reflectivity along the unit ray `d` from the origin.
     pub fn hit(&self, d: [f64; 3]) -> (f64, u8) {
         let mut best = (f64::INFINITY, 0u8);
-        for axis in 0..3 {
-            if d[axis].abs() < 1e-12 {
+        for (axis, &component) in d.iter().enumerate() {
+            if component.abs() < 1e-12 {
                 continue;
             }
-            let bound = if d[axis] > 0.0 {
+            let bound = if component > 0.0 {
                 self.room[axis * 2 + 1]
             } else {
                 self.room[axis * 2]
             };
-            let t = bound / d[axis];
+            let t = bound / component;
             if t > 0.0 && t < best.0 {
                 best = (t, if axis == 2 { 20 } else { 60 });
             }
