@@ -106,6 +106,8 @@ pub(crate) struct Status {
 
 /// A protocol's stream decoder, seen as a source of status packets.
 pub(crate) trait StatusStream: Default {
+    /// Bytes of a status packet besides its parameters.
+    const STATUS_OVERHEAD: usize;
     fn push(&mut self, bytes: &[u8]);
     /// The next status packet; `None` when more bytes are needed. Packets
     /// that are not statuses (an echoed request) are skipped.
@@ -141,11 +143,10 @@ impl<D: StatusStream> Transactor<D> {
         request: &[u8],
         ids: &[u8],
         params_len: usize,
-        status_overhead: usize,
     ) -> Result<(Vec<Status>, u64, u64), BusError> {
         let mut attempt = 0;
         loop {
-            match self.transact_once(request, ids, params_len, status_overhead) {
+            match self.transact_once(request, ids, params_len) {
                 Ok(r) => {
                     self.stats.servo_errors += r.0.iter().filter(|s| s.error != 0).count() as u64;
                     return Ok(r);
@@ -164,7 +165,6 @@ impl<D: StatusStream> Transactor<D> {
         request: &[u8],
         ids: &[u8],
         params_len: usize,
-        status_overhead: usize,
     ) -> Result<(Vec<Status>, u64, u64), BusError> {
         let first = ids.first().copied().unwrap_or(0);
         let port = self.link.path().to_path_buf();
@@ -173,7 +173,7 @@ impl<D: StatusStream> Transactor<D> {
         self.stats.requests += 1;
         self.link.send(request)?;
         let sent = host_now_nanos();
-        let reply_bytes = ids.len() * (status_overhead + params_len);
+        let reply_bytes = ids.len() * (D::STATUS_OVERHEAD + params_len);
         let timeout = reply_timeout(request.len() + reply_bytes, self.link.baud(), ids.len());
         let deadline = Instant::now() + timeout;
         let mut replies: Vec<Status> = Vec::with_capacity(ids.len());
@@ -231,19 +231,32 @@ impl<D: StatusStream> Transactor<D> {
         self.link.send(request)
     }
 
+    /// One Sync Read `request` of `state_len` bytes from each of `ids`,
+    /// each status turned into a reading by `reading`, with its times.
+    pub fn read_state(
+        &mut self,
+        request: &[u8],
+        ids: &[u8],
+        state_len: usize,
+        reading: impl Fn(&Status) -> RawJointReading,
+    ) -> Result<StateRead, BusError> {
+        let (replies, sent, received) = self.transact(request, ids, state_len)?;
+        let reply_len = ids.len() * (D::STATUS_OVERHEAD + state_len);
+        Ok(StateRead {
+            readings: replies.iter().map(reading).collect(),
+            sent_nanos: sent,
+            received_nanos: received,
+            sampled_nanos: self.sample_time(sent, received, request.len(), reply_len),
+        })
+    }
+
     /// When the servos latched their registers. The request's end on the
     /// wire (`sent` + its wire time) is early by the delivery latency to the
     /// bus; the reply's start (`received` − its wire time) is late by the
     /// latency back. Their midpoint cancels what the two have in common, as
     /// NTP does with a round trip (USB-serial and pty latencies are alike
     /// both ways).
-    pub fn sample_time(
-        &self,
-        sent: u64,
-        received: u64,
-        request_len: usize,
-        reply_len: usize,
-    ) -> u64 {
+    fn sample_time(&self, sent: u64, received: u64, request_len: usize, reply_len: usize) -> u64 {
         let baud = self.link.baud();
         let early = sent + wire_time(request_len, baud).as_nanos() as u64;
         let late = received.saturating_sub(wire_time(reply_len, baud).as_nanos() as u64);

@@ -13,10 +13,10 @@ use crate::serial::SerialLink;
 /// contiguous from address 126 on XL330/XM430 (Present Load on XL430).
 const STATE_ADDRESS: u16 = reg::PRESENT_CURRENT;
 const STATE_LEN: u16 = 10;
-/// Status packet: header 4, ID, LEN 2, 0x55, ERR, params, CRC 2.
-const STATUS_OVERHEAD: usize = 11;
 
 impl StatusStream for PacketDecoder {
+    /// Header 4, ID, LEN 2, 0x55, ERR, CRC 2.
+    const STATUS_OVERHEAD: usize = 11;
     fn push(&mut self, bytes: &[u8]) {
         PacketDecoder::push(self, bytes);
     }
@@ -69,7 +69,7 @@ impl ServoBus for DynamixelBus {
             instruction: Instruction::Ping,
         }
         .encode();
-        let (replies, _, _) = self.bus.transact(&request, &[id], 3, STATUS_OVERHEAD)?;
+        let (replies, _, _) = self.bus.transact(&request, &[id], 3)?;
         let p = &replies[0].params;
         Ok(u16::from_le_bytes([p[0], p[1]]))
     }
@@ -80,12 +80,8 @@ impl ServoBus for DynamixelBus {
             length: STATE_LEN,
             ids: ids.to_vec(),
         });
-        let (replies, sent, received) =
-            self.bus
-                .transact(&request, ids, usize::from(STATE_LEN), STATUS_OVERHEAD)?;
-        let readings = replies
-            .iter()
-            .map(|r| {
+        self.bus
+            .read_state(&request, ids, usize::from(STATE_LEN), |r| {
                 let p = &r.params;
                 RawJointReading {
                     id: r.id,
@@ -95,18 +91,6 @@ impl ServoBus for DynamixelBus {
                     error_bits: r.error,
                 }
             })
-            .collect();
-        Ok(StateRead {
-            readings,
-            sent_nanos: sent,
-            received_nanos: received,
-            sampled_nanos: self.bus.sample_time(
-                sent,
-                received,
-                request.len(),
-                ids.len() * (STATUS_OVERHEAD + usize::from(STATE_LEN)),
-            ),
-        })
     }
 
     fn write_goal_positions(&mut self, goals: &[(u8, i32)]) -> Result<(), BusError> {

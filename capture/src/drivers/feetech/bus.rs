@@ -16,10 +16,10 @@ use crate::serial::SerialLink;
 /// Present Position (56) through Present Current (69..70): 15 bytes.
 const STATE_ADDRESS: u8 = reg::PRESENT_POSITION;
 const STATE_LEN: u8 = 15;
-/// Status packet: FF FF, ID, LEN, ERR, params, checksum.
-const STATUS_OVERHEAD: usize = 6;
 
 impl StatusStream for PacketDecoder {
+    /// FF FF, ID, LEN, ERR, checksum.
+    const STATUS_OVERHEAD: usize = 6;
     fn push(&mut self, bytes: &[u8]) {
         PacketDecoder::push(self, bytes);
     }
@@ -66,7 +66,7 @@ impl ServoBus for FeetechBus {
     fn ping(&mut self, id: u8) -> Result<u16, BusError> {
         // A Feetech ping reply carries no model; read it from address 3.
         self.bus
-            .transact(&packet(id, Instruction::Ping), &[id], 0, STATUS_OVERHEAD)?;
+            .transact(&packet(id, Instruction::Ping), &[id], 0)?;
         let read_model = packet(
             id,
             Instruction::Read {
@@ -74,7 +74,7 @@ impl ServoBus for FeetechBus {
                 length: 2,
             },
         );
-        let (replies, _, _) = self.bus.transact(&read_model, &[id], 2, STATUS_OVERHEAD)?;
+        let (replies, _, _) = self.bus.transact(&read_model, &[id], 2)?;
         Ok(le16(&replies[0].params, 0))
     }
 
@@ -87,12 +87,8 @@ impl ServoBus for FeetechBus {
                 ids: ids.to_vec(),
             },
         );
-        let (replies, sent, received) =
-            self.bus
-                .transact(&request, ids, usize::from(STATE_LEN), STATUS_OVERHEAD)?;
-        let readings = replies
-            .iter()
-            .map(|r| {
+        self.bus
+            .read_state(&request, ids, usize::from(STATE_LEN), |r| {
                 let p = &r.params;
                 RawJointReading {
                     id: r.id,
@@ -103,18 +99,6 @@ impl ServoBus for FeetechBus {
                     error_bits: r.error,
                 }
             })
-            .collect();
-        Ok(StateRead {
-            readings,
-            sent_nanos: sent,
-            received_nanos: received,
-            sampled_nanos: self.bus.sample_time(
-                sent,
-                received,
-                request.len(),
-                ids.len() * (STATUS_OVERHEAD + usize::from(STATE_LEN)),
-            ),
-        })
     }
 
     fn write_goal_positions(&mut self, goals: &[(u8, i32)]) -> Result<(), BusError> {
