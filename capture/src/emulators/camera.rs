@@ -11,12 +11,12 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ffmpeg_next as ffmpeg;
 use reel_formats::time::host_now_nanos;
 
+use super::threads::DeviceThreads;
 use crate::timecode;
 use crate::video::{self, Codec, Converter, Encoder, Source};
 
@@ -37,8 +37,8 @@ pub struct CameraEmulatorStats {
 #[derive(Debug)]
 pub struct CameraEmulator {
     address: SocketAddr,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    /// Held for its drop, which stops and joins the device's threads.
+    _threads: DeviceThreads,
     stats: Arc<CameraEmulatorStats>,
 }
 
@@ -55,33 +55,29 @@ impl CameraEmulator {
         })?;
         let address = listener.local_addr()?;
         listener.set_nonblocking(true)?;
-        let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(CameraEmulatorStats::default());
         let clients: Clients = Arc::default();
         // Open the pattern source now so a bad FFmpeg fails here, not later.
         let input = video::open_input(&Source::TestSrc2, width, height, fps, None, || false)
             .map_err(std::io::Error::other)?;
-        let accept = {
-            let (stop, clients, stats) = (stop.clone(), clients.clone(), stats.clone());
-            std::thread::Builder::new()
-                .name(format!("emu-cam-accept {address}"))
-                .spawn(move || accept_loop(&listener, &clients, &stop, &stats))?
-        };
-        let produce = {
-            let (stop, clients, stats) = (stop.clone(), clients.clone(), stats.clone());
-            std::thread::Builder::new()
-                .name(format!("emu-cam {address}"))
-                .spawn(move || {
-                    if let Err(e) = produce_loop(input, width, height, fps, &clients, &stop, &stats)
-                    {
-                        eprintln!("emulated camera {address}: {e}");
-                    }
-                })?
-        };
+        let mut threads = DeviceThreads::default();
+        {
+            let (clients, stats) = (clients.clone(), stats.clone());
+            threads.spawn(format!("emu-cam-accept {address}"), move |stop| {
+                accept_loop(&listener, &clients, stop, &stats);
+            })?;
+        }
+        {
+            let stats = stats.clone();
+            threads.spawn(format!("emu-cam {address}"), move |stop| {
+                if let Err(e) = produce_loop(input, width, height, fps, &clients, stop, &stats) {
+                    eprintln!("emulated camera {address}: {e}");
+                }
+            })?;
+        }
         Ok(Self {
             address,
-            stop,
-            threads: vec![accept, produce],
+            _threads: threads,
             stats,
         })
     }
@@ -97,21 +93,8 @@ impl CameraEmulator {
     }
 
     /// Stops serving; clients see the stream end.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for CameraEmulator {
-    fn drop(&mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        drop(self);
     }
 }
 

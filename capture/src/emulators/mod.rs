@@ -8,4 +8,5 @@ pub mod ground_truth;
 pub mod motion;
 pub mod rig;
 pub mod servo_bus;
+mod threads;
 pub mod vlp16;

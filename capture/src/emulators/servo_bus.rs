@@ -10,17 +10,20 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use reel_formats::time::host_now_nanos;
 use serialport::{SerialPort, TTYPort};
 
 use super::motion::JointMotion;
+use super::threads::DeviceThreads;
 use crate::drivers::dynamixel::protocol as dxl;
 use crate::drivers::feetech::protocol as ft;
 use crate::rig::{Protocol, ServoModel};
 use crate::serial::wire_time;
+
+/// Broadcast ID, the same in both protocols.
+const BROADCAST_ID: u8 = dxl::BROADCAST_ID;
 
 /// Faults a test can switch on while the emulator runs.
 #[derive(Debug, Default)]
@@ -88,8 +91,7 @@ pub struct EmulatedServo {
 #[derive(Debug)]
 pub struct ServoBusEmulator {
     link: PathBuf,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    threads: DeviceThreads,
     faults: Arc<BusFaults>,
     stats: Arc<BusEmulatorStats>,
 }
@@ -244,6 +246,27 @@ impl Servo {
         true
     }
 
+    /// Parameters of a ping reply: Dynamixel sends model and firmware,
+    /// Feetech nothing (its model is read from address 3).
+    fn ping_params(&self, protocol: Protocol) -> Vec<u8> {
+        match protocol {
+            Protocol::Dynamixel => {
+                let m = self.model.model_number().to_le_bytes();
+                vec![m[0], m[1], self.table[6]]
+            }
+            Protocol::Feetech => Vec::new(),
+        }
+    }
+
+    /// Whether a unicast write gets a status (Status Return Level 2 on
+    /// Dynamixel, Response Status Level 1 on Feetech).
+    fn acknowledges_writes(&self, protocol: Protocol) -> bool {
+        match protocol {
+            Protocol::Dynamixel => self.table[68] >= 2,
+            Protocol::Feetech => self.table[8] == 1,
+        }
+    }
+
     fn return_delay(&self, protocol: Protocol) -> Duration {
         let at = match protocol {
             Protocol::Dynamixel => 9,
@@ -258,6 +281,153 @@ struct Reply {
     bytes: Vec<u8>,
     /// Return delays of the answering servos.
     delay: Duration,
+}
+
+/// An instruction as the emulated servos act on it, whatever the protocol.
+enum Request {
+    Ping,
+    Read {
+        address: usize,
+        length: usize,
+    },
+    Write {
+        address: usize,
+        data: Vec<u8>,
+    },
+    SyncRead {
+        address: usize,
+        length: usize,
+        ids: Vec<u8>,
+        fast: bool,
+    },
+    SyncWrite {
+        writes: (usize, Vec<(u8, Vec<u8>)>),
+    },
+    Other,
+}
+
+impl From<dxl::Instruction> for Request {
+    fn from(i: dxl::Instruction) -> Self {
+        use dxl::Instruction as I;
+        match i {
+            I::Ping => Self::Ping,
+            I::Read { address, length } => Self::Read {
+                address: address.into(),
+                length: length.into(),
+            },
+            I::Write { address, data } => Self::Write {
+                address: address.into(),
+                data,
+            },
+            I::SyncRead {
+                address,
+                length,
+                ids,
+            } => Self::SyncRead {
+                address: address.into(),
+                length: length.into(),
+                ids,
+                fast: false,
+            },
+            I::FastSyncRead {
+                address,
+                length,
+                ids,
+            } => Self::SyncRead {
+                address: address.into(),
+                length: length.into(),
+                ids,
+                fast: true,
+            },
+            I::SyncWrite {
+                address, writes, ..
+            } => Self::SyncWrite {
+                writes: (address.into(), writes),
+            },
+            _ => Self::Other,
+        }
+    }
+}
+
+impl From<ft::Instruction> for Request {
+    fn from(i: ft::Instruction) -> Self {
+        use ft::Instruction as I;
+        match i {
+            I::Ping => Self::Ping,
+            I::Read { address, length } => Self::Read {
+                address: address.into(),
+                length: length.into(),
+            },
+            I::Write { address, data } => Self::Write {
+                address: address.into(),
+                data,
+            },
+            I::SyncRead {
+                address,
+                length,
+                ids,
+            } => Self::SyncRead {
+                address: address.into(),
+                length: length.into(),
+                ids,
+                fast: false,
+            },
+            I::SyncWrite {
+                address, writes, ..
+            } => Self::SyncWrite {
+                writes: (address.into(), writes),
+            },
+            _ => Self::Other,
+        }
+    }
+}
+
+/// The bus side of the pty: one protocol's stream decoder.
+enum RequestDecoder {
+    Dynamixel(dxl::PacketDecoder),
+    Feetech(ft::PacketDecoder),
+}
+
+impl RequestDecoder {
+    fn new(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::Dynamixel => Self::Dynamixel(dxl::PacketDecoder::default()),
+            Protocol::Feetech => Self::Feetech(ft::PacketDecoder::default()),
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Dynamixel(d) => d.push(bytes),
+            Self::Feetech(d) => d.push(bytes),
+        }
+    }
+
+    /// The next instruction as (wire length, ID, request); `Some(Err)` for
+    /// a packet that fails its CRC/checksum or does not parse.
+    fn next(&mut self) -> Option<Result<(usize, u8, Request), ()>> {
+        loop {
+            let decoded = match self {
+                Self::Dynamixel(d) => d.next_raw()?.and_then(|raw| {
+                    dxl::decode(&raw).map(|p| match p {
+                        dxl::Packet::Instruction(p) => {
+                            Some((raw.len(), p.id, p.instruction.into()))
+                        }
+                        dxl::Packet::Status(_) => None,
+                    })
+                }),
+                Self::Feetech(d) => d.next_raw()?.and_then(|raw| {
+                    ft::InstructionPacket::decode(&raw)
+                        .map(|p| Some((raw.len(), p.id, p.instruction.into())))
+                }),
+            };
+            match decoded {
+                Ok(Some(r)) => return Some(Ok(r)),
+                Ok(None) => continue,
+                Err(_) => return Some(Err(())),
+            }
+        }
+    }
 }
 
 struct Bus {
@@ -286,180 +456,114 @@ impl Bus {
         );
     }
 
-    fn dxl_status(id: u8, params: Vec<u8>) -> Vec<u8> {
-        dxl::StatusPacket {
-            id,
-            error: dxl::StatusError(0),
-            params,
+    fn status(&self, id: u8, params: Vec<u8>) -> Vec<u8> {
+        match self.protocol {
+            Protocol::Dynamixel => dxl::StatusPacket {
+                id,
+                error: dxl::StatusError(0),
+                params,
+            }
+            .encode(),
+            Protocol::Feetech => ft::StatusPacket {
+                id,
+                error: ft::StatusError(0),
+                params,
+            }
+            .encode(),
         }
-        .encode()
     }
 
-    fn ft_status(id: u8, params: Vec<u8>) -> Vec<u8> {
-        ft::StatusPacket {
-            id,
-            error: ft::StatusError(0),
-            params,
+    /// IDs an instruction to `id` reaches (all servos for broadcast).
+    fn targets(&self, id: u8) -> Vec<u8> {
+        if id == BROADCAST_ID {
+            self.servos.iter().map(|s| s.id).collect()
+        } else {
+            vec![id]
         }
-        .encode()
     }
 
-    /// Handles one Dynamixel instruction.
-    fn dynamixel(&mut self, packet: dxl::InstructionPacket) -> Option<Reply> {
-        use dxl::Instruction as I;
+    /// Acts on one instruction; returns the status packets to send, if any.
+    fn handle(&mut self, id: u8, request: Request) -> Option<Reply> {
         let protocol = self.protocol;
-        let id = packet.id;
-        let broadcast = id == dxl::BROADCAST_ID;
+        let broadcast = id == BROADCAST_ID;
+        let stats = self.stats.clone();
         let mut out = Vec::new();
         let mut delay = Duration::ZERO;
-        match packet.instruction {
-            I::Ping => {
-                let ids: Vec<u8> = if broadcast {
-                    self.servos.iter().map(|s| s.id).collect()
-                } else {
-                    vec![id]
-                };
-                for i in ids {
+        // (ID, params) of each status to send, in order.
+        let mut statuses: Vec<(u8, Vec<u8>)> = Vec::new();
+        match request {
+            // Dynamixel answers a broadcast ping from every servo; Feetech does not.
+            Request::Ping if !broadcast || protocol == Protocol::Dynamixel => {
+                for i in self.targets(id) {
                     if let Some(s) = self.servo(i) {
-                        let m = s.model.model_number().to_le_bytes();
-                        delay += s.return_delay(protocol);
-                        out.extend(Self::dxl_status(i, vec![m[0], m[1], s.table[6]]));
+                        statuses.push((i, s.ping_params(protocol)));
                     }
                 }
             }
-            I::Read { address, length } if !broadcast => {
-                let s = self.servo(id)?;
-                delay += s.return_delay(protocol);
-                let data = s.read(usize::from(address), usize::from(length))?;
-                out.extend(Self::dxl_status(id, data));
+            Request::Read { address, length } if !broadcast => {
+                let data = self.servo(id)?.read(address, length)?;
+                statuses.push((id, data));
             }
-            I::Write { address, data } => {
-                let stats = self.stats.clone();
-                let targets: Vec<u8> = if broadcast {
-                    self.servos.iter().map(|s| s.id).collect()
-                } else {
-                    vec![id]
-                };
-                for i in targets {
+            Request::Write { address, data } => {
+                for i in self.targets(id) {
                     if let Some(s) = self.servo(i) {
-                        s.write(protocol, usize::from(address), &data, &stats);
-                        if !broadcast {
-                            delay += s.return_delay(protocol);
-                            out.extend(Self::dxl_status(i, Vec::new()));
+                        s.write(protocol, address, &data, &stats);
+                        if !broadcast && s.acknowledges_writes(protocol) {
+                            statuses.push((i, Vec::new()));
                         }
                     }
                 }
             }
-            I::SyncRead {
+            Request::SyncRead {
                 address,
                 length,
                 ids,
-            } => {
-                for i in ids {
-                    if let Some(s) = self.servo(i) {
-                        delay += s.return_delay(protocol);
-                        let data = s.read(usize::from(address), usize::from(length))?;
-                        out.extend(Self::dxl_status(i, data));
-                    }
-                }
-            }
-            I::FastSyncRead {
-                address,
-                length,
-                ids,
+                fast,
             } => {
                 let mut entries = Vec::new();
                 for i in ids {
                     if let Some(s) = self.servo(i) {
-                        delay += s.return_delay(protocol);
-                        entries.push(dxl::FastSyncEntry {
-                            error: dxl::StatusError(0),
-                            id: i,
-                            data: s.read(usize::from(address), usize::from(length))?,
-                        });
+                        entries.push((i, s.read(address, length)?));
                     }
                 }
-                if !entries.is_empty() {
-                    out.extend(dxl::encode_fast_sync_status(&entries));
+                if fast {
+                    // Fast Sync Read: one status packet for all (Dynamixel only).
+                    for (i, _) in &entries {
+                        delay += self
+                            .servo(*i)
+                            .map_or(Duration::ZERO, |s| s.return_delay(protocol));
+                    }
+                    let fast_entries: Vec<dxl::FastSyncEntry> = entries
+                        .into_iter()
+                        .map(|(id, data)| dxl::FastSyncEntry {
+                            error: dxl::StatusError(0),
+                            id,
+                            data,
+                        })
+                        .collect();
+                    if !fast_entries.is_empty() {
+                        out.extend(dxl::encode_fast_sync_status(&fast_entries));
+                    }
+                } else {
+                    statuses.extend(entries);
                 }
             }
-            I::SyncWrite {
-                address, writes, ..
+            Request::SyncWrite {
+                writes: (address, writes),
             } => {
-                let stats = self.stats.clone();
                 for (i, data) in writes {
                     if let Some(s) = self.servo(i) {
-                        s.write(protocol, usize::from(address), &data, &stats);
+                        s.write(protocol, address, &data, &stats);
                     }
                 }
             }
             _ => {}
         }
-        (!out.is_empty()).then_some(Reply { bytes: out, delay })
-    }
-
-    /// Handles one Feetech instruction.
-    fn feetech(&mut self, packet: ft::InstructionPacket) -> Option<Reply> {
-        use ft::Instruction as I;
-        let protocol = self.protocol;
-        let id = packet.id;
-        let broadcast = id == ft::BROADCAST_ID;
-        let mut out = Vec::new();
-        let mut delay = Duration::ZERO;
-        match packet.instruction {
-            I::Ping if !broadcast => {
-                let s = self.servo(id)?;
-                delay += s.return_delay(protocol);
-                out.extend(Self::ft_status(id, Vec::new()));
-            }
-            I::Read { address, length } if !broadcast => {
-                let s = self.servo(id)?;
-                delay += s.return_delay(protocol);
-                let data = s.read(usize::from(address), usize::from(length))?;
-                out.extend(Self::ft_status(id, data));
-            }
-            I::Write { address, data } => {
-                let stats = self.stats.clone();
-                let targets: Vec<u8> = if broadcast {
-                    self.servos.iter().map(|s| s.id).collect()
-                } else {
-                    vec![id]
-                };
-                for i in targets {
-                    if let Some(s) = self.servo(i) {
-                        s.write(protocol, usize::from(address), &data, &stats);
-                        // Response Status Level 1: writes are acknowledged.
-                        if !broadcast && s.table[8] == 1 {
-                            delay += s.return_delay(protocol);
-                            out.extend(Self::ft_status(i, Vec::new()));
-                        }
-                    }
-                }
-            }
-            I::SyncRead {
-                address,
-                length,
-                ids,
-            } => {
-                for i in ids {
-                    if let Some(s) = self.servo(i) {
-                        delay += s.return_delay(protocol);
-                        let data = s.read(usize::from(address), usize::from(length))?;
-                        out.extend(Self::ft_status(i, data));
-                    }
-                }
-            }
-            I::SyncWrite {
-                address, writes, ..
-            } => {
-                let stats = self.stats.clone();
-                for (i, data) in writes {
-                    if let Some(s) = self.servo(i) {
-                        s.write(protocol, usize::from(address), &data, &stats);
-                    }
-                }
-            }
-            _ => {}
+        for (i, params) in statuses {
+            delay += self
+                .servo(i)
+                .map_or(Duration::ZERO, |s| s.return_delay(protocol));
+            out.extend(self.status(i, params));
         }
         (!out.is_empty()).then_some(Reply { bytes: out, delay })
     }
@@ -514,7 +618,6 @@ impl ServoBusEmulator {
             Err(_) => {}
         }
         std::os::unix::fs::symlink(&slave_name, link)?;
-        let stop = Arc::new(AtomicBool::new(false));
         let faults = Arc::new(BusFaults::default());
         let stats = Arc::new(BusEmulatorStats::default());
         let code = baud_code(protocol, baud);
@@ -527,16 +630,14 @@ impl ServoBusEmulator {
                 .collect(),
             stats: stats.clone(),
         };
-        let thread = {
-            let (stop, faults) = (stop.clone(), faults.clone());
-            std::thread::Builder::new()
-                .name(format!("emu-bus {}", link.display()))
-                .spawn(move || serve(master, slave, bus, &stop, &faults))?
-        };
+        let mut threads = DeviceThreads::default();
+        let thread_faults = faults.clone();
+        threads.spawn(format!("emu-bus {}", link.display()), move |stop| {
+            serve(master, slave, bus, stop, &thread_faults);
+        })?;
         Ok(Self {
             link: link.to_path_buf(),
-            stop,
-            thread: Some(thread),
+            threads,
             faults,
             stats,
         })
@@ -559,22 +660,15 @@ impl ServoBusEmulator {
 
     /// Stops serving, closes the pty (drivers see the device vanish) and
     /// removes the link.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let _ = std::fs::remove_file(&self.link);
+    pub fn stop(self) {
+        drop(self);
     }
 }
 
 impl Drop for ServoBusEmulator {
     fn drop(&mut self) {
-        self.shutdown();
+        self.threads.stop();
+        let _ = std::fs::remove_file(&self.link);
     }
 }
 
@@ -584,8 +678,7 @@ fn serve(mut master: TTYPort, slave: TTYPort, mut bus: Bus, stop: &AtomicBool, f
     let _slave = slave;
     crate::realtime::make_current_thread_realtime(crate::realtime::EMULATOR_PRIORITY);
     let _ = master.set_timeout(Duration::from_millis(20));
-    let mut dxl_decoder = dxl::PacketDecoder::default();
-    let mut ft_decoder = ft::PacketDecoder::default();
+    let mut decoder = RequestDecoder::new(bus.protocol);
     let mut buf = [0u8; 1024];
     let mut replies_sent: u32 = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -599,38 +692,17 @@ fn serve(mut master: TTYPort, slave: TTYPort, mut bus: Bus, stop: &AtomicBool, f
         };
         let arrived = host_now_nanos();
         let mut requests: Vec<(usize, Option<Reply>)> = Vec::new();
-        match bus.protocol {
-            Protocol::Dynamixel => {
-                dxl_decoder.push(&buf[..n]);
-                while let Some(next) = dxl_decoder.next_raw() {
-                    match next.and_then(|raw| dxl::decode(&raw).map(|p| (raw.len(), p))) {
-                        Ok((len, dxl::Packet::Instruction(p))) => {
-                            bus.stats.requests.fetch_add(1, Ordering::Relaxed);
-                            bus.refresh_all(arrived + wire_time(len, bus.baud).as_nanos() as u64);
-                            requests.push((len, bus.dynamixel(p)));
-                        }
-                        Ok(_) => {}
-                        Err(_) => {
-                            bus.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
+        decoder.push(&buf[..n]);
+        while let Some(next) = decoder.next() {
+            match next {
+                Ok((len, id, request)) => {
+                    bus.stats.requests.fetch_add(1, Ordering::Relaxed);
+                    // Servos latch their registers when the instruction ends on the wire.
+                    bus.refresh_all(arrived + wire_time(len, bus.baud).as_nanos() as u64);
+                    requests.push((len, bus.handle(id, request)));
                 }
-            }
-            Protocol::Feetech => {
-                ft_decoder.push(&buf[..n]);
-                while let Some(next) = ft_decoder.next_raw() {
-                    match next
-                        .and_then(|raw| ft::InstructionPacket::decode(&raw).map(|p| (raw.len(), p)))
-                    {
-                        Ok((len, p)) => {
-                            bus.stats.requests.fetch_add(1, Ordering::Relaxed);
-                            bus.refresh_all(arrived + wire_time(len, bus.baud).as_nanos() as u64);
-                            requests.push((len, bus.feetech(p)));
-                        }
-                        Err(_) => {
-                            bus.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
+                Err(()) => {
+                    bus.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }

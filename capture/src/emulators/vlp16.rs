@@ -6,11 +6,11 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use reel_formats::time::host_now_nanos;
 
+use super::threads::DeviceThreads;
 use crate::drivers::velodyne::protocol::{
     Block, DataPacket, ReturnMode, BLOCKS, CHANNELS_PER_BLOCK, DISTANCE_UNIT_M, ELEVATION_DEG,
     LASERS, LASER_PERIOD_US, PACKET_PERIOD_US, PRODUCT_VLP16, SEQUENCE_PERIOD_US,
@@ -108,8 +108,8 @@ impl Scene {
 /// A running emulated sensor; stops when dropped.
 #[derive(Debug)]
 pub struct Vlp16Emulator {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Held for its drop, which stops and joins the device's threads.
+    _threads: DeviceThreads,
     stats: Arc<Vlp16EmulatorStats>,
     start_nanos: u64,
     config: Vlp16EmulatorConfig,
@@ -126,18 +126,17 @@ impl Vlp16Emulator {
         .parse()
         .map_err(std::io::Error::other)?;
         let socket = UdpSocket::bind(bind)?;
-        let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(Vlp16EmulatorStats::default());
         let start_nanos = host_now_nanos();
-        let thread = {
-            let (stop, stats, config) = (stop.clone(), stats.clone(), config.clone());
-            std::thread::Builder::new()
-                .name("emu-vlp16".into())
-                .spawn(move || send_loop(&socket, &config, start_nanos, &stop, &stats))?
-        };
+        let mut threads = DeviceThreads::default();
+        {
+            let (stats, config) = (stats.clone(), config.clone());
+            threads.spawn("emu-vlp16".into(), move |stop| {
+                send_loop(&socket, &config, start_nanos, stop, &stats);
+            })?;
+        }
         Ok(Self {
-            stop,
-            thread: Some(thread),
+            _threads: threads,
             stats,
             start_nanos,
             config,
@@ -159,21 +158,8 @@ impl Vlp16Emulator {
     }
 
     /// Stops sending.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Vlp16Emulator {
-    fn drop(&mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        drop(self);
     }
 }
 
