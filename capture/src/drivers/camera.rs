@@ -16,6 +16,7 @@ use reel_formats::ros2::std_msgs::Header;
 use reel_formats::time::host_now_nanos;
 
 use crate::recorder::sink::{Payload, Sink};
+use crate::recorder::sleep_unless_stopped;
 use crate::rig::{Camera, CameraFormat};
 use crate::video::{self, Codec, Converter, Encoder, Source};
 
@@ -42,22 +43,9 @@ pub fn frame_id(camera: &str) -> String {
 
 /// Runs until `stop`, reopening the source after failures.
 pub fn run(camera: &Camera, topics: &CameraTopics, sink: &Sink, stop: &Arc<AtomicBool>) {
-    let status = sink.status().clone();
-    let device = format!("camera {}", camera.name);
-    let mut lost_since: Option<u64> = None;
-    let mut reported = false;
     while !stop.load(Ordering::Relaxed) {
         let result = stream(camera, topics, sink, stop, &mut |now| {
-            status.connected.store(true, Ordering::Relaxed);
-            if let Some(since) = lost_since.take() {
-                sink.event(
-                    topics.events,
-                    serde_json::json!({"event": "device_back", "device": device,
-                        "gap_start_nanos": since, "gap_end_nanos": now})
-                    .to_string(),
-                );
-            }
-            reported = false;
+            sink.device_up(topics.events, now);
         });
         if stop.load(Ordering::Relaxed) {
             break;
@@ -66,26 +54,9 @@ pub fn run(camera: &Camera, topics: &CameraTopics, sink: &Sink, stop: &Arc<Atomi
             Ok(()) => "stream ended".to_string(),
             Err(e) => e,
         };
-        if !reported {
-            let now = host_now_nanos();
-            status.connected.store(false, Ordering::Relaxed);
-            status.disconnects.fetch_add(1, Ordering::Relaxed);
-            status.error(format!("{device} ({}): {reason}", camera.source));
-            lost_since.get_or_insert(now);
-            sink.event(
-                topics.events,
-                serde_json::json!({"event": "device_lost", "device": device,
-                    "reason": reason, "since_nanos": now})
-                .to_string(),
-            );
-            reported = true;
-        }
-        for _ in 0..10 {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let reason = format!("{}: {reason}", camera.source);
+        sink.device_lost(topics.events, &reason, host_now_nanos());
+        sleep_unless_stopped(Duration::from_secs(1), stop);
     }
 }
 

@@ -10,6 +10,7 @@ use reel_formats::ros2::std_msgs::Header;
 use reel_formats::time::host_now_nanos;
 
 use super::sink::{Payload, Sink};
+use super::sleep_unless_stopped;
 use crate::drivers::servo::{open_bus, ServoBus, StateRead};
 use crate::rig::Arm;
 
@@ -56,10 +57,6 @@ pub struct ArmTopics {
     pub events: usize,
 }
 
-fn event(sink: &Sink, topics: &ArmTopics, value: serde_json::Value) {
-    sink.event(topics.events, value.to_string());
-}
-
 /// Converts a state read to a `JointState` in SI units.
 pub fn joint_state(arm: &Arm, read: &StateRead) -> JointState {
     let mut js = JointState {
@@ -94,26 +91,15 @@ pub fn run(
     }
     let ids: Vec<u8> = arm.joints.iter().map(|j| j.id).collect();
     let period = Duration::from_secs_f64(1.0 / arm.rate_hz);
-    let mut lost_since: Option<u64> = Some(host_now_nanos());
-    let mut first_open = true;
     while !stop.load(Ordering::Relaxed) {
         let mut bus = match open_bus(arm.protocol, &arm.port, arm.baud) {
             Ok(b) => b,
             Err(e) => {
-                if first_open || status.connected.swap(false, Ordering::Relaxed) {
-                    status.error(e.to_string());
-                    event(
-                        sink,
-                        topics,
-                        serde_json::json!({"event": "device_lost", "device": device, "reason": e.to_string(), "since_nanos": lost_since}),
-                    );
-                    first_open = false;
-                }
+                sink.device_lost(topics.events, &e.to_string(), host_now_nanos());
                 sleep_unless_stopped(Duration::from_millis(500), stop);
                 continue;
             }
         };
-        first_open = false;
         let outcome = poll(
             arm,
             topics,
@@ -125,31 +111,11 @@ pub fn run(
             publish_to,
             follow,
             &device,
-            &mut lost_since,
         );
         if let Err(reason) = outcome {
-            status.connected.store(false, Ordering::Relaxed);
-            status.disconnects.fetch_add(1, Ordering::Relaxed);
-            status.error(format!("{device}: {reason}"));
-            let since = host_now_nanos();
-            lost_since = Some(since);
-            event(
-                sink,
-                topics,
-                serde_json::json!({"event": "device_lost", "device": device, "reason": reason, "since_nanos": since}),
-            );
+            sink.device_lost(topics.events, &reason, host_now_nanos());
             sleep_unless_stopped(Duration::from_millis(200), stop);
         }
-    }
-}
-
-fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
-    let step = Duration::from_millis(20);
-    let mut left = total;
-    while !left.is_zero() && !stop.load(Ordering::Relaxed) {
-        let s = left.min(step);
-        std::thread::sleep(s);
-        left -= s;
     }
 }
 
@@ -166,7 +132,6 @@ fn poll(
     publish_to: Option<&LeaderShare>,
     follow: Option<&FollowLeader>,
     device: &str,
-    lost_since: &mut Option<u64>,
 ) -> Result<(), String> {
     let status = sink.status().clone();
     let period_ns = period.as_nanos() as u64;
@@ -196,11 +161,7 @@ fn poll(
                 status.error(e.to_string());
                 failures += 1;
                 if failures == lost_after {
-                    status.connected.store(false, Ordering::Relaxed);
-                    status.disconnects.fetch_add(1, Ordering::Relaxed);
-                    let since = host_now_nanos();
-                    *lost_since = Some(since);
-                    sink.event(topics.events, serde_json::json!({"event": "device_lost", "device": device, "reason": e.to_string(), "since_nanos": since}).to_string());
+                    sink.device_lost(topics.events, &e.to_string(), host_now_nanos());
                 }
                 continue;
             }
@@ -211,11 +172,7 @@ fn poll(
             bus_stats.bad_replies + bus_stats.timeouts,
             Ordering::Relaxed,
         );
-        if !status.connected.swap(true, Ordering::Relaxed) {
-            if let Some(since) = lost_since.take() {
-                sink.event(topics.events, serde_json::json!({"event": "device_back", "device": device, "gap_start_nanos": since, "gap_end_nanos": read.received_nanos}).to_string());
-            }
-        }
+        sink.device_up(topics.events, read.received_nanos);
         for (r, last) in read.readings.iter().zip(last_error_bits.iter_mut()) {
             if r.error_bits != *last {
                 *last = r.error_bits;

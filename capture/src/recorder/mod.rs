@@ -488,6 +488,17 @@ fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<(
         .map_err(|e| format!("cannot start thread {name}: {e}"))
 }
 
+/// Sleeps `total`, waking early when `stop` is set (checked every 20 ms).
+pub(crate) fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
+    let step = Duration::from_millis(20);
+    let mut left = total;
+    while !left.is_zero() && !stop.load(Ordering::Relaxed) {
+        let s = left.min(step);
+        std::thread::sleep(s);
+        left -= s;
+    }
+}
+
 /// Updates every device's rate once a second.
 fn monitor(counters: &[(Arc<DeviceStatus>, Arc<AtomicU64>)], stop: &AtomicBool) {
     let mut last: Vec<u64> = counters
@@ -496,12 +507,7 @@ fn monitor(counters: &[(Arc<DeviceStatus>, Arc<AtomicU64>)], stop: &AtomicBool) 
         .collect();
     let mut last_t = host_now_nanos();
     while !stop.load(Ordering::Relaxed) {
-        for _ in 0..10 {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        sleep_unless_stopped(Duration::from_secs(1), stop);
         let now = host_now_nanos();
         let dt = (now - last_t) as f64 / 1e9;
         last_t = now;

@@ -60,6 +60,8 @@ pub struct DeviceStatus {
     pub disconnects: AtomicU64,
     /// Last error text.
     pub last_error: Mutex<String>,
+    /// Host time the current loss began; 0 while none is reported.
+    down_since: AtomicU64,
 }
 
 impl DeviceStatus {
@@ -114,6 +116,37 @@ impl Sink {
                 true
             }
             Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    /// The device stopped answering (at `since_nanos`): marks it down and,
+    /// once per loss, counts it and records a `device_lost` event.
+    pub fn device_lost(&self, events_topic: usize, reason: &str, since_nanos: u64) {
+        let s = &self.status;
+        s.connected.store(false, Ordering::Relaxed);
+        if s.down_since
+            .compare_exchange(0, since_nanos.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        s.disconnects.fetch_add(1, Ordering::Relaxed);
+        s.error(format!("{}: {reason}", s.name));
+        let event = serde_json::json!({"event": "device_lost", "device": s.name,
+            "reason": reason, "since_nanos": since_nanos});
+        self.event(events_topic, event.to_string());
+    }
+
+    /// The device answers (at `now_nanos`): marks it up and, after a
+    /// reported loss, records `device_back` with the gap.
+    pub fn device_up(&self, events_topic: usize, now_nanos: u64) {
+        let s = &self.status;
+        s.connected.store(true, Ordering::Relaxed);
+        let since = s.down_since.swap(0, Ordering::Relaxed);
+        if since != 0 {
+            let event = serde_json::json!({"event": "device_back", "device": s.name,
+                "gap_start_nanos": since, "gap_end_nanos": now_nanos});
+            self.event(events_topic, event.to_string());
         }
     }
 

@@ -53,7 +53,7 @@ pub fn run(
     let mut buf = [0u8; 2048];
     let mut last_packet_host: Option<u64> = None;
     let mut last_device_us: Option<f64> = None;
-    let mut lost_since: Option<u64> = None;
+    let mut lost = false;
     // Raw packets of the revolution being assembled (when stored).
     let mut raw: Vec<VelodynePacket> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
@@ -67,17 +67,11 @@ pub fn run(
             {
                 let now = host_now_nanos();
                 if let Some(last) = last_packet_host {
-                    if lost_since.is_none() && now - last > LOST_AFTER.as_nanos() as u64 {
-                        lost_since = Some(last);
-                        status.connected.store(false, Ordering::Relaxed);
-                        status.disconnects.fetch_add(1, Ordering::Relaxed);
-                        status.error(format!("lidar {name}: no packets on {address}"));
-                        sink.event(
-                            topics.events,
-                            serde_json::json!({"event": "device_lost", "device": format!("lidar {name}"),
-                                "reason": format!("no packets on {address} for {} ms", LOST_AFTER.as_millis()),
-                                "since_nanos": last}).to_string(),
-                        );
+                    if !lost && now - last > LOST_AFTER.as_nanos() as u64 {
+                        lost = true;
+                        let reason =
+                            format!("no packets on {address} for {} ms", LOST_AFTER.as_millis());
+                        sink.device_lost(topics.events, &reason, last);
                         // The partial revolution is not a full turn: drop it.
                         let _ = assembler.flush();
                         raw.clear();
@@ -95,16 +89,8 @@ pub fn run(
                 continue;
             }
         };
-        if let Some(since) = lost_since.take() {
-            status.connected.store(true, Ordering::Relaxed);
-            sink.event(
-                topics.events,
-                serde_json::json!({"event": "device_back", "device": format!("lidar {name}"),
-                    "gap_start_nanos": since, "gap_end_nanos": host})
-                .to_string(),
-            );
-        }
-        status.connected.store(true, Ordering::Relaxed);
+        lost = false;
+        sink.device_up(topics.events, host);
         last_packet_host = Some(host);
         if topics.packets.is_some() {
             raw.push(VelodynePacket {
