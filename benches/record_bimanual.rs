@@ -44,26 +44,9 @@ fn rss_mb() -> (f64, f64) {
 }
 
 fn rig_in(dir: &Path) -> PathBuf {
-    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
-    let mut text = std::fs::read_to_string(samples.join("rigs/bimanual-emulated.toml")).unwrap();
-    text = text.replace("/tmp/reel-", &format!("{}/", dir.display()));
-    for port in [18611, 18612, 18613] {
-        let free = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        text = text.replace(&format!("127.0.0.1:{port}/"), &format!("127.0.0.1:{free}/"));
-    }
-    let udp = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    text = text.replace("127.0.0.1:2368", &format!("127.0.0.1:{udp}"));
-    let path = dir.join("bimanual.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let sample =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/rigs/bimanual-emulated.toml");
+    reel_capture::emulators::rig::isolated_copy(&sample, dir).unwrap()
 }
 
 fn percentile(v: &mut [u32], p: f64) -> f64 {

@@ -25,25 +25,8 @@ fn run(cmd: &mut Command) -> Output {
 
 /// The SO-101 sample rig with its links and ports moved under `dir`.
 fn rig_in(dir: &Path) -> PathBuf {
-    let samples = workspace().join("samples");
-    let mut text = std::fs::read_to_string(samples.join("rigs/so101-emulated.toml")).unwrap();
-    text = text.replace("/tmp/reel-", &format!("{}/", dir.display()));
-    for port in [18601, 18602] {
-        let free = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        text = text.replace(&format!("127.0.0.1:{port}/"), &format!("127.0.0.1:{free}/"));
-    }
-    let urdf = samples.join("robots/so101/so101_new_calib.urdf");
-    text = text.replace(
-        "\"../robots/so101/so101_new_calib.urdf\"",
-        &format!("{:?}", urdf.display().to_string()),
-    );
-    let path = dir.join("rig.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let sample = workspace().join("samples/rigs/so101-emulated.toml");
+    reel_capture::emulators::rig::isolated_copy(&sample, dir).unwrap()
 }
 
 fn episodes(dir: &Path, suffix: &str) -> Vec<PathBuf> {
@@ -168,7 +151,7 @@ fn separate_emulate_process_and_kill_9_of_the_recorder_loses_about_a_second() {
             .unwrap(),
     );
     wait_for(
-        &dir.path().join("so101-follower"),
+        &dir.path().join("reel-so101-follower"),
         "the emulated follower bus",
     );
     let mut recorder = reel()

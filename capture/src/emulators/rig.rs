@@ -5,11 +5,64 @@
 //! in-process. Devices can be stopped and restarted one by one to rehearse
 //! faults.
 
+use std::path::{Path, PathBuf};
+
 use super::camera::CameraEmulator;
 use super::motion::JointMotion;
 use super::servo_bus::{EmulatedServo, ServoBusEmulator};
 use super::vlp16::{Vlp16Emulator, Vlp16EmulatorConfig};
-use crate::rig::{Arm, Camera, Lidar, Rig};
+use crate::rig::{Arm, Camera, Lidar, LoadedRig, Rig};
+
+/// Writes a copy of the rig config `config` into `dir` with every emulated
+/// endpoint moved: serial links under `dir`, free loopback ports for the
+/// emulated cameras and LiDARs, the URDF path made absolute. Tests and
+/// benchmarks run side by side this way without clashing; the copy is
+/// byte-for-byte the original otherwise. Returns the new file's path.
+pub fn isolated_copy(config: &Path, dir: &Path) -> Result<PathBuf, String> {
+    let loaded = LoadedRig::load(config).map_err(|e| e.to_string())?;
+    let rig = &loaded.rig;
+    let mut text = loaded.text.clone();
+    let quoted = |s: &str| format!("{s:?}");
+    for arm in &rig.arms {
+        let name = arm
+            .port
+            .file_name()
+            .ok_or_else(|| format!("arm {}: port has no file name", arm.name))?;
+        let moved = dir.join(name).display().to_string();
+        text = text.replace(&quoted(&arm.port.display().to_string()), &quoted(&moved));
+    }
+    let free = |udp: bool| -> Result<u16, String> {
+        let port = if udp {
+            std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr())
+        } else {
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|s| s.local_addr())
+        };
+        port.map(|a| a.port())
+            .map_err(|e| format!("no free loopback port: {e}"))
+    };
+    for camera in rig.cameras.iter().filter(|c| c.emulated) {
+        if let Some(address) = camera.emulator_address() {
+            let moved = format!("{}:{}", address.ip(), free(false)?);
+            text = text.replace(&format!("//{address}/"), &format!("//{moved}/"));
+        }
+    }
+    for lidar in &rig.lidars {
+        let moved = format!("127.0.0.1:{}", free(true)?);
+        text = text.replace(&quoted(&lidar.address), &quoted(&moved));
+    }
+    if let (Some(urdf), Some(path)) = (&rig.rig.urdf, loaded.urdf_path()) {
+        let absolute = path
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        text = text.replace(
+            &quoted(&urdf.display().to_string()),
+            &quoted(&absolute.display().to_string()),
+        );
+    }
+    let out = dir.join(config.file_name().unwrap_or_else(|| "rig.toml".as_ref()));
+    std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(out)
+}
 
 /// The running emulators of one rig.
 #[derive(Debug)]

@@ -9,7 +9,7 @@ pub mod sink;
 pub mod writer;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -518,13 +518,4 @@ fn monitor(counters: &[(Arc<DeviceStatus>, Arc<AtomicU64>)], stop: &AtomicBool) 
             rate.store((hz * 1000.0) as u64, Ordering::Relaxed);
         }
     }
-}
-
-/// The default output name of an episode folder for a rig config path.
-pub fn default_out_dir(rig_path: &Path) -> PathBuf {
-    PathBuf::from("episodes").join(
-        rig_path
-            .file_stem()
-            .map_or("rig".into(), |s| s.to_string_lossy().into_owned()),
-    )
 }

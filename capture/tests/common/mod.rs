@@ -54,43 +54,11 @@ pub fn emanual_packets(protocol: &str) -> Vec<EmanualPacket> {
         .collect()
 }
 
-/// A sample rig (`samples/rigs/<name>.toml`) moved into `dir`: serial links
-/// under `dir`, free loopback ports for cameras and LiDAR, the URDF path
-/// absolute. Tests can run side by side without clashing.
+/// A sample rig (`samples/rigs/<name>.toml`) moved into `dir` (see
+/// `reel_capture::emulators::rig::isolated_copy`), loaded.
 pub fn sample_rig_in(name: &str, dir: &std::path::Path) -> reel_capture::rig::LoadedRig {
-    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples");
-    let mut text = std::fs::read_to_string(samples.join(format!("rigs/{name}.toml"))).unwrap();
-    text = text.replace("/tmp/reel-", &format!("{}/", dir.display()));
-    for port in [18601, 18602, 18611, 18612, 18613] {
-        let free = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        text = text.replace(&format!("127.0.0.1:{port}/"), &format!("127.0.0.1:{free}/"));
-    }
-    let free_udp = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    text = text.replace("127.0.0.1:2368", &format!("127.0.0.1:{free_udp}"));
-    let urdf = samples.join("robots/so101/so101_new_calib.urdf");
-    text = text.replace(
-        "\"../robots/so101/so101_new_calib.urdf\"",
-        &format!("{:?}", urdf.canonicalize().unwrap().display().to_string()),
-    );
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
+    let sample =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../samples/rigs/{name}.toml"));
+    let path = reel_capture::emulators::rig::isolated_copy(&sample, dir).unwrap();
     reel_capture::rig::LoadedRig::load(&path).unwrap()
-}
-
-/// p-th percentile (0..=100) of `values` (sorted in place).
-pub fn percentile(values: &mut [f64], p: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((values.len() - 1) as f64 * p / 100.0).round() as usize;
-    values[i]
 }
