@@ -23,3 +23,48 @@ pub fn interrupted() -> anyhow::Result<Arc<AtomicBool>> {
 pub fn load_rig(path: &std::path::Path) -> anyhow::Result<reel_capture::rig::LoadedRig> {
     Ok(reel_capture::rig::LoadedRig::load(path)?)
 }
+
+/// What `reel record` and `reel daemon` both take.
+#[derive(Debug, clap::Args)]
+pub struct RecorderArgs {
+    /// Rig config.
+    #[arg(long)]
+    pub rig: std::path::PathBuf,
+    /// Folder for the episodes.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// Task text stored in each episode (default: the rig's).
+    #[arg(long, default_value = "")]
+    pub task: String,
+    /// Start the rig's emulators in this process first.
+    #[arg(long)]
+    pub emulate: bool,
+}
+
+impl RecorderArgs {
+    /// Starts the emulators (with `--emulate`) and the recorder. Keep the
+    /// emulators alive as long as the recorder.
+    pub fn start(
+        &self,
+        operator: Option<String>,
+    ) -> anyhow::Result<(
+        Option<reel_capture::emulators::rig::EmulatedRig>,
+        reel_capture::recorder::Recorder,
+    )> {
+        let rig = load_rig(&self.rig)?;
+        let emulators = if self.emulate {
+            Some(
+                reel_capture::emulators::rig::EmulatedRig::start(&rig.rig)
+                    .map_err(anyhow::Error::msg)?,
+            )
+        } else {
+            None
+        };
+        let mut options = reel_capture::recorder::RecorderOptions::new(&self.out);
+        options.task.clone_from(&self.task);
+        options.operator = operator;
+        let recorder =
+            reel_capture::recorder::Recorder::start(rig, options).map_err(anyhow::Error::msg)?;
+        Ok((emulators, recorder))
+    }
+}

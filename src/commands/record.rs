@@ -2,29 +2,20 @@
 //! unattended (`--duration`).
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
-use reel_capture::emulators::rig::EmulatedRig;
 use reel_capture::recorder::writer::EpisodeSummary;
-use reel_capture::recorder::{Recorder, RecorderOptions};
+use reel_capture::recorder::Recorder;
 use reel_formats::episode::Outcome;
 
 /// Arguments of `reel record`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Rig config.
-    #[arg(long)]
-    pub rig: PathBuf,
-    /// Folder for the episodes.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Task text stored in each episode (default: the rig's).
-    #[arg(long, default_value = "")]
-    pub task: String,
+    #[command(flatten)]
+    pub recorder: super::RecorderArgs,
     /// Operator name stored in each episode.
     #[arg(long)]
     pub operator: Option<String>,
@@ -34,9 +25,6 @@ pub struct Args {
     /// Seconds per episode; with it (or without a terminal) recording runs unattended.
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Start the rig's emulators in this process first.
-    #[arg(long)]
-    pub emulate: bool,
     /// Seconds to wait for every device to answer before the first episode.
     #[arg(long, default_value_t = 5.0)]
     pub warmup: f64,
@@ -59,17 +47,8 @@ fn print_summary(s: &EpisodeSummary) {
 
 /// Records.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let rig = super::load_rig(&args.rig)?;
     let stop = super::interrupted()?;
-    let _emulators = if args.emulate {
-        Some(EmulatedRig::start(&rig.rig).map_err(anyhow::Error::msg)?)
-    } else {
-        None
-    };
-    let mut options = RecorderOptions::new(&args.out);
-    options.task.clone_from(&args.task);
-    options.operator.clone_from(&args.operator);
-    let recorder = Recorder::start(rig, options).map_err(anyhow::Error::msg)?;
+    let (_emulators, recorder) = args.recorder.start(args.operator.clone())?;
     // Give every device a moment to answer, and say which do not.
     let warm = Instant::now();
     while warm.elapsed().as_secs_f64() < args.warmup && !stop.load(Ordering::Relaxed) {

@@ -126,6 +126,8 @@ pub struct Recorder {
     devices: Vec<Device>,
     state: Arc<Mutex<WriterState>>,
     episode_counter: AtomicU64,
+    /// The rig's URDF (file name, text), read once at start.
+    urdf: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -155,6 +157,17 @@ impl Recorder {
     pub fn start(rig: LoadedRig, options: RecorderOptions) -> Result<Self, String> {
         std::fs::create_dir_all(&options.out_dir)
             .map_err(|e| format!("{}: {e}; check --out", options.out_dir.display()))?;
+        let urdf = match rig.urdf_path() {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: {e}; check the rig's urdf path", path.display()))?;
+                let name = path
+                    .file_name()
+                    .map_or("robot.urdf".into(), |n| n.to_string_lossy().into_owned());
+                Some((name, text))
+            }
+            None => None,
+        };
         let mut plan = Plan {
             topics: Vec::new(),
             events: 0,
@@ -300,6 +313,7 @@ impl Recorder {
             devices,
             state,
             episode_counter: AtomicU64::new(0),
+            urdf,
         })
     }
 
@@ -341,21 +355,18 @@ impl Recorder {
             "application/toml".to_string(),
             self.rig.text.clone().into_bytes(),
         )];
-        let mut robot_description = None;
-        if let Some(urdf_path) = self.rig.urdf_path() {
-            let urdf = std::fs::read_to_string(&urdf_path)
-                .map_err(|e| format!("{}: {e}; check the rig's urdf path", urdf_path.display()))?;
-            let name = urdf_path
-                .file_name()
-                .map_or("robot.urdf".into(), |n| n.to_string_lossy().into_owned());
-            attachments.push((name, "application/xml".into(), urdf.clone().into_bytes()));
-            robot_description = Some(urdf);
+        if let Some((name, urdf)) = &self.urdf {
+            attachments.push((
+                name.clone(),
+                "application/xml".into(),
+                urdf.clone().into_bytes(),
+            ));
         }
         let plan = EpisodePlan {
             path,
             meta,
             attachments,
-            robot_description,
+            robot_description: self.urdf.as_ref().map(|(_, urdf)| urdf.clone()),
         };
         self.ask(|reply| Command::Start(Box::new(plan), reply))
     }

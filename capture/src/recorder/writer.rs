@@ -151,7 +151,7 @@ pub fn run(
             recv(data) -> msg => match msg {
                 Ok(env) => {
                     if let Some(o) = open.as_mut() {
-                        if let Err(e) = write(o, config, &env) {
+                        if let Err(e) = write(o, &env) {
                             fail(&mut open, config, devices, state, e);
                         }
                     }
@@ -201,9 +201,13 @@ pub fn run(
             default(Duration::from_millis(100)) => {}
         }
         if let Some(o) = open.as_mut() {
-            if let Ok(mut s) = state.lock() {
-                s.messages = o.writer.messages_written();
-                account_latency(o, &mut s);
+            // Status and latency change with each synced chunk: look then,
+            // not at every message.
+            if o.writer.flushes() != o.flushes_seen {
+                if let Ok(mut s) = state.lock() {
+                    s.messages = o.writer.messages_written();
+                    account_latency(o, &mut s);
+                }
             }
             if last_check.elapsed() >= Duration::from_secs(1) {
                 last_check = Instant::now();
@@ -306,9 +310,6 @@ fn write_text(open: &mut Open, topic: usize, text: String, at: u64) -> Result<()
 /// Moves the pending acquisition times into the latency record once the
 /// writer has synced the chunk they are in.
 fn account_latency(open: &mut Open, state: &mut WriterState) {
-    if open.writer.flushes() == open.flushes_seen {
-        return;
-    }
     open.flushes_seen = open.writer.flushes();
     let now = host_now_nanos();
     if state.disk_latency_us.len() > 4_000_000 {
@@ -321,7 +322,7 @@ fn account_latency(open: &mut Open, state: &mut WriterState) {
     );
 }
 
-fn write(open: &mut Open, _config: &WriterConfig, env: &Envelope) -> Result<(), String> {
+fn write(open: &mut Open, env: &Envelope) -> Result<(), String> {
     let (log, publish) = (env.log_nanos, env.publish_nanos);
     open.pending.push(publish);
     let w = &mut open.writer;
