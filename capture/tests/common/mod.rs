@@ -62,3 +62,61 @@ pub fn sample_rig_in(name: &str, dir: &std::path::Path) -> reel_capture::rig::Lo
     let path = reel_capture::emulators::rig::isolated_copy(&sample, dir).unwrap();
     reel_capture::rig::LoadedRig::load(&path).unwrap()
 }
+
+// Episode helpers of the recorder tests.
+
+use reel_capture::recorder::Recorder;
+use reel_formats::episode::{EpisodeReader, Outcome};
+use reel_formats::ros2::std_msgs::StringMsg;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub struct Stream {
+    pub count: u64,
+    pub first: u64,
+    pub last: u64,
+}
+
+pub fn streams(reader: &EpisodeReader) -> BTreeMap<String, Stream> {
+    let mut out: BTreeMap<String, Stream> = BTreeMap::new();
+    for m in reader.messages() {
+        let m = m.unwrap();
+        let s = out.entry(m.channel.topic.clone()).or_insert(Stream {
+            count: 0,
+            first: u64::MAX,
+            last: 0,
+        });
+        s.count += 1;
+        s.first = s.first.min(m.publish_time);
+        s.last = s.last.max(m.publish_time);
+    }
+    out
+}
+
+pub fn events(reader: &EpisodeReader) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for (i, m) in reader.messages().enumerate() {
+        let m = m.unwrap();
+        if m.channel.topic == "/episode/events" {
+            let s: StringMsg = reader.decode(&m, i as u64).unwrap();
+            out.push(serde_json::from_str(&s.data).unwrap());
+        }
+    }
+    out
+}
+
+pub fn record_for(recorder: &Recorder, seconds: f64) -> std::path::PathBuf {
+    recorder.start_episode(None).unwrap();
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    recorder.stop_episode(Outcome::Success).unwrap().path
+}
+
+pub fn wait_connected(recorder: &Recorder) {
+    for _ in 0..100 {
+        if recorder.status().devices.iter().all(|d| d.connected) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("devices did not connect: {:#?}", recorder.status().devices);
+}
