@@ -38,9 +38,18 @@ enum Command {
     Daemon(commands::daemon::Args),
     /// Talk to a running `reel daemon`: status, start, stop, discard.
     Ctl(commands::ctl::Args),
+    /// Pack episodes into a dataset: LeRobot v3.0, or LAS point clouds.
+    Export(commands::export::Args),
+    /// Verify an export against its manifest (sha256 of every file).
+    Check(commands::check::Args),
 }
 
 fn main() -> ExitCode {
+    // SVT-AV1 prints its banner and configuration to stderr unless told
+    // otherwise; keep only its errors. Set before any thread starts.
+    if std::env::var_os("SVT_LOG").is_none() {
+        std::env::set_var("SVT_LOG", "1");
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => commands::info::run(&args),
@@ -49,6 +58,8 @@ fn main() -> ExitCode {
         Command::Emulate(args) => commands::emulate::run(&args),
         Command::Daemon(args) => commands::daemon::run(&args),
         Command::Ctl(args) => commands::ctl::run(&args),
+        Command::Export(args) => commands::export::run(&args),
+        Command::Check(args) => commands::check::run(&args),
     };
     match result {
         Ok(code) => code,

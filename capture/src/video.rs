@@ -1,22 +1,12 @@
 //! libav* (through ffmpeg-next) as the cameras use it: open a source
 //! (V4L2 device, network stream, lavfi test source), decode, convert, and
 //! encode JPEG or H.264. One place, so the driver and the emulator share it.
+//! Decoding, conversion and libav set-up are shared with export
+//! (`reel_formats::video`).
 
-use std::sync::Once;
-
-use ffmpeg::{codec, decoder, encoder, format, frame, software, Dictionary, Packet, Rational};
+use ffmpeg::{codec, decoder, encoder, format, frame, Dictionary, Packet, Rational};
 use ffmpeg_next as ffmpeg;
-
-/// Initialises libav* once (devices included: v4l2, lavfi).
-pub fn init() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = ffmpeg::init();
-        ffmpeg::device::register_all();
-        // Failures reach the user as reel errors; keep libav quiet.
-        ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
-    });
-}
+pub use reel_formats::video::{decode_jpeg, init, Converter};
 
 /// Where a camera's frames come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,59 +101,6 @@ pub fn video_decoder(
     Ok((decoder, stream.index(), id, stream.time_base()))
 }
 
-/// Converts decoded frames to one pixel format and size.
-pub struct Converter {
-    scaler: Option<software::scaling::Context>,
-    out: format::Pixel,
-    width: u32,
-    height: u32,
-}
-
-impl std::fmt::Debug for Converter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Converter")
-            .field("width", &self.width)
-            .field("height", &self.height)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Converter {
-    /// Converts to `out` at `width`×`height`.
-    pub fn new(out: format::Pixel, width: u32, height: u32) -> Self {
-        Self {
-            scaler: None,
-            out,
-            width,
-            height,
-        }
-    }
-
-    /// `input` converted (a new frame).
-    pub fn run(&mut self, input: &frame::Video) -> Result<frame::Video, String> {
-        if self.scaler.is_none() {
-            self.scaler = Some(
-                software::scaling::Context::get(
-                    input.format(),
-                    input.width(),
-                    input.height(),
-                    self.out,
-                    self.width,
-                    self.height,
-                    software::scaling::Flags::BILINEAR,
-                )
-                .map_err(|e| e.to_string())?,
-            );
-        }
-        let mut out = frame::Video::empty();
-        if let Some(s) = self.scaler.as_mut() {
-            s.run(input, &mut out).map_err(|e| e.to_string())?;
-        }
-        out.set_pts(input.pts());
-        Ok(out)
-    }
-}
-
 /// What an encoder produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
@@ -255,20 +192,4 @@ impl Encoder {
         }
         Ok(out)
     }
-}
-
-/// Decodes one JPEG image to a frame (for tests and for re-encoding).
-pub fn decode_jpeg(jpeg: &[u8]) -> Result<frame::Video, String> {
-    init();
-    let codec = decoder::find(codec::Id::MJPEG).ok_or("no mjpeg decoder")?;
-    let mut dec = codec::context::Context::new_with_codec(codec)
-        .decoder()
-        .video()
-        .map_err(|e| e.to_string())?;
-    dec.send_packet(&Packet::copy(jpeg))
-        .map_err(|e| e.to_string())?;
-    dec.send_eof().map_err(|e| e.to_string())?;
-    let mut frame = frame::Video::empty();
-    dec.receive_frame(&mut frame).map_err(|e| e.to_string())?;
-    Ok(frame)
 }

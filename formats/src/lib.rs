@@ -4,7 +4,10 @@
 //!   schema text and a CDR codec;
 //! - [`episode`]: the MCAP episode writer, reader, recovery and summary;
 //! - [`time`]: the one host clock all timestamps are on;
-//! - [`topics`]: topic naming conventions.
+//! - [`topics`]: topic naming conventions;
+//! - [`export`]: LeRobot v3.0 datasets, LAS point clouds, manifests and
+//!   dataset cards;
+//! - [`video`]: libav* decoding, encoding and MP4 joining.
 //!
 //! Write an episode and read it back:
 //!
@@ -30,9 +33,11 @@
 
 pub mod episode;
 pub mod error;
+pub mod export;
 pub mod ros2;
 pub mod time;
 pub mod topics;
+pub mod video;
 
 pub use error::{CdrError, Error, Result};
 

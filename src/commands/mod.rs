@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod check;
 pub mod ctl;
 pub mod daemon;
 pub mod emulate;
+pub mod export;
 pub mod info;
 pub mod record;
 pub mod recover;

@@ -1,0 +1,188 @@
+//! A small transform buffer for `/tf` and `/tf_static` (what LAS merging
+//! needs: a point's frame to a fixed frame at a time). Written by hand: it
+//! is a few quaternion products, not worth a linear-algebra dependency in
+//! the formats crate.
+
+use std::collections::BTreeMap;
+
+use crate::ros2::geometry_msgs::TransformStamped;
+
+/// A rigid transform: rotation (unit quaternion w,x,y,z) then translation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Iso {
+    /// Rotation (w, x, y, z).
+    pub q: [f64; 4],
+    /// Translation.
+    pub t: [f64; 3],
+}
+
+impl Iso {
+    /// The identity.
+    pub const IDENTITY: Self = Self { q: [1.0, 0.0, 0.0, 0.0], t: [0.0; 3] };
+
+    fn from_msg(m: &TransformStamped) -> Self {
+        let r = &m.transform.rotation;
+        let v = &m.transform.translation;
+        let n = (r.w * r.w + r.x * r.x + r.y * r.y + r.z * r.z).sqrt().max(1e-12);
+        Self { q: [r.w / n, r.x / n, r.y / n, r.z / n], t: [v.x, v.y, v.z] }
+    }
+
+    fn qmul(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
+        [
+            a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3],
+            a[0] * b[1] + a[1] * b[0] + a[2] * b[3] - a[3] * b[2],
+            a[0] * b[2] - a[1] * b[3] + a[2] * b[0] + a[3] * b[1],
+            a[0] * b[3] + a[1] * b[2] - a[2] * b[1] + a[3] * b[0],
+        ]
+    }
+
+    /// Rotates `p`.
+    pub fn rotate(&self, p: [f64; 3]) -> [f64; 3] {
+        let q = self.q;
+        let r = Self::qmul(Self::qmul(q, [0.0, p[0], p[1], p[2]]), [q[0], -q[1], -q[2], -q[3]]);
+        [r[1], r[2], r[3]]
+    }
+
+    /// Applies the transform to a point.
+    pub fn apply(&self, p: [f64; 3]) -> [f64; 3] {
+        let r = self.rotate(p);
+        [r[0] + self.t[0], r[1] + self.t[1], r[2] + self.t[2]]
+    }
+
+    /// `self ∘ other` (other first).
+    pub fn then_apply_to(&self, other: &Self) -> Self {
+        let t = self.apply(other.t);
+        Self { q: Self::qmul(self.q, other.q), t }
+    }
+
+    /// The inverse.
+    pub fn inverse(&self) -> Self {
+        let qi = [self.q[0], -self.q[1], -self.q[2], -self.q[3]];
+        let inv = Self { q: qi, t: [0.0; 3] };
+        let t = inv.rotate(self.t);
+        Self { q: qi, t: [-t[0], -t[1], -t[2]] }
+    }
+
+    fn lerp(a: &Self, b: &Self, w: f64) -> Self {
+        let dot: f64 = a.q.iter().zip(&b.q).map(|(x, y)| x * y).sum();
+        let s = if dot < 0.0 { -1.0 } else { 1.0 };
+        let mut q = [0.0; 4];
+        for i in 0..4 {
+            q[i] = a.q[i] * (1.0 - w) + s * b.q[i] * w;
+        }
+        let n = q.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
+        q.iter_mut().for_each(|x| *x /= n);
+        let mut t = [0.0; 3];
+        for i in 0..3 {
+            t[i] = a.t[i] * (1.0 - w) + b.t[i] * w;
+        }
+        Self { q, t }
+    }
+}
+
+/// Transforms by child frame: the parent and the samples (time ns → parent←child).
+#[derive(Debug, Default)]
+pub struct TfBuffer {
+    edges: BTreeMap<String, (String, Vec<(i64, Iso)>, bool)>,
+}
+
+impl TfBuffer {
+    /// Adds a `/tf` or `/tf_static` transform.
+    pub fn add(&mut self, m: &TransformStamped, is_static: bool) {
+        let t = m.header.stamp.to_nanos() as i64;
+        let entry = self
+            .edges
+            .entry(m.child_frame_id.clone())
+            .or_insert_with(|| (m.header.frame_id.clone(), Vec::new(), is_static));
+        entry.0 = m.header.frame_id.clone();
+        entry.2 = is_static;
+        entry.1.push((t, Iso::from_msg(m)));
+    }
+
+    /// Sorts samples (call after adding everything).
+    pub fn finish(&mut self) {
+        for (_, samples, _) in self.edges.values_mut() {
+            samples.sort_by_key(|s| s.0);
+        }
+    }
+
+    fn edge_at(&self, child: &str, t: i64) -> Option<(&str, Iso)> {
+        let (parent, samples, is_static) = self.edges.get(child)?;
+        if *is_static || samples.len() == 1 {
+            return samples.last().map(|s| (parent.as_str(), s.1));
+        }
+        let i = samples.partition_point(|s| s.0 < t);
+        let iso = if i == 0 {
+            samples[0].1
+        } else if i == samples.len() {
+            samples[i - 1].1
+        } else {
+            let (a, b) = (&samples[i - 1], &samples[i]);
+            Iso::lerp(&a.1, &b.1, (t - a.0) as f64 / (b.0 - a.0).max(1) as f64)
+        };
+        Some((parent.as_str(), iso))
+    }
+
+    /// root ← frame, and the root's name.
+    fn to_root(&self, frame: &str, t: i64) -> (String, Iso) {
+        let mut iso = Iso::IDENTITY;
+        let mut cur = frame.to_string();
+        for _ in 0..64 {
+            match self.edge_at(&cur, t) {
+                Some((parent, e)) => {
+                    iso = e.then_apply_to(&iso);
+                    cur = parent.to_string();
+                }
+                None => break,
+            }
+        }
+        (cur, iso)
+    }
+
+    /// target ← source at `t`, if both frames are connected.
+    pub fn lookup(&self, target: &str, source: &str, t: i64) -> Option<Iso> {
+        let (root_s, s) = self.to_root(source, t);
+        let (root_t, tr) = self.to_root(target, t);
+        (root_s == root_t).then(|| tr.inverse().then_apply_to(&s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ros2::geometry_msgs::{Quaternion, Transform, Vector3};
+    use crate::ros2::std_msgs::Header;
+
+    fn tf(parent: &str, child: &str, t: u64, xyz: [f64; 3], yaw: f64) -> TransformStamped {
+        TransformStamped {
+            header: Header::new(t, parent),
+            child_frame_id: child.into(),
+            transform: Transform {
+                translation: Vector3 { x: xyz[0], y: xyz[1], z: xyz[2] },
+                rotation: Quaternion { x: 0.0, y: 0.0, z: (yaw / 2.0).sin(), w: (yaw / 2.0).cos() },
+            },
+        }
+    }
+
+    #[test]
+    fn chains_statics_and_interpolates_dynamics() {
+        let mut b = TfBuffer::default();
+        b.add(&tf("world", "base", 0, [1.0, 0.0, 0.0], 0.0), true);
+        b.add(&tf("base", "lidar", 0, [0.0, 0.0, 2.0], std::f64::consts::FRAC_PI_2), true);
+        b.finish();
+        let iso = b.lookup("world", "lidar", 5).unwrap();
+        let p = iso.apply([1.0, 0.0, 0.0]);
+        assert!((p[0] - 1.0).abs() < 1e-12 && (p[1] - 1.0).abs() < 1e-12 && (p[2] - 2.0).abs() < 1e-12, "{p:?}");
+        let back = b.lookup("lidar", "world", 5).unwrap().apply(p);
+        assert!((back[0] - 1.0).abs() < 1e-12 && back[1].abs() < 1e-12 && back[2].abs() < 1e-12);
+        assert!(b.lookup("world", "nowhere_connected", 0).is_none());
+
+        let mut d = TfBuffer::default();
+        d.add(&tf("world", "arm", 0, [0.0; 3], 0.0), false);
+        d.add(&tf("world", "arm", 100, [10.0, 0.0, 0.0], 0.0), false);
+        d.finish();
+        let p = d.lookup("world", "arm", 25).unwrap().apply([0.0; 3]);
+        assert!((p[0] - 2.5).abs() < 1e-12);
+        assert!(d.lookup("other_root", "arm", 0).is_none());
+    }
+}

@@ -1,0 +1,195 @@
+//! `reel export lerobot|las ...`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use reel_formats::export::las::{self, LasOptions};
+use reel_formats::export::lerobot::{self, plan::GapPolicy, LeRobotOptions};
+use reel_formats::video::VideoCodec;
+
+/// Arguments of `reel export`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    target: Target,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Target {
+    /// Episodes → a LeRobot v3.0 dataset (new, or appended to when DIR holds one).
+    Lerobot(LeRobotArgs),
+    /// LiDAR revolutions of one episode → LAS 1.4 / LAZ files.
+    Las(LasArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Codec {
+    Av1,
+    H264,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OnGap {
+    /// Leave out grid frames a stream cannot supply (reported).
+    DropFrame,
+    /// Fail the export on the first such frame.
+    FailEpisode,
+}
+
+#[derive(Debug, clap::Args)]
+struct LeRobotArgs {
+    /// Episode files or directories of episodes (`*.mcap`).
+    #[arg(required = true)]
+    episodes: Vec<PathBuf>,
+    /// Dataset directory (created; or appended to when it holds a compatible dataset).
+    #[arg(long)]
+    out: PathBuf,
+    /// Frames per second of the dataset.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Dataset name (`user/name`), for the card.
+    #[arg(long, default_value = "local/reel-dataset")]
+    repo_id: String,
+    /// Robot type (default: from the episodes).
+    #[arg(long)]
+    robot_type: Option<String>,
+    /// Video codec.
+    #[arg(long, value_enum, default_value_t = Codec::Av1)]
+    vcodec: Codec,
+    /// Constant rate factor (default 30, LeRobot's).
+    #[arg(long)]
+    crf: Option<u32>,
+    /// Episodes encoded in parallel (default: CPU cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// A TOML mapping file replacing the default topic → feature mapping.
+    #[arg(long)]
+    mapping: Option<PathBuf>,
+    /// What to do with frames a stream cannot supply within its tolerance.
+    #[arg(long, value_enum, default_value_t = OnGap::DropFrame)]
+    on_gap: OnGap,
+    /// Licence for the dataset card (a Hugging Face licence id).
+    #[arg(long, default_value = "other")]
+    license: String,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct LasArgs {
+    /// The episode.
+    episode: PathBuf,
+    /// Output directory (created).
+    #[arg(long)]
+    out: PathBuf,
+    /// Merge each LiDAR's revolutions into one file in `--frame`.
+    #[arg(long)]
+    merge: bool,
+    /// The fixed frame to merge into (through /tf and /tf_static).
+    #[arg(long, default_value = "world")]
+    frame: String,
+    /// Write LAZ (compressed) instead of LAS.
+    #[arg(long)]
+    laz: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the export.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    match &args.target {
+        Target::Lerobot(a) => run_lerobot(a),
+        Target::Las(a) => run_las(a),
+    }
+}
+
+fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let opts = LeRobotOptions {
+        fps: a.fps,
+        repo_id: a.repo_id.clone(),
+        robot_type: a.robot_type.clone(),
+        codec: match a.vcodec {
+            Codec::Av1 => VideoCodec::Av1,
+            Codec::H264 => VideoCodec::H264,
+        },
+        crf: a.crf,
+        jobs,
+        mapping: a.mapping.clone(),
+        on_gap: match a.on_gap {
+            OnGap::DropFrame => GapPolicy::DropFrame,
+            OnGap::FailEpisode => GapPolicy::FailEpisode,
+        },
+        license: a.license.clone(),
+    };
+    let s = lerobot::export(&a.episodes, &a.out, &opts)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verb = if s.appended { "appended to" } else { "wrote" };
+    let new_frames: u64 = s.episodes.iter().map(|e| e.frames).sum();
+    println!(
+        "{verb} {}: {} episode(s), {new_frames} frames at {} fps; dataset now {} episodes, {} frames",
+        s.out.display(),
+        s.episodes.len(),
+        a.fps,
+        s.total_episodes,
+        s.total_frames
+    );
+    for e in &s.episodes {
+        let r = &e.alignment;
+        let mut line = format!(
+            "  episode {:>4}  {:>6} frames  {}",
+            e.episode_index,
+            e.frames,
+            e.source.display()
+        );
+        if r.trimmed_head_s > 0.0 || r.trimmed_tail_s > 0.0 {
+            line += &format!(
+                "  (trimmed {:.3} s at the start, {:.3} s at the end to where every stream has data)",
+                r.trimmed_head_s, r.trimmed_tail_s
+            );
+        }
+        println!("{line}");
+        if !r.dropped.is_empty() {
+            let first = &r.dropped[0];
+            println!(
+                "    {} frame(s) dropped (no sample within tolerance), first at {:.3} s: {}",
+                r.dropped.len(),
+                first.time_s,
+                first.features.join(", ")
+            );
+        }
+    }
+    println!(
+        "  time: read+align {:.2} s, video {:.2} s, tables+manifest {:.2} s",
+        s.read_s, s.encode_s, s.write_s
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_las(a: &LasArgs) -> anyhow::Result<ExitCode> {
+    let opts = LasOptions {
+        merge: a.merge,
+        frame: a.frame.clone(),
+        laz: a.laz,
+    };
+    let s = las::export(&a.episode, &a.out, &opts)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        println!(
+            "wrote {}: {} file(s), {} revolutions, {} points",
+            s.out.display(),
+            s.files.len(),
+            s.clouds,
+            s.points
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
