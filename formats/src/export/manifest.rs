@@ -106,7 +106,7 @@ pub fn list_files(root: &Path) -> Result<Vec<String>, ExportError> {
                 let rel = p.strip_prefix(root).unwrap_or(&p);
                 let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
                 let rel = rel.join("/");
-                if rel != MANIFEST && !rel.ends_with(".reel-tmp") {
+                if rel != MANIFEST && rel != APPEND_MARKER && !rel.ends_with(".reel-tmp") {
                     out.push(rel);
                 }
             }
@@ -186,9 +186,6 @@ pub fn check(root: &Path) -> Result<CheckReport, ExportError> {
     };
     let on_disk = list_files(root)?;
     for rel in &on_disk {
-        if rel == APPEND_MARKER {
-            continue;
-        }
         match listed.get(rel.as_str()) {
             None => report.added.push(rel.clone()),
             Some(entry) => {
