@@ -84,7 +84,10 @@ pub fn decode_jpeg(jpeg: &[u8]) -> Result<frame::Video, String> {
     let mut dec = StreamDecoder::new(StoredCodec::Jpeg)?;
     let mut frames = dec.decode(jpeg)?;
     frames.extend(dec.finish()?);
-    frames.into_iter().next().ok_or_else(|| "the JPEG decoded to no frame".to_string())
+    frames
+        .into_iter()
+        .next()
+        .ok_or_else(|| "the JPEG decoded to no frame".to_string())
 }
 
 /// How frames were stored in an episode.
@@ -115,7 +118,8 @@ impl StreamDecoder {
             StoredCodec::Jpeg => codec::Id::MJPEG,
             StoredCodec::H264 => codec::Id::H264,
         };
-        let found = decoder::find(id).ok_or_else(|| format!("this FFmpeg has no {id:?} decoder"))?;
+        let found =
+            decoder::find(id).ok_or_else(|| format!("this FFmpeg has no {id:?} decoder"))?;
         let decoder = codec::context::Context::new_with_codec(found)
             .decoder()
             .video()
@@ -226,13 +230,22 @@ impl std::fmt::Debug for Mp4Encoder {
 
 impl Mp4Encoder {
     /// Creates `path` for `width`×`height` video.
-    pub fn create(path: &Path, width: u32, height: u32, settings: VideoSettings) -> Result<Self, String> {
+    pub fn create(
+        path: &Path,
+        width: u32,
+        height: u32,
+        settings: VideoSettings,
+    ) -> Result<Self, String> {
         init();
         let name = settings.codec.encoder_name();
-        let found = encoder::find_by_name(name)
-            .ok_or_else(|| format!("this FFmpeg has no {name} encoder; install an FFmpeg built with it"))?;
+        let found = encoder::find_by_name(name).ok_or_else(|| {
+            format!("this FFmpeg has no {name} encoder; install an FFmpeg built with it")
+        })?;
         let mut output = format::output_as(path, "mp4").map_err(|e| e.to_string())?;
-        let global_header = output.format().flags().contains(format::Flags::GLOBAL_HEADER);
+        let global_header = output
+            .format()
+            .flags()
+            .contains(format::Flags::GLOBAL_HEADER);
         let mut enc = codec::context::Context::new_with_codec(found)
             .encoder()
             .video()
@@ -362,7 +375,8 @@ impl Mp4Concat {
     /// Appends every packet of `input`; returns its frame count.
     pub fn append(&mut self, input_path: &Path) -> Result<u64, String> {
         init();
-        let mut input = format::input(input_path).map_err(|e| format!("{}: {e}", input_path.display()))?;
+        let mut input =
+            format::input(input_path).map_err(|e| format!("{}: {e}", input_path.display()))?;
         let (in_index, in_tb, params) = {
             let stream = input
                 .streams()
@@ -385,11 +399,16 @@ impl Mp4Concat {
             // without reading the whole file first.
             let mut options = Dictionary::new();
             options.set("movflags", "faststart");
-            output.write_header_with(options).map_err(|e| e.to_string())?;
+            output
+                .write_header_with(options)
+                .map_err(|e| e.to_string())?;
             self.output = Some(output);
         }
         let output = self.output.as_mut().ok_or("no output")?;
-        let out_tb = output.stream(0).map(|s| s.time_base()).ok_or("no output stream")?;
+        let out_tb = output
+            .stream(0)
+            .map(|s| s.time_base())
+            .ok_or("no output stream")?;
         let frame_tb = Rational(1, self.fps);
         let offset = self.frames;
         let mut count = 0i64;
@@ -406,7 +425,9 @@ impl Mp4Concat {
             packet.set_position(-1);
             packet.set_stream(0);
             packet.rescale_ts(frame_tb, out_tb);
-            packet.write_interleaved(output).map_err(|e| e.to_string())?;
+            packet
+                .write_interleaved(output)
+                .map_err(|e| e.to_string())?;
             count += 1;
         }
         self.frames += count;

@@ -33,7 +33,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             println!("added    {p}");
         }
         if r.incomplete_append {
-            println!("an append did not finish ({} is present)", manifest::APPEND_MARKER);
+            println!(
+                "an append did not finish ({} is present)",
+                manifest::APPEND_MARKER
+            );
         }
         println!(
             "{}: {} file(s) match the manifest, {} changed, {} missing, {} added",

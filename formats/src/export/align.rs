@@ -21,7 +21,11 @@ impl Grid {
         } else {
             ((end_ns - start_ns) as i128 * i128::from(fps) / 1_000_000_000) as usize + 1
         };
-        Self { start_ns, fps, frames }
+        Self {
+            start_ns,
+            fps,
+            frames,
+        }
     }
 
     /// Time of frame `k` (ns).
@@ -45,7 +49,12 @@ pub fn nearest(stamps: &[i64], t: i64, tolerance_ns: i64) -> Option<usize> {
 /// Linear interpolation of `values` (rows at `stamps`, sorted) at `t`.
 /// Valid only when `t` lies between two samples that are each within
 /// `tolerance_ns` of it (or on a sample exactly).
-pub fn interpolate(stamps: &[i64], values: &[Vec<f64>], t: i64, tolerance_ns: i64) -> Option<Vec<f64>> {
+pub fn interpolate(
+    stamps: &[i64],
+    values: &[Vec<f64>],
+    t: i64,
+    tolerance_ns: i64,
+) -> Option<Vec<f64>> {
     let i = stamps.partition_point(|&s| s < t);
     if i < stamps.len() && stamps[i] == t {
         return Some(values[i].clone());

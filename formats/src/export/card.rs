@@ -77,8 +77,15 @@ impl Card {
         let _ = writeln!(s, "---");
         let _ = writeln!(s, "license: {}", self.license);
         let _ = writeln!(s, "task_categories:\n- robotics");
-        let _ = writeln!(s, "tags:\n- LeRobot\n- reel\n- {}", yaml_str(&self.robot_type));
-        let _ = writeln!(s, "configs:\n- config_name: default\n  data_files: data/*/*.parquet");
+        let _ = writeln!(
+            s,
+            "tags:\n- LeRobot\n- reel\n- {}",
+            yaml_str(&self.robot_type)
+        );
+        let _ = writeln!(
+            s,
+            "configs:\n- config_name: default\n  data_files: data/*/*.parquet"
+        );
         let _ = writeln!(s, "---\n");
         let _ = writeln!(s, "# {}\n", self.repo_id);
         let _ = writeln!(
@@ -100,7 +107,10 @@ impl Card {
         );
         let _ = writeln!(s, "Check the files against `manifest.json` (sha256 of every file) with `reel check <folder>`.\n");
         let _ = writeln!(s, "## Data dictionary\n");
-        let _ = writeln!(s, "| feature | dtype | shape | unit / range | source |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| feature | dtype | shape | unit / range | source |\n|---|---|---|---|---|"
+        );
         for f in &self.features {
             let _ = writeln!(
                 s,
@@ -112,8 +122,21 @@ impl Card {
                 f.source.replace('|', "\\|")
             );
         }
-        for f in self.features.iter().filter(|f| !f.names.is_empty() && f.dtype != "video") {
-            let _ = writeln!(s, "\n`{}` dimensions: {}", f.name, f.names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "));
+        for f in self
+            .features
+            .iter()
+            .filter(|f| !f.names.is_empty() && f.dtype != "video")
+        {
+            let _ = writeln!(
+                s,
+                "\n`{}` dimensions: {}",
+                f.name,
+                f.names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
         let _ = writeln!(s, "\nVideos: {}.\n", self.video);
         let _ = writeln!(s, "## Collection method\n");
@@ -142,11 +165,18 @@ impl Card {
         }
         let _ = writeln!(s, "\n## Licence\n");
         if self.license == "other" {
-            let _ = writeln!(s, "No licence was stated at export (`--license`); ask the publisher before use.");
+            let _ = writeln!(
+                s,
+                "No licence was stated at export (`--license`); ask the publisher before use."
+            );
         } else {
             let _ = writeln!(s, "`{}`.", self.license);
         }
-        let _ = writeln!(s, "\n## Version\n\nLeRobot codebase_version v3.0; written by {}.", crate::software_version());
+        let _ = writeln!(
+            s,
+            "\n## Version\n\nLeRobot codebase_version v3.0; written by {}.",
+            crate::software_version()
+        );
         s
     }
 }

@@ -67,26 +67,39 @@ struct Layout {
 }
 
 fn field(fields: &[PointField], name: &str) -> Option<(usize, u8)> {
-    fields.iter().find(|f| f.name == name).map(|f| (f.offset as usize, f.datatype))
+    fields
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| (f.offset as usize, f.datatype))
 }
 
 fn read_num(data: &[u8], at: usize, ty: u8) -> f64 {
     let b = |n: usize| data.get(at..at + n);
     match ty {
-        PointField::FLOAT32 => b(4).map_or(0.0, |s| f64::from(f32::from_le_bytes([s[0], s[1], s[2], s[3]]))),
-        PointField::FLOAT64 => b(8).map_or(0.0, |s| f64::from_le_bytes(s.try_into().unwrap_or([0; 8]))),
+        PointField::FLOAT32 => b(4).map_or(0.0, |s| {
+            f64::from(f32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        }),
+        PointField::FLOAT64 => {
+            b(8).map_or(0.0, |s| f64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
+        }
         PointField::UINT16 => b(2).map_or(0.0, |s| f64::from(u16::from_le_bytes([s[0], s[1]]))),
         PointField::INT16 => b(2).map_or(0.0, |s| f64::from(i16::from_le_bytes([s[0], s[1]]))),
         PointField::UINT8 => b(1).map_or(0.0, |s| f64::from(s[0])),
         PointField::INT8 => b(1).map_or(0.0, |s| f64::from(s[0] as i8)),
-        PointField::UINT32 => b(4).map_or(0.0, |s| f64::from(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))),
-        PointField::INT32 => b(4).map_or(0.0, |s| f64::from(i32::from_le_bytes([s[0], s[1], s[2], s[3]]))),
+        PointField::UINT32 => b(4).map_or(0.0, |s| {
+            f64::from(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        }),
+        PointField::INT32 => b(4).map_or(0.0, |s| {
+            f64::from(i32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        }),
         _ => 0.0,
     }
 }
 
 fn layout(cloud: &PointCloud2) -> Option<Layout> {
-    let xyz = |n| field(&cloud.fields, n).filter(|f| f.1 == PointField::FLOAT32 || f.1 == PointField::FLOAT64);
+    let xyz = |n| {
+        field(&cloud.fields, n).filter(|f| f.1 == PointField::FLOAT32 || f.1 == PointField::FLOAT64)
+    };
     Some(Layout {
         x: xyz("x")?.0,
         y: xyz("y")?.0,
@@ -117,14 +130,22 @@ fn cloud_points(cloud: &PointCloud2, l: &Layout, iso: &Iso) -> Vec<LasPoint> {
             break;
         }
         let d = &cloud.data;
-        let p = [read_num(d, base + l.x, xyz_ty), read_num(d, base + l.y, xyz_ty), read_num(d, base + l.z, xyz_ty)];
+        let p = [
+            read_num(d, base + l.x, xyz_ty),
+            read_num(d, base + l.y, xyz_ty),
+            read_num(d, base + l.z, xyz_ty),
+        ];
         if !(p[0].is_finite() && p[1].is_finite() && p[2].is_finite()) {
             continue;
         }
         out.push(LasPoint {
             p: iso.apply(p),
-            intensity: l.intensity.map_or(0, |(o, t)| read_num(d, base + o, t).clamp(0.0, 65535.0) as u16),
-            ring: l.ring.map_or(0, |(o, t)| read_num(d, base + o, t).clamp(0.0, 255.0) as u8),
+            intensity: l.intensity.map_or(0, |(o, t)| {
+                read_num(d, base + o, t).clamp(0.0, 65535.0) as u16
+            }),
+            ring: l
+                .ring
+                .map_or(0, |(o, t)| read_num(d, base + o, t).clamp(0.0, 255.0) as u8),
             time_s: stamp + l.time.map_or(0.0, |(o, t)| read_num(d, base + o, t)),
         });
     }
@@ -148,8 +169,15 @@ fn open_las(root: &Path, rel: &str, origin: [f64; 3], frame: &str) -> Result<Las
     let mut b = las::Builder::from((1, 4));
     b.point_format = las::point::Format::new(6).map_err(bad)?;
     b.point_format.is_compressed = rel.ends_with(".laz");
-    let t = |o: f64| las::Transform { scale: 0.001, offset: o.round() };
-    b.transforms = las::Vector { x: t(origin[0]), y: t(origin[1]), z: t(origin[2]) };
+    let t = |o: f64| las::Transform {
+        scale: 0.001,
+        offset: o.round(),
+    };
+    b.transforms = las::Vector {
+        x: t(origin[0]),
+        y: t(origin[1]),
+        z: t(origin[2]),
+    };
     b.generating_software = crate::software_version();
     b.system_identifier = "reel export las".into();
     b.vlrs.push(las::Vlr {
@@ -200,7 +228,11 @@ impl LasOut {
         self.writer
             .close()
             .map_err(|e| ExportError::output(root.join(&self.rel), format!("LAS: {e}")))?;
-        Ok(LasFile { path: self.rel, points: self.points, time_range: (self.t_min, self.t_max) })
+        Ok(LasFile {
+            path: self.rel,
+            points: self.points,
+            time_range: (self.t_min, self.t_max),
+        })
     }
 }
 
@@ -208,7 +240,10 @@ impl LasOut {
 pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummary, ExportError> {
     let reader = EpisodeReader::open(episode)?;
     if !reader.state().is_clean() {
-        return Err(ExportError::input(episode, "the episode was not closed cleanly; run `reel recover` on it first"));
+        return Err(ExportError::input(
+            episode,
+            "the episode was not closed cleanly; run `reel recover` on it first",
+        ));
     }
     let meta = reader.episode_meta()?;
     // Pass 1: transforms (small), and which topics hold clouds.
@@ -216,7 +251,12 @@ pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummar
     let mut lidar_topics: Vec<String> = Vec::new();
     for (i, m) in reader.messages().enumerate() {
         let m = m?;
-        let schema = m.channel.schema.as_ref().map(|s| s.name.as_str()).unwrap_or("");
+        let schema = m
+            .channel
+            .schema
+            .as_ref()
+            .map(|s| s.name.as_str())
+            .unwrap_or("");
         match schema {
             "tf2_msgs/msg/TFMessage" => {
                 let is_static = m.channel.topic == "/tf_static";
@@ -233,7 +273,10 @@ pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummar
     }
     tf.finish();
     if lidar_topics.is_empty() {
-        return Err(ExportError::input(episode, "no sensor_msgs/msg/PointCloud2 topic; nothing to export as LAS"));
+        return Err(ExportError::input(
+            episode,
+            "no sensor_msgs/msg/PointCloud2 topic; nothing to export as LAS",
+        ));
     }
     let staging = Staging::new(out)?;
     let root = staging.path().to_path_buf();
@@ -258,20 +301,24 @@ pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummar
         }
         let cloud: PointCloud2 = reader.decode(&m, i as u64)?;
         let l = layout(&cloud).ok_or_else(|| {
-            ExportError::input(episode, format!("{}: the cloud has no float x, y, z fields", m.channel.topic))
+            ExportError::input(
+                episode,
+                format!("{}: the cloud has no float x, y, z fields", m.channel.topic),
+            )
         })?;
         let lidar = name_of(&m.channel.topic);
         let stamp = cloud.header.stamp.to_nanos() as i64;
         let iso = if opts.merge {
-            tf.lookup(&opts.frame, &cloud.header.frame_id, stamp).ok_or_else(|| {
-                ExportError::input(
-                    episode,
-                    format!(
-                        "no /tf path from {:?} to {:?}; give a --frame the transforms reach",
-                        cloud.header.frame_id, opts.frame
-                    ),
-                )
-            })?
+            tf.lookup(&opts.frame, &cloud.header.frame_id, stamp)
+                .ok_or_else(|| {
+                    ExportError::input(
+                        episode,
+                        format!(
+                            "no /tf path from {:?} to {:?}; give a --frame the transforms reach",
+                            cloud.header.frame_id, opts.frame
+                        ),
+                    )
+                })?
         } else {
             Iso::IDENTITY
         };
@@ -301,18 +348,35 @@ pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummar
         files.push(f.close(&root)?);
     }
     let source = SourceEntry {
-        episode_id: meta.as_ref().map(|m| m.episode_id.clone()).unwrap_or_default(),
-        file: episode.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        episode_id: meta
+            .as_ref()
+            .map(|m| m.episode_id.clone())
+            .unwrap_or_default(),
+        file: episode
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         sha256: hex(&<sha2::Sha256 as sha2::Digest>::digest(reader.bytes())),
         size: reader.bytes().len() as u64,
-        source: meta.as_ref().map(|m| m.source.as_str().to_string()).unwrap_or_else(|| "other".into()),
+        source: meta
+            .as_ref()
+            .map(|m| m.source.as_str().to_string())
+            .unwrap_or_else(|| "other".into()),
         episode_index: None,
         frames: None,
         dropped_frames: None,
         task: meta.as_ref().map(|m| m.task.clone()).unwrap_or_default(),
-        outcome: meta.as_ref().map(|m| m.outcome.as_str().to_string()).unwrap_or_default(),
+        outcome: meta
+            .as_ref()
+            .map(|m| m.outcome.as_str().to_string())
+            .unwrap_or_default(),
     };
     Manifest::write(&root, if opts.laz { "laz" } else { "las" }, vec![source])?;
     staging.commit()?;
-    Ok(LasSummary { out: out.to_path_buf(), files, clouds, points })
+    Ok(LasSummary {
+        out: out.to_path_buf(),
+        files,
+        clouds,
+        points,
+    })
 }

@@ -104,7 +104,10 @@ pub fn list_files(root: &Path) -> Result<Vec<String>, ExportError> {
                 walk(root, &p, out)?;
             } else if ty.is_file() {
                 let rel = p.strip_prefix(root).unwrap_or(&p);
-                let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                let rel: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
                 let rel = rel.join("/");
                 if rel != MANIFEST && rel != APPEND_MARKER && !rel.ends_with(".reel-tmp") {
                     out.push(rel);
@@ -125,7 +128,11 @@ impl Manifest {
         let mut files = Vec::new();
         for rel in list_files(root)? {
             let (size, sha256) = hash_file(&root.join(&rel))?;
-            files.push(FileEntry { path: rel, size, sha256 });
+            files.push(FileEntry {
+                path: rel,
+                size,
+                sha256,
+            });
         }
         let m = Self {
             format: "reel-manifest/1".into(),
@@ -135,7 +142,8 @@ impl Manifest {
             sources,
             files,
         };
-        let json = serde_json::to_vec_pretty(&m).map_err(|e| ExportError::output(root, e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(&m).map_err(|e| ExportError::output(root, e.to_string()))?;
         write_atomically(&root.join(MANIFEST), &json)?;
         Ok(m)
     }
@@ -144,10 +152,14 @@ impl Manifest {
     pub fn read(root: &Path) -> Result<Self, ExportError> {
         let path = root.join(MANIFEST);
         let text = std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ExportError::input(&path, "no manifest; this directory was not written by `reel export`"),
+            std::io::ErrorKind::NotFound => ExportError::input(
+                &path,
+                "no manifest; this directory was not written by `reel export`",
+            ),
             _ => ExportError::io(&path, e),
         })?;
-        serde_json::from_slice(&text).map_err(|e| ExportError::input(&path, format!("not a reel manifest: {e}")))
+        serde_json::from_slice(&text)
+            .map_err(|e| ExportError::input(&path, format!("not a reel manifest: {e}")))
     }
 }
 
@@ -169,17 +181,27 @@ pub struct CheckReport {
 impl CheckReport {
     /// True when the directory is exactly what the manifest lists.
     pub fn is_clean(&self) -> bool {
-        self.changed.is_empty() && self.missing.is_empty() && self.added.is_empty() && !self.incomplete_append
+        self.changed.is_empty()
+            && self.missing.is_empty()
+            && self.added.is_empty()
+            && !self.incomplete_append
     }
 }
 
 /// Compares `root` with its manifest.
 pub fn check(root: &Path) -> Result<CheckReport, ExportError> {
     if !root.is_dir() {
-        return Err(ExportError::input(root, "not a directory; give the export's root"));
+        return Err(ExportError::input(
+            root,
+            "not a directory; give the export's root",
+        ));
     }
     let manifest = Manifest::read(root)?;
-    let listed: BTreeMap<&str, &FileEntry> = manifest.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let listed: BTreeMap<&str, &FileEntry> = manifest
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f))
+        .collect();
     let mut report = CheckReport {
         incomplete_append: root.join(APPEND_MARKER).exists(),
         ..Default::default()
@@ -199,6 +221,10 @@ pub fn check(root: &Path) -> Result<CheckReport, ExportError> {
         }
     }
     let present: std::collections::BTreeSet<&str> = on_disk.iter().map(String::as_str).collect();
-    report.missing = listed.keys().filter(|p| !present.contains(**p)).map(|p| p.to_string()).collect();
+    report.missing = listed
+        .keys()
+        .filter(|p| !present.contains(**p))
+        .map(|p| p.to_string())
+        .collect();
     Ok(report)
 }

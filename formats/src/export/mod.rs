@@ -88,21 +88,34 @@ pub fn episode_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ExportError> {
                 .filter(|p| p.is_file())
                 .collect();
             found.sort();
-            if let Some(p) = found.iter().find(|p| p.to_string_lossy().ends_with(".mcap.partial")) {
+            if let Some(p) = found
+                .iter()
+                .find(|p| p.to_string_lossy().ends_with(".mcap.partial"))
+            {
                 return Err(ExportError::input(
                     p,
                     "an unfinished recording; run `reel recover` on it (or move it away) first",
                 ));
             }
             let before = out.len();
-            out.extend(found.into_iter().filter(|p| p.extension().is_some_and(|e| e == "mcap")));
+            out.extend(
+                found
+                    .into_iter()
+                    .filter(|p| p.extension().is_some_and(|e| e == "mcap")),
+            );
             if out.len() == before {
-                return Err(ExportError::input(input, "no *.mcap episodes in this directory"));
+                return Err(ExportError::input(
+                    input,
+                    "no *.mcap episodes in this directory",
+                ));
             }
         } else if input.exists() {
             out.push(input.clone());
         } else {
-            return Err(ExportError::input(input, "no such file or directory; check the path"));
+            return Err(ExportError::input(
+                input,
+                "no such file or directory; check the path",
+            ));
         }
     }
     if out.is_empty() {

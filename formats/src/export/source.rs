@@ -77,9 +77,9 @@ impl SourceEpisode {
                 "the episode was not closed cleanly; run `reel recover` on it first",
             ));
         }
-        let meta = reader
-            .episode_meta()?
-            .ok_or_else(|| ExportError::input(path, "no `reel.episode` metadata; not a reel episode"))?;
+        let meta = reader.episode_meta()?.ok_or_else(|| {
+            ExportError::input(path, "no `reel.episode` metadata; not a reel episode")
+        })?;
         let rig_toml = reader
             .attachments()?
             .into_iter()
@@ -93,7 +93,12 @@ impl SourceEpisode {
         for (index, message) in reader.messages().enumerate() {
             let message = message?;
             let topic = &message.channel.topic;
-            let schema = message.channel.schema.as_ref().map(|s| s.name.as_str()).unwrap_or("");
+            let schema = message
+                .channel
+                .schema
+                .as_ref()
+                .map(|s| s.name.as_str())
+                .unwrap_or("");
             if !topics.contains_key(topic) {
                 topics.insert(topic.clone(), schema.to_string());
             }
@@ -124,7 +129,11 @@ impl SourceEpisode {
         }
         for (topic, series) in &mut joints {
             sort_joint_series(series);
-            if let Some(bad) = series.position.iter().find(|p| p.len() != series.names.len()) {
+            if let Some(bad) = series
+                .position
+                .iter()
+                .find(|p| p.len() != series.names.len())
+            {
                 return Err(ExportError::input(
                     path,
                     format!(
@@ -185,12 +194,17 @@ fn push_frame(
     // access units before a frame comes out; keep feeding until it does.
     let (width, height) = match codec {
         StoredCodec::Jpeg => {
-            let f = crate::video::decode_jpeg(data)
-                .map_err(|e| ExportError::input(path, format!("{topic}: first frame does not decode: {e}")))?;
+            let f = crate::video::decode_jpeg(data).map_err(|e| {
+                ExportError::input(path, format!("{topic}: first frame does not decode: {e}"))
+            })?;
             (f.width(), f.height())
         }
-        StoredCodec::H264 => h264_size(data)
-            .ok_or_else(|| ExportError::input(path, format!("{topic}: the first H.264 frame does not decode")))?,
+        StoredCodec::H264 => h264_size(data).ok_or_else(|| {
+            ExportError::input(
+                path,
+                format!("{topic}: the first H.264 frame does not decode"),
+            )
+        })?,
     };
     cameras.insert(
         topic.to_string(),

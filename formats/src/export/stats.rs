@@ -56,8 +56,14 @@ impl FeatureStats {
         if rows.is_empty() {
             return None;
         }
-        let columns: Vec<Vec<f64>> = (0..dim).map(|d| rows.iter().map(|r| r[d]).collect()).collect();
-        Some(Self::of_columns(&columns, rows.len() as u64, StatsShape::Vector))
+        let columns: Vec<Vec<f64>> = (0..dim)
+            .map(|d| rows.iter().map(|r| r[d]).collect())
+            .collect();
+        Some(Self::of_columns(
+            &columns,
+            rows.len() as u64,
+            StatsShape::Vector,
+        ))
     }
 
     /// Stats of per-dimension `columns` of samples; `count` is what LeRobot
@@ -93,7 +99,8 @@ impl FeatureStats {
     /// Per-channel stats of RGB pixels (`u8`, interleaved) of `frames`
     /// sampled frames, scaled to [0,1].
     pub fn of_pixels(rgb: &[u8], frames: u64) -> Self {
-        let mut columns = vec![Vec::with_capacity(rgb.len() / 3); 3];
+        let mut columns: Vec<Vec<f64>> =
+            (0..3).map(|_| Vec::with_capacity(rgb.len() / 3)).collect();
         for px in rgb.chunks_exact(3) {
             for c in 0..3 {
                 columns[c].push(f64::from(px[c]));
@@ -138,7 +145,9 @@ impl FeatureStats {
         for d in 0..dim {
             let var: f64 = parts
                 .iter()
-                .map(|p| (p.std[d].powi(2) + (p.mean[d] - out.mean[d]).powi(2)) * p.count as f64 / total)
+                .map(|p| {
+                    (p.std[d].powi(2) + (p.mean[d] - out.mean[d]).powi(2)) * p.count as f64 / total
+                })
                 .sum();
             out.std[d] = var.sqrt();
         }
@@ -166,7 +175,9 @@ impl FeatureStats {
         for (key, values) in self.named() {
             let v = match self.shape {
                 StatsShape::Vector => json!(values),
-                StatsShape::Image => json!(values.iter().map(|x| vec![vec![*x]]).collect::<Vec<_>>()),
+                StatsShape::Image => {
+                    json!(values.iter().map(|x| vec![vec![*x]]).collect::<Vec<_>>())
+                }
             };
             m.insert(key.to_string(), v);
         }
@@ -234,7 +245,13 @@ fn histogram_quantiles(col: &[f64], min: f64, max: f64) -> [f64; 5] {
     let lo = min - 1e-10;
     let hi = max + 1e-10;
     let step = (hi - lo) / HISTOGRAM_BINS as f64;
-    let edge = |i: usize| if i == HISTOGRAM_BINS { hi } else { lo + i as f64 * step };
+    let edge = |i: usize| {
+        if i == HISTOGRAM_BINS {
+            hi
+        } else {
+            lo + i as f64 * step
+        }
+    };
     let mut hist = vec![0u64; HISTOGRAM_BINS];
     for &x in col {
         let mut b = ((x - lo) / (hi - lo) * HISTOGRAM_BINS as f64) as usize;
@@ -276,18 +293,37 @@ fn histogram_quantiles(col: &[f64], min: f64, max: f64) -> [f64; 5] {
 mod tests {
     use super::*;
 
+    /// Expected values printed by lerobot 0.4.4's `get_feature_stats`
+    /// on the same input (numpy 2.2).
     #[test]
-    fn quantiles_of_a_ramp_are_close_to_exact() {
+    fn quantiles_equal_lerobots_own() {
         let col: Vec<f64> = (0..1000).map(f64::from).collect();
         let s = FeatureStats::of_columns(&[col], 1000, StatsShape::Vector);
-        assert_eq!(s.min, [0.0]);
-        assert_eq!(s.max, [999.0]);
-        assert!((s.mean[0] - 499.5).abs() < 1e-9);
-        assert!((s.std[0] - 288.67499).abs() < 1e-4);
-        // q50 of 0..999: half the samples lie below 500 in the histogram.
-        assert!((s.quantiles[2][0] - 500.0).abs() < 0.5, "{:?}", s.quantiles);
-        assert!((s.quantiles[0][0] - 10.0).abs() < 0.5);
-        assert!((s.quantiles[4][0] - 990.0).abs() < 0.5);
+        assert_eq!((s.min[0], s.max[0], s.mean[0]), (0.0, 999.0, 499.5));
+        assert!((s.std[0] - 288.6749902572095).abs() < 1e-9);
+        let want = [
+            9.190799999901841,
+            99.10079999991986,
+            499.1004,
+            899.1000000000801,
+            989.0100000000981,
+        ];
+        for (q, w) in s.quantiles.iter().zip(want) {
+            assert!((q[0] - w).abs() < 1e-9, "{} vs {w}", q[0]);
+        }
+        let col = vec![0.3, 0.1, 0.7, 0.7, 0.2, 0.9, 0.4];
+        let s = FeatureStats::of_columns(&[col], 7, StatsShape::Vector);
+        let want = [
+            0.09999999990000001,
+            0.09999999990000001,
+            0.40007999997502003,
+            0.899888000099972,
+            0.8999888000999973,
+        ];
+        for (q, w) in s.quantiles.iter().zip(want) {
+            assert!((q[0] - w).abs() < 1e-12, "{} vs {w}", q[0]);
+        }
+        assert!((s.std[0] - 0.2762725657973388).abs() < 1e-12);
     }
 
     #[test]
@@ -299,10 +335,19 @@ mod tests {
     }
 
     #[test]
-    fn constant_column_quantile_is_the_lower_edge_like_lerobot() {
-        // LeRobot's timestamp q01 for a constant-start episode is -1e-10.
+    fn constant_column_quantiles_are_histogram_edges_like_lerobot() {
+        // lerobot: q01 3.9999999999994176e-16, q99 3.9599999999994235e-14.
         let s = FeatureStats::of_columns(&[vec![0.0; 10]], 10, StatsShape::Vector);
-        assert!((s.quantiles[0][0] + 1e-10).abs() < 1e-15, "{}", s.quantiles[0][0]);
+        assert!(
+            (s.quantiles[0][0] - 3.9999999999994176e-16).abs() < 1e-20,
+            "{}",
+            s.quantiles[0][0]
+        );
+        assert!(
+            (s.quantiles[4][0] - 3.9599999999994235e-14).abs() < 1e-18,
+            "{}",
+            s.quantiles[4][0]
+        );
     }
 
     #[test]
@@ -325,7 +370,9 @@ mod tests {
 
     #[test]
     fn image_stats_are_per_channel_in_unit_range_and_round_trip_json() {
-        let rgb: Vec<u8> = (0..300u32).flat_map(|i| [255u8, (i % 256) as u8, 0]).collect();
+        let rgb: Vec<u8> = (0..300u32)
+            .flat_map(|i| [255u8, (i % 256) as u8, 0])
+            .collect();
         let s = FeatureStats::of_pixels(&rgb, 4);
         assert_eq!(s.count, 4);
         assert_eq!(s.min, [1.0, 0.0, 0.0]);

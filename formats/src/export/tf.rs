@@ -18,13 +18,21 @@ pub struct Iso {
 
 impl Iso {
     /// The identity.
-    pub const IDENTITY: Self = Self { q: [1.0, 0.0, 0.0, 0.0], t: [0.0; 3] };
+    pub const IDENTITY: Self = Self {
+        q: [1.0, 0.0, 0.0, 0.0],
+        t: [0.0; 3],
+    };
 
     fn from_msg(m: &TransformStamped) -> Self {
         let r = &m.transform.rotation;
         let v = &m.transform.translation;
-        let n = (r.w * r.w + r.x * r.x + r.y * r.y + r.z * r.z).sqrt().max(1e-12);
-        Self { q: [r.w / n, r.x / n, r.y / n, r.z / n], t: [v.x, v.y, v.z] }
+        let n = (r.w * r.w + r.x * r.x + r.y * r.y + r.z * r.z)
+            .sqrt()
+            .max(1e-12);
+        Self {
+            q: [r.w / n, r.x / n, r.y / n, r.z / n],
+            t: [v.x, v.y, v.z],
+        }
     }
 
     fn qmul(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
@@ -39,7 +47,10 @@ impl Iso {
     /// Rotates `p`.
     pub fn rotate(&self, p: [f64; 3]) -> [f64; 3] {
         let q = self.q;
-        let r = Self::qmul(Self::qmul(q, [0.0, p[0], p[1], p[2]]), [q[0], -q[1], -q[2], -q[3]]);
+        let r = Self::qmul(
+            Self::qmul(q, [0.0, p[0], p[1], p[2]]),
+            [q[0], -q[1], -q[2], -q[3]],
+        );
         [r[1], r[2], r[3]]
     }
 
@@ -52,7 +63,10 @@ impl Iso {
     /// `self ∘ other` (other first).
     pub fn then_apply_to(&self, other: &Self) -> Self {
         let t = self.apply(other.t);
-        Self { q: Self::qmul(self.q, other.q), t }
+        Self {
+            q: Self::qmul(self.q, other.q),
+            t,
+        }
     }
 
     /// The inverse.
@@ -60,22 +74,19 @@ impl Iso {
         let qi = [self.q[0], -self.q[1], -self.q[2], -self.q[3]];
         let inv = Self { q: qi, t: [0.0; 3] };
         let t = inv.rotate(self.t);
-        Self { q: qi, t: [-t[0], -t[1], -t[2]] }
+        Self {
+            q: qi,
+            t: [-t[0], -t[1], -t[2]],
+        }
     }
 
     fn lerp(a: &Self, b: &Self, w: f64) -> Self {
         let dot: f64 = a.q.iter().zip(&b.q).map(|(x, y)| x * y).sum();
         let s = if dot < 0.0 { -1.0 } else { 1.0 };
-        let mut q = [0.0; 4];
-        for i in 0..4 {
-            q[i] = a.q[i] * (1.0 - w) + s * b.q[i] * w;
-        }
+        let mut q: [f64; 4] = std::array::from_fn(|i| a.q[i] * (1.0 - w) + s * b.q[i] * w);
         let n = q.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
         q.iter_mut().for_each(|x| *x /= n);
-        let mut t = [0.0; 3];
-        for i in 0..3 {
-            t[i] = a.t[i] * (1.0 - w) + b.t[i] * w;
-        }
+        let t: [f64; 3] = std::array::from_fn(|i| a.t[i] * (1.0 - w) + b.t[i] * w);
         Self { q, t }
     }
 }
@@ -83,8 +94,12 @@ impl Iso {
 /// Transforms by child frame: the parent and the samples (time ns → parent←child).
 #[derive(Debug, Default)]
 pub struct TfBuffer {
-    edges: BTreeMap<String, (String, Vec<(i64, Iso)>, bool)>,
+    edges: BTreeMap<String, Edge>,
 }
+
+/// A child frame's parent, its samples (ns, parent ← child), and whether
+/// it came from `/tf_static`.
+type Edge = (String, Vec<(i64, Iso)>, bool);
 
 impl TfBuffer {
     /// Adds a `/tf` or `/tf_static` transform.
@@ -158,8 +173,17 @@ mod tests {
             header: Header::new(t, parent),
             child_frame_id: child.into(),
             transform: Transform {
-                translation: Vector3 { x: xyz[0], y: xyz[1], z: xyz[2] },
-                rotation: Quaternion { x: 0.0, y: 0.0, z: (yaw / 2.0).sin(), w: (yaw / 2.0).cos() },
+                translation: Vector3 {
+                    x: xyz[0],
+                    y: xyz[1],
+                    z: xyz[2],
+                },
+                rotation: Quaternion {
+                    x: 0.0,
+                    y: 0.0,
+                    z: (yaw / 2.0).sin(),
+                    w: (yaw / 2.0).cos(),
+                },
             },
         }
     }
@@ -168,11 +192,23 @@ mod tests {
     fn chains_statics_and_interpolates_dynamics() {
         let mut b = TfBuffer::default();
         b.add(&tf("world", "base", 0, [1.0, 0.0, 0.0], 0.0), true);
-        b.add(&tf("base", "lidar", 0, [0.0, 0.0, 2.0], std::f64::consts::FRAC_PI_2), true);
+        b.add(
+            &tf(
+                "base",
+                "lidar",
+                0,
+                [0.0, 0.0, 2.0],
+                std::f64::consts::FRAC_PI_2,
+            ),
+            true,
+        );
         b.finish();
         let iso = b.lookup("world", "lidar", 5).unwrap();
         let p = iso.apply([1.0, 0.0, 0.0]);
-        assert!((p[0] - 1.0).abs() < 1e-12 && (p[1] - 1.0).abs() < 1e-12 && (p[2] - 2.0).abs() < 1e-12, "{p:?}");
+        assert!(
+            (p[0] - 1.0).abs() < 1e-12 && (p[1] - 1.0).abs() < 1e-12 && (p[2] - 2.0).abs() < 1e-12,
+            "{p:?}"
+        );
         let back = b.lookup("lidar", "world", 5).unwrap().apply(p);
         assert!((back[0] - 1.0).abs() < 1e-12 && back[1].abs() < 1e-12 && back[2].abs() < 1e-12);
         assert!(b.lookup("world", "nowhere_connected", 0).is_none());

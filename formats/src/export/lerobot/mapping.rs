@@ -164,16 +164,36 @@ impl Mapping {
         let order = rig_order(ep.rig_toml.as_deref());
         let rank = |topic: &str| {
             let arm = arm_of(topic);
-            (order.arms.iter().position(|a| a == arm).unwrap_or(usize::MAX), topic.to_string())
+            (
+                order
+                    .arms
+                    .iter()
+                    .position(|a| a == arm)
+                    .unwrap_or(usize::MAX),
+                topic.to_string(),
+            )
         };
-        let mut states: Vec<String> = ep.joints.keys().filter(|t| t.ends_with("/joint_states")).cloned().collect();
+        let mut states: Vec<String> = ep
+            .joints
+            .keys()
+            .filter(|t| t.ends_with("/joint_states"))
+            .cloned()
+            .collect();
         states.sort_by_key(|t| rank(t));
-        let mut commands: Vec<String> =
-            ep.joints.keys().filter(|t| t.ends_with("/joint_commands")).cloned().collect();
+        let mut commands: Vec<String> = ep
+            .joints
+            .keys()
+            .filter(|t| t.ends_with("/joint_commands"))
+            .cloned()
+            .collect();
         // Action i drives state i: order leaders by their follower's place.
         let follower_rank = |topic: &str| {
             let leader = arm_of(topic);
-            let follower = order.teleop.iter().find(|(l, _)| l == leader).map(|(_, f)| f.as_str());
+            let follower = order
+                .teleop
+                .iter()
+                .find(|(l, _)| l == leader)
+                .map(|(_, f)| f.as_str());
             let place = follower.and_then(|f| states.iter().position(|s| arm_of(s) == f));
             (place.unwrap_or(usize::MAX), rank(topic))
         };
@@ -205,7 +225,9 @@ impl Mapping {
         for topic in ep.cameras.keys() {
             features.push(MappedFeature {
                 name: format!("observation.images.{}", camera_of(topic)),
-                source: FeatureSource::Camera { topic: topic.clone() },
+                source: FeatureSource::Camera {
+                    topic: topic.clone(),
+                },
                 tolerance_ns: None,
             });
         }
@@ -217,13 +239,16 @@ impl Mapping {
     /// Reads a mapping file.
     pub fn from_file(path: &Path) -> Result<Self, ExportError> {
         let text = std::fs::read_to_string(path).map_err(|e| ExportError::io(path, e))?;
-        let file: MappingFile = toml::from_str(&text)
-            .map_err(|e| ExportError::input(path, format!("not a valid mapping file: {}", e.message())))?;
+        let file: MappingFile = toml::from_str(&text).map_err(|e| {
+            ExportError::input(path, format!("not a valid mapping file: {}", e.message()))
+        })?;
         let mut features = Vec::new();
         for f in file.feature {
             let tolerance_ns = f.tolerance_ms.map(|ms| (ms * 1e6) as i64);
             let source = match (f.topic, f.topics.is_empty()) {
-                (Some(topic), true) if topic.starts_with("/camera/") => FeatureSource::Camera { topic },
+                (Some(topic), true) if topic.starts_with("/camera/") => {
+                    FeatureSource::Camera { topic }
+                }
                 (Some(topic), true) => FeatureSource::Joints {
                     topics: vec![topic],
                     field: f.field,
@@ -261,11 +286,25 @@ impl Mapping {
                     format!("feature name {:?} is empty or contains '/'", f.name),
                 ));
             }
-            if ["timestamp", "frame_index", "episode_index", "index", "task_index"].contains(&f.name.as_str()) {
-                return Err(ExportError::input(path, format!("feature name {} is reserved by LeRobot", f.name)));
+            if [
+                "timestamp",
+                "frame_index",
+                "episode_index",
+                "index",
+                "task_index",
+            ]
+            .contains(&f.name.as_str())
+            {
+                return Err(ExportError::input(
+                    path,
+                    format!("feature name {} is reserved by LeRobot", f.name),
+                ));
             }
             if !seen.insert(f.name.clone()) {
-                return Err(ExportError::input(path, format!("feature {} is mapped twice", f.name)));
+                return Err(ExportError::input(
+                    path,
+                    format!("feature {} is mapped twice", f.name),
+                ));
             }
         }
         if self.features.is_empty() {
@@ -279,7 +318,9 @@ impl Mapping {
         self.features
             .iter()
             .flat_map(|f| match &f.source {
-                FeatureSource::Joints { topics, .. } => topics.iter().map(String::as_str).collect::<Vec<_>>(),
+                FeatureSource::Joints { topics, .. } => {
+                    topics.iter().map(String::as_str).collect::<Vec<_>>()
+                }
                 FeatureSource::Camera { topic } => vec![topic.as_str()],
             })
             .collect()
@@ -298,7 +339,12 @@ impl Mapping {
                 }
                 FeatureSource::Camera { topic } => {
                     if !ep.cameras.contains_key(topic) {
-                        return Err(missing(ep, topic, &f.name, "CompressedImage or CompressedVideo"));
+                        return Err(missing(
+                            ep,
+                            topic,
+                            &f.name,
+                            "CompressedImage or CompressedVideo",
+                        ));
                     }
                 }
             }

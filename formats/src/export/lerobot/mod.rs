@@ -106,14 +106,23 @@ struct Cursor {
 impl Cursor {
     fn next(self) -> Self {
         if self.file + 1 >= CHUNKS_SIZE {
-            Self { chunk: self.chunk + 1, file: 0 }
+            Self {
+                chunk: self.chunk + 1,
+                file: 0,
+            }
         } else {
-            Self { chunk: self.chunk, file: self.file + 1 }
+            Self {
+                chunk: self.chunk,
+                file: self.file + 1,
+            }
         }
     }
 
     fn path(self, prefix: &str, ext: &str) -> String {
-        format!("{prefix}/chunk-{:03}/file-{:03}.{ext}", self.chunk, self.file)
+        format!(
+            "{prefix}/chunk-{:03}/file-{:03}.{ext}",
+            self.chunk, self.file
+        )
     }
 
     /// The cursor after the last `chunk-*/file-*.ext` under `dir`, or 0/0.
@@ -121,10 +130,23 @@ impl Cursor {
         let mut last: Option<Self> = None;
         for chunk in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let name = chunk.file_name().to_string_lossy().into_owned();
-            let Some(c) = name.strip_prefix("chunk-").and_then(|n| n.parse::<u32>().ok()) else { continue };
-            for file in std::fs::read_dir(chunk.path()).into_iter().flatten().flatten() {
+            let Some(c) = name
+                .strip_prefix("chunk-")
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            for file in std::fs::read_dir(chunk.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 let fname = file.file_name().to_string_lossy().into_owned();
-                let Some(f) = fname.strip_prefix("file-").and_then(|n| n.split('.').next()).and_then(|n| n.parse::<u32>().ok()) else {
+                let Some(f) = fname
+                    .strip_prefix("file-")
+                    .and_then(|n| n.split('.').next())
+                    .and_then(|n| n.parse::<u32>().ok())
+                else {
                     continue;
                 };
                 let cur = Self { chunk: c, file: f };
@@ -150,7 +172,12 @@ struct Existing {
 
 fn read_existing(out: &Path, features: &Value, fps: u32) -> Result<Option<Existing>, ExportError> {
     let info_path = out.join("meta/info.json");
-    if !out.exists() || std::fs::read_dir(out).map_err(|e| ExportError::io(out, e))?.next().is_none() {
+    if !out.exists()
+        || std::fs::read_dir(out)
+            .map_err(|e| ExportError::io(out, e))?
+            .next()
+            .is_none()
+    {
         return Ok(None);
     }
     if !info_path.exists() {
@@ -166,7 +193,8 @@ fn read_existing(out: &Path, features: &Value, fps: u32) -> Result<Option<Existi
         ));
     }
     let text = std::fs::read(&info_path).map_err(|e| ExportError::io(&info_path, e))?;
-    let info: Value = serde_json::from_slice(&text).map_err(|e| ExportError::input(&info_path, format!("not JSON: {e}")))?;
+    let info: Value = serde_json::from_slice(&text)
+        .map_err(|e| ExportError::input(&info_path, format!("not JSON: {e}")))?;
     let different = |what: String| {
         ExportError::output(
             out,
@@ -174,7 +202,10 @@ fn read_existing(out: &Path, features: &Value, fps: u32) -> Result<Option<Existi
         )
     };
     if info["codebase_version"] != "v3.0" {
-        return Err(different(format!("codebase_version {}", info["codebase_version"])));
+        return Err(different(format!(
+            "codebase_version {}",
+            info["codebase_version"]
+        )));
     }
     if info["fps"].as_u64() != Some(u64::from(fps)) {
         return Err(different(format!("fps {} instead of {fps}", info["fps"])));
@@ -237,10 +268,15 @@ fn read_tasks(path: &Path) -> Result<Vec<String>, ExportError> {
 }
 
 /// Runs `f(i)` for i in 0..n on `jobs` threads; stops at the first error.
-fn parallel<T: Send>(n: usize, jobs: usize, f: impl Fn(usize) -> Result<T, ExportError> + Sync) -> Result<Vec<T>, ExportError> {
+fn parallel<T: Send>(
+    n: usize,
+    jobs: usize,
+    f: impl Fn(usize) -> Result<T, ExportError> + Sync,
+) -> Result<Vec<T>, ExportError> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<T, ExportError>>>> = Mutex::new((0..n).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<T, ExportError>>>> =
+        Mutex::new((0..n).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..jobs.clamp(1, n.max(1)) {
             s.spawn(|| loop {
@@ -261,7 +297,9 @@ fn parallel<T: Send>(n: usize, jobs: usize, f: impl Fn(usize) -> Result<T, Expor
             });
         }
     });
-    let results = results.into_inner().map_err(|_| ExportError::output(".", "a worker thread panicked"))?;
+    let results = results
+        .into_inner()
+        .map_err(|_| ExportError::output(".", "a worker thread panicked"))?;
     let mut out = Vec::with_capacity(n);
     let mut first_err = None;
     for r in results {
@@ -310,16 +348,26 @@ fn feature_spec(mapping: &Mapping, first: &SourceEpisode, settings: VideoSetting
         };
         features.insert(f.name.clone(), spec);
     }
-    features.insert("timestamp".into(), json!({"dtype": "float32", "shape": [1], "names": null}));
+    features.insert(
+        "timestamp".into(),
+        json!({"dtype": "float32", "shape": [1], "names": null}),
+    );
     for name in &DEFAULT_FEATURES[1..] {
-        features.insert((*name).into(), json!({"dtype": "int64", "shape": [1], "names": null}));
+        features.insert(
+            (*name).into(),
+            json!({"dtype": "int64", "shape": [1], "names": null}),
+        );
     }
     Value::Object(features)
 }
 
 /// Exports `inputs` (episode files or directories) to the dataset at `out`,
 /// creating it or appending to it.
-pub fn export(inputs: &[PathBuf], out: &Path, opts: &LeRobotOptions) -> Result<ExportSummary, ExportError> {
+pub fn export(
+    inputs: &[PathBuf],
+    out: &Path,
+    opts: &LeRobotOptions,
+) -> Result<ExportSummary, ExportError> {
     let t0 = Instant::now();
     if opts.fps == 0 {
         return Err(ExportError::input(out, "--fps must be a positive integer"));
@@ -354,10 +402,19 @@ pub fn export(inputs: &[PathBuf], out: &Path, opts: &LeRobotOptions) -> Result<E
     let existing = read_existing(out, &features, opts.fps)?;
     if let Some(ex) = &existing {
         for ep in &sources {
-            if let Some(dup) = ex.sources.iter().find(|s| s.sha256 == ep.sha256 || s.episode_id == ep.meta.episode_id) {
+            if let Some(dup) = ex
+                .sources
+                .iter()
+                .find(|s| s.sha256 == ep.sha256 || s.episode_id == ep.meta.episode_id)
+            {
                 return Err(ExportError::input(
                     &ep.path,
-                    format!("episode {} is already in {} (as {}); leave it out", ep.meta.episode_id, out.display(), dup.file),
+                    format!(
+                        "episode {} is already in {} (as {}); leave it out",
+                        ep.meta.episode_id,
+                        out.display(),
+                        dup.file
+                    ),
                 ));
             }
         }
@@ -367,13 +424,20 @@ pub fn export(inputs: &[PathBuf], out: &Path, opts: &LeRobotOptions) -> Result<E
         .map(|ep| plan_episode(ep, &mapping, opts.fps, opts.on_gap))
         .collect::<Result<_, _>>()?;
     if let Some((ep, _)) = sources.iter().zip(&plans).find(|(_, p)| p.frames < 2) {
-        return Err(ExportError::input(&ep.path, "fewer than 2 frames left after alignment; nothing to export"));
+        return Err(ExportError::input(
+            &ep.path,
+            "fewer than 2 frames left after alignment; nothing to export",
+        ));
     }
     let read_s = t0.elapsed().as_secs_f64();
 
     // Staging: a new dataset is built beside `out` and renamed; an append
     // builds its new files in a hidden folder inside `out`.
-    let staging_new = if existing.is_none() { Some(Staging::new(out)?) } else { None };
+    let staging_new = if existing.is_none() {
+        Some(Staging::new(out)?)
+    } else {
+        None
+    };
     let append_dir = out.join(format!(".reel-append-{}", std::process::id()));
     let stage: PathBuf = match &staging_new {
         Some(s) => s.path().to_path_buf(),
@@ -382,7 +446,19 @@ pub fn export(inputs: &[PathBuf], out: &Path, opts: &LeRobotOptions) -> Result<E
             append_dir.clone()
         }
     };
-    let result = build(&stage, out, opts, &mapping, &sources, &plans, &features, settings, existing.as_ref(), read_s, t0);
+    let result = build(
+        &stage,
+        out,
+        opts,
+        &mapping,
+        &sources,
+        &plans,
+        &features,
+        settings,
+        existing.as_ref(),
+        read_s,
+        t0,
+    );
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
@@ -451,7 +527,9 @@ fn build(
             &tmp,
         )
         .map_err(|err| match err {
-            ExportError::Output { reason, .. } => ExportError::output(&tmp, format!("{key}: {reason}")),
+            ExportError::Output { reason, .. } => {
+                ExportError::output(&tmp, format!("{key}: {reason}"))
+            }
             other => other,
         })
     })?;
@@ -480,9 +558,15 @@ fn build(
         let mut frames_in_file = 0u64;
         for e in 0..sources.len() {
             let tmp = tmp_dir.join(format!("ep{e:06}-cam{c:02}.mp4"));
-            let size = std::fs::metadata(&tmp).map_err(|err| ExportError::io(&tmp, err))?.len();
+            let size = std::fs::metadata(&tmp)
+                .map_err(|err| ExportError::io(&tmp, err))?
+                .len();
             if concat.is_some() && concat_size + size >= limit {
-                concat.take().map(|m| m.finish()).transpose().map_err(|err| ExportError::output(stage, err))?;
+                concat
+                    .take()
+                    .map(|m| m.finish())
+                    .transpose()
+                    .map_err(|err| ExportError::output(stage, err))?;
                 cursor = cursor.next();
                 concat_size = 0;
                 frames_in_file = 0;
@@ -495,12 +579,19 @@ fn build(
                 }
                 concat = Some(crate::video::Mp4Concat::new(&path, opts.fps));
             }
-            let m = concat.as_mut().ok_or_else(|| ExportError::output(&path, "no video writer"))?;
-            let n = m.append(&tmp).map_err(|err| ExportError::output(&path, err))?;
+            let m = concat
+                .as_mut()
+                .ok_or_else(|| ExportError::output(&path, "no video writer"))?;
+            let n = m
+                .append(&tmp)
+                .map_err(|err| ExportError::output(&path, err))?;
             if n != encoded[e * n_cam + c].frames || n != plans[e].frames as u64 {
                 return Err(ExportError::output(
                     &path,
-                    format!("episode {e} has {n} video frames for {} rows; this is a bug in reel", plans[e].frames),
+                    format!(
+                        "episode {e} has {n} video frames for {} rows; this is a bug in reel",
+                        plans[e].frames
+                    ),
                 ));
             }
             let fps = f64::from(opts.fps);
@@ -524,7 +615,11 @@ fn build(
     let _ = std::fs::remove_dir(&tmp_dir);
 
     // Data tables, one row group per episode, rolling over by size.
-    let vector_dims: Vec<(String, usize)> = plans[0].joints.iter().map(|(n, d, _)| (n.clone(), *d)).collect();
+    let vector_dims: Vec<(String, usize)> = plans[0]
+        .joints
+        .iter()
+        .map(|(n, d, _)| (n.clone(), *d))
+        .collect();
     let schema = tables::data_schema(&vector_dims);
     let mut data_cursor = Cursor::after_existing(&root_now.join("data"));
     let mut data_file: Option<DataFile> = None;
@@ -543,16 +638,25 @@ fn build(
             fps: opts.fps,
         };
         if let Some(f) = &data_file {
-            let avg = if total_rows > 0 { total_bytes as f64 / total_rows as f64 } else { 0.0 };
+            let avg = if total_rows > 0 {
+                total_bytes as f64 / total_rows as f64
+            } else {
+                0.0
+            };
             if f.bytes_written() as f64 + avg * plan.frames as f64 >= limit as f64 {
                 data_file.take().map(DataFile::close).transpose()?;
                 data_cursor = data_cursor.next();
             }
         }
         if data_file.is_none() {
-            data_file = Some(DataFile::create(&stage.join(data_cursor.path("data", "parquet")), schema.clone())?);
+            data_file = Some(DataFile::create(
+                &stage.join(data_cursor.path("data", "parquet")),
+                schema.clone(),
+            )?);
         }
-        let f = data_file.as_mut().ok_or_else(|| ExportError::output(stage, "no data file"))?;
+        let f = data_file
+            .as_mut()
+            .ok_or_else(|| ExportError::output(stage, "no data file"))?;
         let before = f.bytes_written();
         f.write_episode(&rows)?;
         total_bytes += f.bytes_written() - before;
@@ -563,9 +667,15 @@ fn build(
         for feat in &mapping.features {
             match feat.source {
                 FeatureSource::Joints { .. } => {
-                    let (name, dim, values) = joint_iter.next().ok_or_else(|| ExportError::output(stage, "feature mismatch"))?;
-                    let rows: Vec<Vec<f64>> = values.chunks_exact(*dim).map(|r| r.iter().map(|x| f64::from(*x)).collect()).collect();
-                    let s = FeatureStats::of_rows(&rows, *dim).ok_or_else(|| ExportError::output(stage, "empty episode"))?;
+                    let (name, dim, values) = joint_iter
+                        .next()
+                        .ok_or_else(|| ExportError::output(stage, "feature mismatch"))?;
+                    let rows: Vec<Vec<f64>> = values
+                        .chunks_exact(*dim)
+                        .map(|r| r.iter().map(|x| f64::from(*x)).collect())
+                        .collect();
+                    let s = FeatureStats::of_rows(&rows, *dim)
+                        .ok_or_else(|| ExportError::output(stage, "empty episode"))?;
                     stats.push((name.clone(), s));
                 }
                 FeatureSource::Camera { .. } => {
@@ -596,7 +706,10 @@ fn build(
     let meta_cursor = Cursor::after_existing(&root_now.join("meta/episodes"));
     let batch = tables::episodes_batch(&rows_out, meta_cursor.chunk, meta_cursor.file)
         .map_err(|e| ExportError::output(stage, format!("episodes table: {e}")))?;
-    tables::write_table(&stage.join(meta_cursor.path("meta/episodes", "parquet")), &batch)?;
+    tables::write_table(
+        &stage.join(meta_cursor.path("meta/episodes", "parquet")),
+        &batch,
+    )?;
 
     // Stats: the old dataset's aggregate with the new episodes'.
     let mut by_feature: BTreeMap<String, Vec<&FeatureStats>> = BTreeMap::new();
@@ -646,13 +759,18 @@ fn build(
     });
 
     // Source list for the manifest and the card.
-    let mut manifest_sources: Vec<SourceEntry> = existing.map(|e| e.sources.clone()).unwrap_or_default();
+    let mut manifest_sources: Vec<SourceEntry> =
+        existing.map(|e| e.sources.clone()).unwrap_or_default();
     let mut exported = Vec::new();
     for (e, ep) in sources.iter().enumerate() {
         let index = ep_base + e as u64;
         manifest_sources.push(SourceEntry {
             episode_id: ep.meta.episode_id.clone(),
-            file: ep.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            file: ep
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             sha256: ep.sha256.clone(),
             size: ep.size,
             source: ep.meta.source.as_str().to_string(),
@@ -670,10 +788,23 @@ fn build(
             alignment: plans[e].report.clone(),
         });
     }
-    let card = make_card(opts, &robot_type, mapping, &info, &tasks, existing.is_some(), sources, &manifest_sources, settings);
+    let card = make_card(
+        opts,
+        &robot_type,
+        mapping,
+        &info,
+        &tasks,
+        existing.is_some(),
+        sources,
+        &manifest_sources,
+        settings,
+    );
     let meta = [
         ("meta/tasks.parquet", None),
-        ("meta/stats.json", Some(serde_json::to_vec_pretty(&Value::Object(stats_json)))),
+        (
+            "meta/stats.json",
+            Some(serde_json::to_vec_pretty(&Value::Object(stats_json))),
+        ),
         ("README.md", Some(Ok(card.render().into_bytes()))),
         ("meta/info.json", Some(serde_json::to_vec_pretty(&info))),
     ];
@@ -686,7 +817,10 @@ fn build(
         for rel in super::manifest::list_files(stage)? {
             let dst = out.join(&rel);
             if dst.exists() {
-                return Err(ExportError::output(&dst, "already exists; the dataset changed during the export"));
+                return Err(ExportError::output(
+                    &dst,
+                    "already exists; the dataset changed during the export",
+                ));
             }
             if let Some(d) = dst.parent() {
                 std::fs::create_dir_all(d).map_err(|e| ExportError::io(d, e))?;
@@ -700,12 +834,16 @@ fn build(
         let path = root.join(rel);
         match bytes {
             None => {
-                let batch = tables::tasks_batch(&tasks).map_err(|e| ExportError::output(&path, e))?;
+                let batch =
+                    tables::tasks_batch(&tasks).map_err(|e| ExportError::output(&path, e))?;
                 let tmp = path.with_extension("reel-tmp");
                 tables::write_table(&tmp, &batch)?;
                 std::fs::rename(&tmp, &path).map_err(|e| ExportError::io(&path, e))?;
             }
-            Some(b) => write_atomically(&path, &b.map_err(|e| ExportError::output(&path, e.to_string()))?)?,
+            Some(b) => write_atomically(
+                &path,
+                &b.map_err(|e| ExportError::output(&path, e.to_string()))?,
+            )?,
         }
     }
     if appending {
@@ -724,7 +862,9 @@ fn build(
         total_frames,
         read_s,
         encode_s,
-        write_s: t_write.elapsed().as_secs_f64() + (t0.elapsed().as_secs_f64() - read_s - encode_s - t_write.elapsed().as_secs_f64()).max(0.0),
+        write_s: t_write.elapsed().as_secs_f64()
+            + (t0.elapsed().as_secs_f64() - read_s - encode_s - t_write.elapsed().as_secs_f64())
+                .max(0.0),
     })
 }
 
@@ -743,13 +883,30 @@ fn make_card(
     let mut features = Vec::new();
     for f in &mapping.features {
         let spec = &info["features"][&f.name];
-        let shape: Vec<usize> = spec["shape"].as_array().map(|a| a.iter().filter_map(|x| x.as_u64().map(|v| v as usize)).collect()).unwrap_or_default();
-        let names: Vec<String> = spec["names"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let shape: Vec<usize> = spec["shape"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_u64().map(|v| v as usize))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let names: Vec<String> = spec["names"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         let (dtype, unit, source) = match &f.source {
             FeatureSource::Joints { topics, field } => (
                 "float32".to_string(),
                 field.unit().to_string(),
-                format!("{} ({field:?}), interpolated linearly to the frame times", topics.join(" + ")),
+                format!(
+                    "{} ({field:?}), interpolated linearly to the frame times",
+                    topics.join(" + ")
+                ),
             ),
             FeatureSource::Camera { topic } => (
                 "video".to_string(),
@@ -757,7 +914,14 @@ fn make_card(
                 format!("{topic}, nearest frame by acquisition time"),
             ),
         };
-        features.push(CardFeature { name: f.name.clone(), dtype, shape, unit, source, names });
+        features.push(CardFeature {
+            name: f.name.clone(),
+            dtype,
+            shape,
+            unit,
+            source,
+            names,
+        });
     }
     for (name, unit) in [
         ("timestamp", "s from the episode start (frame_index / fps)"),
@@ -766,7 +930,11 @@ fn make_card(
         ("index", "global frame number"),
         ("task_index", "row of meta/tasks.parquet"),
     ] {
-        let dtype = if name == "timestamp" { "float32" } else { "int64" };
+        let dtype = if name == "timestamp" {
+            "float32"
+        } else {
+            "int64"
+        };
         features.push(CardFeature {
             name: name.into(),
             dtype: dtype.into(),
@@ -811,8 +979,14 @@ fn make_card(
         })
         .collect();
     let video = match settings.codec {
-        VideoCodec::Av1 => format!("AV1 (SVT-AV1 preset {}, crf {}, keyframe every {} frames), yuv420p, MP4, {} fps", settings.preset, settings.crf, settings.gop, settings.fps),
-        VideoCodec::H264 => format!("H.264 (libx264, crf {}, keyframe every {} frames), yuv420p, MP4, {} fps", settings.crf, settings.gop, settings.fps),
+        VideoCodec::Av1 => format!(
+            "AV1 (SVT-AV1 preset {}, crf {}, keyframe every {} frames), yuv420p, MP4, {} fps",
+            settings.preset, settings.crf, settings.gop, settings.fps
+        ),
+        VideoCodec::H264 => format!(
+            "H.264 (libx264, crf {}, keyframe every {} frames), yuv420p, MP4, {} fps",
+            settings.crf, settings.gop, settings.fps
+        ),
     };
     Card {
         repo_id: opts.repo_id.clone(),

@@ -74,7 +74,12 @@ fn joint_rows(ep: &SourceEpisode, topic: &str, field: JointField) -> Vec<Vec<f64
 }
 
 /// Aligns `ep` to `fps` under `mapping`.
-pub fn plan_episode(ep: &SourceEpisode, mapping: &Mapping, fps: u32, policy: GapPolicy) -> Result<EpisodePlan, ExportError> {
+pub fn plan_episode(
+    ep: &SourceEpisode,
+    mapping: &Mapping,
+    fps: u32,
+    policy: GapPolicy,
+) -> Result<EpisodePlan, ExportError> {
     mapping.check(ep)?;
     let topics = mapping.topics();
     let (start, end, first_any, last_any) = ep
@@ -93,8 +98,19 @@ pub fn plan_episode(ep: &SourceEpisode, mapping: &Mapping, fps: u32, policy: Gap
     let frame_ns = 1_000_000_000 / i64::from(fps);
     // Per feature: a function from grid time to value/ordinal.
     enum Col {
-        Joint { name: String, parts: Vec<(Vec<i64>, Vec<Vec<f64>>)>, dim: usize, tol: i64, out: Vec<f32> },
-        Camera { name: String, stamps: Vec<i64>, tol: i64, out: Vec<usize> },
+        Joint {
+            name: String,
+            parts: Vec<(Vec<i64>, Vec<Vec<f64>>)>,
+            dim: usize,
+            tol: i64,
+            out: Vec<f32>,
+        },
+        Camera {
+            name: String,
+            stamps: Vec<i64>,
+            tol: i64,
+            out: Vec<usize>,
+        },
     }
     let mut cols: Vec<Col> = Vec::new();
     for f in &mapping.features {
@@ -108,7 +124,9 @@ pub fn plan_episode(ep: &SourceEpisode, mapping: &Mapping, fps: u32, policy: Gap
                     if rows.iter().any(|r| r.len() != width) {
                         return Err(ExportError::input(
                             &ep.path,
-                            format!("{t}: some messages have no {field:?} values; map another field"),
+                            format!(
+                                "{t}: some messages have no {field:?} values; map another field"
+                            ),
                         ));
                     }
                     dim += width;
@@ -141,7 +159,9 @@ pub fn plan_episode(ep: &SourceEpisode, mapping: &Mapping, fps: u32, policy: Gap
         let mut missing = Vec::new();
         for c in &cols {
             match c {
-                Col::Joint { name, parts, tol, .. } => {
+                Col::Joint {
+                    name, parts, tol, ..
+                } => {
                     let mut v = Vec::new();
                     let mut ok = true;
                     for (stamps, rows) in parts {
@@ -155,7 +175,9 @@ pub fn plan_episode(ep: &SourceEpisode, mapping: &Mapping, fps: u32, policy: Gap
                     }
                     row_joint.push(ok.then_some(v));
                 }
-                Col::Camera { name, stamps, tol, .. } => {
+                Col::Camera {
+                    name, stamps, tol, ..
+                } => {
                     let i = nearest(stamps, t, *tol);
                     if i.is_none() {
                         missing.push(name.clone());

@@ -8,7 +8,9 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder};
+use arrow_array::builder::{
+    FixedSizeListBuilder, Float32Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
+};
 use arrow_array::{Array, ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
@@ -20,7 +22,13 @@ use crate::export::stats::{FeatureStats, StatsShape};
 use crate::export::ExportError;
 
 /// The five features LeRobot adds to every dataset.
-pub const DEFAULT_FEATURES: [&str; 5] = ["timestamp", "frame_index", "episode_index", "index", "task_index"];
+pub const DEFAULT_FEATURES: [&str; 5] = [
+    "timestamp",
+    "frame_index",
+    "episode_index",
+    "index",
+    "task_index",
+];
 
 fn props() -> WriterProperties {
     WriterProperties::builder()
@@ -56,14 +64,21 @@ pub fn data_schema(vectors: &[(String, usize)]) -> Arc<Schema> {
     let mut hf = serde_json::Map::new();
     for (name, dim) in vectors {
         let item = Arc::new(Field::new("element", DataType::Float32, true));
-        fields.push(Field::new(name, DataType::FixedSizeList(item, *dim as i32), true));
+        fields.push(Field::new(
+            name,
+            DataType::FixedSizeList(item, *dim as i32),
+            true,
+        ));
         hf.insert(
             name.clone(),
             json!({"feature": {"dtype": "float32", "_type": "Value"}, "length": dim, "_type": "List"}),
         );
     }
     fields.push(Field::new("timestamp", DataType::Float32, true));
-    hf.insert("timestamp".into(), json!({"dtype": "float32", "_type": "Value"}));
+    hf.insert(
+        "timestamp".into(),
+        json!({"dtype": "float32", "_type": "Value"}),
+    );
     for name in &DEFAULT_FEATURES[1..] {
         fields.push(Field::new(*name, DataType::Int64, true));
         hf.insert((*name).into(), json!({"dtype": "int64", "_type": "Value"}));
@@ -77,8 +92,12 @@ impl DataRows {
     pub fn to_batch(&self, schema: &Arc<Schema>) -> Result<RecordBatch, String> {
         let mut columns: Vec<ArrayRef> = Vec::new();
         for (_, dim, values) in &self.vectors {
-            let mut b = FixedSizeListBuilder::with_capacity(Float32Builder::with_capacity(values.len()), *dim as i32, self.frames)
-                .with_field(Arc::new(Field::new("element", DataType::Float32, true)));
+            let mut b = FixedSizeListBuilder::with_capacity(
+                Float32Builder::with_capacity(values.len()),
+                *dim as i32,
+                self.frames,
+            )
+            .with_field(Arc::new(Field::new("element", DataType::Float32, true)));
             for row in values.chunks_exact(*dim) {
                 b.values().append_slice(row);
                 b.append(true);
@@ -87,11 +106,19 @@ impl DataRows {
         }
         let n = self.frames as i64;
         let fps = f64::from(self.fps);
-        columns.push(Arc::new(Float32Array::from_iter_values((0..n).map(|k| (k as f64 / fps) as f32))));
+        columns.push(Arc::new(Float32Array::from_iter_values(
+            (0..n).map(|k| (k as f64 / fps) as f32),
+        )));
         columns.push(Arc::new(Int64Array::from_iter_values(0..n)));
-        columns.push(Arc::new(Int64Array::from_iter_values((0..n).map(|_| self.episode_index))));
-        columns.push(Arc::new(Int64Array::from_iter_values(self.first_index..self.first_index + n)));
-        columns.push(Arc::new(Int64Array::from_iter_values((0..n).map(|_| self.task_index))));
+        columns.push(Arc::new(Int64Array::from_iter_values(
+            (0..n).map(|_| self.episode_index),
+        )));
+        columns.push(Arc::new(Int64Array::from_iter_values(
+            self.first_index..self.first_index + n,
+        )));
+        columns.push(Arc::new(Int64Array::from_iter_values(
+            (0..n).map(|_| self.task_index),
+        )));
         RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
     }
 
@@ -100,14 +127,27 @@ impl DataRows {
         let n = self.frames;
         let fps = f64::from(self.fps);
         let cols: [(&str, Vec<f64>); 5] = [
-            ("timestamp", (0..n).map(|k| f64::from((k as f64 / fps) as f32)).collect()),
+            (
+                "timestamp",
+                (0..n).map(|k| f64::from((k as f64 / fps) as f32)).collect(),
+            ),
             ("frame_index", (0..n).map(|k| k as f64).collect()),
             ("episode_index", vec![self.episode_index as f64; n]),
-            ("index", (0..n).map(|k| (self.first_index + k as i64) as f64).collect()),
+            (
+                "index",
+                (0..n)
+                    .map(|k| (self.first_index + k as i64) as f64)
+                    .collect(),
+            ),
             ("task_index", vec![self.task_index as f64; n]),
         ];
         cols.into_iter()
-            .map(|(name, c)| (name.to_string(), FeatureStats::of_columns(&[c], n as u64, StatsShape::Vector)))
+            .map(|(name, c)| {
+                (
+                    name.to_string(),
+                    FeatureStats::of_columns(&[c], n as u64, StatsShape::Vector),
+                )
+            })
             .collect()
     }
 }
@@ -121,7 +161,9 @@ pub struct DataFile {
 
 impl std::fmt::Debug for DataFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DataFile").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("DataFile")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -132,7 +174,8 @@ impl DataFile {
             std::fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
         }
         let file = File::create(path).map_err(|e| ExportError::io(path, e))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props())).map_err(|e| parquet_err(path, e))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props()))
+            .map_err(|e| parquet_err(path, e))?;
         Ok(Self {
             writer,
             schema,
@@ -142,8 +185,12 @@ impl DataFile {
 
     /// Appends one episode as its own row group.
     pub fn write_episode(&mut self, rows: &DataRows) -> Result<(), ExportError> {
-        let batch = rows.to_batch(&self.schema).map_err(|e| parquet_err(&self.path, e))?;
-        self.writer.write(&batch).map_err(|e| parquet_err(&self.path, e))?;
+        let batch = rows
+            .to_batch(&self.schema)
+            .map_err(|e| parquet_err(&self.path, e))?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| parquet_err(&self.path, e))?;
         self.writer.flush().map_err(|e| parquet_err(&self.path, e))
     }
 
@@ -154,7 +201,10 @@ impl DataFile {
 
     /// Closes the file.
     pub fn close(self) -> Result<(), ExportError> {
-        self.writer.close().map(|_| ()).map_err(|e| parquet_err(&self.path, e))
+        self.writer
+            .close()
+            .map(|_| ())
+            .map_err(|e| parquet_err(&self.path, e))
     }
 }
 
@@ -164,7 +214,8 @@ pub fn write_table(path: &Path, batch: &RecordBatch) -> Result<(), ExportError> 
         std::fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
     }
     let file = File::create(path).map_err(|e| ExportError::io(path, e))?;
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props())).map_err(|e| parquet_err(path, e))?;
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props()))
+        .map_err(|e| parquet_err(path, e))?;
     w.write(batch).map_err(|e| parquet_err(path, e))?;
     w.close().map(|_| ()).map_err(|e| parquet_err(path, e))
 }
@@ -235,7 +286,11 @@ pub struct EpisodeRow {
 
 /// `meta/episodes/chunk-c/file-f.parquet` for `rows`, which all live in
 /// that file.
-pub fn episodes_batch(rows: &[EpisodeRow], meta_chunk: u32, meta_file: u32) -> Result<RecordBatch, String> {
+pub fn episodes_batch(
+    rows: &[EpisodeRow],
+    meta_chunk: u32,
+    meta_file: u32,
+) -> Result<RecordBatch, String> {
     let first = rows.first().ok_or("no episodes")?;
     let mut fields: Vec<Field> = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
@@ -243,7 +298,12 @@ pub fn episodes_batch(rows: &[EpisodeRow], meta_chunk: u32, meta_file: u32) -> R
         f.push(Field::new(name, DataType::Int64, true));
         c.push(Arc::new(Int64Array::from(v)));
     };
-    int_col(&mut fields, &mut columns, "episode_index", rows.iter().map(|r| r.episode_index).collect());
+    int_col(
+        &mut fields,
+        &mut columns,
+        "episode_index",
+        rows.iter().map(|r| r.episode_index).collect(),
+    );
     let mut tasks = ListBuilder::new(StringBuilder::new());
     for r in rows {
         for t in &r.tasks {
@@ -254,25 +314,71 @@ pub fn episodes_batch(rows: &[EpisodeRow], meta_chunk: u32, meta_file: u32) -> R
     let tasks = tasks.finish();
     fields.push(Field::new("tasks", tasks.data_type().clone(), true));
     columns.push(Arc::new(tasks));
-    int_col(&mut fields, &mut columns, "length", rows.iter().map(|r| r.length).collect());
-    int_col(&mut fields, &mut columns, "data/chunk_index", rows.iter().map(|r| i64::from(r.data_chunk)).collect());
-    int_col(&mut fields, &mut columns, "data/file_index", rows.iter().map(|r| i64::from(r.data_file)).collect());
-    int_col(&mut fields, &mut columns, "dataset_from_index", rows.iter().map(|r| r.from_index).collect());
-    int_col(&mut fields, &mut columns, "dataset_to_index", rows.iter().map(|r| r.to_index).collect());
+    int_col(
+        &mut fields,
+        &mut columns,
+        "length",
+        rows.iter().map(|r| r.length).collect(),
+    );
+    int_col(
+        &mut fields,
+        &mut columns,
+        "data/chunk_index",
+        rows.iter().map(|r| i64::from(r.data_chunk)).collect(),
+    );
+    int_col(
+        &mut fields,
+        &mut columns,
+        "data/file_index",
+        rows.iter().map(|r| i64::from(r.data_file)).collect(),
+    );
+    int_col(
+        &mut fields,
+        &mut columns,
+        "dataset_from_index",
+        rows.iter().map(|r| r.from_index).collect(),
+    );
+    int_col(
+        &mut fields,
+        &mut columns,
+        "dataset_to_index",
+        rows.iter().map(|r| r.to_index).collect(),
+    );
     for (vi, (key, _)) in first.videos.iter().enumerate() {
         let loc = |r: &EpisodeRow| r.videos[vi].1.clone();
-        int_col(&mut fields, &mut columns, &format!("videos/{key}/chunk_index"), rows.iter().map(|r| i64::from(loc(r).chunk)).collect());
-        int_col(&mut fields, &mut columns, &format!("videos/{key}/file_index"), rows.iter().map(|r| i64::from(loc(r).file)).collect());
+        int_col(
+            &mut fields,
+            &mut columns,
+            &format!("videos/{key}/chunk_index"),
+            rows.iter().map(|r| i64::from(loc(r).chunk)).collect(),
+        );
+        int_col(
+            &mut fields,
+            &mut columns,
+            &format!("videos/{key}/file_index"),
+            rows.iter().map(|r| i64::from(loc(r).file)).collect(),
+        );
         for (name, get) in [
-            ("from_timestamp", (|l: &VideoLocation| l.from_timestamp) as fn(&VideoLocation) -> f64),
+            (
+                "from_timestamp",
+                (|l: &VideoLocation| l.from_timestamp) as fn(&VideoLocation) -> f64,
+            ),
             ("to_timestamp", |l: &VideoLocation| l.to_timestamp),
         ] {
-            fields.push(Field::new(format!("videos/{key}/{name}"), DataType::Float64, true));
-            columns.push(Arc::new(arrow_array::Float64Array::from_iter_values(rows.iter().map(|r| get(&loc(r))))));
+            fields.push(Field::new(
+                format!("videos/{key}/{name}"),
+                DataType::Float64,
+                true,
+            ));
+            columns.push(Arc::new(arrow_array::Float64Array::from_iter_values(
+                rows.iter().map(|r| get(&loc(r))),
+            )));
         }
     }
     for (si, (feature, stats0)) in first.stats.iter().enumerate() {
-        let stat_names = ["min", "max", "mean", "std", "count", "q01", "q10", "q50", "q90", "q99"];
+        let stat_names = [
+            "min", "max", "mean", "std", "count", "q01", "q10", "q50", "q90", "q99",
+        ];
         for stat in stat_names {
             let name = format!("stats/{feature}/{stat}");
             if stat == "count" {
@@ -288,7 +394,11 @@ pub fn episodes_batch(rows: &[EpisodeRow], meta_chunk: u32, meta_file: u32) -> R
             }
             let values = |r: &EpisodeRow| -> Vec<f64> {
                 let s = &r.stats[si].1;
-                s.named().into_iter().find(|(k, _)| *k == stat).map(|(_, v)| v.to_vec()).unwrap_or_default()
+                s.named()
+                    .into_iter()
+                    .find(|(k, _)| *k == stat)
+                    .map(|(_, v)| v.to_vec())
+                    .unwrap_or_default()
             };
             let array: ArrayRef = match stats0.shape {
                 StatsShape::Vector => {
@@ -300,7 +410,8 @@ pub fn episodes_batch(rows: &[EpisodeRow], meta_chunk: u32, meta_file: u32) -> R
                     Arc::new(b.finish())
                 }
                 StatsShape::Image => {
-                    let mut b = ListBuilder::new(ListBuilder::new(ListBuilder::new(Float64Builder::new())));
+                    let mut b =
+                        ListBuilder::new(ListBuilder::new(ListBuilder::new(Float64Builder::new())));
                     for r in rows {
                         for v in values(r) {
                             let inner = b.values();
@@ -317,7 +428,17 @@ pub fn episodes_batch(rows: &[EpisodeRow], meta_chunk: u32, meta_file: u32) -> R
             columns.push(array);
         }
     }
-    int_col(&mut fields, &mut columns, "meta/episodes/chunk_index", vec![i64::from(meta_chunk); rows.len()]);
-    int_col(&mut fields, &mut columns, "meta/episodes/file_index", vec![i64::from(meta_file); rows.len()]);
+    int_col(
+        &mut fields,
+        &mut columns,
+        "meta/episodes/chunk_index",
+        vec![i64::from(meta_chunk); rows.len()],
+    );
+    int_col(
+        &mut fields,
+        &mut columns,
+        "meta/episodes/file_index",
+        vec![i64::from(meta_file); rows.len()],
+    );
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
 }

@@ -80,15 +80,18 @@ pub fn encode_camera(
 ) -> Result<EncodedCamera, ExportError> {
     let fail = |what: String| ExportError::input(source, format!("{topic}: {what}"));
     let reader = EpisodeReader::open(source)?;
-    let mut encoder =
-        Mp4Encoder::create(out, size.0, size.1, settings).map_err(|e| ExportError::output(out, format!("video encoder: {e}")))?;
+    let mut encoder = Mp4Encoder::create(out, size.0, size.1, settings)
+        .map_err(|e| ExportError::output(out, format!("video encoder: {e}")))?;
     let mut decoder = StreamDecoder::new(codec).map_err(fail)?;
     let sampled = sample_indices(ordinals.len());
     let mut next_sample = 0;
     let mut pixels = Vec::new();
     let mut written = 0usize;
     let mut ordinal = 0usize;
-    let mut emit = |frame: &VideoFrame, ordinal: usize, written: &mut usize| -> Result<(), ExportError> {
+    let mut emit = |frame: &VideoFrame,
+                    ordinal: usize,
+                    written: &mut usize|
+     -> Result<(), ExportError> {
         while *written < ordinals.len() && ordinals[*written] == ordinal {
             if (frame.width(), frame.height()) != size {
                 return Err(fail(format!(
@@ -99,7 +102,9 @@ pub fn encode_camera(
                     size.1
                 )));
             }
-            encoder.push(frame).map_err(|e| ExportError::output(out, format!("video encoder: {e}")))?;
+            encoder
+                .push(frame)
+                .map_err(|e| ExportError::output(out, format!("video encoder: {e}")))?;
             if sampled.get(next_sample) == Some(written) {
                 sample_pixels(frame, &mut pixels).map_err(&fail)?;
                 while sampled.get(next_sample) == Some(written) {
@@ -125,11 +130,19 @@ pub fn encode_camera(
                     ordinal += 1;
                     continue;
                 }
-                reader.decode::<CompressedImage>(&message, index as u64)?.data
+                reader
+                    .decode::<CompressedImage>(&message, index as u64)?
+                    .data
             }
-            StoredCodec::H264 => reader.decode::<CompressedVideo>(&message, index as u64)?.data,
+            StoredCodec::H264 => {
+                reader
+                    .decode::<CompressedVideo>(&message, index as u64)?
+                    .data
+            }
         };
-        let frames = decoder.decode(&data).map_err(|e| fail(format!("frame {ordinal} does not decode: {e}")))?;
+        let frames = decoder
+            .decode(&data)
+            .map_err(|e| fail(format!("frame {ordinal} does not decode: {e}")))?;
         for f in frames {
             emit(&f, ordinal, &mut written)?;
             ordinal += 1;
@@ -145,7 +158,9 @@ pub fn encode_camera(
             ordinals.len()
         )));
     }
-    let frames = encoder.finish().map_err(|e| ExportError::output(out, format!("video encoder: {e}")))?;
+    let frames = encoder
+        .finish()
+        .map_err(|e| ExportError::output(out, format!("video encoder: {e}")))?;
     let stats = FeatureStats::of_pixels(&pixels, sampled.len() as u64);
     Ok(EncodedCamera { frames, stats })
 }
