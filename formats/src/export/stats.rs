@@ -26,7 +26,7 @@ const HISTOGRAM_BINS: usize = 5000;
 pub enum StatsShape {
     /// A vector of n values (scalars are vectors of 1).
     Vector,
-    /// Per-channel image stats, shape (3,1,1), in [0,1].
+    /// Per-channel image stats, shape (3,1,1), in \[0,1\].
     Image,
 }
 
@@ -97,7 +97,7 @@ impl FeatureStats {
     }
 
     /// Per-channel stats of RGB pixels (`u8`, interleaved) of `frames`
-    /// sampled frames, scaled to [0,1].
+    /// sampled frames, scaled to \[0,1\].
     pub fn of_pixels(rgb: &[u8], frames: u64) -> Self {
         let mut columns: Vec<Vec<f64>> =
             (0..3).map(|_| Vec::with_capacity(rgb.len() / 3)).collect();
