@@ -46,4 +46,15 @@ for path, readers in report.items():
         n = sum(t["count"] for t in topics.values())
         print(f"{reader:8} decoded {n:6} messages on {len(topics):2} topics of {path}")
 PY
-echo "done: episodes and reports in $out/"
+
+echo "== 5. LeRobot v3.0 dataset from the recorded episodes, appended to; LAS point clouds"
+rm -rf "$out/lerobot" "$out/las"
+recorded=("$out"/recorded/*.mcap)
+"$reel" export lerobot "${recorded[0]}" --out "$out/lerobot" --repo-id reel/so101-samples --license apache-2.0
+"$reel" export lerobot "${recorded[@]:1}" --out "$out/lerobot" --repo-id reel/so101-samples --license apache-2.0
+"$reel" check "$out/lerobot"
+.venv/bin/python scripts/check_lerobot.py "$out/lerobot"
+"$reel" export las "$out/demo.mcap" --out "$out/las"
+"$reel" check "$out/las"
+
+echo "done: episodes, datasets and reports in $out/"
