@@ -10,7 +10,6 @@ use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::RigError;
 
@@ -317,10 +316,7 @@ impl LoadedRig {
             path: path.clone(),
             reason,
         })?;
-        let sha256 = Sha256::digest(text.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = reel_formats::sha256_hex(text.as_bytes());
         Ok(Self {
             rig,
             path,

@@ -41,6 +41,15 @@ pub mod video;
 
 pub use error::{CdrError, Error, Result};
 
+/// sha256 of `bytes` as lower-case hex (rig config hashes, manifests).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// `reel x.y.z`, as written into episode metadata.
 pub fn software_version() -> String {
     format!("reel {}", env!("CARGO_PKG_VERSION"))

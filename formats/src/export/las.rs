@@ -13,10 +13,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::manifest::{Manifest, SourceEntry};
-use super::source::hex;
+use super::source::open_finished;
 use super::tf::{Iso, TfBuffer};
 use super::{ExportError, Staging};
-use crate::episode::EpisodeReader;
 use crate::ros2::sensor_msgs::{PointCloud2, PointField};
 use crate::ros2::tf2_msgs::TFMessage;
 
@@ -238,13 +237,7 @@ impl LasOut {
 
 /// Exports the LiDAR clouds of `episode` to `out` (a new directory).
 pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummary, ExportError> {
-    let reader = EpisodeReader::open(episode)?;
-    if !reader.state().is_clean() {
-        return Err(ExportError::input(
-            episode,
-            "the episode was not closed cleanly; run `reel recover` on it first",
-        ));
-    }
+    let reader = open_finished(episode)?;
     let meta = reader.episode_meta()?;
     // Pass 1: transforms (small), and which topics hold clouds.
     let mut tf = TfBuffer::default();
@@ -347,30 +340,12 @@ pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummar
     for (_, f) in merged {
         files.push(f.close(&root)?);
     }
-    let source = SourceEntry {
-        episode_id: meta
-            .as_ref()
-            .map(|m| m.episode_id.clone())
-            .unwrap_or_default(),
-        file: episode
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        sha256: hex(&<sha2::Sha256 as sha2::Digest>::digest(reader.bytes())),
-        size: reader.bytes().len() as u64,
-        source: meta
-            .as_ref()
-            .map(|m| m.source.as_str().to_string())
-            .unwrap_or_else(|| "other".into()),
-        episode_index: None,
-        frames: None,
-        dropped_frames: None,
-        task: meta.as_ref().map(|m| m.task.clone()).unwrap_or_default(),
-        outcome: meta
-            .as_ref()
-            .map(|m| m.outcome.as_str().to_string())
-            .unwrap_or_default(),
-    };
+    let source = SourceEntry::describe(
+        episode,
+        crate::sha256_hex(reader.bytes()),
+        reader.bytes().len() as u64,
+        meta.as_ref(),
+    );
     Manifest::write(&root, if opts.laz { "laz" } else { "las" }, vec![source])?;
     staging.commit()?;
     Ok(LasSummary {

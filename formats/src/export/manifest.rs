@@ -9,7 +9,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::source::hex;
 use super::{write_atomically, ExportError};
 
 /// The manifest's file name (at the export's root).
@@ -58,6 +57,35 @@ pub struct SourceEntry {
     pub outcome: String,
 }
 
+impl SourceEntry {
+    /// The entry for the episode file `path` (its hash and size already
+    /// known) with what its metadata says; the per-dataset fields are None.
+    pub fn describe(
+        path: &Path,
+        sha256: String,
+        size: u64,
+        meta: Option<&crate::episode::EpisodeMeta>,
+    ) -> Self {
+        Self {
+            episode_id: meta.map(|m| m.episode_id.clone()).unwrap_or_default(),
+            file: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256,
+            size,
+            source: meta.map_or("other", |m| m.source.as_str()).to_string(),
+            episode_index: None,
+            frames: None,
+            dropped_frames: None,
+            task: meta.map(|m| m.task.clone()).unwrap_or_default(),
+            outcome: meta
+                .map(|m| m.outcome.as_str().to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// The manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -89,7 +117,8 @@ pub fn hash_file(path: &Path) -> Result<(u64, String), ExportError> {
         size += n as u64;
         h.update(&buf[..n]);
     }
-    Ok((size, hex(&h.finalize())))
+    let hex = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((size, hex))
 }
 
 /// Every regular file under `root` (relative, `/`-separated, sorted),

@@ -6,8 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::ExportError;
 use crate::episode::{EpisodeMeta, EpisodeReader};
 use crate::ros2::foxglove_msgs::CompressedVideo;
@@ -70,13 +68,7 @@ fn stamp_ns(t: crate::ros2::builtin_interfaces::Time) -> i64 {
 impl SourceEpisode {
     /// Reads `path`. Damaged or unfinished files are refused with the fix.
     pub fn read(path: &Path) -> Result<Self, ExportError> {
-        let reader = EpisodeReader::open(path)?;
-        if !reader.state().is_clean() {
-            return Err(ExportError::input(
-                path,
-                "the episode was not closed cleanly; run `reel recover` on it first",
-            ));
-        }
+        let reader = open_finished(path)?;
         let meta = reader.episode_meta()?.ok_or_else(|| {
             ExportError::input(path, "no `reel.episode` metadata; not a reel episode")
         })?;
@@ -85,7 +77,7 @@ impl SourceEpisode {
             .into_iter()
             .find(|a| a.name == "rig.toml")
             .and_then(|a| String::from_utf8(a.data).ok());
-        let sha256 = hex(&Sha256::digest(reader.bytes()));
+        let sha256 = crate::sha256_hex(reader.bytes());
         let size = reader.bytes().len() as u64;
         let mut topics = BTreeMap::new();
         let mut joints: BTreeMap<String, JointSeries> = BTreeMap::new();
@@ -239,7 +231,15 @@ fn sort_joint_series(s: &mut JointSeries) {
     s.stamps = order.iter().map(|&i| s.stamps[i]).collect();
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Opens an episode to export from: only cleanly finished files, since a
+/// crashed one has no index and may end mid-chunk.
+pub fn open_finished(path: &Path) -> Result<EpisodeReader, ExportError> {
+    let reader = EpisodeReader::open(path)?;
+    if !reader.state().is_clean() {
+        return Err(ExportError::input(
+            path,
+            "the episode was not closed cleanly; run `reel recover` on it first",
+        ));
+    }
+    Ok(reader)
 }

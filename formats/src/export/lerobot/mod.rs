@@ -765,20 +765,10 @@ fn build(
     for (e, ep) in sources.iter().enumerate() {
         let index = ep_base + e as u64;
         manifest_sources.push(SourceEntry {
-            episode_id: ep.meta.episode_id.clone(),
-            file: ep
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            sha256: ep.sha256.clone(),
-            size: ep.size,
-            source: ep.meta.source.as_str().to_string(),
             episode_index: Some(index),
             frames: Some(plans[e].frames as u64),
             dropped_frames: Some(plans[e].report.dropped.len() as u64),
-            task: ep.meta.task.clone(),
-            outcome: ep.meta.outcome.as_str().to_string(),
+            ..SourceEntry::describe(&ep.path, ep.sha256.clone(), ep.size, Some(&ep.meta))
         });
         exported.push(ExportedEpisode {
             source: ep.path.clone(),
