@@ -64,12 +64,67 @@ pub struct EpisodePlan {
     pub report: AlignReport,
 }
 
-fn joint_rows(ep: &SourceEpisode, topic: &str, field: JointField) -> Vec<Vec<f64>> {
+fn joint_rows<'a>(ep: &'a SourceEpisode, topic: &str, field: JointField) -> &'a [Vec<f64>] {
     let s = &ep.joints[topic];
     match field {
-        JointField::Position => s.position.clone(),
-        JointField::Velocity => s.velocity.clone(),
-        JointField::Effort => s.effort.clone(),
+        JointField::Position => &s.position,
+        JointField::Velocity => &s.velocity,
+        JointField::Effort => &s.effort,
+    }
+}
+
+/// One mapped feature, borrowing its streams from the episode.
+enum Column<'a> {
+    Joint {
+        name: &'a str,
+        /// (stamps, rows) per concatenated topic.
+        parts: Vec<(&'a [i64], &'a [Vec<f64>])>,
+        dim: usize,
+        tol: i64,
+        out: Vec<f32>,
+    },
+    Camera {
+        name: &'a str,
+        stamps: &'a [i64],
+        tol: i64,
+        out: Vec<usize>,
+    },
+}
+
+/// What a column gives at one grid time.
+enum Sample {
+    Joint(Vec<f64>),
+    Camera(usize),
+}
+
+impl Column<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Self::Joint { name, .. } | Self::Camera { name, .. } => name,
+        }
+    }
+
+    fn sample(&self, t: i64) -> Option<Sample> {
+        match self {
+            Self::Joint { parts, tol, .. } => {
+                let mut v = Vec::new();
+                for (stamps, rows) in parts {
+                    v.extend(interpolate(stamps, rows, t, *tol)?);
+                }
+                Some(Sample::Joint(v))
+            }
+            Self::Camera { stamps, tol, .. } => nearest(stamps, t, *tol).map(Sample::Camera),
+        }
+    }
+
+    fn push(&mut self, sample: Sample) {
+        match (self, sample) {
+            (Self::Joint { out, .. }, Sample::Joint(v)) => {
+                out.extend(v.into_iter().map(|x| x as f32))
+            }
+            (Self::Camera { out, .. }, Sample::Camera(i)) => out.push(i),
+            _ => {}
+        }
     }
 }
 
@@ -96,23 +151,7 @@ pub fn plan_episode(
         ));
     }
     let frame_ns = 1_000_000_000 / i64::from(fps);
-    // Per feature: a function from grid time to value/ordinal.
-    enum Col {
-        Joint {
-            name: String,
-            parts: Vec<(Vec<i64>, Vec<Vec<f64>>)>,
-            dim: usize,
-            tol: i64,
-            out: Vec<f32>,
-        },
-        Camera {
-            name: String,
-            stamps: Vec<i64>,
-            tol: i64,
-            out: Vec<usize>,
-        },
-    }
-    let mut cols: Vec<Col> = Vec::new();
+    let mut cols: Vec<Column> = Vec::new();
     for f in &mapping.features {
         match &f.source {
             FeatureSource::Joints { topics, field } => {
@@ -130,19 +169,19 @@ pub fn plan_episode(
                         ));
                     }
                     dim += width;
-                    parts.push((ep.joints[t].stamps.clone(), rows));
+                    parts.push((ep.joints[t].stamps.as_slice(), rows));
                 }
-                cols.push(Col::Joint {
-                    name: f.name.clone(),
+                cols.push(Column::Joint {
+                    name: &f.name,
                     parts,
                     dim,
                     tol: f.tolerance_ns.unwrap_or(JOINT_TOLERANCE_NS),
                     out: Vec::new(),
                 });
             }
-            FeatureSource::Camera { topic } => cols.push(Col::Camera {
-                name: f.name.clone(),
-                stamps: ep.cameras[topic].stamps.clone(),
+            FeatureSource::Camera { topic } => cols.push(Column::Camera {
+                name: &f.name,
+                stamps: &ep.cameras[topic].stamps,
                 tol: f.tolerance_ns.unwrap_or(frame_ns),
                 out: Vec::new(),
             }),
@@ -150,42 +189,15 @@ pub fn plan_episode(
     }
     let mut dropped = Vec::new();
     let mut frames = 0;
-    let mut row_joint: Vec<Option<Vec<f64>>> = Vec::new();
-    let mut row_cam: Vec<Option<usize>> = Vec::new();
     for k in 0..grid.frames {
         let t = grid.time(k);
-        row_joint.clear();
-        row_cam.clear();
-        let mut missing = Vec::new();
-        for c in &cols {
-            match c {
-                Col::Joint {
-                    name, parts, tol, ..
-                } => {
-                    let mut v = Vec::new();
-                    let mut ok = true;
-                    for (stamps, rows) in parts {
-                        match interpolate(stamps, rows, t, *tol) {
-                            Some(x) => v.extend(x),
-                            None => ok = false,
-                        }
-                    }
-                    if !ok {
-                        missing.push(name.clone());
-                    }
-                    row_joint.push(ok.then_some(v));
-                }
-                Col::Camera {
-                    name, stamps, tol, ..
-                } => {
-                    let i = nearest(stamps, t, *tol);
-                    if i.is_none() {
-                        missing.push(name.clone());
-                    }
-                    row_cam.push(i);
-                }
-            }
-        }
+        let row: Vec<Option<Sample>> = cols.iter().map(|c| c.sample(t)).collect();
+        let missing: Vec<String> = cols
+            .iter()
+            .zip(&row)
+            .filter(|(_, s)| s.is_none())
+            .map(|(c, _)| c.name().to_string())
+            .collect();
         if !missing.is_empty() {
             let time_s = (t - grid.start_ns) as f64 / 1e9;
             if policy == GapPolicy::FailEpisode {
@@ -204,22 +216,8 @@ pub fn plan_episode(
             });
             continue;
         }
-        let (mut ji, mut ci) = (0, 0);
-        for c in &mut cols {
-            match c {
-                Col::Joint { out, .. } => {
-                    if let Some(v) = row_joint[ji].take() {
-                        out.extend(v.into_iter().map(|x| x as f32));
-                    }
-                    ji += 1;
-                }
-                Col::Camera { out, .. } => {
-                    if let Some(i) = row_cam[ci] {
-                        out.push(i);
-                    }
-                    ci += 1;
-                }
-            }
+        for (c, sample) in cols.iter_mut().zip(row.into_iter().flatten()) {
+            c.push(sample);
         }
         frames += 1;
     }
@@ -227,8 +225,8 @@ pub fn plan_episode(
     let mut cameras = Vec::new();
     for c in cols {
         match c {
-            Col::Joint { name, dim, out, .. } => joints.push((name, dim, out)),
-            Col::Camera { name, out, .. } => cameras.push((name, out)),
+            Column::Joint { name, dim, out, .. } => joints.push((name.to_string(), dim, out)),
+            Column::Camera { name, out, .. } => cameras.push((name.to_string(), out)),
         }
     }
     Ok(EpisodePlan {
