@@ -216,6 +216,7 @@ pub struct Mp4Encoder {
     encoder: encoder::Video,
     converter: Converter,
     encoder_time_base: Rational,
+    stream_time_base: Rational,
     next_pts: i64,
     frames: u64,
 }
@@ -283,11 +284,17 @@ impl Mp4Encoder {
             stream.set_rate(Rational(fps, 1));
         }
         output.write_header().map_err(|e| e.to_string())?;
+        // The muxer picks the stream's time base when writing the header.
+        let stream_time_base = output
+            .stream(0)
+            .map(|s| s.time_base())
+            .ok_or("the output has no stream")?;
         Ok(Self {
             output,
             encoder,
             converter: Converter::new(format::Pixel::YUV420P, width, height),
             encoder_time_base: time_base,
+            stream_time_base,
             next_pts: 0,
             frames: 0,
         })
@@ -309,16 +316,11 @@ impl Mp4Encoder {
     }
 
     fn write_packets(&mut self) -> Result<(), String> {
-        let stream_tb = self
-            .output
-            .stream(0)
-            .map(|s| s.time_base())
-            .ok_or("the output has no stream")?;
         let mut packet = Packet::empty();
         while self.encoder.receive_packet(&mut packet).is_ok() {
             packet.set_stream(0);
             packet.set_duration(1);
-            packet.rescale_ts(self.encoder_time_base, stream_tb);
+            packet.rescale_ts(self.encoder_time_base, self.stream_time_base);
             packet
                 .write_interleaved(&mut self.output)
                 .map_err(|e| e.to_string())?;

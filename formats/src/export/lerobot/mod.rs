@@ -379,16 +379,20 @@ pub fn export(
         Some(p) => Mapping::from_file(p)?,
         None => Mapping::default_for(first)?,
     };
-    mapping.check(first)?;
     let mut settings = VideoSettings::lerobot_default(opts.codec, opts.fps);
     if let Some(crf) = opts.crf {
         settings.crf = crf;
     }
-    let features = feature_spec(&mapping, first, settings);
-    // Every episode must fit the first one's features (names, sizes).
-    for ep in &sources[1..] {
+    // Every episode must have the mapped topics and fit the first one's
+    // features (names, sizes).
+    let mut features = Value::Null;
+    for ep in &sources {
         mapping.check(ep)?;
         let f = feature_spec(&mapping, ep, settings);
+        if features.is_null() {
+            features = f;
+            continue;
+        }
         if f != features {
             return Err(ExportError::input(
                 &ep.path,
@@ -494,8 +498,9 @@ fn build(
     t0: Instant,
 ) -> Result<ExportSummary, ExportError> {
     let appending = existing.is_some();
-    // The dataset root the final files belong to (cursors look at it).
-    let root_now = if appending { out } else { stage };
+    // Where the finished dataset lives while this runs: file counters
+    // continue from it, and the metadata is written there.
+    let root = if appending { out } else { stage };
     let ep_base = existing.map_or(0, |e| e.total_episodes);
     let frame_base = existing.map_or(0, |e| e.total_frames);
 
@@ -514,7 +519,7 @@ fn build(
     let n_cam = cameras.len();
     let encoded: Vec<EncodedCamera> = parallel(sources.len() * n_cam, opts.jobs, |job| {
         let (e, c) = (job / n_cam, job % n_cam);
-        let (key, topic) = &cameras[c];
+        let topic = &cameras[c].1;
         let series = &sources[e].cameras[topic];
         let tmp = tmp_dir.join(format!("ep{e:06}-cam{c:02}.mp4"));
         encode_camera(
@@ -526,15 +531,8 @@ fn build(
             settings,
             &tmp,
         )
-        .map_err(|err| match err {
-            ExportError::Output { reason, .. } => {
-                ExportError::output(&tmp, format!("{key}: {reason}"))
-            }
-            other => other,
-        })
     })?;
     let encode_s = t_enc.elapsed().as_secs_f64();
-    let t_write = Instant::now();
 
     // Tasks.
     let mut tasks: Vec<String> = existing.map(|e| e.tasks.clone()).unwrap_or_default();
@@ -551,7 +549,7 @@ fn build(
     // Videos: join each camera's episodes, rolling files over by size.
     let mut locations: Vec<Vec<(String, VideoLocation)>> = vec![Vec::new(); sources.len()];
     for (c, (key, _)) in cameras.iter().enumerate() {
-        let mut cursor = Cursor::after_existing(&root_now.join("videos").join(key));
+        let mut cursor = Cursor::after_existing(&root.join("videos").join(key));
         let limit = VIDEO_FILES_SIZE_IN_MB * 1024 * 1024;
         let mut concat: Option<crate::video::Mp4Concat> = None;
         let mut concat_size = 0u64;
@@ -621,7 +619,7 @@ fn build(
         .map(|(n, d, _)| (n.clone(), *d))
         .collect();
     let schema = tables::data_schema(&vector_dims);
-    let mut data_cursor = Cursor::after_existing(&root_now.join("data"));
+    let mut data_cursor = Cursor::after_existing(&root.join("data"));
     let mut data_file: Option<DataFile> = None;
     let mut total_bytes = 0u64;
     let mut total_rows = 0u64;
@@ -703,7 +701,7 @@ fn build(
     }
 
     // meta/episodes: one new file per run.
-    let meta_cursor = Cursor::after_existing(&root_now.join("meta/episodes"));
+    let meta_cursor = Cursor::after_existing(&root.join("meta/episodes"));
     let batch = tables::episodes_batch(&rows_out, meta_cursor.chunk, meta_cursor.file)
         .map_err(|e| ExportError::output(stage, format!("episodes table: {e}")))?;
     tables::write_table(
@@ -789,15 +787,6 @@ fn build(
         &manifest_sources,
         settings,
     );
-    let meta = [
-        ("meta/tasks.parquet", None),
-        (
-            "meta/stats.json",
-            Some(serde_json::to_vec_pretty(&Value::Object(stats_json))),
-        ),
-        ("README.md", Some(Ok(card.render().into_bytes()))),
-        ("meta/info.json", Some(serde_json::to_vec_pretty(&info))),
-    ];
 
     if appending {
         // Move the new files into place, then rewrite the metadata; the
@@ -818,24 +807,17 @@ fn build(
             std::fs::rename(stage.join(&rel), &dst).map_err(|e| ExportError::io(&dst, e))?;
         }
     }
-    let root = if appending { out } else { stage };
+    // Metadata, each file replaced atomically; info.json last, since it
+    // is what makes the new episodes count.
     std::fs::create_dir_all(root.join("meta")).map_err(|e| ExportError::io(root, e))?;
-    for (rel, bytes) in meta {
-        let path = root.join(rel);
-        match bytes {
-            None => {
-                let batch =
-                    tables::tasks_batch(&tasks).map_err(|e| ExportError::output(&path, e))?;
-                let tmp = path.with_extension("reel-tmp");
-                tables::write_table(&tmp, &batch)?;
-                std::fs::rename(&tmp, &path).map_err(|e| ExportError::io(&path, e))?;
-            }
-            Some(b) => write_atomically(
-                &path,
-                &b.map_err(|e| ExportError::output(&path, e.to_string()))?,
-            )?,
-        }
-    }
+    let tasks_path = root.join("meta/tasks.parquet");
+    let batch = tables::tasks_batch(&tasks).map_err(|e| ExportError::output(&tasks_path, e))?;
+    let tmp = tasks_path.with_extension("reel-tmp");
+    tables::write_table(&tmp, &batch)?;
+    std::fs::rename(&tmp, &tasks_path).map_err(|e| ExportError::io(&tasks_path, e))?;
+    write_json(&root.join("meta/stats.json"), &Value::Object(stats_json))?;
+    write_atomically(&root.join("README.md"), card.render().as_bytes())?;
+    write_json(&root.join("meta/info.json"), &info)?;
     if appending {
         // Hashes cover the finished files; the append's folder is not part of it.
         let _ = std::fs::remove_dir_all(stage);
@@ -852,10 +834,14 @@ fn build(
         total_frames,
         read_s,
         encode_s,
-        write_s: t_write.elapsed().as_secs_f64()
-            + (t0.elapsed().as_secs_f64() - read_s - encode_s - t_write.elapsed().as_secs_f64())
-                .max(0.0),
+        write_s: t0.elapsed().as_secs_f64() - read_s - encode_s,
     })
+}
+
+fn write_json(path: &Path, value: &Value) -> Result<(), ExportError> {
+    let bytes =
+        serde_json::to_vec_pretty(value).map_err(|e| ExportError::output(path, e.to_string()))?;
+    write_atomically(path, &bytes)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -9,7 +9,7 @@ use crate::export::stats::FeatureStats;
 use crate::export::ExportError;
 use crate::ros2::foxglove_msgs::CompressedVideo;
 use crate::ros2::sensor_msgs::CompressedImage;
-use crate::video::{to_rgb24, Mp4Encoder, StoredCodec, StreamDecoder, VideoFrame, VideoSettings};
+use crate::video::{Converter, Mp4Encoder, StoredCodec, StreamDecoder, VideoFrame, VideoSettings};
 
 /// LeRobot's `estimate_num_samples` + `sample_indices`: every frame up to
 /// 100, then about n^0.75 (at most 10 000), evenly spread.
@@ -44,8 +44,12 @@ pub fn downsample_stride(width: u32, height: u32) -> usize {
 }
 
 /// Appends the (strided) RGB pixels of `frame` to `out`.
-fn sample_pixels(frame: &VideoFrame, out: &mut Vec<u8>) -> Result<(), String> {
-    let rgb = to_rgb24(frame)?;
+fn sample_pixels(
+    rgb_converter: &mut Converter,
+    frame: &VideoFrame,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let rgb = rgb_converter.run(frame)?;
     let stride = downsample_stride(rgb.width(), rgb.height());
     let line = rgb.stride(0);
     let data = rgb.data(0);
@@ -81,11 +85,12 @@ pub fn encode_camera(
     let fail = |what: String| ExportError::input(source, format!("{topic}: {what}"));
     let reader = EpisodeReader::open(source)?;
     let mut encoder = Mp4Encoder::create(out, size.0, size.1, settings)
-        .map_err(|e| ExportError::output(out, format!("video encoder: {e}")))?;
+        .map_err(|e| ExportError::output(out, format!("{topic}: video encoder: {e}")))?;
     let mut decoder = StreamDecoder::new(codec).map_err(fail)?;
     let sampled = sample_indices(ordinals.len());
     let mut next_sample = 0;
     let mut pixels = Vec::new();
+    let mut rgb_converter = Converter::new(ffmpeg_next::format::Pixel::RGB24, size.0, size.1);
     let mut written = 0usize;
     let mut ordinal = 0usize;
     let mut emit = |frame: &VideoFrame,
@@ -104,9 +109,9 @@ pub fn encode_camera(
             }
             encoder
                 .push(frame)
-                .map_err(|e| ExportError::output(out, format!("video encoder: {e}")))?;
+                .map_err(|e| ExportError::output(out, format!("{topic}: video encoder: {e}")))?;
             if sampled.get(next_sample) == Some(written) {
-                sample_pixels(frame, &mut pixels).map_err(&fail)?;
+                sample_pixels(&mut rgb_converter, frame, &mut pixels).map_err(&fail)?;
                 while sampled.get(next_sample) == Some(written) {
                     next_sample += 1;
                 }
@@ -160,7 +165,7 @@ pub fn encode_camera(
     }
     let frames = encoder
         .finish()
-        .map_err(|e| ExportError::output(out, format!("video encoder: {e}")))?;
+        .map_err(|e| ExportError::output(out, format!("{topic}: video encoder: {e}")))?;
     let stats = FeatureStats::of_pixels(&pixels, sampled.len() as u64);
     Ok(EncodedCamera { frames, stats })
 }
