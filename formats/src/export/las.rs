@@ -346,7 +346,12 @@ pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummar
         reader.bytes().len() as u64,
         meta.as_ref(),
     );
-    Manifest::write(&root, if opts.laz { "laz" } else { "las" }, vec![source])?;
+    Manifest::write(
+        &root,
+        if opts.laz { "laz" } else { "las" },
+        vec![source],
+        &[],
+    )?;
     staging.commit()?;
     Ok(LasSummary {
         out: out.to_path_buf(),

@@ -152,10 +152,25 @@ pub fn list_files(root: &Path) -> Result<Vec<String>, ExportError> {
 }
 
 impl Manifest {
-    /// Hashes every file under `root` and writes `root/manifest.json`.
-    pub fn write(root: &Path, kind: &str, sources: Vec<SourceEntry>) -> Result<Self, ExportError> {
+    /// Lists every file under `root` and writes `root/manifest.json`.
+    /// Files in `unchanged` (entries of an earlier manifest for files this
+    /// run did not write) keep their entry instead of being read again, so
+    /// an append neither re-reads the dataset nor blesses a file that was
+    /// damaged since; every other file is hashed.
+    pub fn write(
+        root: &Path,
+        kind: &str,
+        sources: Vec<SourceEntry>,
+        unchanged: &[FileEntry],
+    ) -> Result<Self, ExportError> {
+        let known: BTreeMap<&str, &FileEntry> =
+            unchanged.iter().map(|f| (f.path.as_str(), f)).collect();
         let mut files = Vec::new();
         for rel in list_files(root)? {
+            if let Some(entry) = known.get(rel.as_str()) {
+                files.push((*entry).clone());
+                continue;
+            }
             let (size, sha256) = hash_file(&root.join(&rel))?;
             files.push(FileEntry {
                 path: rel,

@@ -22,7 +22,7 @@ use self::plan::{plan_episode, AlignReport, EpisodePlan, GapPolicy};
 use self::tables::{DataFile, DataRows, EpisodeRow, VideoLocation, DEFAULT_FEATURES};
 use self::video::{encode_camera, EncodedCamera};
 use super::card::{Card, CardEpisode, CardFeature};
-use super::manifest::{Manifest, SourceEntry, APPEND_MARKER};
+use super::manifest::{FileEntry, Manifest, SourceEntry, APPEND_MARKER};
 use super::source::SourceEpisode;
 use super::stats::FeatureStats;
 use super::{write_atomically, ExportError, Staging};
@@ -165,7 +165,9 @@ struct Existing {
     info: Value,
     tasks: Vec<String>,
     stats: BTreeMap<String, FeatureStats>,
-    sources: Vec<SourceEntry>,
+    /// Its manifest: the source list, and the entries of the files an
+    /// append leaves as they are.
+    manifest: Manifest,
     total_episodes: u64,
     total_frames: u64,
 }
@@ -245,7 +247,7 @@ fn read_existing(out: &Path, features: &Value, fps: u32) -> Result<Option<Existi
         info,
         tasks,
         stats,
-        sources: manifest.sources,
+        manifest,
     }))
 }
 
@@ -407,6 +409,7 @@ pub fn export(
     if let Some(ex) = &existing {
         for ep in &sources {
             if let Some(dup) = ex
+                .manifest
                 .sources
                 .iter()
                 .find(|s| s.sha256 == ep.sha256 || s.episode_id == ep.meta.episode_id)
@@ -757,8 +760,9 @@ fn build(
     });
 
     // Source list for the manifest and the card.
-    let mut manifest_sources: Vec<SourceEntry> =
-        existing.map(|e| e.sources.clone()).unwrap_or_default();
+    let mut manifest_sources: Vec<SourceEntry> = existing
+        .map(|e| e.manifest.sources.clone())
+        .unwrap_or_default();
     let mut exported = Vec::new();
     for (e, ep) in sources.iter().enumerate() {
         let index = ep_base + e as u64;
@@ -822,7 +826,25 @@ fn build(
         // Hashes cover the finished files; the append's folder is not part of it.
         let _ = std::fs::remove_dir_all(stage);
     }
-    Manifest::write(root, "lerobot-v3.0", manifest_sources)?;
+    // The metadata above is rewritten on every run; everything else an
+    // earlier export wrote is untouched.
+    let rewritten = [
+        "meta/info.json",
+        "meta/stats.json",
+        "meta/tasks.parquet",
+        "README.md",
+    ];
+    let unchanged: Vec<FileEntry> = existing
+        .map(|e| {
+            e.manifest
+                .files
+                .iter()
+                .filter(|f| !rewritten.contains(&f.path.as_str()))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    Manifest::write(root, "lerobot-v3.0", manifest_sources, &unchanged)?;
     if appending {
         std::fs::remove_file(out.join(APPEND_MARKER)).map_err(|e| ExportError::io(out, e))?;
     }
