@@ -3,21 +3,17 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
 use reel_formats::ros2::sensor_msgs::JointState;
 use reel_formats::ros2::std_msgs::Header;
 
-fn reel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reel"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
+use common::stderr;
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn reel(args: &[&str]) -> Output {
+    common::run(common::reel().args(args))
 }
 
 /// Bad input: exit `code`, exactly one line on stderr naming `file`, no panic.

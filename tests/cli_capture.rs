@@ -6,22 +6,13 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reel_formats::episode::{EpisodeReader, Outcome};
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn reel() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_reel"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().unwrap()
-}
+mod common;
+use common::{reel, run, venv_python, workspace};
 
 /// The SO-101 sample rig with its links and ports moved under `dir`.
 fn rig_in(dir: &Path) -> PathBuf {
@@ -80,17 +71,9 @@ fn record_emulated_rig_unattended_and_third_party_readers_agree() {
         assert_eq!(meta.outcome, Outcome::Unknown);
     }
 
-    let python = workspace().join(".venv/bin/python");
-    if !python.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the third-party readers: run scripts/setup.sh"
-        );
-        println!(
-            "SKIPPED: no .venv with mcap/rosbags (run scripts/setup.sh); third-party check not run"
-        );
+    let Some(python) = venv_python("third-party MCAP reader checks (mcap, rosbags)") else {
         return;
-    }
+    };
     let o = Command::new(&python)
         .arg(workspace().join("scripts/check_interop.py"))
         .args(&files)

@@ -5,7 +5,7 @@
 //! frame order can be read back), and a LiDAR with a static mount.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 
 use arrow_array::{Array, FixedSizeListArray, Float32Array, Float64Array, Int64Array, RecordBatch};
@@ -23,21 +23,8 @@ const H: u32 = 240;
 const JOINT_PERIOD_NS: u64 = 5_000_000;
 const CAMERA_PERIOD_NS: u64 = 33_333_333;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn reel() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_reel"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{reel, run, stderr, venv_python, workspace};
 
 /// Joint j of arm `arm` at time t (s): a known smooth function.
 fn joint_value(arm: usize, j: usize, t: f64) -> f64 {
@@ -264,16 +251,7 @@ fn video_timecodes(path: &Path) -> Vec<Option<u64>> {
 }
 
 fn python() -> Option<PathBuf> {
-    let p = workspace().join(".venv/bin/python");
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run the Python checks: run scripts/setup.sh"
-    );
-    println!("SKIPPED: no .venv (run scripts/setup.sh); pyarrow/PyAV/laspy checks not run");
-    None
+    venv_python("pyarrow/PyAV/laspy checks")
 }
 
 fn python_light_check(dir: &Path) -> String {
