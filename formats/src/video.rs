@@ -5,7 +5,7 @@
 //! [`decode_jpeg`].
 
 use std::path::Path;
-use std::sync::Once;
+use std::sync::{Mutex, Once};
 
 use ffmpeg::{codec, decoder, encoder, format, frame, software, Dictionary, Packet, Rational};
 use ffmpeg_next as ffmpeg;
@@ -209,11 +209,18 @@ impl VideoSettings {
     }
 }
 
+/// Serializes opening and closing encoders. SVT-AV1 keeps process-global
+/// state (lookup tables filled at init, a CPU-topology pointer that every
+/// teardown frees) without locking, so two instances opened or closed at the
+/// same moment can fail or crash; encoding itself runs in parallel.
+static ENCODER_LIFECYCLE: Mutex<()> = Mutex::new(());
+
 /// Writes frames to an MP4 file: constant frame rate, sample k at k/fps,
 /// every sample lasting one frame.
 pub struct Mp4Encoder {
     output: format::context::Output,
-    encoder: encoder::Video,
+    /// Always Some until dropped (taken in Drop under the lifecycle lock).
+    encoder: Option<encoder::Video>,
     converter: Converter,
     encoder_time_base: Rational,
     stream_time_base: Rational,
@@ -275,7 +282,10 @@ impl Mp4Encoder {
                 options.set("x264-params", "bframes=0");
             }
         }
-        let encoder = enc.open_with(options).map_err(|e| e.to_string())?;
+        let encoder = {
+            let _lifecycle = ENCODER_LIFECYCLE.lock().unwrap_or_else(|p| p.into_inner());
+            enc.open_with(options).map_err(|e| e.to_string())?
+        };
         {
             let mut stream = output.add_stream(found).map_err(|e| e.to_string())?;
             stream.set_parameters(&encoder);
@@ -291,7 +301,7 @@ impl Mp4Encoder {
             .ok_or("the output has no stream")?;
         Ok(Self {
             output,
-            encoder,
+            encoder: Some(encoder),
             converter: Converter::new(format::Pixel::YUV420P, width, height),
             encoder_time_base: time_base,
             stream_time_base,
@@ -306,7 +316,9 @@ impl Mp4Encoder {
         yuv.set_pts(Some(self.next_pts));
         self.next_pts += 1;
         self.frames += 1;
-        self.encoder.send_frame(&yuv).map_err(|e| e.to_string())?;
+        self.encoder_mut()?
+            .send_frame(&yuv)
+            .map_err(|e| e.to_string())?;
         self.write_packets()
     }
 
@@ -317,7 +329,7 @@ impl Mp4Encoder {
 
     fn write_packets(&mut self) -> Result<(), String> {
         let mut packet = Packet::empty();
-        while self.encoder.receive_packet(&mut packet).is_ok() {
+        while self.encoder_mut()?.receive_packet(&mut packet).is_ok() {
             packet.set_stream(0);
             packet.set_duration(1);
             packet.rescale_ts(self.encoder_time_base, self.stream_time_base);
@@ -328,12 +340,25 @@ impl Mp4Encoder {
         Ok(())
     }
 
+    fn encoder_mut(&mut self) -> Result<&mut encoder::Video, String> {
+        self.encoder
+            .as_mut()
+            .ok_or_else(|| "the encoder is closed".to_string())
+    }
+
     /// Flushes the encoder and closes the file.
     pub fn finish(mut self) -> Result<u64, String> {
-        self.encoder.send_eof().map_err(|e| e.to_string())?;
+        self.encoder_mut()?.send_eof().map_err(|e| e.to_string())?;
         self.write_packets()?;
         self.output.write_trailer().map_err(|e| e.to_string())?;
         Ok(self.frames)
+    }
+}
+
+impl Drop for Mp4Encoder {
+    fn drop(&mut self) {
+        let _lifecycle = ENCODER_LIFECYCLE.lock().unwrap_or_else(|p| p.into_inner());
+        drop(self.encoder.take());
     }
 }
 
