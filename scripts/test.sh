@@ -15,8 +15,16 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+skipped="target/tmp/reel-skipped.txt"
+rm -f "$skipped"
 cargo test --workspace 2>&1 | tee "$log"
 # One closing line over every test binary (the last binary cargo runs is
 # often a crate with no doc tests, whose own summary says "0 passed").
 awk '/^test result:/ { p += $4; f += $6; i += $8 }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+# Parts of tests that could not run here, and why (cargo hides the output
+# of passing tests, so they are collected in a file).
+if [ -s "$skipped" ]; then
+  echo "skipped parts ($(sort -u "$skipped" | wc -l)):"
+  sort -u "$skipped" | sed 's/^/  /'
+fi

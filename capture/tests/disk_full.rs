@@ -29,7 +29,10 @@ fn mount_tmpfs(at: &Path, size: &str) -> Option<Tmpfs> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        println!("SKIPPED: cannot mount a tmpfs here (needs CAP_SYS_ADMIN); disk-full behaviour not tested");
+        common::skip(
+            "disk_full",
+            "cannot mount a tmpfs here (needs CAP_SYS_ADMIN); disk-full behaviour not tested",
+        );
         return None;
     }
     Some(Tmpfs(at.to_path_buf()))

@@ -12,9 +12,10 @@ use reel_capture::drivers::velodyne::protocol::{
 use reel_capture::drivers::velodyne::revolution::RevolutionAssembler;
 use reel_capture::LidarError;
 
-/// UDP payloads sent to `port` in a pcap of Ethernet frames.
-fn udp_payloads(name: &str, port: u16) -> Vec<Vec<u8>> {
-    let path = common::testdata(&format!("lidar/rust-lidar-utils/{name}"));
+/// UDP payloads sent to `port` in a pcap of Ethernet frames; None (skip
+/// recorded) in a clone without the shared files.
+fn udp_payloads(name: &str, port: u16) -> Option<Vec<Vec<u8>>> {
+    let path = common::testdata(name, &format!("lidar/rust-lidar-utils/{name}"))?;
     let file = std::fs::File::open(&path).unwrap();
     let mut reader = pcap_file::pcap::PcapReader::new(file).unwrap();
     let mut out = Vec::new();
@@ -28,12 +29,22 @@ fn udp_payloads(name: &str, port: u16) -> Vec<Vec<u8>> {
             }
         }
     }
-    out
+    Some(out)
+}
+
+/// [`udp_payloads`], or return from the calling test.
+macro_rules! payloads_or_return {
+    ($name:expr, $port:expr) => {
+        match udp_payloads($name, $port) {
+            Some(p) => p,
+            None => return,
+        }
+    };
 }
 
 #[test]
 fn vlp16_capture_parses_and_reencodes() {
-    let payloads = udp_payloads("velodyne_vlp16.pcap", DATA_PORT);
+    let payloads = payloads_or_return!("velodyne_vlp16.pcap", DATA_PORT);
     assert_eq!(payloads.len(), 84);
     let packets: Vec<DataPacket> = payloads
         .iter()
@@ -53,7 +64,7 @@ fn vlp16_capture_parses_and_reencodes() {
 
 #[test]
 fn hdl32e_capture_is_refused_by_name() {
-    let packets: Vec<DataPacket> = udp_payloads("velodyne_vlp32.pcap", DATA_PORT)
+    let packets: Vec<DataPacket> = payloads_or_return!("velodyne_vlp32.pcap", DATA_PORT)
         .iter()
         .map(|p| DataPacket::parse(p).unwrap())
         .collect();
@@ -69,13 +80,13 @@ fn bad_packets_are_errors() {
         DataPacket::parse(&[0u8; 100]),
         Err(LidarError::PacketLength { .. })
     ));
-    let mut raw = udp_payloads("velodyne_vlp16.pcap", DATA_PORT).remove(0);
+    let mut raw = payloads_or_return!("velodyne_vlp16.pcap", DATA_PORT).remove(0);
     raw[300] = 0;
     assert!(matches!(
         DataPacket::parse(&raw),
         Err(LidarError::BlockFlag { block: 3, .. })
     ));
-    let position = udp_payloads("velodyne_vlp16.pcap", 8308);
+    let position = payloads_or_return!("velodyne_vlp16.pcap", 8308);
     assert_eq!(position.len(), 16);
     assert!(DataPacket::parse(&position[0]).is_err());
 }
@@ -124,7 +135,7 @@ fn point_geometry_matches_the_closed_form() {
 
 #[test]
 fn capture_assembles_into_revolutions() {
-    let packets: Vec<DataPacket> = udp_payloads("velodyne_vlp16.pcap", DATA_PORT)
+    let packets: Vec<DataPacket> = payloads_or_return!("velodyne_vlp16.pcap", DATA_PORT)
         .iter()
         .map(|p| DataPacket::parse(p).unwrap())
         .collect();
@@ -164,7 +175,7 @@ fn capture_assembles_into_revolutions() {
 #[test]
 fn revolution_becomes_the_episode_point_cloud() {
     use reel_formats::ros2::{sensor_msgs::PointCloud2, RosMessage};
-    let packets: Vec<DataPacket> = udp_payloads("velodyne_vlp16.pcap", DATA_PORT)
+    let packets: Vec<DataPacket> = payloads_or_return!("velodyne_vlp16.pcap", DATA_PORT)
         .iter()
         .map(|p| DataPacket::parse(p).unwrap())
         .collect();

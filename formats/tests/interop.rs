@@ -122,7 +122,10 @@ fn python_mcap_and_rosbags_decode_every_message() {
             std::env::var_os("CI").is_none(),
             "CI must run the third-party reader check: run scripts/setup.sh to create .venv"
         );
-        println!("SKIPPED: no Python venv with mcap/rosbags (run scripts/setup.sh); third-party check not run");
+        common::skip(
+            "python_mcap_and_rosbags_decode_every_message",
+            "no Python venv with mcap/rosbags (run scripts/setup.sh)",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -5,6 +5,10 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+#[path = "../../formats/tests/common/skip.rs"]
+pub mod skip;
+pub use skip::skip;
+
 /// The repository root.
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -25,7 +29,7 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The venv's Python, or None with a printed reason. Under CI a missing
+/// The venv's Python, or None with the skip recorded. Under CI a missing
 /// venv is a failure: the third-party checks must run there.
 pub fn venv_python(checks: &str) -> Option<PathBuf> {
     let python = workspace().join(".venv/bin/python");
@@ -36,6 +40,6 @@ pub fn venv_python(checks: &str) -> Option<PathBuf> {
         std::env::var_os("CI").is_none(),
         "CI must run the {checks}: run scripts/setup.sh"
     );
-    println!("SKIPPED: no .venv (run scripts/setup.sh); {checks} not run");
+    skip(checks, "no .venv (run scripts/setup.sh)");
     None
 }

@@ -3,17 +3,14 @@
 
 use std::path::PathBuf;
 
-/// `shared/testdata/<rel>` beside the repository; fails clearly when missing.
-pub fn testdata(rel: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata")
-        .join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing (shared/testdata must sit beside the repository)",
-        path.display()
-    );
-    path
+#[path = "../../../formats/tests/common/skip.rs"]
+pub mod skip;
+pub use skip::skip;
+
+/// `shared/testdata/<rel>`, or None (skip recorded for `test`) in a clone
+/// without the shared files.
+pub fn testdata(test: &str, rel: &str) -> Option<PathBuf> {
+    skip::testdata(test).map(|d| d.join(rel))
 }
 
 /// `"FF 0A"` → bytes.
@@ -34,9 +31,12 @@ pub struct EmanualPacket {
 }
 
 /// The e-Manual's example packets of `protocol` (`protocol1` or `protocol2`),
-/// each already marked valid by the transcription.
-pub fn emanual_packets(protocol: &str) -> Vec<EmanualPacket> {
-    let path = testdata("serial/robotis_emanual_packet_examples.json");
+/// each already marked valid by the transcription; None without the files.
+pub fn emanual_packets(protocol: &str) -> Option<Vec<EmanualPacket>> {
+    let path = testdata(
+        &format!("e-Manual {protocol} examples"),
+        "serial/robotis_emanual_packet_examples.json",
+    )?;
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     doc[protocol]
@@ -51,7 +51,8 @@ pub fn emanual_packets(protocol: &str) -> Vec<EmanualPacket> {
                 bytes: hex(e["hex"].as_str().unwrap()),
             }
         })
-        .collect()
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// A sample rig (`samples/rigs/<name>.toml`) moved into `dir` (see

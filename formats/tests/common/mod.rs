@@ -7,16 +7,8 @@ use std::path::{Path, PathBuf};
 
 use reel_formats::episode::{EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions};
 
-/// `shared/testdata` next to the repository.
-pub fn testdata() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
-    assert!(
-        dir.is_dir(),
-        "{} is missing: the tests read third-party files from shared/testdata beside the repository",
-        dir.display()
-    );
-    dir
-}
+pub mod skip;
+pub use skip::{skip, testdata};
 
 /// Options for fast tests: no fsync.
 pub fn fast_options() -> EpisodeWriterOptions {
