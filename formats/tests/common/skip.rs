@@ -14,12 +14,14 @@ use std::path::PathBuf;
 pub fn skip(test: &str, reason: &str) {
     println!("SKIPPED: {test}: {reason}");
     let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reel-skipped.txt");
+    // One write of the whole line: appends from parallel tests stay whole.
+    let line = format!("{test}: {reason}\n");
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
     {
-        let _ = writeln!(f, "{test}: {reason}");
+        let _ = f.write_all(line.as_bytes());
     }
 }
 
