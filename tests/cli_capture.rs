@@ -280,7 +280,7 @@ fn daemon_with_ctl_records_and_refuses_cross_origin_requests() {
 #[test]
 fn interactive_record_on_a_terminal_takes_keys() {
     if Command::new("script").arg("--version").output().is_err() {
-        common::skip(
+        common::skip::skip(
             "interactive recording",
             "`script` (util-linux) is missing; the recorder was not driven through a terminal",
         );

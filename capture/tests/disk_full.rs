@@ -29,7 +29,7 @@ fn mount_tmpfs(at: &Path, size: &str) -> Option<Tmpfs> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        common::skip(
+        common::skip::skip(
             "disk_full",
             "cannot mount a tmpfs here (needs CAP_SYS_ADMIN); disk-full behaviour not tested",
         );

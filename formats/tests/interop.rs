@@ -122,7 +122,7 @@ fn python_mcap_and_rosbags_decode_every_message() {
             std::env::var_os("CI").is_none(),
             "CI must run the third-party reader check: run scripts/setup.sh to create .venv"
         );
-        common::skip(
+        common::skip::skip(
             "python_mcap_and_rosbags_decode_every_message",
             "no Python venv with mcap/rosbags (run scripts/setup.sh)",
         );

@@ -91,7 +91,7 @@ fn check_conformance_file(mcap: &Path) {
 
 #[test]
 fn conformance_files_in_the_folder() {
-    let Some(testdata) = common::testdata("conformance_files_in_the_folder") else {
+    let Some(testdata) = common::skip::testdata("conformance_files_in_the_folder") else {
         return;
     };
     let dir = testdata.join("mcap/foxglove_conformance");
@@ -108,7 +108,7 @@ fn conformance_files_in_the_folder() {
 
 #[test]
 fn all_416_conformance_files() {
-    let Some(testdata) = common::testdata("all_416_conformance_files") else {
+    let Some(testdata) = common::skip::testdata("all_416_conformance_files") else {
         return;
     };
     let tarball = testdata.join("mcap/foxglove_conformance/conformance_all_416.tar.gz");
@@ -149,7 +149,7 @@ fn bag_message_count(yaml: &Path) -> u64 {
 
 #[test]
 fn rosbag2_bags() {
-    let Some(testdata) = common::testdata("rosbag2_bags") else {
+    let Some(testdata) = common::skip::testdata("rosbag2_bags") else {
         return;
     };
     let root = testdata.join("mcap/rosbag2");
@@ -192,7 +192,7 @@ fn rosbag2_bags() {
 /// our decoder must read every one as mcap-ros2-support did.
 #[test]
 fn decodes_ros2_strings_like_mcap_ros2() {
-    let Some(testdata) = common::testdata("decodes_ros2_strings_like_mcap_ros2") else {
+    let Some(testdata) = common::skip::testdata("decodes_ros2_strings_like_mcap_ros2") else {
         return;
     };
     let dir = testdata.join("mcap/rosbag2/talker");
@@ -234,7 +234,7 @@ fn decodes_ros2_strings_like_mcap_ros2() {
 
 #[test]
 fn mcap_crate_real_data_files() {
-    let Some(testdata) = common::testdata("mcap_crate_real_data_files") else {
+    let Some(testdata) = common::skip::testdata("mcap_crate_real_data_files") else {
         return;
     };
     let dir = testdata.join("mcap/foxglove_rust_testdata");

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 #[path = "../../formats/tests/common/skip.rs"]
 pub mod skip;
-pub use skip::skip;
+use skip::skip;
 
 /// The repository root.
 pub fn workspace() -> PathBuf {

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 #[path = "../../../formats/tests/common/skip.rs"]
 pub mod skip;
-pub use skip::skip;
 
 /// `shared/testdata/<rel>`, or None (skip recorded for `test`) in a clone
 /// without the shared files.

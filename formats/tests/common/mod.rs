@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use reel_formats::episode::{EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions};
 
 pub mod skip;
-pub use skip::{skip, testdata};
 
 /// Options for fast tests: no fsync.
 pub fn fast_options() -> EpisodeWriterOptions {
