@@ -42,6 +42,8 @@ enum Command {
     Export(commands::export::Args),
     /// Verify an export against its manifest (sha256 of every file).
     Check(commands::check::Args),
+    /// Show an episode, a folder of episodes or a LeRobot dataset in rerun.
+    View(commands::view::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Ctl(args) => commands::ctl::run(&args),
         Command::Export(args) => commands::export::run(&args),
         Command::Check(args) => commands::check::run(&args),
+        Command::View(args) => commands::view::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -34,6 +34,8 @@
 pub mod episode;
 pub mod error;
 pub mod export;
+pub mod geometry;
+pub mod robot;
 pub mod ros2;
 pub mod time;
 pub mod topics;

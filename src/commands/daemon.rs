@@ -21,7 +21,7 @@ pub struct Args {
 /// Serves until Ctrl-C / SIGTERM; an open episode is closed on the way out.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let stop = super::interrupted()?;
-    let (_emulators, recorder) = args.recorder.start(None)?;
+    let (_emulators, recorder) = args.recorder.start(None, None)?;
     eprintln!(
         "reel daemon: control API on http://{} (GET /status, POST /start /stop /discard)",
         args.listen

@@ -6,8 +6,10 @@ pub mod daemon;
 pub mod emulate;
 pub mod export;
 pub mod info;
+pub mod live_view;
 pub mod record;
 pub mod recover;
+pub mod view;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -49,6 +51,7 @@ impl RecorderArgs {
     pub fn start(
         &self,
         operator: Option<String>,
+        tap: Option<crossbeam_channel::Sender<reel_capture::recorder::sink::Tapped>>,
     ) -> anyhow::Result<(
         Option<reel_capture::emulators::rig::EmulatedRig>,
         reel_capture::recorder::Recorder,
@@ -65,6 +68,7 @@ impl RecorderArgs {
         let mut options = reel_capture::recorder::RecorderOptions::new(&self.out);
         options.task.clone_from(&self.task);
         options.operator = operator;
+        options.tap = tap;
         let recorder =
             reel_capture::recorder::Recorder::start(rig, options).map_err(anyhow::Error::msg)?;
         Ok((emulators, recorder))

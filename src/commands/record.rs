@@ -28,6 +28,16 @@ pub struct Args {
     /// Seconds to wait for every device to answer before the first episode.
     #[arg(long, default_value_t = 5.0)]
     pub warmup: f64,
+    /// Stream the recording live to a spawned rerun viewer.
+    #[arg(long)]
+    pub view: bool,
+    /// Stream the recording live to this viewer (rerun+http://HOST:PORT/proxy), or
+    /// with `--view-save FILE.rrd` into a file.
+    #[arg(long, value_name = "URL", conflicts_with = "view_save")]
+    pub view_url: Option<String>,
+    /// Write the live view into an .rrd file as it is recorded.
+    #[arg(long, value_name = "FILE.rrd")]
+    pub view_save: Option<std::path::PathBuf>,
 }
 
 fn print_summary(s: &EpisodeSummary) {
@@ -48,7 +58,28 @@ fn print_summary(s: &EpisodeSummary) {
 /// Records.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let stop = super::interrupted()?;
-    let (_emulators, recorder) = args.recorder.start(args.operator.clone())?;
+    let target = if let Some(url) = &args.view_url {
+        Some(reel_viewer::Target::Connect(url.clone()))
+    } else if let Some(file) = &args.view_save {
+        Some(reel_viewer::Target::Save(file.clone()))
+    } else if args.view {
+        Some(reel_viewer::Target::Spawn {
+            executable: None,
+            port: 9876,
+        })
+    } else {
+        None
+    };
+    let live = match target {
+        Some(t) => Some(super::live_view::LiveView::start(
+            t,
+            &super::load_rig(&args.recorder.rig)?,
+        )?),
+        None => None,
+    };
+    let (_emulators, recorder) = args
+        .recorder
+        .start(args.operator.clone(), live.as_ref().map(|l| l.tap.clone()))?;
     // Give every device a moment to answer, and say which do not.
     let warm = Instant::now();
     while warm.elapsed().as_secs_f64() < args.warmup && !stop.load(Ordering::Relaxed) {
@@ -76,6 +107,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             s.path.display(),
             s.error.as_deref().unwrap_or("")
         );
+    }
+    if let Some(live) = live {
+        live.finish();
     }
     Ok(if failed {
         ExitCode::FAILURE

@@ -44,6 +44,8 @@ pub struct RecorderOptions {
     pub writer_options: EpisodeWriterOptions,
     /// Free space kept on the output filesystem; an episode stops below it.
     pub min_free_bytes: u64,
+    /// Where written messages are offered live (`reel record --view`).
+    pub tap: Option<crossbeam_channel::Sender<sink::Tapped>>,
 }
 
 impl RecorderOptions {
@@ -57,6 +59,7 @@ impl RecorderOptions {
             queue_capacity: 4096,
             writer_options: EpisodeWriterOptions::default(),
             min_free_bytes: 64 << 20,
+            tap: None,
         }
     }
 }
@@ -285,6 +288,7 @@ impl Recorder {
             description_topic: plan.description,
             writer_options: options.writer_options.clone(),
             min_free_bytes: options.min_free_bytes,
+            tap: options.tap.clone(),
         };
         let statuses: Vec<Arc<DeviceStatus>> = devices.iter().map(|d| d.status.clone()).collect();
         let writer_thread = {

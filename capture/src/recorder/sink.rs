@@ -28,6 +28,31 @@ pub enum Payload {
     Event(String),
 }
 
+/// What a live viewer is offered by the writer (`RecorderOptions::tap`):
+/// each message as it was written, in order, between episode boundaries.
+/// Offered with `try_send`, so a slow viewer loses messages, never the recorder.
+#[derive(Debug, Clone)]
+pub enum Tapped {
+    /// An episode file was opened.
+    Started {
+        /// Its final path.
+        path: std::path::PathBuf,
+        /// The URDF written to `/robot_description`, if any.
+        urdf: Option<String>,
+    },
+    /// A message was written.
+    Message {
+        /// Its topic.
+        topic: String,
+        /// Host receive time (ns).
+        log_nanos: u64,
+        /// The body.
+        payload: Payload,
+    },
+    /// The episode was closed or discarded.
+    Stopped,
+}
+
 /// One message on its way to the episode.
 #[derive(Debug, Clone)]
 pub struct Envelope {

@@ -16,7 +16,7 @@ use reel_formats::ros2::std_msgs::StringMsg;
 use reel_formats::ros2::velodyne_msgs::VelodyneScan;
 use reel_formats::time::host_now_nanos;
 
-use super::sink::{DeviceStatus, Envelope, Payload};
+use super::sink::{DeviceStatus, Envelope, Payload, Tapped};
 
 /// Message type of a topic in the recorder's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +134,8 @@ pub struct WriterConfig {
     pub writer_options: EpisodeWriterOptions,
     /// Stop the episode when the output's filesystem has less free space.
     pub min_free_bytes: u64,
+    /// Live viewer tap, if any.
+    pub tap: Option<Sender<Tapped>>,
 }
 
 /// Runs the writer until the data channel closes.
@@ -151,8 +153,9 @@ pub fn run(
             recv(data) -> msg => match msg {
                 Ok(env) => {
                     if let Some(o) = open.as_mut() {
-                        if let Err(e) = write(o, &env) {
-                            fail(&mut open, config, devices, state, e);
+                        match write(o, &env) {
+                            Ok(()) => offer(config, &env),
+                            Err(e) => fail(&mut open, config, devices, state, e),
                         }
                     }
                 }
@@ -163,7 +166,14 @@ pub fn run(
                     let r = if open.is_some() {
                         Err("an episode is already being recorded; stop it first".to_string())
                     } else {
+                        let started = Tapped::Started {
+                            path: plan.path.clone(),
+                            urdf: plan.robot_description.clone(),
+                        };
                         start(config, *plan, devices).map(|o| {
+                            if let Some(tap) = &config.tap {
+                                let _ = tap.try_send(started);
+                            }
                             let path = o.writer.final_path().to_path_buf();
                             if let Ok(mut s) = state.lock() {
                                 s.episode = Some(path.clone());
@@ -182,6 +192,7 @@ pub fn run(
                         None => Err("no episode is being recorded".to_string()),
                         Some(o) => finish(o, config, devices, outcome, None),
                     };
+                    tap_stopped(config);
                     record_closed(state, &r);
                     let _ = reply.send(r);
                 }
@@ -190,6 +201,7 @@ pub fn run(
                         None => Err("no episode is being recorded".to_string()),
                         Some(o) => discard(o),
                     };
+                    tap_stopped(config);
                     if let Ok(mut s) = state.lock() {
                         s.episode = None;
                         s.started_nanos = None;
@@ -223,6 +235,23 @@ pub fn run(
     if let Some(o) = open.take() {
         let r = finish(o, config, devices, Outcome::Unknown, None);
         record_closed(state, &r);
+    }
+}
+
+/// Offers a written message to the live viewer, if one listens.
+fn offer(config: &WriterConfig, env: &Envelope) {
+    if let (Some(tap), Some(topic)) = (&config.tap, config.topics.get(env.topic)) {
+        let _ = tap.try_send(Tapped::Message {
+            topic: topic.name.clone(),
+            log_nanos: env.log_nanos,
+            payload: env.payload.clone(),
+        });
+    }
+}
+
+fn tap_stopped(config: &WriterConfig) {
+    if let Some(tap) = &config.tap {
+        let _ = tap.try_send(Tapped::Stopped);
     }
 }
 

@@ -1,95 +1,10 @@
 //! A small transform buffer for `/tf` and `/tf_static` (what LAS merging
-//! needs: a point's frame to a fixed frame at a time). Written by hand: it
-//! is a few quaternion products, not worth a linear-algebra dependency in
-//! the formats crate.
+//! needs: a point's frame to a fixed frame at a time).
 
 use std::collections::BTreeMap;
 
+pub use crate::geometry::Iso;
 use crate::ros2::geometry_msgs::TransformStamped;
-
-/// A rigid transform: rotation (unit quaternion w,x,y,z) then translation.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Iso {
-    /// Rotation (w, x, y, z).
-    pub q: [f64; 4],
-    /// Translation.
-    pub t: [f64; 3],
-}
-
-impl Iso {
-    /// The identity.
-    pub const IDENTITY: Self = Self {
-        q: [1.0, 0.0, 0.0, 0.0],
-        t: [0.0; 3],
-    };
-
-    fn from_msg(m: &TransformStamped) -> Self {
-        let r = &m.transform.rotation;
-        let v = &m.transform.translation;
-        let n = (r.w * r.w + r.x * r.x + r.y * r.y + r.z * r.z)
-            .sqrt()
-            .max(1e-12);
-        Self {
-            q: [r.w / n, r.x / n, r.y / n, r.z / n],
-            t: [v.x, v.y, v.z],
-        }
-    }
-
-    fn qmul(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
-        [
-            a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3],
-            a[0] * b[1] + a[1] * b[0] + a[2] * b[3] - a[3] * b[2],
-            a[0] * b[2] - a[1] * b[3] + a[2] * b[0] + a[3] * b[1],
-            a[0] * b[3] + a[1] * b[2] - a[2] * b[1] + a[3] * b[0],
-        ]
-    }
-
-    /// Rotates `p`.
-    pub fn rotate(&self, p: [f64; 3]) -> [f64; 3] {
-        let q = self.q;
-        let r = Self::qmul(
-            Self::qmul(q, [0.0, p[0], p[1], p[2]]),
-            [q[0], -q[1], -q[2], -q[3]],
-        );
-        [r[1], r[2], r[3]]
-    }
-
-    /// Applies the transform to a point.
-    pub fn apply(&self, p: [f64; 3]) -> [f64; 3] {
-        let r = self.rotate(p);
-        [r[0] + self.t[0], r[1] + self.t[1], r[2] + self.t[2]]
-    }
-
-    /// `self ∘ other` (other first).
-    pub fn then_apply_to(&self, other: &Self) -> Self {
-        let t = self.apply(other.t);
-        Self {
-            q: Self::qmul(self.q, other.q),
-            t,
-        }
-    }
-
-    /// The inverse.
-    pub fn inverse(&self) -> Self {
-        let qi = [self.q[0], -self.q[1], -self.q[2], -self.q[3]];
-        let inv = Self { q: qi, t: [0.0; 3] };
-        let t = inv.rotate(self.t);
-        Self {
-            q: qi,
-            t: [-t[0], -t[1], -t[2]],
-        }
-    }
-
-    fn lerp(a: &Self, b: &Self, w: f64) -> Self {
-        let dot: f64 = a.q.iter().zip(&b.q).map(|(x, y)| x * y).sum();
-        let s = if dot < 0.0 { -1.0 } else { 1.0 };
-        let mut q: [f64; 4] = std::array::from_fn(|i| a.q[i] * (1.0 - w) + s * b.q[i] * w);
-        let n = q.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
-        q.iter_mut().for_each(|x| *x /= n);
-        let t: [f64; 3] = std::array::from_fn(|i| a.t[i] * (1.0 - w) + b.t[i] * w);
-        Self { q, t }
-    }
-}
 
 /// Transforms by child frame: the parent and the samples (time ns → parent←child).
 #[derive(Debug, Default)]

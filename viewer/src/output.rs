@@ -1,0 +1,186 @@
+//! Where recordings go: a spawned native viewer, an `.rrd` file, a viewer
+//! already running (gRPC URL), or the web viewer served on localhost. One
+//! sink is shared by every episode's recording, so a directory of episodes
+//! becomes one `.rrd` (or one viewer session) with a recording per episode.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rerun::log::LogMsg;
+use rerun::sink::{LogSink, SinkFlushError};
+
+use crate::ViewError;
+
+/// Where to send the recordings.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Spawn the native viewer (`rerun` from `executable`, `$REEL_RERUN`, the
+    /// set-up's venv or `PATH`) on `port`.
+    Spawn {
+        /// Explicit viewer binary.
+        executable: Option<PathBuf>,
+        /// gRPC port of the viewer.
+        port: u16,
+    },
+    /// Write an `.rrd` file.
+    Save(PathBuf),
+    /// Stream to a running viewer or server (`rerun+http://host:port/proxy`).
+    Connect(String),
+    /// Serve the web viewer on `127.0.0.1:port` with its data on `grpc_port`.
+    Web {
+        /// HTTP port of the web viewer.
+        port: u16,
+        /// gRPC port the page connects to.
+        grpc_port: u16,
+        /// Open the default browser.
+        open_browser: bool,
+    },
+}
+
+/// Forwards to one shared sink (rerun gives each recording its own sink).
+struct SharedSink(Arc<dyn LogSink>);
+
+impl LogSink for SharedSink {
+    fn send(&self, msg: LogMsg) {
+        self.0.send(msg);
+    }
+    fn send_all(&self, messages: Vec<LogMsg>) {
+        self.0.send_all(messages);
+    }
+    fn flush_blocking(&self, timeout: Duration) -> Result<(), SinkFlushError> {
+        self.0.flush_blocking(timeout)
+    }
+    fn default_batcher_config(&self) -> rerun::log::ChunkBatcherConfig {
+        self.0.default_batcher_config()
+    }
+}
+
+/// An open output.
+pub struct Output {
+    sink: Arc<dyn LogSink>,
+    /// What a person opens to see it (URL or file), for the CLI to print.
+    pub location: String,
+}
+
+/// The viewer binary `reel view` spawns: `$REEL_RERUN`, then the set-up's
+/// `.venv/bin/rerun` beside the current directory, then `rerun` on PATH.
+pub fn viewer_executable() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("REEL_RERUN") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = PathBuf::from(".venv/bin/rerun");
+    if venv.is_file() {
+        return Some(venv);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("rerun"))
+            .find(|p| p.is_file())
+    })
+}
+
+impl Output {
+    /// Opens the target: spawns the viewer, creates the file, or starts the servers.
+    pub fn open(target: &Target) -> Result<Self, ViewError> {
+        let sink_error =
+            |what: &str, e: &dyn std::fmt::Display| ViewError::Sink(format!("{what}: {e}"));
+        match target {
+            Target::Save(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| ViewError::Input {
+                        path: dir.to_path_buf(),
+                        reason: format!("cannot create the folder for the .rrd: {e}"),
+                    })?;
+                }
+                let sink =
+                    rerun::sink::FileSink::new(path.clone()).map_err(|e| ViewError::Input {
+                        path: path.clone(),
+                        reason: format!("cannot write the .rrd: {e}"),
+                    })?;
+                Ok(Self {
+                    sink: Arc::new(sink),
+                    location: path.display().to_string(),
+                })
+            }
+            Target::Connect(url) => Self::connect(url),
+            Target::Spawn { executable, port } => {
+                let executable = executable.clone().or_else(viewer_executable).ok_or_else(|| {
+                    ViewError::Sink(
+                        "no rerun viewer found: run scripts/setup.sh (installs rerun-sdk 0.36.3 in .venv), \
+                         set REEL_RERUN, or use --save out.rrd / --web"
+                            .into(),
+                    )
+                })?;
+                let opts = rerun::SpawnOptions {
+                    port: *port,
+                    executable_path: Some(executable.display().to_string()),
+                    wait_for_bind: true,
+                    ..Default::default()
+                };
+                rerun::spawn(&opts).map_err(|e| {
+                    sink_error(&format!("cannot start {}", executable.display()), &e)
+                })?;
+                Self::connect(&format!("rerun+http://127.0.0.1:{port}/proxy"))
+            }
+            Target::Web {
+                port,
+                grpc_port,
+                open_browser,
+            } => {
+                let sink = rerun::web_viewer::new_sink(
+                    *open_browser,
+                    "127.0.0.1",
+                    (*port).into(),
+                    None,
+                    *grpc_port,
+                    rerun::ServerOptions::default(),
+                )
+                .map_err(|e| sink_error("cannot serve the web viewer", &e))?;
+                Ok(Self {
+                    sink: Arc::from(sink),
+                    location: format!(
+                        "http://127.0.0.1:{port}/?url=rerun%2Bhttp%3A%2F%2F127.0.0.1%3A{grpc_port}%2Fproxy"
+                    ),
+                })
+            }
+        }
+    }
+
+    fn connect(url: &str) -> Result<Self, ViewError> {
+        let uri: rerun::external::re_uri::ProxyUri = url.parse().map_err(|e| {
+            ViewError::Sink(format!(
+                "{url} is not a viewer address ({e}); use rerun+http://HOST:PORT/proxy"
+            ))
+        })?;
+        Ok(Self {
+            sink: Arc::new(rerun::sink::GrpcSink::new(uri)),
+            location: url.to_string(),
+        })
+    }
+
+    /// A new recording on this output.
+    pub fn recording(
+        &self,
+        name: &str,
+        recording_id: &str,
+    ) -> Result<rerun::RecordingStream, ViewError> {
+        let rec = rerun::RecordingStreamBuilder::new("reel")
+            .recording_id(recording_id)
+            .recording_name(name)
+            .buffered()?;
+        rec.set_sink(Box::new(SharedSink(self.sink.clone())));
+        // Time is sensor time (or frame index); the SDK's own clock of when
+        // the conversion ran would only mislead a reviewer.
+        rec.set_log_time_enabled(false);
+        rec.set_log_tick_enabled(false);
+        Ok(rec)
+    }
+
+    /// Waits until everything sent has left for the file or the viewer.
+    pub fn flush(&self) -> Result<(), ViewError> {
+        self.sink
+            .flush_blocking(Duration::from_secs(60))
+            .map_err(|e| ViewError::Sink(format!("flushing: {e}")))
+    }
+}

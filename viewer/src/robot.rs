@@ -1,0 +1,268 @@
+//! The robot in the 3D view: every URDF link is an entity nested under its
+//! parent (`world/robot/<arm>/<root>/<child>/…`), visuals are logged once
+//! (meshes as `Asset3D`, primitives as shapes), and each joint sample moves
+//! the links by logging their joint transforms.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use reel_formats::geometry::Iso;
+use reel_formats::robot::{RobotModel, Shape};
+
+use crate::ViewError;
+
+/// Colour for visuals whose URDF gives none.
+const DEFAULT_RGBA: [u8; 4] = [200, 200, 205, 255];
+
+/// One arm drawn from a URDF.
+pub struct RobotAnimator {
+    model: RobotModel,
+    link_paths: HashMap<String, String>,
+    /// Arm base in the world.
+    base: Iso,
+    base_path: String,
+    /// Joints of the episode that matched no URDF joint (reported once).
+    unmatched: Vec<String>,
+}
+
+/// `world/robot/<arm>`.
+pub fn arm_path(arm: &str) -> String {
+    format!("world/robot/{}", crate::entity_part(arm))
+}
+
+/// Maps a source joint name (`shoulder_pan`, `shoulder_pan.pos`,
+/// `follower_shoulder_pan.pos`) to the URDF joint it drives, if any.
+fn urdf_joint_for<'m>(model: &'m RobotModel, name: &str) -> Option<&'m str> {
+    let bare = name.strip_suffix(".pos").unwrap_or(name);
+    model
+        .joints
+        .iter()
+        .find(|j| j.name == bare)
+        .or_else(|| {
+            model
+                .joints
+                .iter()
+                .filter(|j| bare.ends_with(&format!("_{}", j.name)))
+                .max_by_key(|j| j.name.len())
+        })
+        .map(|j| j.name.as_str())
+}
+
+impl RobotAnimator {
+    /// An arm at `base` under `world/robot/<arm>`.
+    pub fn new(model: RobotModel, arm: &str, base: Iso) -> Self {
+        let base_path = arm_path(arm);
+        let mut link_paths = HashMap::new();
+        link_paths.insert(
+            model.root.clone(),
+            format!("{base_path}/{}", crate::entity_part(&model.root)),
+        );
+        for j in &model.joints {
+            let parent = link_paths
+                .get(&j.parent)
+                .cloned()
+                .unwrap_or_else(|| base_path.clone());
+            link_paths.insert(
+                j.child.clone(),
+                format!("{parent}/{}", crate::entity_part(&j.child)),
+            );
+        }
+        Self {
+            model,
+            link_paths,
+            base,
+            base_path,
+            unmatched: Vec::new(),
+        }
+    }
+
+    /// The URDF.
+    pub fn model(&self) -> &RobotModel {
+        &self.model
+    }
+
+    /// Logs the static parts: base pose, visuals, fixed joints and the zero
+    /// pose of moving joints. Returns warnings (meshes not found).
+    pub fn log_static(
+        &self,
+        rec: &rerun::RecordingStream,
+        mesh_dirs: &[PathBuf],
+    ) -> Result<Vec<String>, ViewError> {
+        let mut warnings = Vec::new();
+        rec.log_static(self.base_path.as_str(), &transform(&self.base, None))?;
+        let mut mesh_cache: HashMap<PathBuf, Vec<u8>> = HashMap::new();
+        let mut missing = Vec::new();
+        for link in &self.model.links {
+            let Some(path) = self.link_paths.get(&link.name) else {
+                continue;
+            };
+            for (i, v) in link.visuals.iter().enumerate() {
+                let vpath = format!("{path}/visual_{i}");
+                let rgba = v
+                    .rgba
+                    .map(|c| c.map(|x| (x.clamp(0.0, 1.0) * 255.0).round() as u8))
+                    .unwrap_or(DEFAULT_RGBA);
+                let colour =
+                    rerun::Color::from_unmultiplied_rgba(rgba[0], rgba[1], rgba[2], rgba[3]);
+                match &v.shape {
+                    Shape::Mesh { filename, scale } => {
+                        let Some(file) = RobotModel::resolve_mesh(filename, mesh_dirs) else {
+                            missing.push(filename.clone());
+                            continue;
+                        };
+                        let bytes = match mesh_cache.get(&file) {
+                            Some(b) => b.clone(),
+                            None => {
+                                let b = std::fs::read(&file).map_err(|e| ViewError::Input {
+                                    path: file.clone(),
+                                    reason: format!("cannot read mesh: {e}"),
+                                })?;
+                                mesh_cache.insert(file.clone(), b.clone());
+                                b
+                            }
+                        };
+                        let media = media_type_for(&file);
+                        rec.log_static(vpath.as_str(), &transform(&v.origin, Some(*scale)))?;
+                        rec.log_static(
+                            vpath.as_str(),
+                            &rerun::Asset3D::from_file_contents(bytes, media)
+                                .with_albedo_factor(colour.0),
+                        )?;
+                    }
+                    Shape::Box(size) => {
+                        rec.log_static(vpath.as_str(), &transform(&v.origin, None))?;
+                        rec.log_static(
+                            vpath.as_str(),
+                            &rerun::Boxes3D::from_sizes([size.map(|x| x as f32)])
+                                .with_colors([colour])
+                                .with_fill_mode(rerun::FillMode::Solid),
+                        )?;
+                    }
+                    Shape::Sphere(r) => {
+                        rec.log_static(vpath.as_str(), &transform(&v.origin, None))?;
+                        rec.log_static(
+                            vpath.as_str(),
+                            &rerun::Ellipsoids3D::from_radii([*r as f32])
+                                .with_colors([colour])
+                                .with_fill_mode(rerun::FillMode::Solid),
+                        )?;
+                    }
+                    Shape::Cylinder { radius, length } | Shape::Capsule { radius, length } => {
+                        rec.log_static(vpath.as_str(), &transform(&v.origin, None))?;
+                        rec.log_static(
+                            vpath.as_str(),
+                            &rerun::Cylinders3D::from_lengths_and_radii(
+                                [*length as f32],
+                                [*radius as f32],
+                            )
+                            .with_colors([colour])
+                            .with_fill_mode(rerun::FillMode::Solid),
+                        )?;
+                    }
+                }
+            }
+        }
+        if !missing.is_empty() {
+            missing.sort();
+            missing.dedup();
+            warnings.push(format!(
+                "robot {}: {} mesh file(s) not found (e.g. {}); give their folder with --meshes DIR",
+                self.model.name,
+                missing.len(),
+                missing[0]
+            ));
+        }
+        // Joint frames at zero, so a robot without samples still stands.
+        for j in &self.model.joints {
+            if let Some(path) = self.link_paths.get(&j.child) {
+                rec.log_static(path.as_str(), &transform(&j.transform(0.0), None))?;
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// Moves the links to the joint positions of one sample (at the
+    /// recording's current time). Returns a warning the first time some
+    /// joints match nothing in the URDF.
+    pub fn log_positions(
+        &mut self,
+        rec: &rerun::RecordingStream,
+        names: &[String],
+        positions: &[f64],
+    ) -> Result<Option<String>, ViewError> {
+        let mut given: HashMap<&str, f64> = HashMap::new();
+        let mut unmatched = Vec::new();
+        for (name, q) in names.iter().zip(positions) {
+            match urdf_joint_for(&self.model, name) {
+                Some(j) => {
+                    given.insert(j, *q);
+                }
+                None => unmatched.push(name.clone()),
+            }
+        }
+        let q = self.model.joint_positions(&|j| given.get(j).copied());
+        for j in &self.model.joints {
+            if !given.contains_key(j.name.as_str()) && j.mimic.is_none() {
+                continue;
+            }
+            if let (Some(path), Some(v)) = (self.link_paths.get(&j.child), q.get(j.name.as_str())) {
+                rec.log(path.as_str(), &transform(&j.transform(*v), None))?;
+            }
+        }
+        if !unmatched.is_empty() && self.unmatched.is_empty() {
+            self.unmatched = unmatched;
+            return Ok(Some(format!(
+                "robot {}: joint(s) {} are not in the URDF and do not move it",
+                self.model.name,
+                self.unmatched.join(", ")
+            )));
+        }
+        Ok(None)
+    }
+}
+
+fn media_type_for(file: &std::path::Path) -> Option<rerun::MediaType> {
+    let ext = file.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "stl" => rerun::MediaType::stl(),
+        "obj" => rerun::MediaType::obj(),
+        "glb" => rerun::MediaType::glb(),
+        "gltf" => rerun::MediaType::gltf(),
+        _ => return None,
+    })
+}
+
+/// A rerun transform from an [`Iso`], with an optional scale (applied first).
+pub fn transform(iso: &Iso, scale: Option<[f64; 3]>) -> rerun::Transform3D {
+    let [w, x, y, z] = iso.q;
+    let t = rerun::Transform3D::from_translation_rotation(
+        iso.t.map(|v| v as f32),
+        rerun::Quaternion::from_xyzw([x as f32, y as f32, z as f32, w as f32]),
+    );
+    match scale {
+        Some(s) => t.with_scale(s.map(|v| v as f32)),
+        None => t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joint_names_match_with_suffix_and_prefix() {
+        let m = RobotModel::parse(
+            r#"<robot name="r"><link name="a"/><link name="b"/>
+            <joint name="shoulder_pan" type="revolute"><parent link="a"/><child link="b"/><axis xyz="0 0 1"/>
+            <limit lower="-1" upper="1" effort="1" velocity="1"/></joint></robot>"#,
+        )
+        .expect("urdf");
+        assert_eq!(urdf_joint_for(&m, "shoulder_pan"), Some("shoulder_pan"));
+        assert_eq!(urdf_joint_for(&m, "shoulder_pan.pos"), Some("shoulder_pan"));
+        assert_eq!(
+            urdf_joint_for(&m, "follower_shoulder_pan.pos"),
+            Some("shoulder_pan")
+        );
+        assert_eq!(urdf_joint_for(&m, "elbow"), None);
+    }
+}
