@@ -9,6 +9,7 @@ import json
 import sys
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from rerun.experimental import RrdReader
 
 
@@ -30,7 +31,7 @@ def describe(reader, entry):
                 if len(col) == 0:
                     continue
                 ints = col.cast(pa.int64()) if not pa.types.is_integer(col.type) else col
-                lo, hi = pa.compute.min(ints).as_py(), pa.compute.max(ints).as_py()
+                lo, hi = pc.min(ints).as_py(), pc.max(ints).as_py()
                 t = timelines.setdefault(field.name, [lo, hi])
                 t[0], t[1] = min(t[0], lo), max(t[1], hi)
             elif kind == "data":

@@ -89,8 +89,26 @@ impl Layout {
             })
             .collect();
         let mut left: Vec<ContainerLike> = Vec::new();
-        if self.has_3d() {
-            left.push(Spatial3DView::new("3D").with_origin("world").into());
+        // The robot gets its own view so it fills it; the scene view (LiDAR,
+        // camera frusta, /tf frames) is framed by the room the LiDAR sees.
+        match (self.has_robot, self.has_3d()) {
+            (true, true) if self.has_tf || !self.lidars.is_empty() => left.push(
+                Tabs::new([
+                    Spatial3DView::new("robot")
+                        .with_origin("world/robot")
+                        .into(),
+                    Spatial3DView::new("scene").with_origin("world").into(),
+                ])
+                .with_name("3D")
+                .into(),
+            ),
+            (true, _) => left.push(
+                Spatial3DView::new("robot")
+                    .with_origin("world/robot")
+                    .into(),
+            ),
+            (false, true) => left.push(Spatial3DView::new("scene").with_origin("world").into()),
+            (false, false) => {}
         }
         if !cameras.is_empty() {
             let columns = if cameras.len() > 2 {

@@ -174,6 +174,7 @@ impl Output {
         // the conversion ran would only mislead a reviewer.
         rec.set_log_time_enabled(false);
         rec.set_log_tick_enabled(false);
+        rec.send_recording_name(name)?;
         Ok(rec)
     }
 

@@ -183,13 +183,13 @@ mod tests {
         t += 1_000_000_000;
         let flags = q.observe(t, t);
         assert!(
-            matches!(flags[..], [Flag::Missing { samples: 30, .. }]),
+            matches!(flags[..], [Flag::Missing { samples: 29, .. }]),
             "{flags:?}"
         );
         assert!(flags[0].is_warning());
         assert!(flags[0]
             .describe("/camera/front")
-            .starts_with("gap: /camera/front missing ~30"));
+            .starts_with("gap: /camera/front missing ~29"));
         // Time going back.
         let flags = q.observe(t - 5_000_000, t);
         assert!(matches!(flags[..], [Flag::NotMonotonic { .. }]));
@@ -197,7 +197,7 @@ mod tests {
             q.counts,
             FlagCounts {
                 holes: 2,
-                missing: 32,
+                missing: 31,
                 not_monotonic: 1,
                 late: 0
             }

@@ -1,0 +1,339 @@
+//! `reel view`: episodes and datasets into `.rrd` files, read back with
+//! rerun's own reader (rerun-sdk's `RrdReader`, scripts/check_rrd.py), and
+//! bad inputs.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+#[path = "../formats/tests/common/synthetic_rig.rs"]
+mod synthetic_rig;
+
+use std::path::{Path, PathBuf};
+
+use common::{reel, run, stderr, venv_python, workspace};
+use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
+use reel_formats::ros2::std_msgs::StringMsg;
+use reel_formats::topics;
+use serde_json::Value;
+use synthetic_rig::{generate_mix, RigMessage, RigMix, RigTopics};
+
+const SO101_JOINTS: [&str; 6] = [
+    "shoulder_pan",
+    "shoulder_lift",
+    "elbow_flex",
+    "wrist_flex",
+    "wrist_roll",
+    "gripper",
+];
+const START: u64 = 1_790_000_000_000_000_000;
+
+/// A 3 s SO-101 episode: 2 cameras at 30 Hz (camera 0 loses 0.5 s from
+/// t = 1.5 s), one arm at 200 Hz with the URDF's joint names, a LiDAR at
+/// 10 Hz, `/tf_static`, the URDF attached and on `/robot_description`.
+/// Returns the path and how many frames camera 0 kept.
+fn write_episode(path: &Path) -> (PathBuf, u64) {
+    let urdf =
+        std::fs::read_to_string(workspace().join("samples/robots/so101/so101_new_calib.urdf"))
+            .unwrap();
+    let mix = RigMix {
+        cameras: 2,
+        width: 160,
+        height: 120,
+        fps: 30,
+        distinct_frames: 4,
+        arms: 1,
+        joints: 6,
+        joint_hz: 200,
+        lidar_hz: 10,
+        lidar_points_per_rev: 2000,
+    };
+    let mut w = EpisodeWriter::create(
+        path,
+        EpisodeMeta::new("view test", "so101"),
+        EpisodeWriterOptions::default(),
+    )
+    .unwrap();
+    w.attach(
+        "so101_new_calib.urdf",
+        "application/xml",
+        urdf.as_bytes(),
+        START,
+    )
+    .unwrap();
+    let description = w.add_topic::<StringMsg>(topics::ROBOT_DESCRIPTION).unwrap();
+    w.write(description, &StringMsg { data: urdf }, START, START)
+        .unwrap();
+    let rig = RigTopics::register(&mut w, &mix).unwrap();
+    let (gap_from, gap_to) = (START + 1_500_000_000, START + 2_000_000_000);
+    let mut cam0 = 0;
+    for mut m in generate_mix(&mix, START, 3.0) {
+        match &mut m.message {
+            RigMessage::Joints(_, js) => {
+                js.name = SO101_JOINTS.iter().map(|s| s.to_string()).collect()
+            }
+            RigMessage::Image(0, img) => {
+                let t = img.header.stamp.to_nanos();
+                if (gap_from..gap_to).contains(&t) {
+                    continue;
+                }
+                cam0 += 1;
+            }
+            _ => {}
+        }
+        rig.write(&mut w, &m).unwrap();
+    }
+    (w.finish().unwrap(), cam0)
+}
+
+/// `check_rrd.py`'s JSON for `rrd`, or None (skip recorded) without the venv.
+fn read_rrd(rrd: &Path) -> Option<Value> {
+    let python = venv_python("rerun .rrd read-back checks")?;
+    let out = run(std::process::Command::new(python)
+        .arg(workspace().join("scripts/check_rrd.py"))
+        .arg(rrd));
+    assert!(out.status.success(), "check_rrd.py: {}", stderr(&out));
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn count(entity: &Value, component: &str) -> u64 {
+    entity["components"][component].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn episode_rrd_has_cameras_joints_robot_lidar_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (episode, cam0_frames) = write_episode(&dir.path().join("ep.mcap"));
+    let rrd = dir.path().join("ep.rrd");
+    let out = run(reel()
+        .args(["view"])
+        .arg(&episode)
+        .arg("--save")
+        .arg(&rrd)
+        .arg("--json"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rec = &summary["recordings"][0];
+    assert_eq!(rec["logged"]["/camera/cam0/image/compressed"], cam0_frames);
+    assert!(
+        rec["flags"].as_u64().unwrap() >= 1,
+        "the camera gap is flagged: {rec}"
+    );
+    assert!(rec["first_frame_ms"].as_f64().is_some());
+
+    let Some(rrd) = read_rrd(&rrd) else { return };
+    assert!(
+        rrd["blueprints"].as_u64().unwrap() >= 1,
+        "a blueprint is sent"
+    );
+    let recordings = rrd["recordings"].as_object().unwrap();
+    assert_eq!(recordings.len(), 1);
+    let r = recordings.values().next().unwrap();
+    let e = &r["entities"];
+    // Cameras: one encoded image per stored frame, at the camera's /tf frame, with its pinhole.
+    let cam0 = &e["/world/tf/base/cam0/cam0"];
+    assert_eq!(count(cam0, "EncodedImage:blob"), cam0_frames);
+    assert_eq!(count(cam0, "Pinhole:image_from_camera"), 1);
+    assert_eq!(
+        count(&e["/world/tf/base/cam1/cam1"], "EncodedImage:blob"),
+        90
+    );
+    // Joints: 200 Hz × 3 s, each quantity, with the joint names as series names.
+    for q in ["position", "velocity", "effort"] {
+        let j = &e[format!("/joints/arm0/{q}").as_str()];
+        assert_eq!(count(j, "Scalars:scalars"), 600, "{q}");
+        assert_eq!(count(j, "SeriesLines:names (static)"), 1, "{q}");
+    }
+    // The robot: meshes found beside the URDF, links moved at every joint sample.
+    let entities: Vec<&String> = e.as_object().unwrap().keys().collect();
+    let meshes = entities
+        .iter()
+        .filter(|p| p.starts_with("/world/robot/arm0/") && p.contains("/visual_"))
+        .count();
+    assert!(meshes >= 10, "robot meshes: {meshes}");
+    let shoulder = &e["/world/robot/arm0/base_link/shoulder_link"];
+    assert_eq!(count(shoulder, "Transform3D:quaternion"), 600);
+    // LiDAR: one cloud per revolution with intensity colours.
+    let lidar = &e["/world/tf/base/lidar/top"];
+    assert_eq!(count(lidar, "Points3D:positions"), 30);
+    assert_eq!(count(lidar, "Points3D:colors"), 30);
+    // Quality: the gap is a warning line and a marker series on the timeline.
+    assert!(count(&e["/quality/camera_cam0_image_compressed"], "TextLog:text") >= 1);
+    assert!(
+        count(
+            &e["/quality/camera_cam0_image_compressed/hole_s"],
+            "Scalars:scalars"
+        ) >= 1
+    );
+    assert_eq!(
+        count(&e["/events"], "TextLog:text"),
+        2,
+        "start and stop events"
+    );
+    // Time range: the episode's sensor time, nothing else.
+    let t = &r["timelines"]["sensor_time"];
+    assert_eq!(
+        r["timelines"].as_object().unwrap().len(),
+        1,
+        "{}",
+        r["timelines"]
+    );
+    assert!(t[0].as_u64().unwrap() >= START && t[1].as_u64().unwrap() <= START + 3_000_000_000);
+    assert!(t[1].as_u64().unwrap() - t[0].as_u64().unwrap() > 2_900_000_000);
+}
+
+#[test]
+fn dataset_rrd_has_video_frames_and_plots_per_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = write_episode(&dir.path().join("a.mcap"));
+    let ds = dir.path().join("ds");
+    let out = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&a)
+        .arg("--out")
+        .arg(&ds)
+        .args(["--fps", "10", "--vcodec", "h264", "--on-gap", "drop-frame"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rrd = dir.path().join("ds.rrd");
+    let out = run(reel()
+        .args(["view"])
+        .arg(&ds)
+        .arg("--save")
+        .arg(&rrd)
+        .arg("--urdf")
+        .arg(workspace().join("samples/robots/so101/so101_new_calib.urdf"))
+        .arg("--json"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let frames = summary["recordings"][0]["messages"].as_u64().unwrap();
+    assert!(frames > 20, "{summary}");
+    assert!(
+        summary["recordings"][0]["warnings"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{summary}"
+    );
+
+    let Some(rrd) = read_rrd(&rrd) else { return };
+    let r = rrd["recordings"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    let e = &r["entities"];
+    for cam in ["cam0", "cam1"] {
+        let c = &e[format!("/cameras/observation.images.{cam}").as_str()];
+        assert_eq!(count(c, "AssetVideo:blob (static)"), 1, "{cam}");
+        assert_eq!(count(c, "VideoFrameReference:timestamp"), frames, "{cam}");
+    }
+    assert_eq!(
+        count(&e["/joints/observation.state/values"], "Scalars:scalars"),
+        frames
+    );
+    assert_eq!(
+        count(&e["/joints/action/values"], "Scalars:scalars"),
+        0,
+        "no leader in this episode"
+    );
+    assert!(e
+        .as_object()
+        .unwrap()
+        .keys()
+        .any(|k| k.starts_with("/world/robot/") && k.contains("visual_")));
+    let fi = &r["timelines"]["frame_index"];
+    assert_eq!(
+        (fi[0].as_u64(), fi[1].as_u64()),
+        (Some(0), Some(frames - 1))
+    );
+}
+
+#[test]
+fn bad_inputs_get_one_line_errors_or_visible_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let rrd = dir.path().join("x.rrd");
+    let view = |path: &Path| run(reel().args(["view"]).arg(path).arg("--save").arg(&rrd));
+
+    // Unknown file, and a file that is not MCAP: exit 1, one line naming it.
+    for (path, expect) in [
+        (dir.path().join("missing.mcap"), "cannot open"),
+        (dir.path().join("notes.mcap"), "not an MCAP"),
+    ] {
+        if path.ends_with("notes.mcap") {
+            std::fs::write(&path, b"these are notes, not an episode").unwrap();
+        }
+        let out = view(&path);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(err.to_lowercase().contains(&expect.to_lowercase()), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+
+    // A folder with nothing to show.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = view(&empty);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no episodes"), "{}", stderr(&out));
+
+    // A cut-off episode (writer crashed): what is readable is shown, with a warning.
+    let (episode, _) = write_episode(&dir.path().join("ep.mcap"));
+    let bytes = std::fs::read(&episode).unwrap();
+    let cut = dir.path().join("cut.mcap.partial");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let out = run(reel()
+        .args(["view"])
+        .arg(&cut)
+        .arg("--save")
+        .arg(&rrd)
+        .arg("--json"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rec = &summary["recordings"][0];
+    assert!(rec["messages"].as_u64().unwrap() > 100, "{rec}");
+    let warnings = rec["warnings"].to_string();
+    assert!(warnings.contains("reel recover"), "{warnings}");
+
+    // A dataset whose video file is gone: the rest is shown, the loss is a warning.
+    let ds = dir.path().join("ds");
+    let out = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&episode)
+        .arg("--out")
+        .arg(&ds)
+        .args(["--fps", "10", "--vcodec", "h264"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let video = ds.join("videos/observation.images.cam1/chunk-000/file-000.mp4");
+    std::fs::remove_file(&video).unwrap();
+    let out = run(reel()
+        .args(["view"])
+        .arg(&ds)
+        .arg("--save")
+        .arg(&rrd)
+        .arg("--json"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings = summary["recordings"][0]["warnings"].to_string();
+    assert!(
+        warnings.contains("video file missing") && warnings.contains("file-000.mp4"),
+        "{warnings}"
+    );
+    assert!(stderr(&out).contains("warning:"), "{}", stderr(&out));
+    assert!(
+        summary["recordings"][0]["logged"]["observation.images.cam0"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // An episode index that does not exist.
+    let out = run(reel()
+        .args(["view"])
+        .arg(&ds)
+        .args(["--episode", "7"])
+        .arg("--save")
+        .arg(&rrd));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--episode 7"), "{}", stderr(&out));
+}
