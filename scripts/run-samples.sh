@@ -7,7 +7,10 @@
 #  3. record two short episodes from the emulated SO-101 rig
 #     (samples/rigs/so101-emulated.toml: leader + follower Feetech buses on
 #     ptys, two MJPEG cameras) with `reel record --emulate`;
-#  4. open all episodes with third-party readers (python mcap + rosbags).
+#  4. open all episodes with third-party readers (python mcap + rosbags);
+#  5. pack the recorded episodes into a LeRobot dataset (export + append), the
+#     LiDAR into LAS, and check both against their manifests;
+#  6. write rerun recordings of the demo episode and of the dataset.
 # Results land in out/samples/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,5 +59,11 @@ recorded=("$out"/recorded/*.mcap)
 .venv/bin/python scripts/check_lerobot.py "$out/lerobot"
 "$reel" export las "$out/demo.mcap" --out "$out/las"
 "$reel" check "$out/las"
+
+echo "== 6. rerun recordings (.rrd) of the demo episode and of the dataset"
+"$reel" view "$out/demo.mcap" --save "$out/demo.rrd"
+"$reel" view "$out/lerobot" --save "$out/lerobot.rrd" --urdf samples/robots/so101/so101_new_calib.urdf
+.venv/bin/python scripts/check_rrd.py "$out/demo.rrd" > "$out/demo.rrd.json"
+echo "open them with: .venv/bin/rerun $out/demo.rrd (or reel view $out/demo.mcap)"
 
 echo "done: episodes, datasets and reports in $out/"
