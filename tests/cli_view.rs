@@ -337,3 +337,69 @@ fn bad_inputs_get_one_line_errors_or_visible_warnings() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--episode 7"), "{}", stderr(&out));
 }
+
+#[test]
+fn record_view_streams_the_live_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = reel_capture::emulators::rig::isolated_copy(
+        &workspace().join("samples/rigs/so101-emulated.toml"),
+        dir.path(),
+    )
+    .unwrap();
+    let live = dir.path().join("live.rrd");
+    let out = run(reel()
+        .args(["record", "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(dir.path().join("episodes"))
+        .args([
+            "--emulate",
+            "--episodes",
+            "1",
+            "--duration",
+            "2",
+            "--view-save",
+        ])
+        .arg(&live));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let episode = std::fs::read_dir(dir.path().join("episodes"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "mcap"))
+        .unwrap();
+    let info = reel_formats::episode::info(&episode).unwrap();
+    let written = |topic: &str| {
+        info.topics
+            .iter()
+            .find(|t| t.topic == topic)
+            .map_or(0, |t| t.message_count)
+    };
+
+    let Some(rrd) = read_rrd(&live) else { return };
+    let r = rrd["recordings"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    let e = &r["entities"];
+    // Everything written reached the live view (the tap only drops when the viewer lags).
+    assert_eq!(
+        count(&e["/cameras/front"], "EncodedImage:blob"),
+        written("/camera/front/image/compressed")
+    );
+    assert_eq!(
+        count(&e["/joints/follower/position"], "Scalars:scalars"),
+        written("/robot/follower/joint_states")
+    );
+    assert_eq!(
+        count(&e["/joints/leader_commands/position"], "Scalars:scalars"),
+        written("/robot/leader/joint_commands")
+    );
+    assert!(e
+        .as_object()
+        .unwrap()
+        .keys()
+        .any(|k| k.starts_with("/world/robot/follower/") && k.contains("visual_")));
+}
