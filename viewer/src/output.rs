@@ -12,6 +12,18 @@ use rerun::sink::{LogSink, SinkFlushError};
 
 use crate::ViewError;
 
+/// Batching for `.rrd` files: nobody watches them being written, so larger
+/// chunks (fewer, better compressed) and a tighter bound on data in flight,
+/// which keeps memory flat however long the episode (the first camera frame
+/// is still flushed at once).
+const FILE_BATCHING: rerun::log::ChunkBatcherConfig = rerun::log::ChunkBatcherConfig {
+    flush_tick: Duration::from_secs(1),
+    flush_num_bytes: 4 * 1024 * 1024,
+    flush_num_rows: u64::MAX,
+    chunk_max_rows_if_unsorted: 8192,
+    max_bytes_in_flight: 32 * 1024 * 1024,
+};
+
 /// Where to send the recordings.
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -39,7 +51,7 @@ pub enum Target {
 }
 
 /// Forwards to one shared sink (rerun gives each recording its own sink).
-struct SharedSink(Arc<dyn LogSink>);
+struct SharedSink(Arc<dyn LogSink>, Option<rerun::log::ChunkBatcherConfig>);
 
 impl LogSink for SharedSink {
     fn send(&self, msg: LogMsg) {
@@ -52,13 +64,16 @@ impl LogSink for SharedSink {
         self.0.flush_blocking(timeout)
     }
     fn default_batcher_config(&self) -> rerun::log::ChunkBatcherConfig {
-        self.0.default_batcher_config()
+        self.1
+            .clone()
+            .unwrap_or_else(|| self.0.default_batcher_config())
     }
 }
 
 /// An open output.
 pub struct Output {
     sink: Arc<dyn LogSink>,
+    batching: Option<rerun::log::ChunkBatcherConfig>,
     /// What a person opens to see it (URL or file), for the CLI to print.
     pub location: String,
 }
@@ -100,6 +115,7 @@ impl Output {
                     })?;
                 Ok(Self {
                     sink: Arc::new(sink),
+                    batching: Some(FILE_BATCHING),
                     location: path.display().to_string(),
                 })
             }
@@ -139,6 +155,7 @@ impl Output {
                 .map_err(|e| sink_error("cannot serve the web viewer", &e))?;
                 Ok(Self {
                     sink: Arc::from(sink),
+                    batching: None,
                     location: format!(
                         "http://127.0.0.1:{port}/?url=rerun%2Bhttp%3A%2F%2F127.0.0.1%3A{grpc_port}%2Fproxy"
                     ),
@@ -155,6 +172,7 @@ impl Output {
         })?;
         Ok(Self {
             sink: Arc::new(rerun::sink::GrpcSink::new(uri)),
+            batching: None,
             location: url.to_string(),
         })
     }
@@ -169,7 +187,10 @@ impl Output {
             .recording_id(recording_id)
             .recording_name(name)
             .buffered()?;
-        rec.set_sink(Box::new(SharedSink(self.sink.clone())));
+        rec.set_sink(Box::new(SharedSink(
+            self.sink.clone(),
+            self.batching.clone(),
+        )));
         // Time is sensor time (or frame index); the SDK's own clock of when
         // the conversion ran would only mislead a reviewer.
         rec.set_log_time_enabled(false);

@@ -255,6 +255,14 @@ impl EpisodeReader {
                     })
                     .collect();
             }
+            // The statistics count them: none means none, no scan of the file.
+            if summary
+                .stats
+                .as_ref()
+                .is_some_and(|s| s.metadata_count == 0)
+            {
+                return Ok(Vec::new());
+            }
         }
         Ok(self
             .scan()
@@ -303,6 +311,15 @@ impl EpisodeReader {
                             })
                     })
                     .collect();
+            }
+            // The statistics count them: none means none, no scan of the file
+            // (which would make opening a long episode as slow as reading it).
+            if summary
+                .stats
+                .as_ref()
+                .is_some_and(|s| s.attachment_count == 0)
+            {
+                return Ok(Vec::new());
             }
         }
         Ok(self
