@@ -622,7 +622,16 @@ impl EpisodeSource {
         if let Some(summary) = reader.summary() {
             for ch in summary.channels.values() {
                 let schema = ch.schema.as_ref().map(|s| s.name.as_str()).unwrap_or("");
-                layout.add(&StreamKind::of(&ch.topic, schema));
+                let kind = StreamKind::of(&ch.topic, schema);
+                let written = summary
+                    .stats
+                    .as_ref()
+                    .and_then(|s| s.channel_message_counts.get(&ch.id))
+                    .is_none_or(|n| *n > 0);
+                if kind == StreamKind::RobotDescription && written {
+                    layout.has_robot = true;
+                }
+                layout.add(&kind);
             }
         }
         let urdf = reader

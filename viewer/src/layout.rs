@@ -58,8 +58,12 @@ impl Layout {
                 }
             }
             StreamKind::Tf { .. } => self.has_tf = true,
-            StreamKind::RobotDescription => self.has_robot = true,
-            StreamKind::CameraInfo(_) | StreamKind::Events | StreamKind::Other => {}
+            // Whether a robot can be drawn depends on the URDF's content,
+            // not on the topic: the caller decides.
+            StreamKind::RobotDescription
+            | StreamKind::CameraInfo(_)
+            | StreamKind::Events
+            | StreamKind::Other => {}
         }
     }
 

@@ -64,9 +64,7 @@ impl LogSink for SharedSink {
         self.0.flush_blocking(timeout)
     }
     fn default_batcher_config(&self) -> rerun::log::ChunkBatcherConfig {
-        self.1
-            .clone()
-            .unwrap_or_else(|| self.0.default_batcher_config())
+        self.1.unwrap_or_else(|| self.0.default_batcher_config())
     }
 }
 
@@ -187,10 +185,7 @@ impl Output {
             .recording_id(recording_id)
             .recording_name(name)
             .buffered()?;
-        rec.set_sink(Box::new(SharedSink(
-            self.sink.clone(),
-            self.batching.clone(),
-        )));
+        rec.set_sink(Box::new(SharedSink(self.sink.clone(), self.batching)));
         // Time is sensor time (or frame index); the SDK's own clock of when
         // the conversion ran would only mislead a reviewer.
         rec.set_log_time_enabled(false);
