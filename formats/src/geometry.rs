@@ -20,7 +20,8 @@ impl Iso {
         t: [0.0; 3],
     };
 
-    pub(crate) fn from_msg(m: &TransformStamped) -> Self {
+    /// From a `/tf` message (quaternion normalised).
+    pub fn from_msg(m: &TransformStamped) -> Self {
         let r = &m.transform.rotation;
         let v = &m.transform.translation;
         let n = (r.w * r.w + r.x * r.x + r.y * r.y + r.z * r.z)

@@ -228,31 +228,38 @@ impl RobotModel {
         self.joints.iter().find(|j| j.name == name)
     }
 
-    /// Position of every joint: given values, mimics from their leader, else 0.
-    pub fn joint_positions(&self, given: &dyn Fn(&str) -> Option<f64>) -> HashMap<&str, f64> {
-        let mut q: HashMap<&str, f64> = self
-            .joints
+    /// Index of the joint named `name` in [`Self::joints`].
+    pub fn joint_index(&self, name: &str) -> Option<usize> {
+        self.joints.iter().position(|j| j.name == name)
+    }
+
+    /// Position of every joint, indexed as [`Self::joints`]: the given
+    /// value, a mimic's from its leader, else 0.
+    pub fn joint_values(&self, given: &[Option<f64>]) -> Vec<f64> {
+        self.joints
             .iter()
-            .map(|j| (j.name.as_str(), given(&j.name).unwrap_or(0.0)))
-            .collect();
-        for j in &self.joints {
-            if let Some((leader, mult, offset)) = &j.mimic {
-                let v = given(leader).unwrap_or(0.0) * mult + offset;
-                q.insert(j.name.as_str(), v);
-            }
-        }
-        q
+            .enumerate()
+            .map(|(i, j)| match &j.mimic {
+                Some((leader, mult, offset)) => {
+                    let q = self
+                        .joint_index(leader)
+                        .and_then(|l| given.get(l).copied().flatten());
+                    q.unwrap_or(0.0) * mult + offset
+                }
+                None => given.get(i).copied().flatten().unwrap_or(0.0),
+            })
+            .collect()
     }
 
     /// Root ← link for every link (forward kinematics).
     pub fn link_poses(&self, given: &dyn Fn(&str) -> Option<f64>) -> BTreeMap<String, Iso> {
-        let q = self.joint_positions(given);
+        let given: Vec<Option<f64>> = self.joints.iter().map(|j| given(&j.name)).collect();
+        let q = self.joint_values(&given);
         let mut poses = BTreeMap::new();
         poses.insert(self.root.clone(), Iso::IDENTITY);
-        for j in &self.joints {
+        for (j, q) in self.joints.iter().zip(q) {
             let parent = poses.get(&j.parent).copied().unwrap_or(Iso::IDENTITY);
-            let local = j.transform(q.get(j.name.as_str()).copied().unwrap_or(0.0));
-            poses.insert(j.child.clone(), parent.then_apply_to(&local));
+            poses.insert(j.child.clone(), parent.then_apply_to(&j.transform(q)));
         }
         poses
     }

@@ -118,23 +118,14 @@ fn run(
                         urdf: None,
                         mesh_dirs: mesh_dirs.clone(),
                     };
-                    let l = EpisodeLogger::new(rec, urdf.map(|u| (u, None)), robot);
-                    let cameras: BTreeMap<String, String> = layout
-                        .cameras
-                        .iter()
-                        .map(|c| {
-                            (
-                                c.clone(),
-                                format!("cameras/{}", reel_viewer::entity_part(c)),
-                            )
-                        })
-                        .collect();
-                    l.recording()
-                        .send_blueprint_opts(&rerun::blueprint::BlueprintOpts {
-                            blueprint: layout
-                                .blueprint(&cameras, &["position", "velocity", "effort"]),
-                            activation: rerun::blueprint::BlueprintActivation::default(),
-                        })?;
+                    let mut l = EpisodeLogger::new(rec, urdf.map(|u| (u, None)), robot);
+                    // No /tf yet: the cameras are drawn in 2D.
+                    let cameras = l.camera_paths(&layout.cameras, &BTreeMap::new());
+                    layout.send(
+                        l.recording(),
+                        &cameras,
+                        &reel_viewer::episode::JOINT_QUANTITIES,
+                    )?;
                     l.log_world()?;
                     logger = Some(l);
                 }

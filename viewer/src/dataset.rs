@@ -15,7 +15,7 @@ use arrow_array::{
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-use crate::episode::EpisodeStats;
+use crate::episode::{log_warning, EpisodeStats};
 use crate::layout::Layout;
 use crate::robot::RobotAnimator;
 use crate::{entity_part, ViewError};
@@ -62,11 +62,40 @@ fn bad(path: &Path, reason: impl Into<String>) -> ViewError {
     }
 }
 
-fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, ViewError> {
+/// Reads a parquet file; with `episode`, only the row groups whose
+/// `episode_index` statistics may hold it (LeRobot data files hold many
+/// episodes; reading all of one per episode would read it N times).
+fn read_batches(path: &Path, episode: Option<i64>) -> Result<Vec<RecordBatch>, ViewError> {
     let file = File::open(path).map_err(|e| bad(path, format!("cannot open: {e}")))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| bad(path, format!("not a readable parquet file: {e}")))?;
+    let unreadable =
+        |e: parquet::errors::ParquetError| bad(path, format!("not a readable parquet file: {e}"));
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(unreadable)?;
+    if let Some(index) = episode {
+        let meta = builder.metadata().clone();
+        let column = meta
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.name() == "episode_index");
+        if let Some(column) = column {
+            let may_hold = |rg: &parquet::file::metadata::RowGroupMetaData| match rg
+                .column(column)
+                .statistics()
+            {
+                Some(parquet::file::statistics::Statistics::Int64(s)) => {
+                    s.min_opt().is_none_or(|lo| *lo <= index)
+                        && s.max_opt().is_none_or(|hi| *hi >= index)
+                }
+                _ => true,
+            };
+            let groups: Vec<usize> = (0..meta.num_row_groups())
+                .filter(|&i| may_hold(meta.row_group(i)))
+                .collect();
+            builder = builder.with_row_groups(groups);
+        }
+    }
+    let reader = builder.build().map_err(unreadable)?;
     reader
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(path, format!("damaged parquet file: {e}")))
@@ -177,7 +206,7 @@ impl Dataset {
         }
         let mut episodes = Vec::new();
         for file in &episode_files {
-            for batch in read_batches(file)? {
+            for batch in read_batches(file, None)? {
                 for row in 0..batch.num_rows() {
                     let index = int_at(&batch, "episode_index", row)
                         .ok_or_else(|| bad(file, "no episode_index column"))?;
@@ -269,14 +298,7 @@ impl Dataset {
         mesh_dirs: &[PathBuf],
     ) -> Result<EpisodeStats, ViewError> {
         let mut stats = EpisodeStats::default();
-        let warn = |stats: &mut EpisodeStats, text: String| -> Result<(), ViewError> {
-            rec.log_static(
-                format!("quality/warnings/{}", stats.warnings.len()).as_str(),
-                &rerun::TextLog::new(text.clone()).with_level(rerun::TextLogLevel::WARN),
-            )?;
-            stats.warnings.push(text);
-            Ok(())
-        };
+        let warn = |stats: &mut EpisodeStats, text| log_warning(rec, &mut stats.warnings, text);
         if let Some(r) = &robot {
             rec.log_static("world", &rerun::ViewCoordinates::RIGHT_HAND_Z_UP())?;
             for w in r.log_static(rec, mesh_dirs)? {
@@ -286,20 +308,34 @@ impl Dataset {
         if !ep.tasks.is_empty() {
             rec.log_static("task", &rerun::TextDocument::new(ep.tasks.join("\n")))?;
         }
-        for (key, names) in &self.vectors {
+        // Per feature: key, joint names, plot entity, rows logged.
+        let mut vectors: Vec<(&String, &Vec<String>, rerun::EntityPath, u64)> = self
+            .vectors
+            .iter()
+            .map(|(key, names)| {
+                (
+                    key,
+                    names,
+                    format!("joints/{}/values", entity_part(key)).into(),
+                    0,
+                )
+            })
+            .collect();
+        for (_, names, path, _) in &vectors {
             rec.log_static(
-                format!("joints/{}/values", entity_part(key)).as_str(),
+                path.clone(),
                 &rerun::SeriesLines::new().with_names(names.iter().map(String::as_str)),
             )?;
         }
-        let mut videos_ok = BTreeMap::new();
+        // Per loaded video: key, from_timestamp, entity, frames referenced.
+        let mut videos_ok: Vec<(&String, f64, rerun::EntityPath, u64)> = Vec::new();
         for (key, (path, from)) in &ep.videos {
             let entity = Self::camera_path(key);
             match std::fs::metadata(path) {
                 Ok(_) => match rerun::AssetVideo::from_file_path(path) {
                     Ok(asset) => {
                         rec.log_static(entity.as_str(), &asset)?;
-                        videos_ok.insert(key.clone(), *from);
+                        videos_ok.push((key, *from, entity.as_str().into(), 0));
                     }
                     Err(e) => warn(&mut stats, format!("{}: cannot load the video ({e}); {key} is not shown", path.display()))?,
                 },
@@ -313,8 +349,7 @@ impl Dataset {
                 )?,
             }
         }
-        let batches = read_batches(&ep.data_file)?;
-        let vector_keys: Vec<(&String, &Vec<String>)> = self.vectors.iter().collect();
+        let batches = read_batches(&ep.data_file, Some(ep.index))?;
         for batch in &batches {
             let episode = batch
                 .column_by_name("episode_index")
@@ -323,9 +358,9 @@ impl Dataset {
             let frame = batch
                 .column_by_name("frame_index")
                 .and_then(|c| c.as_any().downcast_ref::<Int64Array>());
-            let columns: Vec<Option<&FixedSizeListArray>> = vector_keys
+            let columns: Vec<Option<&FixedSizeListArray>> = vectors
                 .iter()
-                .map(|(k, _)| {
+                .map(|(k, ..)| {
                     batch
                         .column_by_name(k)
                         .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
@@ -344,7 +379,7 @@ impl Dataset {
                     Some((a, _)) => (a, frame_index),
                     None => (frame_index, frame_index),
                 });
-                for ((key, names), column) in vector_keys.iter().zip(&columns) {
+                for ((key, names, path, logged), column) in vectors.iter_mut().zip(&columns) {
                     let Some(column) = column else { continue };
                     let values = column.value(row);
                     let values: Vec<f64> = match values.as_any().downcast_ref::<Float32Array>() {
@@ -354,11 +389,8 @@ impl Dataset {
                             None => continue,
                         },
                     };
-                    rec.log(
-                        format!("joints/{}/values", entity_part(key)).as_str(),
-                        &rerun::Scalars::new(values.iter().copied()),
-                    )?;
-                    *stats.logged.entry((*key).clone()).or_default() += 1;
+                    rec.log(path.clone(), &rerun::Scalars::new(values.iter().copied()))?;
+                    *logged += 1;
                     if key.as_str() == "observation.state" {
                         if let Some(r) = robot.as_mut() {
                             if let Some(w) = r.log_positions(rec, names, &values)? {
@@ -367,18 +399,26 @@ impl Dataset {
                         }
                     }
                 }
-                for (key, from) in &videos_ok {
-                    let nanos = ((from + ts) * 1e9).round() as i64;
+                for (_, from, path, logged) in &mut videos_ok {
+                    let nanos = ((*from + ts) * 1e9).round() as i64;
                     rec.log(
-                        Self::camera_path(key).as_str(),
+                        path.clone(),
                         &rerun::VideoFrameReference::new(
                             rerun::components::VideoTimestamp::from_nanos(nanos),
                         ),
                     )?;
-                    *stats.logged.entry(key.clone()).or_default() += 1;
+                    *logged += 1;
                 }
             }
         }
+        let counts = vectors
+            .iter()
+            .map(|(k, _, _, n)| (k, n))
+            .chain(videos_ok.iter().map(|(k, _, _, n)| (k, n)));
+        stats.logged = counts
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| ((*k).clone(), *n))
+            .collect();
         if stats.messages == 0 {
             warn(
                 &mut stats,

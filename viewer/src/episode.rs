@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use reel_formats::episode::{EpisodeReader, FileState};
+use reel_formats::episode::{schema_name, EpisodeReader, FileState};
 use reel_formats::geometry::Iso;
 use reel_formats::robot::RobotModel;
 use reel_formats::ros2::foxglove_msgs::CompressedVideo;
@@ -118,24 +118,94 @@ pub struct RobotSource {
     pub mesh_dirs: Vec<PathBuf>,
 }
 
+impl RobotSource {
+    /// Where meshes are looked for: the URDF's own folder, then `mesh_dirs`.
+    pub fn search_dirs(&self, urdf_dir: Option<&Path>) -> Vec<PathBuf> {
+        urdf_dir
+            .map(Path::to_path_buf)
+            .into_iter()
+            .chain(self.mesh_dirs.iter().cloned())
+            .collect()
+    }
+}
+
+/// What the logger keeps per topic, so that logging a message allocates
+/// no paths or keys.
+struct TopicState {
+    kind: StreamKind,
+    quality: StreamQuality,
+    /// `quality/<topic>` and its `hole_s` marker series.
+    quality_paths: [rerun::EntityPath; 2],
+    logged: u64,
+    /// Where the topic is drawn; for cameras and LiDARs fixed at the first message.
+    entity: Option<rerun::EntityPath>,
+    /// Joints: the plot entities of [`JOINT_QUANTITIES`].
+    joint_series: Vec<rerun::EntityPath>,
+    /// Joints: joint count the series names were logged for.
+    named_joints: usize,
+    /// Camera info: the last pinhole logged.
+    pinhole: Option<([f64; 4], [u32; 2])>,
+}
+
+impl TopicState {
+    fn new(topic: &str, schema: &str) -> Self {
+        let kind = StreamKind::of(topic, schema);
+        let quality = format!("quality/{}", entity_part(topic.trim_start_matches('/')));
+        let joint_series = match &kind {
+            StreamKind::Joints { arm, commands } => {
+                let group = if *commands { "_commands" } else { "" };
+                JOINT_QUANTITIES
+                    .iter()
+                    .map(|q| format!("joints/{}{group}/{q}", entity_part(arm)).into())
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        Self {
+            kind,
+            quality: StreamQuality::default(),
+            quality_paths: [quality.as_str().into(), format!("{quality}/hole_s").into()],
+            logged: 0,
+            entity: None,
+            joint_series,
+            named_joints: 0,
+            pinhole: None,
+        }
+    }
+}
+
+/// The joint quantities plotted per arm (entity names under `joints/<arm>`).
+pub const JOINT_QUANTITIES: [&str; 3] = ["position", "velocity", "effort"];
+/// Their units, for the series names.
+const JOINT_UNITS: [&str; 3] = ["rad", "rad/s", "A / N·m"];
+
+/// Logs a warning line into `rec` and keeps it in `warnings` (shown by the CLI).
+pub fn log_warning(
+    rec: &rerun::RecordingStream,
+    warnings: &mut Vec<String>,
+    text: String,
+) -> Result<(), ViewError> {
+    rec.log_static(
+        format!("quality/warnings/{}", warnings.len()).as_str(),
+        &rerun::TextLog::new(text.clone()).with_level(rerun::TextLogLevel::WARN),
+    )?;
+    warnings.push(text);
+    Ok(())
+}
+
 /// Logs one episode's messages into a recording.
 pub struct EpisodeLogger {
     rec: rerun::RecordingStream,
     robot_source: RobotSource,
     /// The URDF text and the folder its meshes are relative to.
     urdf: Option<(String, Option<PathBuf>)>,
-    robots: HashMap<String, RobotAnimator>,
-    /// Follower arms in first-seen order (their bases are spread along y).
-    arm_order: Vec<String>,
-    quality: HashMap<String, StreamQuality>,
+    /// Animated arms, in first-seen order (their bases are spread along y).
+    robots: Vec<(String, RobotAnimator)>,
+    topics: HashMap<String, TopicState>,
     /// Frame → entity path, nested parent-first.
     frames: HashMap<String, String>,
-    cameras: HashMap<String, String>,
-    camera_shown: HashMap<String, bool>,
-    pinholes: HashMap<String, ([f64; 4], [u32; 2])>,
-    lidars: HashMap<String, String>,
-    series_named: HashMap<String, usize>,
-    kinds: HashMap<String, StreamKind>,
+    /// Camera or LiDAR name → entity path (a camera's image and info topics share it).
+    sensors: HashMap<String, rerun::EntityPath>,
     stats: EpisodeStats,
 }
 
@@ -157,16 +227,10 @@ impl EpisodeLogger {
             rec,
             robot_source,
             urdf,
-            robots: HashMap::new(),
-            arm_order: Vec::new(),
-            quality: HashMap::new(),
+            robots: Vec::new(),
+            topics: HashMap::new(),
             frames: HashMap::new(),
-            cameras: HashMap::new(),
-            camera_shown: HashMap::new(),
-            pinholes: HashMap::new(),
-            lidars: HashMap::new(),
-            series_named: HashMap::new(),
-            kinds: HashMap::new(),
+            sensors: HashMap::new(),
             stats: EpisodeStats::default(),
         }
     }
@@ -174,11 +238,6 @@ impl EpisodeLogger {
     /// The recording.
     pub fn recording(&self) -> &rerun::RecordingStream {
         &self.rec
-    }
-
-    /// What was logged so far.
-    pub fn stats(&self) -> &EpisodeStats {
-        &self.stats
     }
 
     /// Logs the world's axes (z up, as ROS) once.
@@ -190,12 +249,7 @@ impl EpisodeLogger {
 
     /// Records a warning: kept for the report and logged as a warning line.
     pub fn warn(&mut self, text: String) -> Result<(), ViewError> {
-        self.rec.log_static(
-            format!("quality/warnings/{}", self.stats.warnings.len()).as_str(),
-            &rerun::TextLog::new(text.clone()).with_level(rerun::TextLogLevel::WARN),
-        )?;
-        self.stats.warnings.push(text);
-        Ok(())
+        log_warning(&self.rec, &mut self.stats.warnings, text)
     }
 
     fn set_time(&mut self, stamp: i64) {
@@ -206,37 +260,33 @@ impl EpisodeLogger {
         });
     }
 
-    fn quality(&mut self, topic: &str, stamp: i64, received: i64) -> Result<(), ViewError> {
-        let flags = self
-            .quality
-            .entry(topic.to_string())
-            .or_default()
-            .observe(stamp, received);
-        for flag in flags {
+    /// Sets the time to `stamp` and logs what is wrong with the sample.
+    fn observe(
+        &mut self,
+        (quality, paths): (&mut StreamQuality, &[rerun::EntityPath; 2]),
+        topic: &str,
+        stamp: i64,
+        received: i64,
+    ) -> Result<(), ViewError> {
+        self.set_time(stamp);
+        for flag in quality.observe(stamp, received) {
             self.stats.flags += 1;
             let level = if flag.is_warning() {
                 rerun::TextLogLevel::WARN
             } else {
                 rerun::TextLogLevel::INFO
             };
-            let path = format!("quality/{}", entity_part(topic.trim_start_matches('/')));
             self.rec.log(
-                path.as_str(),
+                paths[0].clone(),
                 &rerun::TextLog::new(flag.describe(topic)).with_level(level),
             )?;
             if let Flag::Missing { interval_s, .. } = flag {
                 // A visible marker in the plots: the hole's length over time.
-                self.rec.log(
-                    format!("{path}/hole_s").as_str(),
-                    &rerun::Scalars::new([interval_s]),
-                )?;
+                self.rec
+                    .log(paths[1].clone(), &rerun::Scalars::new([interval_s]))?;
             }
         }
         Ok(())
-    }
-
-    fn count(&mut self, topic: &str) {
-        *self.stats.logged.entry(topic.to_string()).or_default() += 1;
     }
 
     /// Logs one message (`log_time` = host receive time, ns).
@@ -248,113 +298,117 @@ impl EpisodeLogger {
         data: &[u8],
     ) -> Result<(), ViewError> {
         self.stats.messages += 1;
-        let kind = match self.kinds.get(topic) {
-            Some(k) => k.clone(),
-            None => {
-                let k = StreamKind::of(topic, schema);
-                self.kinds.insert(topic.to_string(), k.clone());
-                k
-            }
+        // Taken out while it is used, put back under the same key.
+        let (key, mut state) = match self.topics.remove_entry(topic) {
+            Some(entry) => entry,
+            None => (topic.to_string(), TopicState::new(topic, schema)),
         };
-        let received = log_time as i64;
-        match kind {
+        let result = self.log_with(&mut state, topic, log_time as i64, data);
+        if result.is_ok() && state.kind != StreamKind::Other {
+            state.logged += 1;
+        }
+        self.topics.insert(key, state);
+        result
+    }
+
+    fn log_with(
+        &mut self,
+        state: &mut TopicState,
+        topic: &str,
+        received: i64,
+        data: &[u8],
+    ) -> Result<(), ViewError> {
+        match &state.kind {
             StreamKind::Joints { arm, commands } => {
+                let (arm, commands) = (arm.clone(), *commands);
                 let m: JointState = decode(topic, data)?;
-                let stamp = stamp_or(m.header.stamp.to_nanos() as i64, received);
-                self.set_time(stamp);
-                self.quality(topic, stamp, received)?;
-                let base = format!(
-                    "joints/{}{}",
-                    entity_part(&arm),
-                    if commands { "_commands" } else { "" }
-                );
-                let n = m.name.len();
-                if self.series_named.get(&base) != Some(&n) {
-                    for q in ["position", "velocity", "effort"] {
-                        let unit = match q {
-                            "position" => "rad",
-                            "velocity" => "rad/s",
-                            _ => "A / N·m",
-                        };
+                self.observe(
+                    (&mut state.quality, &state.quality_paths),
+                    topic,
+                    stamp_or(m.header.stamp.to_nanos() as i64, received),
+                    received,
+                )?;
+                if state.named_joints != m.name.len() {
+                    for (unit, path) in JOINT_UNITS.iter().zip(&state.joint_series) {
                         let names: Vec<String> =
                             m.name.iter().map(|j| format!("{j} [{unit}]")).collect();
                         self.rec.log_static(
-                            format!("{base}/{q}").as_str(),
+                            path.clone(),
                             &rerun::SeriesLines::new().with_names(names),
                         )?;
                     }
-                    self.series_named.insert(base.clone(), n);
+                    state.named_joints = m.name.len();
                 }
-                for (q, values) in [
-                    ("position", &m.position),
-                    ("velocity", &m.velocity),
-                    ("effort", &m.effort),
-                ] {
+                for (path, values) in
+                    state
+                        .joint_series
+                        .iter()
+                        .zip([&m.position, &m.velocity, &m.effort])
+                {
                     if !values.is_empty() {
-                        self.rec.log(
-                            format!("{base}/{q}").as_str(),
-                            &rerun::Scalars::new(values.iter().copied()),
-                        )?;
+                        self.rec
+                            .log(path.clone(), &rerun::Scalars::new(values.iter().copied()))?;
                     }
                 }
                 if !commands && !m.position.is_empty() {
                     self.animate(&arm, &m.name, &m.position)?;
                 }
-                self.count(topic);
             }
             StreamKind::Image(camera) => {
                 let m: CompressedImage = decode(topic, data)?;
-                let stamp = stamp_or(m.header.stamp.to_nanos() as i64, received);
-                self.set_time(stamp);
-                self.quality(topic, stamp, received)?;
-                let path = self.camera_path(&camera, &m.header.frame_id);
-                let media = match m.format.split(';').next().unwrap_or("").trim() {
-                    "png" => "image/png",
-                    _ => "image/jpeg",
-                };
+                self.observe(
+                    (&mut state.quality, &state.quality_paths),
+                    topic,
+                    stamp_or(m.header.stamp.to_nanos() as i64, received),
+                    received,
+                )?;
+                let path = self.drawn_at(&mut state.entity, camera, &m.header.frame_id, "cameras");
                 if m.format.contains("h264") {
                     self.rec.log(
-                        path.as_str(),
+                        path,
                         &rerun::VideoStream::new(rerun::components::VideoCodec::H264)
                             .with_sample(m.data),
                     )?;
                 } else {
+                    let media = match m.format.split(';').next().unwrap_or("").trim() {
+                        "png" => "image/png",
+                        _ => "image/jpeg",
+                    };
                     self.rec.log(
-                        path.as_str(),
+                        path,
                         &rerun::EncodedImage::new(m.data).with_media_type(media),
                     )?;
                 }
-                self.first_frame(&camera)?;
-                self.count(topic);
+                self.first_frame(state.logged)?;
             }
             StreamKind::Video(camera) => {
                 let m: CompressedVideo = decode(topic, data)?;
-                let stamp = stamp_or(m.timestamp.to_nanos() as i64, received);
-                self.set_time(stamp);
-                self.quality(topic, stamp, received)?;
-                let path = self.camera_path(&camera, &m.frame_id);
+                self.observe(
+                    (&mut state.quality, &state.quality_paths),
+                    topic,
+                    stamp_or(m.timestamp.to_nanos() as i64, received),
+                    received,
+                )?;
+                let path = self.drawn_at(&mut state.entity, camera, &m.frame_id, "cameras");
                 let codec = match m.format.as_str() {
                     "h265" | "hevc" => rerun::components::VideoCodec::H265,
                     "av1" => rerun::components::VideoCodec::AV1,
                     _ => rerun::components::VideoCodec::H264,
                 };
-                self.rec.log(
-                    path.as_str(),
-                    &rerun::VideoStream::new(codec).with_sample(m.data),
-                )?;
-                self.first_frame(&camera)?;
-                self.count(topic);
+                self.rec
+                    .log(path, &rerun::VideoStream::new(codec).with_sample(m.data))?;
+                self.first_frame(state.logged)?;
             }
             StreamKind::CameraInfo(camera) => {
                 let m: CameraInfo = decode(topic, data)?;
-                let stamp = stamp_or(m.header.stamp.to_nanos() as i64, received);
                 let k = [m.k[0], m.k[4], m.k[2], m.k[5]];
                 let res = [m.width, m.height];
-                if self.pinholes.get(&camera) != Some(&(k, res)) && k[0] > 0.0 && k[1] > 0.0 {
-                    self.set_time(stamp);
-                    let path = self.camera_path(&camera, &m.header.frame_id);
+                if state.pinhole != Some((k, res)) && k[0] > 0.0 && k[1] > 0.0 {
+                    self.set_time(stamp_or(m.header.stamp.to_nanos() as i64, received));
+                    let path =
+                        self.drawn_at(&mut state.entity, camera, &m.header.frame_id, "cameras");
                     self.rec.log(
-                        path.as_str(),
+                        path,
                         &rerun::Pinhole::from_focal_length_and_resolution(
                             [k[0] as f32, k[1] as f32],
                             [res[0] as f32, res[1] as f32],
@@ -362,18 +416,21 @@ impl EpisodeLogger {
                         .with_principal_point([k[2] as f32, k[3] as f32])
                         .with_image_plane_distance(0.15),
                     )?;
-                    self.pinholes.insert(camera, (k, res));
+                    state.pinhole = Some((k, res));
                 }
-                self.count(topic);
             }
             StreamKind::Points(lidar) => {
                 let m: PointCloud2 = decode(topic, data)?;
-                let stamp = stamp_or(m.header.stamp.to_nanos() as i64, received);
-                self.set_time(stamp);
-                self.quality(topic, stamp, received)?;
-                let path = self.lidar_path(&lidar, &m.header.frame_id);
+                self.observe(
+                    (&mut state.quality, &state.quality_paths),
+                    topic,
+                    stamp_or(m.header.stamp.to_nanos() as i64, received),
+                    received,
+                )?;
+                let path =
+                    self.drawn_at(&mut state.entity, lidar, &m.header.frame_id, "world/lidar");
                 match crate::points::points3d(&m) {
-                    Ok(points) => self.rec.log(path.as_str(), &points)?,
+                    Ok(points) => self.rec.log(path, &points)?,
                     Err(reason) => {
                         let text = format!("{topic}: {reason}; the cloud is not drawn");
                         if !self.stats.warnings.contains(&text) {
@@ -381,25 +438,22 @@ impl EpisodeLogger {
                         }
                     }
                 }
-                self.count(topic);
             }
             StreamKind::Tf { is_static } => {
+                let is_static = *is_static;
                 let m: TFMessage = decode(topic, data)?;
                 for t in &m.transforms {
                     let path = self.frame_path(&t.child_frame_id, Some(&t.header.frame_id));
-                    let iso = iso_of(t);
-                    let tf = crate::robot::transform(&iso, None);
+                    let tf = crate::robot::transform(&Iso::from_msg(t), None);
                     if is_static {
                         self.rec.log_static(path.as_str(), &tf)?;
                         self.rec
                             .log_static(path.as_str(), &rerun::TransformAxes3D::new(0.05))?;
                     } else {
-                        let stamp = stamp_or(t.header.stamp.to_nanos() as i64, received);
-                        self.set_time(stamp);
+                        self.set_time(stamp_or(t.header.stamp.to_nanos() as i64, received));
                         self.rec.log(path.as_str(), &tf)?;
                     }
                 }
-                self.count(topic);
             }
             StreamKind::Events => {
                 let m: StringMsg = decode(topic, data)?;
@@ -407,24 +461,21 @@ impl EpisodeLogger {
                 let (level, text) = event_line(&m.data);
                 self.rec
                     .log("events", &rerun::TextLog::new(text).with_level(level))?;
-                self.count(topic);
             }
             StreamKind::RobotDescription => {
                 if self.urdf.is_none() {
                     let m: StringMsg = decode(topic, data)?;
                     self.urdf = Some((m.data, None));
                 }
-                self.count(topic);
             }
             StreamKind::Other => {}
         }
         Ok(())
     }
 
-    /// The first frame of a camera is pushed out at once (time to first frame).
-    fn first_frame(&mut self, camera: &str) -> Result<(), ViewError> {
-        if !self.camera_shown.contains_key(camera) {
-            self.camera_shown.insert(camera.to_string(), true);
+    /// The first frame of a camera topic is pushed out at once (time to first frame).
+    fn first_frame(&mut self, logged_before: u64) -> Result<(), ViewError> {
+        if logged_before == 0 {
             self.rec.flush_blocking()?;
             self.stats
                 .first_frame_at
@@ -448,73 +499,97 @@ impl EpisodeLogger {
         path
     }
 
-    /// `world/tf/…/<frame>/<camera>` when the camera's frame is in `/tf`, so
-    /// its frustum sits in the 3D view; otherwise `cameras/<camera>` (2D only).
-    fn camera_path(&mut self, camera: &str, frame: &str) -> String {
-        if let Some(p) = self.cameras.get(camera) {
+    /// Where sensor `name` is drawn: `world/tf/…/<frame>/<name>` when its
+    /// frame is in `/tf`, so a camera's frustum or a cloud sits in the 3D
+    /// scene; otherwise `<fallback>/<name>` (cameras then show in 2D only).
+    /// Fixed at the sensor's first message.
+    fn sensor_path(&mut self, name: &str, frame: &str, fallback: &str) -> rerun::EntityPath {
+        if let Some(p) = self.sensors.get(name) {
             return p.clone();
         }
-        let path = match self.frames.get(frame) {
-            Some(f) => format!("{f}/{}", entity_part(camera)),
-            None => format!("cameras/{}", entity_part(camera)),
-        };
-        self.cameras.insert(camera.to_string(), path.clone());
+        let path: rerun::EntityPath = match self.frames.get(frame) {
+            Some(f) => format!("{f}/{}", entity_part(name)),
+            None => format!("{fallback}/{}", entity_part(name)),
+        }
+        .into();
+        self.sensors.insert(name.to_string(), path.clone());
         path
     }
 
-    fn lidar_path(&mut self, lidar: &str, frame: &str) -> String {
-        if let Some(p) = self.lidars.get(lidar) {
+    /// A topic's sensor entity, looked up once per topic.
+    fn drawn_at(
+        &mut self,
+        entity: &mut Option<rerun::EntityPath>,
+        name: &str,
+        frame: &str,
+        fallback: &str,
+    ) -> rerun::EntityPath {
+        if let Some(p) = entity {
             return p.clone();
         }
-        let path = match self.frames.get(frame) {
-            Some(f) => format!("{f}/{}", entity_part(lidar)),
-            None => format!("world/lidar/{}", entity_part(lidar)),
-        };
-        self.lidars.insert(lidar.to_string(), path.clone());
+        let path = self.sensor_path(name, frame, fallback);
+        *entity = Some(path.clone());
         path
+    }
+
+    /// The entity of each camera, given the frame ids known for them (the
+    /// blueprint's camera views point at these).
+    pub fn camera_paths(
+        &mut self,
+        cameras: &[String],
+        frame_ids: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, String> {
+        cameras
+            .iter()
+            .map(|c| {
+                let frame = frame_ids.get(c).map_or("", String::as_str);
+                (c.clone(), self.sensor_path(c, frame, "cameras").to_string())
+            })
+            .collect()
     }
 
     fn animate(&mut self, arm: &str, names: &[String], positions: &[f64]) -> Result<(), ViewError> {
-        if !self.robots.contains_key(arm) {
-            let Some((text, dir)) = self.urdf.clone() else {
-                return Ok(());
-            };
-            let model = match RobotModel::parse(&text) {
-                Ok(m) => m,
-                Err(e) => {
-                    self.urdf = None;
-                    return self.warn(format!("robot description: {e}; the 3D robot is not drawn"));
+        let index = match self.robots.iter().position(|(a, _)| a == arm) {
+            Some(i) => i,
+            None => {
+                let Some((text, dir)) = self.urdf.clone() else {
+                    return Ok(());
+                };
+                let model = match RobotModel::parse(&text) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.urdf = None;
+                        return self
+                            .warn(format!("robot description: {e}; the 3D robot is not drawn"));
+                    }
+                };
+                // Arms whose bases the episode does not give stand 0.5 m apart.
+                let base = Iso::translation([0.0, -0.5 * self.robots.len() as f64, 0.0]);
+                let animator = RobotAnimator::new(model, arm, base);
+                let dirs = self.robot_source.search_dirs(dir.as_deref());
+                for w in animator.log_static(&self.rec, &dirs)? {
+                    self.warn(w)?;
                 }
-            };
-            // Arms whose bases the episode does not give stand 0.5 m apart.
-            let index = self.arm_order.len();
-            self.arm_order.push(arm.to_string());
-            let base = Iso::translation([0.0, -0.5 * index as f64, 0.0]);
-            let animator = RobotAnimator::new(model, arm, base);
-            let mut dirs: Vec<PathBuf> = dir.into_iter().collect();
-            dirs.extend(self.robot_source.mesh_dirs.iter().cloned());
-            for w in animator.log_static(&self.rec, &dirs)? {
-                self.warn(w)?;
+                self.robots.push((arm.to_string(), animator));
+                self.robots.len() - 1
             }
-            self.robots.insert(arm.to_string(), animator);
-        }
-        let warning = match self.robots.get_mut(arm) {
-            Some(r) => r.log_positions(&self.rec, names, positions)?,
-            None => None,
         };
-        if let Some(w) = warning {
+        if let Some(w) = self.robots[index]
+            .1
+            .log_positions(&self.rec, names, positions)?
+        {
             self.warn(w)?;
         }
         Ok(())
     }
 
-    /// Summary lines per stream, logged at the end.
+    /// Summary lines per stream, logged at the end; the counts of what was logged.
     pub fn finish(&mut self) -> Result<EpisodeStats, ViewError> {
-        let mut lines = Vec::new();
-        let mut topics: Vec<_> = self.quality.iter().collect();
+        let mut topics: Vec<(&String, &TopicState)> = self.topics.iter().collect();
         topics.sort_by(|a, b| a.0.cmp(b.0));
-        for (topic, q) in topics {
-            let c = q.counts;
+        let mut lines = Vec::new();
+        for (topic, state) in &topics {
+            let (q, c) = (&state.quality, state.quality.counts);
             if c.holes + c.not_monotonic + c.late > 0 {
                 lines.push(format!(
                     "{topic}: {} samples, {} hole(s) with ~{} missing, {} out of order, {} late",
@@ -527,6 +602,11 @@ impl EpisodeLogger {
         } else {
             format!("quality:\n{}", lines.join("\n"))
         };
+        self.stats.logged = topics
+            .iter()
+            .filter(|(_, s)| s.logged > 0)
+            .map(|(t, s)| ((*t).clone(), s.logged))
+            .collect();
         self.rec
             .log_static("quality/summary", &rerun::TextDocument::new(text))?;
         self.rec.flush_blocking()?;
@@ -546,18 +626,6 @@ fn stamp_or(stamp: i64, received: i64) -> i64 {
         stamp
     } else {
         received
-    }
-}
-
-fn iso_of(t: &reel_formats::ros2::geometry_msgs::TransformStamped) -> Iso {
-    let r = &t.transform.rotation;
-    let v = &t.transform.translation;
-    let n = (r.w * r.w + r.x * r.x + r.y * r.y + r.z * r.z)
-        .sqrt()
-        .max(1e-12);
-    Iso {
-        q: [r.w / n, r.x / n, r.y / n, r.z / n],
-        t: [v.x, v.y, v.z],
     }
 }
 
@@ -621,7 +689,7 @@ impl EpisodeSource {
         let mut layout = Layout::default();
         if let Some(summary) = reader.summary() {
             for ch in summary.channels.values() {
-                let schema = ch.schema.as_ref().map(|s| s.name.as_str()).unwrap_or("");
+                let schema = schema_name(ch);
                 let kind = StreamKind::of(&ch.topic, schema);
                 let written = summary
                     .stats
@@ -655,12 +723,7 @@ impl EpisodeSource {
         let mut frame_ids: BTreeMap<String, String> = BTreeMap::new();
         for m in self.reader.messages().take(5000) {
             let Ok(m) = m else { break };
-            let schema = m
-                .channel
-                .schema
-                .as_ref()
-                .map(|s| s.name.as_str())
-                .unwrap_or("");
+            let schema = schema_name(&m.channel);
             match StreamKind::of(&m.channel.topic, schema) {
                 StreamKind::Tf { .. } => {
                     if let Ok(tf) = TFMessage::from_cdr(&m.data) {
@@ -692,14 +755,7 @@ impl EpisodeSource {
                 break;
             }
         }
-        layout
-            .cameras
-            .iter()
-            .map(|c| {
-                let frame = frame_ids.get(c).cloned().unwrap_or_default();
-                (c.clone(), logger.camera_path(c, &frame))
-            })
-            .collect()
+        logger.camera_paths(&layout.cameras, &frame_ids)
     }
 
     /// Streams every readable message into `logger`. A damaged chunk ends the
@@ -711,14 +767,10 @@ impl EpisodeSource {
         for m in self.reader.messages() {
             match m {
                 Ok(m) => {
-                    let schema = m
-                        .channel
-                        .schema
-                        .as_ref()
-                        .map(|s| s.name.as_str())
-                        .unwrap_or("");
-                    let topic = m.channel.topic.clone();
-                    if let Err(e) = logger.log_message(&topic, schema, m.log_time, &m.data) {
+                    let schema = schema_name(&m.channel);
+                    if let Err(e) =
+                        logger.log_message(&m.channel.topic, schema, m.log_time, &m.data)
+                    {
                         match e {
                             ViewError::Message { .. } => {
                                 let text = format!(

@@ -72,6 +72,20 @@ impl Layout {
         self.has_robot || self.has_tf || !self.lidars.is_empty()
     }
 
+    /// Sends [`Self::blueprint`] to `rec`, made active and default.
+    pub fn send(
+        &self,
+        rec: &rerun::RecordingStream,
+        camera_paths: &BTreeMap<String, String>,
+        quantities: &[&str],
+    ) -> Result<(), crate::ViewError> {
+        rec.send_blueprint_opts(&rerun::blueprint::BlueprintOpts {
+            blueprint: self.blueprint(camera_paths, quantities),
+            activation: rerun::blueprint::BlueprintActivation::default(),
+        })?;
+        Ok(())
+    }
+
     /// The blueprint. `camera_paths` maps camera names to their entities;
     /// `quantities` are the plot kinds under each joint group.
     pub fn blueprint(

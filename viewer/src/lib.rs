@@ -103,11 +103,6 @@ enum Input {
     Dataset(PathBuf),
 }
 
-fn is_episode_file(p: &Path) -> bool {
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.ends_with(".mcap") || name.ends_with(".mcap.partial")
-}
-
 fn classify(path: &Path) -> Result<Input, ViewError> {
     let meta = std::fs::metadata(path).map_err(|e| ViewError::Input {
         path: path.to_path_buf(),
@@ -121,16 +116,10 @@ fn classify(path: &Path) -> Result<Input, ViewError> {
     if dataset::Dataset::is_dataset(path) {
         return Ok(Input::Dataset(path.to_path_buf()));
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| ViewError::Input {
-            path: path.to_path_buf(),
-            reason: format!("cannot list: {e}"),
-        })?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && is_episode_file(p))
-        .collect();
-    files.sort();
+    let files = reel_formats::episode::episode_files_in(path).map_err(|e| ViewError::Input {
+        path: path.to_path_buf(),
+        reason: format!("cannot list: {e}"),
+    })?;
     if files.is_empty() {
         return Err(ViewError::Input {
             path: path.to_path_buf(),
@@ -200,14 +189,9 @@ pub fn view(path: &Path, output: &Output, options: &ViewOptions) -> Result<ViewS
                 })?),
                 None => None,
             };
-            let mut mesh_dirs: Vec<PathBuf> = options
+            let mesh_dirs = options
                 .robot
-                .urdf
-                .as_ref()
-                .and_then(|p| p.parent().map(Path::to_path_buf))
-                .into_iter()
-                .collect();
-            mesh_dirs.extend(options.robot.mesh_dirs.iter().cloned());
+                .search_dirs(options.robot.urdf.as_ref().and_then(|p| p.parent()));
             let layout = ds.layout(robot_model.is_some());
             let cameras: BTreeMap<String, String> = ds
                 .video_keys
@@ -224,10 +208,7 @@ pub fn view(path: &Path, output: &Output, options: &ViewOptions) -> Result<ViewS
                 );
                 let id = format!("{}-episode-{}", root.display(), ep.index);
                 let rec = output.recording(&name, &id)?;
-                rec.send_blueprint_opts(&rerun::blueprint::BlueprintOpts {
-                    blueprint: layout.blueprint(&cameras, &["values"]),
-                    activation: rerun::blueprint::BlueprintActivation::default(),
-                })?;
+                layout.send(&rec, &cameras, &["values"])?;
                 let robot = robot_model.clone().map(|m| {
                     robot::RobotAnimator::new(
                         m,
@@ -262,26 +243,17 @@ pub fn view_episode(
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| file.display().to_string());
     let rec = output.recording(&name, &id)?;
-    let urdf_dir = options
-        .robot
-        .urdf
-        .as_ref()
-        .and_then(|p| p.parent().map(Path::to_path_buf));
+    // An attached URDF has no folder of its own; `--urdf` replaces it.
     let mut logger = EpisodeLogger::new(
         rec,
-        source.urdf.clone().map(|u| (u, urdf_dir)),
+        source.urdf.clone().map(|u| (u, None)),
         options.robot.clone(),
     );
     let mut layout = source.layout.clone();
     layout.has_robot |= source.urdf.is_some() || options.robot.urdf.is_some();
     layout.timeline = Some(SENSOR_TIME.to_string());
     let cameras = source.prime(&mut logger, &layout);
-    logger
-        .recording()
-        .send_blueprint_opts(&rerun::blueprint::BlueprintOpts {
-            blueprint: layout.blueprint(&cameras, &["position", "velocity", "effort"]),
-            activation: rerun::blueprint::BlueprintActivation::default(),
-        })?;
+    layout.send(logger.recording(), &cameras, &episode::JOINT_QUANTITIES)?;
     if let Some(m) = &meta {
         let mut lines = vec![
             format!("episode {}", m.episode_id),

@@ -21,8 +21,13 @@ pub struct RobotAnimator {
     /// Arm base in the world.
     base: Iso,
     base_path: String,
-    /// Joints of the episode that matched no URDF joint (reported once).
-    unmatched: Vec<String>,
+    /// Entity of each joint's child link, indexed as the model's joints.
+    joint_paths: Vec<rerun::EntityPath>,
+    /// The source joint names last seen, and the URDF joint each drives
+    /// (matched once, not per sample).
+    mapping: (Vec<String>, Vec<Option<usize>>),
+    /// Some joints matched nothing (reported once).
+    warned_unmatched: bool,
 }
 
 /// `world/robot/<arm>`.
@@ -67,12 +72,23 @@ impl RobotAnimator {
                 format!("{parent}/{}", crate::entity_part(&j.child)),
             );
         }
+        let joint_paths = model
+            .joints
+            .iter()
+            .map(|j| {
+                link_paths
+                    .get(&j.child)
+                    .map_or_else(rerun::EntityPath::root, |p| p.as_str().into())
+            })
+            .collect();
         Self {
             model,
             link_paths,
             base,
             base_path,
-            unmatched: Vec::new(),
+            joint_paths,
+            mapping: (Vec::new(), Vec::new()),
+            warned_unmatched: false,
         }
     }
 
@@ -190,34 +206,44 @@ impl RobotAnimator {
         names: &[String],
         positions: &[f64],
     ) -> Result<Option<String>, ViewError> {
-        let mut given: HashMap<&str, f64> = HashMap::new();
-        let mut unmatched = Vec::new();
-        for (name, q) in names.iter().zip(positions) {
-            match urdf_joint_for(&self.model, name) {
-                Some(j) => {
-                    given.insert(j, *q);
-                }
-                None => unmatched.push(name.clone()),
+        let mut warning = None;
+        if self.mapping.0 != names {
+            let targets: Vec<Option<usize>> = names
+                .iter()
+                .map(|n| urdf_joint_for(&self.model, n).and_then(|j| self.model.joint_index(j)))
+                .collect();
+            let unmatched: Vec<&str> = names
+                .iter()
+                .zip(&targets)
+                .filter(|(_, t)| t.is_none())
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if !unmatched.is_empty() && !self.warned_unmatched {
+                self.warned_unmatched = true;
+                warning = Some(format!(
+                    "robot {}: joint(s) {} are not in the URDF and do not move it",
+                    self.model.name,
+                    unmatched.join(", ")
+                ));
+            }
+            self.mapping = (names.to_vec(), targets);
+        }
+        let mut given = vec![None; self.model.joints.len()];
+        for (target, q) in self.mapping.1.iter().zip(positions) {
+            if let Some(i) = target {
+                given[*i] = Some(*q);
             }
         }
-        let q = self.model.joint_positions(&|j| given.get(j).copied());
-        for j in &self.model.joints {
-            if !given.contains_key(j.name.as_str()) && j.mimic.is_none() {
-                continue;
-            }
-            if let (Some(path), Some(v)) = (self.link_paths.get(&j.child), q.get(j.name.as_str())) {
-                rec.log(path.as_str(), &transform(&j.transform(*v), None))?;
+        let q = self.model.joint_values(&given);
+        for (i, j) in self.model.joints.iter().enumerate() {
+            if given[i].is_some() || j.mimic.is_some() {
+                rec.log(
+                    self.joint_paths[i].clone(),
+                    &transform(&j.transform(q[i]), None),
+                )?;
             }
         }
-        if !unmatched.is_empty() && self.unmatched.is_empty() {
-            self.unmatched = unmatched;
-            return Ok(Some(format!(
-                "robot {}: joint(s) {} are not in the URDF and do not move it",
-                self.model.name,
-                self.unmatched.join(", ")
-            )));
-        }
-        Ok(None)
+        Ok(warning)
     }
 }
 

@@ -109,7 +109,7 @@ pub fn info(path: impl AsRef<Path>) -> Result<EpisodeInfo> {
         match event {
             ScanEvent::Channel(c) => {
                 let acc = topics.entry(c.topic.clone()).or_default();
-                acc.type_name = c.schema.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                acc.type_name = super::schema_name(&c).to_string();
                 acc.message_encoding = c.message_encoding.clone();
             }
             ScanEvent::Message(m) => {

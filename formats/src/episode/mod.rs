@@ -15,7 +15,7 @@ pub mod writer;
 
 pub use info::{info, EpisodeInfo, TopicInfo};
 pub use meta::{EpisodeMeta, Outcome, SourceKind, EPISODE_METADATA_NAME};
-pub use reader::{EpisodeReader, FileState, StoredAttachment};
+pub use reader::{episode_files_in, schema_name, EpisodeReader, FileState, StoredAttachment};
 pub use recover::{recover, RecoverOptions, RecoveryReport};
 pub use scan::{ScanEnd, ScanEvent, Scanner};
 pub use writer::{partial_path_for, EpisodeWriter, EpisodeWriterOptions, Topic, PARTIAL_SUFFIX};

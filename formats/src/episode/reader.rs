@@ -44,6 +44,26 @@ impl FileState {
     }
 }
 
+/// The schema name of a channel (`sensor_msgs/msg/JointState`), or "" for a
+/// schemaless one.
+pub fn schema_name<'a>(channel: &'a mcap::Channel<'_>) -> &'a str {
+    channel.schema.as_ref().map_or("", |s| s.name.as_str())
+}
+
+/// The episode files in `dir`, sorted by name (not recursive): finished
+/// `*.mcap` and unfinished `*.mcap.partial`.
+pub fn episode_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            p.is_file() && (name.ends_with(".mcap") || name.ends_with(PARTIAL_SUFFIX))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// A file opened for reading (memory-mapped).
 pub struct EpisodeReader {
     path: PathBuf,

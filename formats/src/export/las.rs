@@ -244,12 +244,7 @@ pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummar
     let mut lidar_topics: Vec<String> = Vec::new();
     for (i, m) in reader.messages().enumerate() {
         let m = m?;
-        let schema = m
-            .channel
-            .schema
-            .as_ref()
-            .map(|s| s.name.as_str())
-            .unwrap_or("");
+        let schema = crate::episode::schema_name(&m.channel);
         match schema {
             "tf2_msgs/msg/TFMessage" => {
                 let is_static = m.channel.topic == "/tf_static";

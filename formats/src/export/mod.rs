@@ -82,16 +82,12 @@ pub fn episode_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ExportError> {
     let mut out = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .map_err(|e| ExportError::io(input, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
-                .collect();
-            found.sort();
-            if let Some(p) = found
-                .iter()
-                .find(|p| p.to_string_lossy().ends_with(".mcap.partial"))
-            {
+            let found =
+                crate::episode::episode_files_in(input).map_err(|e| ExportError::io(input, e))?;
+            if let Some(p) = found.iter().find(|p| {
+                p.to_string_lossy()
+                    .ends_with(crate::episode::PARTIAL_SUFFIX)
+            }) {
                 return Err(ExportError::input(
                     p,
                     "an unfinished recording; run `reel recover` on it (or move it away) first",

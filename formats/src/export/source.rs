@@ -85,12 +85,7 @@ impl SourceEpisode {
         for (index, message) in reader.messages().enumerate() {
             let message = message?;
             let topic = &message.channel.topic;
-            let schema = message
-                .channel
-                .schema
-                .as_ref()
-                .map(|s| s.name.as_str())
-                .unwrap_or("");
+            let schema = crate::episode::schema_name(&message.channel);
             if !topics.contains_key(topic) {
                 topics.insert(topic.clone(), schema.to_string());
             }
