@@ -112,18 +112,7 @@ fn record_bimanual(dir: &Path, seconds: u32) -> PathBuf {
 }
 
 fn synthetic(path: &Path, seconds: f64) -> PathBuf {
-    let mix = RigMix {
-        cameras: 2,
-        width: 320,
-        height: 240,
-        fps: 30,
-        distinct_frames: 30,
-        arms: 1,
-        joints: 6,
-        joint_hz: 200,
-        lidar_hz: 10,
-        lidar_points_per_rev: 2000,
-    };
+    let mix = RigMix::so101(320, 240, 30, 2000);
     let mut w = EpisodeWriter::create(
         path,
         EpisodeMeta::new("long", "so101"),

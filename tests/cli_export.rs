@@ -44,6 +44,18 @@ struct Spec {
     lidar: bool,
 }
 
+impl Spec {
+    /// Cameras and joints without stalls, no LiDAR.
+    fn plain(task: &'static str, seconds: f64) -> Self {
+        Self {
+            task,
+            seconds,
+            camera_gap: None,
+            lidar: false,
+        }
+    }
+}
+
 fn jpeg_with_time(encoder: &mut Encoder, nanos: u64, shade: u8) -> Vec<u8> {
     let mut f = ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUVJ420P, W, H);
     let stride = f.stride(0);
@@ -279,25 +291,11 @@ fn export(args: &[&str], episodes: &[&Path], out: &Path) -> Output {
 fn exported_rows_and_video_frames_match_the_source_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let start = 1_700_000_000_000_000_000;
-    let a = write_episode(
-        &dir.path().join("a.mcap"),
-        start,
-        &Spec {
-            task: "pick",
-            seconds: 2.0,
-            camera_gap: None,
-            lidar: false,
-        },
-    );
+    let a = write_episode(&dir.path().join("a.mcap"), start, &Spec::plain("pick", 2.0));
     let b = write_episode(
         &dir.path().join("b.mcap"),
         start + 10_000_000_000,
-        &Spec {
-            task: "place",
-            seconds: 1.5,
-            camera_gap: None,
-            lidar: false,
-        },
+        &Spec::plain("place", 1.5),
     );
     let out = dir.path().join("ds");
     let o = export(
@@ -503,22 +501,12 @@ fn append_adds_episodes_without_touching_the_existing_files() {
     let a = write_episode(
         &dir.path().join("a.mcap"),
         1_000_000_000,
-        &Spec {
-            task: "pick",
-            seconds: 1.0,
-            camera_gap: None,
-            lidar: false,
-        },
+        &Spec::plain("pick", 1.0),
     );
     let b = write_episode(
         &dir.path().join("b.mcap"),
         9_000_000_000,
-        &Spec {
-            task: "pick",
-            seconds: 1.0,
-            camera_gap: None,
-            lidar: false,
-        },
+        &Spec::plain("pick", 1.0),
     );
     let out = dir.path().join("ds");
     let o = export(&["--vcodec", "h264"], &[&a], &out);
@@ -554,12 +542,7 @@ fn append_adds_episodes_without_touching_the_existing_files() {
     let c = write_episode(
         &dir.path().join("c.mcap"),
         20_000_000_000,
-        &Spec {
-            task: "pick",
-            seconds: 1.0,
-            camera_gap: None,
-            lidar: false,
-        },
+        &Spec::plain("pick", 1.0),
     );
     let o = export(&["--fps", "15"], &[&c], &out);
     assert_eq!(o.status.code(), Some(1));
@@ -626,12 +609,7 @@ fn bad_inputs_get_one_line_errors_and_leave_no_output() {
     let good = write_episode(
         &dir.path().join("good.mcap"),
         1_000_000_000,
-        &Spec {
-            task: "pick",
-            seconds: 1.0,
-            camera_gap: None,
-            lidar: false,
-        },
+        &Spec::plain("pick", 1.0),
     );
     let leftovers = |d: &Path| -> Vec<String> {
         std::fs::read_dir(d)

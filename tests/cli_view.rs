@@ -14,16 +14,8 @@ use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
 use reel_formats::ros2::std_msgs::StringMsg;
 use reel_formats::topics;
 use serde_json::Value;
-use synthetic_rig::{generate_mix, RigMessage, RigMix, RigTopics};
+use synthetic_rig::{generate_mix, RigMessage, RigMix, RigTopics, SO101_JOINTS};
 
-const SO101_JOINTS: [&str; 6] = [
-    "shoulder_pan",
-    "shoulder_lift",
-    "elbow_flex",
-    "wrist_flex",
-    "wrist_roll",
-    "gripper",
-];
 const START: u64 = 1_790_000_000_000_000_000;
 
 /// A 3 s SO-101 episode: 2 cameras at 30 Hz (camera 0 loses 0.5 s from
@@ -34,18 +26,7 @@ fn write_episode(path: &Path) -> (PathBuf, u64) {
     let urdf =
         std::fs::read_to_string(workspace().join("samples/robots/so101/so101_new_calib.urdf"))
             .unwrap();
-    let mix = RigMix {
-        cameras: 2,
-        width: 160,
-        height: 120,
-        fps: 30,
-        distinct_frames: 4,
-        arms: 1,
-        joints: 6,
-        joint_hz: 200,
-        lidar_hz: 10,
-        lidar_points_per_rev: 2000,
-    };
+    let mix = RigMix::so101(160, 120, 4, 2000);
     let mut w = EpisodeWriter::create(
         path,
         EpisodeMeta::new("view test", "so101"),
@@ -94,6 +75,30 @@ fn read_rrd(rrd: &Path) -> Option<Value> {
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
+/// Runs `reel view PATH --save RRD --json [EXTRA…]`, which must succeed;
+/// returns its JSON summary and stderr.
+fn view_saved(path: &Path, rrd: &Path, extra: &[&std::ffi::OsStr]) -> (Value, String) {
+    let out = run(reel()
+        .arg("view")
+        .arg(path)
+        .arg("--save")
+        .arg(rrd)
+        .args(extra)
+        .arg("--json"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    (serde_json::from_slice(&out.stdout).unwrap(), stderr(&out))
+}
+
+/// The first recording of a read-back `.rrd`.
+fn first_recording(rrd: &Value) -> &Value {
+    rrd["recordings"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+}
+
 fn count(entity: &Value, component: &str) -> u64 {
     entity["components"][component].as_u64().unwrap_or(0)
 }
@@ -103,14 +108,7 @@ fn episode_rrd_has_cameras_joints_robot_lidar_and_flags() {
     let dir = tempfile::tempdir().unwrap();
     let (episode, cam0_frames) = write_episode(&dir.path().join("ep.mcap"));
     let rrd = dir.path().join("ep.rrd");
-    let out = run(reel()
-        .args(["view"])
-        .arg(&episode)
-        .arg("--save")
-        .arg(&rrd)
-        .arg("--json"));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (summary, _) = view_saved(&episode, &rrd, &[]);
     let rec = &summary["recordings"][0];
     assert_eq!(rec["logged"]["/camera/cam0/image/compressed"], cam0_frames);
     assert!(
@@ -193,16 +191,8 @@ fn dataset_rrd_has_video_frames_and_plots_per_episode() {
         .args(["--fps", "10", "--vcodec", "h264", "--on-gap", "drop-frame"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let rrd = dir.path().join("ds.rrd");
-    let out = run(reel()
-        .args(["view"])
-        .arg(&ds)
-        .arg("--save")
-        .arg(&rrd)
-        .arg("--urdf")
-        .arg(workspace().join("samples/robots/so101/so101_new_calib.urdf"))
-        .arg("--json"));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let urdf = workspace().join("samples/robots/so101/so101_new_calib.urdf");
+    let (summary, _) = view_saved(&ds, &rrd, &["--urdf".as_ref(), urdf.as_os_str()]);
     let frames = summary["recordings"][0]["messages"].as_u64().unwrap();
     assert!(frames > 20, "{summary}");
     assert!(
@@ -214,12 +204,7 @@ fn dataset_rrd_has_video_frames_and_plots_per_episode() {
     );
 
     let Some(rrd) = read_rrd(&rrd) else { return };
-    let r = rrd["recordings"]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap();
+    let r = first_recording(&rrd);
     let e = &r["entities"];
     for cam in ["cam0", "cam1"] {
         let c = &e[format!("/cameras/observation.images.{cam}").as_str()];
@@ -282,14 +267,7 @@ fn bad_inputs_get_one_line_errors_or_visible_warnings() {
     let bytes = std::fs::read(&episode).unwrap();
     let cut = dir.path().join("cut.mcap.partial");
     std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
-    let out = run(reel()
-        .args(["view"])
-        .arg(&cut)
-        .arg("--save")
-        .arg(&rrd)
-        .arg("--json"));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (summary, _) = view_saved(&cut, &rrd, &[]);
     let rec = &summary["recordings"][0];
     assert!(rec["messages"].as_u64().unwrap() > 100, "{rec}");
     let warnings = rec["warnings"].to_string();
@@ -306,20 +284,13 @@ fn bad_inputs_get_one_line_errors_or_visible_warnings() {
     assert!(out.status.success(), "{}", stderr(&out));
     let video = ds.join("videos/observation.images.cam1/chunk-000/file-000.mp4");
     std::fs::remove_file(&video).unwrap();
-    let out = run(reel()
-        .args(["view"])
-        .arg(&ds)
-        .arg("--save")
-        .arg(&rrd)
-        .arg("--json"));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (summary, err) = view_saved(&ds, &rrd, &[]);
     let warnings = summary["recordings"][0]["warnings"].to_string();
     assert!(
         warnings.contains("video file missing") && warnings.contains("file-000.mp4"),
         "{warnings}"
     );
-    assert!(stderr(&out).contains("warning:"), "{}", stderr(&out));
+    assert!(err.contains("warning:"), "{err}");
     assert!(
         summary["recordings"][0]["logged"]["observation.images.cam0"]
             .as_u64()
@@ -377,12 +348,7 @@ fn record_view_streams_the_live_episode() {
     };
 
     let Some(rrd) = read_rrd(&live) else { return };
-    let r = rrd["recordings"]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap();
+    let r = first_recording(&rrd);
     let e = &r["entities"];
     // Everything written reached the live view (the tap only drops when the viewer lags).
     assert_eq!(

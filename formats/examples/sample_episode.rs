@@ -20,7 +20,7 @@ use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, So
 use reel_formats::ros2::std_msgs::StringMsg;
 use reel_formats::time::host_now_nanos;
 use reel_formats::topics;
-use synthetic_rig::{generate_mix, RigMessage, RigMix, RigTopics};
+use synthetic_rig::{generate_mix, RigMessage, RigMix, RigTopics, SO101_JOINTS};
 
 struct Args {
     out: PathBuf,
@@ -64,32 +64,11 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// The SO-101 URDF's joint names, in order.
-const SO101_JOINTS: [&str; 6] = [
-    "shoulder_pan",
-    "shoulder_lift",
-    "elbow_flex",
-    "wrist_flex",
-    "wrist_roll",
-    "gripper",
-];
-
 fn main() -> Result<(), String> {
     let args = parse_args()?;
     let urdf =
         std::fs::read_to_string(&args.urdf).map_err(|e| format!("{}: {e}", args.urdf.display()))?;
-    let mix = RigMix {
-        cameras: 2,
-        width: 640,
-        height: 480,
-        fps: 30,
-        distinct_frames: 30,
-        arms: 1,
-        joints: 6,
-        joint_hz: 200,
-        lidar_hz: 10,
-        lidar_points_per_rev: 28_800,
-    };
+    let mix = RigMix::so101(640, 480, 30, 28_800);
     let mut meta = EpisodeMeta::new("wave the arm over the table", "so101");
     meta.source = SourceKind::Other;
     meta.source_params.insert(

@@ -15,6 +15,16 @@ use reel_formats::ros2::std_msgs::{Header, StringMsg};
 use reel_formats::ros2::tf2_msgs::TFMessage;
 use reel_formats::topics;
 
+/// The SO-101 URDF's joint names, in order.
+pub const SO101_JOINTS: [&str; 6] = [
+    "shoulder_pan",
+    "shoulder_lift",
+    "elbow_flex",
+    "wrist_flex",
+    "wrist_roll",
+    "gripper",
+];
+
 /// What the rig has.
 #[derive(Debug, Clone)]
 pub struct RigMix {
@@ -46,6 +56,28 @@ impl RigMix {
             joint_hz: 500,
             lidar_hz: 10,
             lidar_points_per_rev: 30_000,
+        }
+    }
+
+    /// The SO-101 sample rig's shape: 2 cameras at 30 Hz, one arm with the
+    /// URDF's six joints ([`SO101_JOINTS`]) at 200 Hz, a LiDAR at 10 Hz.
+    pub fn so101(
+        width: u32,
+        height: u32,
+        distinct_frames: usize,
+        lidar_points_per_rev: usize,
+    ) -> Self {
+        Self {
+            cameras: 2,
+            width,
+            height,
+            fps: 30,
+            distinct_frames,
+            arms: 1,
+            joints: 6,
+            joint_hz: 200,
+            lidar_hz: 10,
+            lidar_points_per_rev,
         }
     }
 
