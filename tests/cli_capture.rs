@@ -279,12 +279,29 @@ fn daemon_with_ctl_records_and_refuses_cross_origin_requests() {
 
 #[test]
 fn interactive_record_on_a_terminal_takes_keys() {
-    if Command::new("script").arg("--version").output().is_err() {
-        common::skip::skip(
-            "interactive recording",
-            "`script` (util-linux) is missing; the recorder was not driven through a terminal",
-        );
-        return;
+    match Command::new("script")
+        .args(["-qfec", "true", "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+    {
+        Err(_) => {
+            common::skip::skip(
+                "interactive recording",
+                "`script` (util-linux) is missing; the recorder was not driven through a terminal",
+            );
+            return;
+        }
+        Ok(o) if !o.status.success() => {
+            common::skip::skip(
+                "interactive recording",
+                &format!(
+                    "`script` cannot open a pseudo-terminal here ({}); the recorder was not driven through a terminal",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+            );
+            return;
+        }
+        Ok(_) => {}
     }
     let dir = tempfile::tempdir().unwrap();
     let rig = rig_in(dir.path());
@@ -300,25 +317,57 @@ fn interactive_record_on_a_terminal_takes_keys() {
         .args(["-qfec", &command, "/dev/null"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let screen = screen.clone();
+        std::thread::spawn(move || {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+    }
     let mut keys = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_secs(4));
-    keys.write_all(b" ").unwrap(); // start
-    keys.flush().unwrap();
-    std::thread::sleep(Duration::from_secs(2));
-    keys.write_all(b"f").unwrap(); // stop as failure
-    keys.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    keys.write_all(b" ").unwrap(); // start another
-    keys.flush().unwrap();
-    std::thread::sleep(Duration::from_secs(1));
-    keys.write_all(b"d").unwrap(); // discard it
-    keys.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    keys.write_all(b"q").unwrap();
-    keys.flush().unwrap();
+    // Each key is sent once the screen shows the state it acts on, so a slow
+    // machine changes nothing; an early exit fails with what the terminal showed.
+    let mut press = |key: &[u8], wait_for: &str, child: &mut Child| {
+        let t = Instant::now();
+        loop {
+            let shown = screen.lock().unwrap().clone();
+            if shown.contains(wait_for) {
+                break;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("recorder exited ({status}) before showing {wait_for:?}:\n{shown}");
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "no {wait_for:?} on screen after 60 s:\n{shown}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        screen.lock().unwrap().clear();
+        keys.write_all(key).unwrap();
+        keys.flush().unwrap();
+    };
+    press(b" ", "follower 100/100", &mut child); // start once every device is live
+    press(b"f", "REC    1.", &mut child); // stop as failure after a second
+    press(b" ", "idle", &mut child); // start another
+    press(b"d", "REC    0.", &mut child); // discard it
+    press(b"q", "discarded", &mut child);
     let t = Instant::now();
     while child.try_wait().unwrap().is_none() {
         assert!(
@@ -327,18 +376,6 @@ fn interactive_record_on_a_terminal_takes_keys() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut screen = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut screen)
-        .unwrap();
-    assert!(
-        screen.contains("follower 100/100") || screen.contains("follower"),
-        "{screen}"
-    );
-    assert!(screen.contains("discarded"), "{screen}");
     let files = episodes(&out, "");
     assert_eq!(files.len(), 1, "{files:?}");
     let meta = EpisodeReader::open(&files[0])
