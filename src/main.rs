@@ -38,6 +38,8 @@ enum Command {
     Daemon(commands::daemon::Args),
     /// Talk to a running `reel daemon`: status, start, stop, discard.
     Ctl(commands::ctl::Args),
+    /// Synthesize episodes in simulation (physics, rendered cameras, LiDAR, scripted expert).
+    Sim(commands::sim::Args),
     /// Pack episodes into a dataset: LeRobot v3.0, or LAS point clouds.
     Export(commands::export::Args),
     /// Verify an export against its manifest (sha256 of every file).
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Emulate(args) => commands::emulate::run(&args),
         Command::Daemon(args) => commands::daemon::run(&args),
         Command::Ctl(args) => commands::ctl::run(&args),
+        Command::Sim(args) => commands::sim::run(&args),
         Command::Export(args) => commands::export::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::View(args) => commands::view::run(&args),

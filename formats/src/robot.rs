@@ -50,6 +50,9 @@ pub struct Joint {
     pub axis: [f64; 3],
     /// Position limits (rad or m), when the URDF gives finite ones.
     pub limits: Option<(f64, f64)>,
+    /// Lower and upper limit exactly as written, for revolute and prismatic
+    /// joints (so a consumer can refuse impossible ones instead of ignoring them).
+    pub declared_limits: Option<(f64, f64)>,
     /// `(joint, multiplier, offset)` when this joint mimics another.
     pub mimic: Option<(String, f64, f64)>,
 }
@@ -122,6 +125,19 @@ pub struct Link {
     pub name: String,
     /// Its visuals.
     pub visuals: Vec<Visual>,
+    /// Mass properties (mass 0 when the URDF gives none).
+    pub inertial: Inertial,
+}
+
+/// A link's mass properties as the URDF states them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Inertial {
+    /// Link ← centre of mass (and inertia axes).
+    pub origin: Iso,
+    /// kg.
+    pub mass: f64,
+    /// ixx, ixy, ixz, iyy, iyz, izz in kg·m².
+    pub inertia: [f64; 6],
 }
 
 /// A robot: links, and joints in parent-before-child order.
@@ -166,6 +182,14 @@ impl RobotModel {
                         }),
                     })
                     .collect(),
+                inertial: Inertial {
+                    origin: pose(&l.inertial.origin),
+                    mass: l.inertial.mass.value,
+                    inertia: {
+                        let i = &l.inertial.inertia;
+                        [i.ixx, i.ixy, i.ixz, i.iyy, i.iyz, i.izz]
+                    },
+                },
             })
             .collect();
         let joints: Vec<Joint> = robot
@@ -192,6 +216,8 @@ impl RobotModel {
                     origin: pose(&j.origin),
                     axis: j.axis.xyz.0,
                     limits,
+                    declared_limits: matches!(kind, JointKind::Revolute | JointKind::Prismatic)
+                        .then_some((lo, hi)),
                     mimic: j.mimic.as_ref().map(|m| {
                         (
                             m.joint.clone(),

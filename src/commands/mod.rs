@@ -9,6 +9,7 @@ pub mod info;
 pub mod live_view;
 pub mod record;
 pub mod recover;
+pub mod sim;
 pub mod view;
 
 use std::sync::atomic::{AtomicBool, Ordering};

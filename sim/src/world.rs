@@ -1,0 +1,782 @@
+//! The physics world: table, floor, loose objects and the robot as a
+//! reduced-coordinate multibody (rapier) whose joints are position servos.
+//!
+//! URDF links joined by fixed joints share one rigid body; every other joint
+//! becomes a multibody joint with a force-based motor (stiffness, damping,
+//! torque limit), so a gripper that closes on an object stalls and squeezes
+//! as a real servo does. Robot links do not collide with each other; only
+//! the contact links (jaws) touch objects.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rapier3d::math::{Pose, Rotation, Vector};
+use rapier3d::prelude::*;
+use reel_formats::geometry::Iso;
+use reel_formats::robot::{JointKind, RobotModel, Shape};
+
+use crate::mesh::Mesh;
+use crate::scenario::Scenario;
+use crate::SimError;
+
+/// World ← body pose as a `reel-formats` transform.
+pub fn iso_of(p: &Pose) -> Iso {
+    let q = p.rotation;
+    let t = p.translation;
+    Iso {
+        q: [q.w as f64, q.x as f64, q.y as f64, q.z as f64],
+        t: [t.x as f64, t.y as f64, t.z as f64],
+    }
+}
+
+/// A `reel-formats` transform as a rapier pose.
+pub fn pose_of(i: &Iso) -> Pose {
+    Pose::from_parts(
+        Vector::new(i.t[0] as f32, i.t[1] as f32, i.t[2] as f32),
+        Rotation::from_xyzw(i.q[1] as f32, i.q[2] as f32, i.q[3] as f32, i.q[0] as f32).normalize(),
+    )
+}
+
+const ROBOT: Group = Group::GROUP_1;
+const OBJECTS: Group = Group::GROUP_2;
+const STATIC: Group = Group::GROUP_3;
+
+/// An actuated robot joint in the physics world.
+#[derive(Debug, Clone)]
+pub struct SimJoint {
+    /// URDF name.
+    pub name: String,
+    handle: MultibodyJointHandle,
+    body1: RigidBodyHandle,
+    body2: RigidBodyHandle,
+    frame1: Pose,
+    frame2: Pose,
+    prismatic: bool,
+    continuous: bool,
+    /// Limits (radians or metres), if any.
+    pub limits: Option<(f64, f64)>,
+    /// Servo gains in force.
+    stiffness: f32,
+    damping: f32,
+    max_force: f32,
+    /// Last measured position (continuous joints unwrap from it).
+    last: f64,
+}
+
+/// A loose object.
+#[derive(Debug, Clone)]
+pub struct SimObject {
+    /// Name from the scenario.
+    pub name: String,
+    /// Its body.
+    pub body: RigidBodyHandle,
+    /// Render mesh in the body frame.
+    pub mesh: Arc<Mesh>,
+    /// Linear RGB.
+    pub colour: [f64; 3],
+    /// Edge lengths as drawn.
+    pub size: [f64; 3],
+}
+
+/// A fixed part of the scene (table, floor, walls): drawn and collided with.
+#[derive(Debug, Clone)]
+pub struct Scenery {
+    /// Mesh in its own frame.
+    pub mesh: Arc<Mesh>,
+    /// World ← mesh.
+    pub pose: Iso,
+    /// Linear RGB.
+    pub colour: [f64; 3],
+    /// Second colour and tile size of a checker texture.
+    pub checker: Option<([f64; 3], f64)>,
+}
+
+/// Half the side of the room around the table, and its height above the floor, metres.
+const ROOM_HALF: f64 = 2.5;
+const ROOM_HEIGHT: f64 = 2.5;
+
+/// Drawn parts of one robot link.
+#[derive(Debug, Clone)]
+pub struct LinkVisual {
+    /// Link ← mesh.
+    pub origin: Iso,
+    /// The (simplified) mesh.
+    pub mesh: Arc<Mesh>,
+    /// Linear RGB.
+    pub colour: [f64; 3],
+}
+
+/// Values drawn for one object in one episode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectDraw {
+    /// Name.
+    pub name: String,
+    /// x, y on the table, metres.
+    pub xy: [f64; 2],
+    /// Yaw, radians.
+    pub yaw: f64,
+    /// Edge lengths, metres.
+    pub size: [f64; 3],
+    /// kg.
+    pub mass: f64,
+    /// Friction.
+    pub friction: f64,
+    /// Linear RGB.
+    pub colour: [f64; 3],
+}
+
+/// Everything physical.
+pub struct World {
+    /// rapier's state.
+    pub physics: PhysicsWorld,
+    /// The robot's kinematic model.
+    pub model: RobotModel,
+    /// World ← robot root.
+    pub base: Iso,
+    /// Actuated joints, in URDF tree order.
+    pub joints: Vec<SimJoint>,
+    /// Link → (body, body ← link).
+    link_body: BTreeMap<String, (RigidBodyHandle, Iso)>,
+    /// Link → drawn meshes.
+    pub link_visuals: BTreeMap<String, Vec<LinkVisual>>,
+    /// Loose objects.
+    pub objects: Vec<SimObject>,
+    /// Table, floor and walls.
+    pub scenery: Vec<Scenery>,
+    /// Diffuse reflectance of every collider (LiDAR intensity).
+    pub albedo: std::collections::HashMap<ColliderHandle, f32>,
+    /// Simulated time, nanoseconds since the episode start.
+    pub time_ns: u64,
+    step_ns: u64,
+}
+
+/// Caches meshes read from disk so many episodes (and both uses) read each once.
+#[derive(Debug, Default)]
+pub struct MeshCache {
+    meshes: BTreeMap<(PathBuf, [u64; 3]), Arc<Mesh>>,
+}
+
+impl MeshCache {
+    fn get(&mut self, path: &Path, scale: [f64; 3], cell: f64) -> Result<Arc<Mesh>, SimError> {
+        let key = (path.to_path_buf(), scale.map(f64::to_bits));
+        if let Some(m) = self.meshes.get(&key) {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(Mesh::read_stl(path, scale)?.simplified(cell));
+        self.meshes.insert(key, m.clone());
+        Ok(m)
+    }
+}
+
+/// The robot as the scenario names it: model, URDF file and text.
+#[derive(Debug, Clone)]
+pub struct RobotSource {
+    /// Kinematic model.
+    pub model: RobotModel,
+    /// The URDF file.
+    pub path: PathBuf,
+    /// Its text (written to `/robot_description`).
+    pub text: String,
+}
+
+impl RobotSource {
+    /// Reads the scenario's URDF and checks every name the scenario uses.
+    pub fn load(scenario: &Scenario) -> Result<Self, SimError> {
+        let path = scenario.urdf_path();
+        let urdf_line = scenario.line(&scenario.spec.robot.urdf);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            SimError::at_line(
+                &scenario.path,
+                urdf_line,
+                format!("cannot read the URDF {}: {e}", path.display()),
+            )
+        })?;
+        let model = RobotModel::parse(&text)
+            .map_err(|e| SimError::input(&path, format!("not a usable URDF: {e}")))?;
+        for j in &model.joints {
+            if let Some((lo, hi)) = j.declared_limits {
+                if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                    let at = text
+                        .find(&format!("name=\"{}\"", j.name))
+                        .map(|o| crate::error::line_of(&text, o))
+                        .unwrap_or(1);
+                    return Err(SimError::at_line(
+                        &path,
+                        at,
+                        format!(
+                            "joint {} has impossible limits lower={lo} upper={hi}; lower must be below upper",
+                            j.name
+                        ),
+                    ));
+                }
+            }
+        }
+        let r = &scenario.spec.robot;
+        let link_exists = |name: &toml::Spanned<String>| -> Result<(), SimError> {
+            if model.links.iter().any(|l| &l.name == name.get_ref()) {
+                Ok(())
+            } else {
+                Err(SimError::at_line(
+                    &scenario.path,
+                    scenario.line(name),
+                    format!(
+                        "unknown URDF link {:?} (the URDF has: {})",
+                        name.get_ref(),
+                        model
+                            .links
+                            .iter()
+                            .map(|l| l.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))
+            }
+        };
+        let joint_exists = |name: &str, line: usize| -> Result<(), SimError> {
+            if model.joint(name).is_some_and(|j| j.is_actuated()) {
+                Ok(())
+            } else {
+                Err(SimError::at_line(
+                    &scenario.path,
+                    line,
+                    format!("unknown actuated URDF joint {name:?}"),
+                ))
+            }
+        };
+        link_exists(&r.gripper.link)?;
+        joint_exists(r.gripper.joint.get_ref(), scenario.line(&r.gripper.joint))?;
+        for l in &r.contact_links {
+            link_exists(l)?;
+        }
+        for c in &r.collider {
+            link_exists(&c.link)?;
+        }
+        for c in &scenario.spec.camera {
+            if let Some(l) = &c.link {
+                link_exists(l)?;
+            }
+        }
+        for (name, v) in &r.home {
+            joint_exists(name, scenario.line(v))?;
+        }
+        let dirs = mesh_dirs(&path);
+        for link in &model.links {
+            for v in &link.visuals {
+                if let Shape::Mesh { filename, .. } = &v.shape {
+                    if RobotModel::resolve_mesh(filename, &dirs).is_none() {
+                        let at = text
+                            .find(filename.as_str())
+                            .map(|o| crate::error::line_of(&text, o))
+                            .unwrap_or(1);
+                        return Err(SimError::at_line(
+                            &path,
+                            at,
+                            format!(
+                                "mesh {filename} of link {} not found next to the URDF; copy the meshes beside it",
+                                link.name
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Self { model, path, text })
+    }
+}
+
+fn mesh_dirs(urdf: &Path) -> Vec<PathBuf> {
+    let dir = urdf.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut dirs = vec![dir.clone()];
+    if let Some(up) = dir.parent() {
+        dirs.push(up.to_path_buf());
+    }
+    dirs
+}
+
+fn shape_mesh(
+    shape: &Shape,
+    dirs: &[PathBuf],
+    cache: &mut MeshCache,
+    cell: f64,
+) -> Result<Option<Arc<Mesh>>, SimError> {
+    Ok(Some(Arc::new(match shape {
+        Shape::Box(s) => Mesh::cuboid(*s),
+        Shape::Cylinder { radius, length } => Mesh::cylinder(*radius, *length, 24),
+        Shape::Capsule { radius, length } => Mesh::cylinder(*radius, *length + 2.0 * radius, 24),
+        Shape::Sphere(r) => Mesh::sphere(*r, 12, 24),
+        Shape::Mesh { filename, scale } => {
+            let Some(path) = RobotModel::resolve_mesh(filename, dirs) else {
+                return Ok(None);
+            };
+            return Ok(Some(cache.get(&path, *scale, cell)?));
+        }
+    })))
+}
+
+/// Rotation taking +x to `axis`.
+fn x_to(axis: [f64; 3]) -> Iso {
+    let a = Vector::new(axis[0] as f32, axis[1] as f32, axis[2] as f32).normalize_or_zero();
+    if a == Vector::ZERO {
+        return Iso::IDENTITY;
+    }
+    let r = Rotation::from_rotation_arc(Vector::X, a);
+    Iso {
+        q: [r.w as f64, r.x as f64, r.y as f64, r.z as f64],
+        t: [0.0; 3],
+    }
+}
+
+fn mass_properties(i: &reel_formats::robot::Inertial, body_from_link: &Iso) -> MassProperties {
+    let mass = i.mass.max(1e-3) as f32;
+    let [xx, xy, xz, yy, yz, zz] = i.inertia.map(|v| v as f32);
+    // Tiny or missing tensors (placeholder links) get a small solid sphere's.
+    let floor = 0.4 * mass * 0.01f32.powi(2);
+    let m = rapier3d::math::Matrix::from_cols(
+        Vector::new(xx.max(floor), xy, xz),
+        Vector::new(xy, yy.max(floor), yz),
+        Vector::new(xz, yz, zz.max(floor)),
+    );
+    let local = MassProperties::with_inertia_matrix(Vector::ZERO, mass, m);
+    local.transform_by(&pose_of(&body_from_link.then_apply_to(&i.origin)))
+}
+
+impl World {
+    /// Builds the world for one episode: the robot at its home pose and the
+    /// objects where `draws` put them.
+    pub fn build(
+        scenario: &Scenario,
+        robot: &RobotSource,
+        draws: &[ObjectDraw],
+        cache: &mut MeshCache,
+    ) -> Result<Self, SimError> {
+        let spec = &scenario.spec;
+        let mut physics = PhysicsWorld::default();
+        physics.gravity = Vector::new(0.0, 0.0, -9.81);
+        physics.integration_parameters.dt = 1.0 / spec.scenario.physics_hz as f32;
+        // Objects are centimetres across: tolerances scale with this.
+        physics.integration_parameters.length_unit = 0.1;
+        physics.integration_parameters.num_solver_iterations = 8;
+
+        // Table (top at z = 0), floor and the walls of a room, all fixed boxes.
+        let t = &spec.table;
+        let mut albedo = std::collections::HashMap::new();
+        let luminance = |c: [f64; 3]| (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) as f32;
+        let floor_z = -t.height;
+        let wall_z = floor_z + ROOM_HEIGHT / 2.0;
+        let boxes: Vec<([f64; 3], [f64; 3], [f64; 3], Option<([f64; 3], f64)>, f64)> = vec![
+            (
+                [t.center[0], t.center[1], -t.size[2] / 2.0],
+                t.size,
+                t.colour,
+                t.checker.as_ref().map(|c| (c.colour, c.tile_m)),
+                t.friction,
+            ),
+            (
+                [0.0, 0.0, floor_z - 0.05],
+                [2.0 * ROOM_HALF, 2.0 * ROOM_HALF, 0.1],
+                [0.35, 0.35, 0.37],
+                None,
+                0.8,
+            ),
+            (
+                [ROOM_HALF, 0.0, wall_z],
+                [0.1, 2.0 * ROOM_HALF, ROOM_HEIGHT],
+                [0.78, 0.76, 0.72],
+                None,
+                0.8,
+            ),
+            (
+                [-ROOM_HALF, 0.0, wall_z],
+                [0.1, 2.0 * ROOM_HALF, ROOM_HEIGHT],
+                [0.78, 0.76, 0.72],
+                None,
+                0.8,
+            ),
+            (
+                [0.0, ROOM_HALF, wall_z],
+                [2.0 * ROOM_HALF, 0.1, ROOM_HEIGHT],
+                [0.72, 0.75, 0.78],
+                None,
+                0.8,
+            ),
+            (
+                [0.0, -ROOM_HALF, wall_z],
+                [2.0 * ROOM_HALF, 0.1, ROOM_HEIGHT],
+                [0.72, 0.75, 0.78],
+                None,
+                0.8,
+            ),
+        ];
+        let mut scenery = Vec::new();
+        for (center, size, colour, checker, friction) in boxes {
+            let (_, collider) = physics.insert(
+                RigidBodyBuilder::fixed().translation(Vector::new(
+                    center[0] as f32,
+                    center[1] as f32,
+                    center[2] as f32,
+                )),
+                ColliderBuilder::cuboid(
+                    (size[0] / 2.0) as f32,
+                    (size[1] / 2.0) as f32,
+                    (size[2] / 2.0) as f32,
+                )
+                .friction(friction as f32)
+                .collision_groups(InteractionGroups::new(
+                    STATIC,
+                    Group::ALL,
+                    InteractionTestMode::And,
+                )),
+            );
+            albedo.insert(collider, luminance(colour));
+            scenery.push(Scenery {
+                mesh: Arc::new(Mesh::cuboid(size)),
+                pose: Iso::translation(center),
+                colour,
+                checker,
+            });
+        }
+
+        // Objects.
+        let mut objects = Vec::new();
+        for (o, d) in spec.object.iter().zip(draws) {
+            let half = d.size.map(|v| (v / 2.0) as f32);
+            let (collider, mesh) = match o.shape.get_ref().as_str() {
+                "cylinder" => (
+                    ColliderBuilder::cylinder(half[2], half[0]).rotation(Vector::new(
+                        std::f32::consts::FRAC_PI_2,
+                        0.0,
+                        0.0,
+                    )),
+                    Mesh::cylinder(d.size[0] / 2.0, d.size[2], 32),
+                ),
+                "sphere" => (
+                    ColliderBuilder::ball(half[0]),
+                    Mesh::sphere(d.size[0] / 2.0, 12, 24),
+                ),
+                _ => (
+                    ColliderBuilder::cuboid(half[0], half[1], half[2]),
+                    Mesh::cuboid(d.size),
+                ),
+            };
+            let pose = Iso::from_xyz_rpy(
+                [d.xy[0], d.xy[1], d.size[2] / 2.0 + 1e-4],
+                [0.0, 0.0, d.yaw],
+            );
+            let (body, collider) = physics.insert(
+                RigidBodyBuilder::dynamic().pose(pose_of(&pose)),
+                collider
+                    .mass(d.mass as f32)
+                    .friction(d.friction as f32)
+                    .collision_groups(InteractionGroups::new(
+                        OBJECTS,
+                        Group::ALL,
+                        InteractionTestMode::And,
+                    )),
+            );
+            albedo.insert(collider, luminance(d.colour));
+            objects.push(SimObject {
+                name: d.name.clone(),
+                body,
+                mesh: Arc::new(mesh),
+                colour: d.colour,
+                size: d.size,
+            });
+        }
+
+        // The robot.
+        let model = robot.model.clone();
+        let r = &spec.robot;
+        let base = Iso::from_xyz_rpy(r.base.xyz, r.base.rpy);
+        let home: BTreeMap<&str, f64> = r
+            .home
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v.get_ref()))
+            .collect();
+        let fk = model.link_poses(&|j| home.get(j).copied());
+        // Which body each link lives on: links joined by fixed joints share one.
+        let mut link_body_index: BTreeMap<String, (usize, Iso)> = BTreeMap::new();
+        let mut body_links: Vec<String> = vec![model.root.clone()];
+        link_body_index.insert(model.root.clone(), (0, Iso::IDENTITY));
+        for j in &model.joints {
+            let (pb, poff) = link_body_index[&j.parent];
+            if j.kind == JointKind::Fixed {
+                link_body_index.insert(j.child.clone(), (pb, poff.then_apply_to(&j.origin)));
+            } else {
+                body_links.push(j.child.clone());
+                link_body_index.insert(j.child.clone(), (body_links.len() - 1, Iso::IDENTITY));
+            }
+        }
+        let mut mass: Vec<Option<MassProperties>> = vec![None; body_links.len()];
+        for link in &model.links {
+            let Some((b, off)) = link_body_index.get(&link.name) else {
+                continue;
+            };
+            if link.inertial.mass <= 0.0 {
+                continue;
+            }
+            let mp = mass_properties(&link.inertial, off);
+            mass[*b] = Some(match mass[*b] {
+                Some(m) => m + mp,
+                None => mp,
+            });
+        }
+        let mut handles = Vec::new();
+        for (i, name) in body_links.iter().enumerate() {
+            let world_pose = base.then_apply_to(&fk[name]);
+            let builder = if i == 0 {
+                RigidBodyBuilder::fixed()
+            } else {
+                RigidBodyBuilder::dynamic()
+                    .can_sleep(false)
+                    .additional_mass_properties(mass[i].unwrap_or_else(|| {
+                        MassProperties::new(Vector::ZERO, 1e-3, Vector::splat(1e-7))
+                    }))
+            };
+            handles.push(physics.insert_body(builder.pose(pose_of(&world_pose))));
+        }
+        let link_body: BTreeMap<String, (RigidBodyHandle, Iso)> = link_body_index
+            .iter()
+            .map(|(l, (b, off))| (l.clone(), (handles[*b], *off)))
+            .collect();
+
+        let servo = &r.servo;
+        let mut joints = Vec::new();
+        for j in &model.joints {
+            if j.kind == JointKind::Fixed || j.kind == JointKind::Other {
+                continue;
+            }
+            let (b1, off1) = link_body[&j.parent];
+            let (b2, _) = link_body[&j.child];
+            let align = x_to(j.axis);
+            let frame1 = pose_of(&off1.then_apply_to(&j.origin).then_apply_to(&align));
+            let frame2 = pose_of(&align);
+            let prismatic = j.kind == JointKind::Prismatic;
+            let (axis, mask) = if prismatic {
+                (JointAxis::LinX, JointAxesMask::LOCKED_PRISMATIC_AXES)
+            } else {
+                (JointAxis::AngX, JointAxesMask::LOCKED_REVOLUTE_AXES)
+            };
+            let gripper = j.name == *r.gripper.joint.get_ref();
+            let max_torque = if gripper {
+                r.gripper.max_torque
+            } else {
+                servo.max_torque
+            };
+            // The jaw servo is softer: it only has to close and squeeze.
+            let (k, d) = if gripper {
+                (servo.stiffness as f32 * 0.25, servo.damping as f32 * 0.25)
+            } else {
+                (servo.stiffness as f32, servo.damping as f32)
+            };
+            let q0 = home.get(j.name.as_str()).copied().unwrap_or(0.0);
+            let mut b = GenericJointBuilder::new(mask)
+                .local_frame1(frame1)
+                .local_frame2(frame2)
+                .contacts_enabled(false)
+                .motor_model(axis, MotorModel::ForceBased)
+                .motor_position(axis, q0 as f32, k, d)
+                .motor_max_force(axis, max_torque as f32);
+            if let Some((lo, hi)) = j.limits.filter(|_| j.kind != JointKind::Continuous) {
+                b = b.limits(axis, [lo as f32, hi as f32]);
+            }
+            let handle = physics
+                .insert_multibody_joint(b1, b2, b.build())
+                .ok_or_else(|| {
+                    SimError::input(
+                        &robot.path,
+                        format!(
+                            "joint {} closes a kinematic loop; reel sim needs a tree",
+                            j.name
+                        ),
+                    )
+                })?;
+            joints.push(SimJoint {
+                name: j.name.clone(),
+                handle,
+                body1: b1,
+                body2: b2,
+                frame1,
+                frame2,
+                prismatic,
+                continuous: j.kind == JointKind::Continuous,
+                limits: j.limits,
+                stiffness: k,
+                damping: d,
+                max_force: max_torque as f32,
+                last: q0,
+            });
+        }
+
+        // Contact geometry: override boxes, else convex hulls of the contact links' meshes.
+        let dirs = mesh_dirs(&robot.path);
+        let robot_groups =
+            InteractionGroups::new(ROBOT, OBJECTS | STATIC, InteractionTestMode::And);
+        let pad = r.gripper.friction as f32;
+        let mut collider_links: Vec<&str> = r
+            .collider
+            .iter()
+            .map(|c| c.link.get_ref().as_str())
+            .collect();
+        for c in &r.collider {
+            let (body, off) = link_body[c.link.get_ref()];
+            let local = off.then_apply_to(&Iso::translation(c.center));
+            let collider = ColliderBuilder::cuboid(
+                (c.size[0] / 2.0) as f32,
+                (c.size[1] / 2.0) as f32,
+                (c.size[2] / 2.0) as f32,
+            )
+            .position(pose_of(&local))
+            .density(0.0)
+            .friction(pad)
+            .collision_groups(robot_groups);
+            let h = physics.insert_collider(collider, Some(body));
+            albedo.insert(h, 0.8);
+        }
+        let mut link_visuals: BTreeMap<String, Vec<LinkVisual>> = BTreeMap::new();
+        for link in &model.links {
+            let mut visuals = Vec::new();
+            for v in &link.visuals {
+                let Some(mesh) = shape_mesh(&v.shape, &dirs, cache, r.mesh_cell_m)? else {
+                    continue;
+                };
+                visuals.push(LinkVisual {
+                    origin: v.origin,
+                    mesh,
+                    colour: v
+                        .rgba
+                        .map(|c| [c[0] as f64, c[1] as f64, c[2] as f64])
+                        .unwrap_or([0.85, 0.85, 0.8]),
+                });
+            }
+            let contact = r.contact_links.iter().any(|l| l.get_ref() == &link.name)
+                && !collider_links.contains(&link.name.as_str());
+            // Every link is visible to the LiDAR (a hull per mesh that touches
+            // nothing); the contact links' hulls also collide.
+            let groups = if contact {
+                robot_groups
+            } else {
+                InteractionGroups::new(ROBOT, Group::NONE, InteractionTestMode::And)
+            };
+            if let Some((body, off)) = link_body.get(&link.name).copied() {
+                for v in &visuals {
+                    let coarse = v.mesh.simplified(0.004);
+                    let local = off.then_apply_to(&v.origin);
+                    let points: Vec<Vector> = coarse
+                        .positions
+                        .iter()
+                        .map(|p| {
+                            let w = local.apply([p[0] as f64, p[1] as f64, p[2] as f64]);
+                            Vector::new(w[0] as f32, w[1] as f32, w[2] as f32)
+                        })
+                        .collect();
+                    let Some(hull) = ColliderBuilder::convex_hull(&points) else {
+                        continue;
+                    };
+                    let h = physics.insert_collider(
+                        hull.density(0.0).friction(pad).collision_groups(groups),
+                        Some(body),
+                    );
+                    albedo.insert(h, luminance(v.colour));
+                }
+            }
+            if contact {
+                collider_links.push(&link.name);
+            }
+            link_visuals.insert(link.name.clone(), visuals);
+        }
+
+        let step_ns = 1_000_000_000 / spec.scenario.physics_hz as u64;
+        Ok(Self {
+            physics,
+            model,
+            base,
+            joints,
+            link_body,
+            link_visuals,
+            objects,
+            scenery,
+            albedo,
+            time_ns: 0,
+            step_ns,
+        })
+    }
+
+    /// One physics step.
+    pub fn step(&mut self) {
+        self.physics.step();
+        self.time_ns += self.step_ns;
+    }
+
+    /// Nanoseconds per physics step.
+    pub fn step_ns(&self) -> u64 {
+        self.step_ns
+    }
+
+    /// Sets joint `i`'s position target.
+    pub fn set_target(&mut self, i: usize, target: f64) {
+        let j = &self.joints[i];
+        let axis = if j.prismatic {
+            JointAxis::LinX
+        } else {
+            JointAxis::AngX
+        };
+        let (k, d) = (j.stiffness, j.damping);
+        if let Some((mb, link)) = self.physics.multibody_joints.get_mut(j.handle) {
+            if let Some(l) = mb.link_mut(link) {
+                l.joint.data.set_motor_position(axis, target as f32, k, d);
+            }
+        }
+    }
+
+    /// Stiffness, damping and torque limit of joint `i`'s servo.
+    pub fn servo_gains(&self, i: usize) -> (f64, f64, f64) {
+        let j = &self.joints[i];
+        (j.stiffness as f64, j.damping as f64, j.max_force as f64)
+    }
+
+    /// Measured position and velocity of joint `i`.
+    pub fn joint_state(&mut self, i: usize) -> (f64, f64) {
+        let j = &self.joints[i];
+        let b1 = &self.physics.bodies[j.body1];
+        let b2 = &self.physics.bodies[j.body2];
+        let f1 = *b1.position() * j.frame1;
+        let f2 = *b2.position() * j.frame2;
+        let rel = f1.inv_mul(&f2);
+        let axis_world = f1.rotation * Vector::X;
+        let (q, v) = if j.prismatic {
+            (
+                rel.translation.x as f64,
+                (b2.linvel() - b1.linvel()).dot(axis_world) as f64,
+            )
+        } else {
+            let r = rel.rotation;
+            let a = 2.0 * (r.x as f64).atan2(r.w as f64);
+            let mut a =
+                (a + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+            if j.continuous {
+                let turns = ((j.last - a) / std::f64::consts::TAU).round();
+                a += turns * std::f64::consts::TAU;
+            }
+            (a, (b2.angvel() - b1.angvel()).dot(axis_world) as f64)
+        };
+        self.joints[i].last = q;
+        (q, v)
+    }
+
+    /// World ← link.
+    pub fn link_pose(&self, link: &str) -> Option<Iso> {
+        let (body, off) = self.link_body.get(link)?;
+        Some(iso_of(self.physics.bodies[*body].position()).then_apply_to(off))
+    }
+
+    /// World ← object `i`.
+    pub fn object_pose(&self, i: usize) -> Iso {
+        iso_of(self.physics.bodies[self.objects[i].body].position())
+    }
+
+    /// Linear speed of object `i`, m/s.
+    pub fn object_speed(&self, i: usize) -> f64 {
+        self.physics.bodies[self.objects[i].body].linvel().length() as f64
+    }
+}
