@@ -445,7 +445,10 @@ impl Scenario {
             SimError::at_line(
                 path,
                 line,
-                format!("not a valid scenario: {}", e.message().trim()),
+                format!(
+                    "not a valid scenario: {}",
+                    e.message().trim().replace('\n', "; ")
+                ),
             )
         })?;
         let s = Self {

@@ -686,6 +686,8 @@ impl World {
             link_visuals.insert(link.name.clone(), visuals);
         }
 
+        // Build the broad phase now, so ray casts before the first step see the scene.
+        physics.detect_collisions(&(), &());
         let step_ns = 1_000_000_000 / spec.scenario.physics_hz as u64;
         Ok(Self {
             physics,

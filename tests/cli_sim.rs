@@ -1,0 +1,188 @@
+//! `reel sim`: episodes that third-party readers open and that export to
+//! LeRobot like captured ones; clear errors for bad scenarios.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{reel, run, stderr, venv_python, workspace};
+use reel_formats::episode::EpisodeReader;
+
+/// The sample scenario shortened to `seconds`, cameras at 128×96, with the
+/// URDF path rewritten to `urdf`.
+fn scenario_in(dir: &Path, seconds: f64, urdf: &Path) -> PathBuf {
+    let text =
+        std::fs::read_to_string(workspace().join("samples/sim/so101-pick-place.toml")).unwrap();
+    let text = text
+        .replace("duration_s = 12.0", &format!("duration_s = {seconds}"))
+        .replace("width = 320", "width = 128")
+        .replace("height = 240", "height = 96")
+        .replace(
+            "\"../robots/so101/so101_new_calib.urdf\"",
+            &format!("{:?}", urdf.display().to_string()),
+        );
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn sample_urdf() -> PathBuf {
+    workspace().join("samples/robots/so101/so101_new_calib.urdf")
+}
+
+#[test]
+fn sim_episodes_open_in_third_party_readers_and_export_to_lerobot() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_in(dir.path(), 2.0, &sample_urdf());
+    let out = dir.path().join("sim");
+    let o = run(reel()
+        .args(["sim", "--scenario"])
+        .arg(&scenario)
+        .args(["--episodes", "2", "--seed", "4", "--jobs", "2", "--out"])
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    if let Some(python) = venv_python("third-party checks of sim episodes") {
+        let o = Command::new(&python)
+            .arg(workspace().join("scripts/check_interop.py"))
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let decoded: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        for f in &files {
+            let reader = EpisodeReader::open(f).unwrap();
+            let mut ours = std::collections::BTreeMap::<String, u64>::new();
+            for m in reader.messages() {
+                *ours.entry(m.unwrap().channel.topic.clone()).or_default() += 1;
+            }
+            for third in ["mcap", "rosbags"] {
+                for (topic, n) in &ours {
+                    assert_eq!(
+                        decoded[f.to_string_lossy().as_ref()][third][topic]["count"].as_u64(),
+                        Some(*n),
+                        "{third} {topic} in {}",
+                        f.display()
+                    );
+                }
+            }
+        }
+    }
+    let dataset = dir.path().join("lerobot");
+    let o = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&out)
+        .arg("--out")
+        .arg(&dataset)
+        .args(["--vcodec", "h264", "--repo-id", "reel/sim-test"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dataset.join("meta/info.json")).unwrap()).unwrap();
+    assert_eq!(info["total_episodes"], 2);
+    assert_eq!(info["robot_type"], "so101");
+    for key in [
+        "observation.state",
+        "action",
+        "observation.images.front",
+        "observation.images.wrist",
+    ] {
+        assert!(
+            info["features"].get(key).is_some(),
+            "{key} missing: {}",
+            info["features"]
+        );
+    }
+    assert_eq!(
+        info["features"]["observation.state"]["names"][0],
+        "shoulder_pan.pos"
+    );
+    let o = run(reel().arg("check").arg(&dataset));
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// Runs `reel sim` on a bad scenario and returns its one-line error.
+fn refused(scenario: &Path, out: &Path) -> String {
+    let o = run(reel()
+        .args(["sim", "--scenario"])
+        .arg(scenario)
+        .arg("--out")
+        .arg(out));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+#[test]
+fn bad_scenarios_are_refused_with_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let good = scenario_in(dir.path(), 1.0, &sample_urdf());
+    let text = std::fs::read_to_string(&good).unwrap();
+    let line_of =
+        |text: &str, needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+
+    // Malformed TOML.
+    let bad = text.replace("duration_s = 1", "duration_s = [1");
+    std::fs::write(&good, &bad).unwrap();
+    let err = refused(&good, &out);
+    // The parser reports where it noticed: the bad line or the one after.
+    let at = line_of(&bad, "duration_s");
+    assert!(
+        err.contains(&format!("scenario.toml:{at}:"))
+            || err.contains(&format!("scenario.toml:{}:", at + 1)),
+        "{err}"
+    );
+
+    // A link the URDF does not have.
+    let bad = text.replace(
+        "contact_links = [\"moving_jaw_so101_v1_link\"]",
+        "contact_links = [\"jaw_link\"]",
+    );
+    std::fs::write(&good, &bad).unwrap();
+    let err = refused(&good, &out);
+    assert!(
+        err.contains(&format!("scenario.toml:{}:", line_of(&bad, "jaw_link"))),
+        "{err}"
+    );
+    assert!(err.contains("unknown URDF link \"jaw_link\""), "{err}");
+
+    // A URDF whose meshes are not beside it.
+    let urdf_text = std::fs::read_to_string(sample_urdf()).unwrap();
+    let lonely = dir.path().join("lonely.urdf");
+    std::fs::write(&lonely, &urdf_text).unwrap();
+    let err = refused(&scenario_in(dir.path(), 1.0, &lonely), &out);
+    assert!(err.contains("lonely.urdf:"), "{err}");
+    assert!(err.contains("not found next to the URDF"), "{err}");
+
+    // Impossible joint limits.
+    let swapped = urdf_text.replacen(
+        "lower=\"-1.91986\" upper=\"1.91986\"",
+        "lower=\"1.91986\" upper=\"-1.91986\"",
+        1,
+    );
+    assert_ne!(swapped, urdf_text);
+    let urdf_dir = dir.path().join("robot");
+    std::fs::create_dir_all(&urdf_dir).unwrap();
+    let limits = urdf_dir.join("limits.urdf");
+    std::fs::write(&limits, &swapped).unwrap();
+    let err = refused(&scenario_in(dir.path(), 1.0, &limits), &out);
+    assert!(
+        err.contains(&format!(
+            "limits.urdf:{}:",
+            line_of(&swapped, "name=\"shoulder_pan\" type")
+        )),
+        "{err}"
+    );
+    assert!(err.contains("impossible limits"), "{err}");
+
+    // Nothing was written for any of them.
+    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
+}
