@@ -7,8 +7,10 @@
 #  3. record two short episodes from the emulated SO-101 rig
 #     (samples/rigs/so101-emulated.toml: leader + follower Feetech buses on
 #     ptys, two MJPEG cameras) with `reel record --emulate`;
-#  4. open all episodes with third-party readers (python mcap + rosbags);
-#  5. pack the recorded episodes into a LeRobot dataset (export + append), the
+#  4. synthesize two SO-101 pick-and-place episodes (samples/sim/so101-pick-place.toml)
+#     with `reel sim`, cameras at the recorded rig's 640×480 so they share a dataset;
+#     open all episodes with third-party readers (python mcap + rosbags);
+#  5. pack the recorded and synthetic episodes into a LeRobot dataset (export + append), the
 #     LiDAR into LAS, and check both against their manifests;
 #  6. write rerun recordings of the demo episode and of the dataset.
 # Results land in out/samples/.
@@ -39,8 +41,11 @@ echo "== 3. two episodes recorded from the emulated SO-101 rig (teleoperated)"
   --episodes 2 --duration 3 --task "pick up the cube and place it in the bowl"
 "$reel" info "$out"/recorded/*.mcap
 
-echo "== 4. third-party readers"
-.venv/bin/python scripts/check_interop.py "$out/demo.mcap" "$out/crashed.mcap" "$out"/recorded/*.mcap > "$out/third_party.json"
+echo "== 4. two synthetic episodes (reel sim), then third-party readers on every episode"
+"$reel" sim --scenario samples/sim/so101-pick-place.toml --episodes 2 --seed 1 --jobs 2 \
+  --camera-size 640x480 --out "$out/sim"
+"$reel" info "$out"/sim/*.mcap
+.venv/bin/python scripts/check_interop.py "$out/demo.mcap" "$out/crashed.mcap" "$out"/recorded/*.mcap "$out"/sim/*.mcap > "$out/third_party.json"
 .venv/bin/python - "$out/third_party.json" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
@@ -50,11 +55,11 @@ for path, readers in report.items():
         print(f"{reader:8} decoded {n:6} messages on {len(topics):2} topics of {path}")
 PY
 
-echo "== 5. LeRobot v3.0 dataset from the recorded episodes, appended to; LAS point clouds"
+echo "== 5. LeRobot v3.0 dataset: the first recorded episode, then the others and the synthetic ones appended; LAS point clouds"
 rm -rf "$out/lerobot" "$out/las"
 recorded=("$out"/recorded/*.mcap)
 "$reel" export lerobot "${recorded[0]}" --out "$out/lerobot" --repo-id reel/so101-samples --license apache-2.0
-"$reel" export lerobot "${recorded[@]:1}" --out "$out/lerobot" --repo-id reel/so101-samples --license apache-2.0
+"$reel" export lerobot "${recorded[@]:1}" "$out"/sim/*.mcap --out "$out/lerobot" --repo-id reel/so101-samples --license apache-2.0
 "$reel" check "$out/lerobot"
 .venv/bin/python scripts/check_lerobot.py "$out/lerobot"
 "$reel" export las "$out/demo.mcap" --out "$out/las"

@@ -686,8 +686,9 @@ impl World {
             link_visuals.insert(link.name.clone(), visuals);
         }
 
-        // Build the broad phase now, so ray casts before the first step see the scene.
-        physics.detect_collisions(&(), &());
+        // One step before t = 0 builds the broad phase, so ray casts at t = 0 see
+        // the scene (a bare collision pass before any step upsets the multibody).
+        physics.step();
         let step_ns = 1_000_000_000 / spec.scenario.physics_hz as u64;
         Ok(Self {
             physics,

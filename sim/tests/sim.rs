@@ -190,7 +190,10 @@ fn lidar_ranges_to_a_known_wall_match_the_noise_model() {
     let s = sample_scenario();
     let robot = RobotSource::load(&s).expect("robot");
     let draws = randomize::draw(&s, 0, 0);
-    let world = World::build(&s, &robot, &draws.objects, &mut MeshCache::default()).expect("world");
+    let mut world =
+        World::build(&s, &robot, &draws.objects, &mut MeshCache::default()).expect("world");
+    // Scene queries see the world from the first step on.
+    world.step();
     let sigma = 0.01;
     // 1.0 m in front of the table's far edge, 0.5 m up; the +x wall's inner face is at x = 2.45.
     let pose = Iso::translation([1.0, 0.0, 0.5]);
