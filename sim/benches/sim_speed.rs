@@ -58,6 +58,32 @@ fn main() {
         100.0 * (wall - bare_wall) / wall
     );
 
+    // Where the time goes: the same episode without the LiDAR, and without the cameras.
+    let cut = |from: &str, to: &str| {
+        let (a, b) = (
+            scenario.text.find(from).unwrap(),
+            scenario.text.find(to).unwrap(),
+        );
+        let text = format!("{}{}", &scenario.text[..a], &scenario.text[b..]);
+        Scenario::parse(&scenario.path, text).unwrap()
+    };
+    for (what, variant) in [
+        ("without the LiDAR", cut("[lidar]", "[lighting]")),
+        ("without cameras", cut("[[camera]]", "[lidar]")),
+    ] {
+        let options = SimOptions {
+            out: dir.path().join(what.replace(' ', "_")),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let r = reel_sim::run(&variant, 1, &[0], 1, &options, &|_| {}).unwrap();
+        let w = t.elapsed().as_secs_f64();
+        println!(
+            "  same episode {what}: {w:.2} s = {:.2}x real time",
+            r[0].sim_seconds / w
+        );
+    }
+
     // 2. Four episodes on two threads.
     let options = SimOptions {
         out: dir.path().join("four"),

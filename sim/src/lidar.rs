@@ -14,7 +14,7 @@ use reel_formats::geometry::Iso;
 use reel_formats::ros2::sensor_msgs::PointCloud2;
 use reel_formats::ros2::std_msgs::Header;
 
-use crate::world::World;
+use crate::world::{StaticBox, World};
 
 /// Elevation of each laser by firing order, degrees (VLP-16 manual).
 pub const ELEVATION_DEG: [f64; 16] = [
@@ -88,9 +88,16 @@ impl Lidar {
         rng: &mut ChaCha20Rng,
     ) -> Vec<(u64, PointCloud2)> {
         let mut done = Vec::new();
+        // The room and table are boxes: exact slab tests. Only rays that enter
+        // the bounds of the moving bodies go through rapier's query pipeline.
         let query = world
             .physics
-            .query_pipeline_with_filter(QueryFilter::default());
+            .query_pipeline_with_filter(QueryFilter::exclude_fixed());
+        let moving = world.moving_bounds().map(|(lo, hi)| StaticBox {
+            min: lo.map(|v| v - 0.01),
+            max: hi.map(|v| v + 0.01),
+            albedo: 0.0,
+        });
         let origin = self.pose;
         loop {
             let t_seq = self.next_sequence * SEQUENCE_NS;
@@ -117,13 +124,38 @@ impl Lidar {
                 let from = [0.0, 0.0, VERTICAL_CORRECTION_MM[laser] * 1e-3];
                 let wo = origin.apply(from);
                 let wd = origin.rotate(dir);
-                let ray = Ray::new(
-                    Vector::new(wo[0] as f32, wo[1] as f32, wo[2] as f32),
-                    Vector::new(wd[0] as f32, wd[1] as f32, wd[2] as f32),
-                );
-                let Some((collider, hit)) =
-                    query.cast_ray_and_get_normal(&ray, self.max_range as f32, true)
-                else {
+                let mut best: Option<(f64, [f64; 3], f32)> = None;
+                for b in &world.static_boxes {
+                    if let Some((t, n)) = b.ray(wo, wd) {
+                        if t <= self.max_range && best.is_none_or(|x| t < x.0) {
+                            best = Some((t, n, b.albedo));
+                        }
+                    }
+                }
+                let inside = |b: &StaticBox| (0..3).all(|a| wo[a] >= b.min[a] && wo[a] <= b.max[a]);
+                let enters_moving = moving.as_ref().is_some_and(|m| {
+                    inside(m)
+                        || m.ray(wo, wd)
+                            .is_some_and(|(t, _)| best.is_none_or(|x| t < x.0))
+                });
+                if enters_moving {
+                    let ray = Ray::new(
+                        Vector::new(wo[0] as f32, wo[1] as f32, wo[2] as f32),
+                        Vector::new(wd[0] as f32, wd[1] as f32, wd[2] as f32),
+                    );
+                    let limit = best.map(|b| b.0).unwrap_or(self.max_range) as f32;
+                    if let Some((collider, hit)) = query.cast_ray_and_get_normal(&ray, limit, true)
+                    {
+                        let n = [
+                            hit.normal.x as f64,
+                            hit.normal.y as f64,
+                            hit.normal.z as f64,
+                        ];
+                        let albedo = world.albedo.get(&collider).copied().unwrap_or(0.5);
+                        best = Some((hit.time_of_impact as f64, n, albedo));
+                    }
+                }
+                let Some((range, normal, albedo)) = best else {
                     continue;
                 };
                 let dropped = self.dropout > 0.0 && rng.random::<f64>() < self.dropout;
@@ -131,15 +163,11 @@ impl Lidar {
                 if dropped {
                     continue;
                 }
-                let r = (hit.time_of_impact as f64 + noise).max(0.0);
+                let r = (range + noise).max(0.0);
                 // VLP-16 calibrated reflectivity: 0–100 for diffuse surfaces,
                 // scaled by the incidence angle.
-                let cos = (hit.normal.x as f64 * wd[0]
-                    + hit.normal.y as f64 * wd[1]
-                    + hit.normal.z as f64 * wd[2])
-                    .abs();
-                let albedo = world.albedo.get(&collider).copied().unwrap_or(0.5) as f64;
-                let intensity = (100.0 * albedo * cos).round().clamp(0.0, 255.0) as f32;
+                let cos = (normal[0] * wd[0] + normal[1] * wd[1] + normal[2] * wd[2]).abs();
+                let intensity = (100.0 * albedo as f64 * cos).round().clamp(0.0, 255.0) as f32;
                 let p = [
                     from[0] + r * dir[0],
                     from[1] + r * dir[1],

@@ -120,8 +120,12 @@ pub fn render(k: &Intrinsics, world_from_camera: &Iso, items: &[Item<'_>], light
             if v.iter().all(|p| p[2] < NEAR) {
                 continue;
             }
-            // Flat shading, two-sided (meshes from CAD are not always wound consistently).
+            // Back faces of closed, outward-wound meshes (STL, URDF primitives)
+            // are hidden behind their front faces: skip them.
             let n_cam = cross(sub(v[1], v[0]), sub(v[2], v[0]));
+            if dot(n_cam, v[0]) >= 0.0 {
+                continue;
+            }
             let n_world = rotate_back(&m, &world_rot, n_cam);
             let len = dot(n_world, n_world).sqrt();
             if len <= 0.0 {
@@ -134,15 +138,19 @@ pub fn render(k: &Intrinsics, world_from_camera: &Iso, items: &[Item<'_>], light
                 .material
                 .checker
                 .map(|(c2, tile)| (c2.map(|c| c * shade), tile));
-            let mut poly = clip_near(&v);
-            if poly.len() < 3 {
+            let (poly, n) = clip_near(&v);
+            if n < 3 {
                 continue;
             }
-            let projected: Vec<[f32; 3]> = poly
-                .drain(..)
-                .map(|p| [fx * p[0] / p[2] + cx, fy * p[1] / p[2] + cy, 1.0 / p[2]])
-                .collect();
-            for i in 1..projected.len() - 1 {
+            let projected: [[f32; 3]; 4] = std::array::from_fn(|i| {
+                let p = poly[i];
+                if i < n {
+                    [fx * p[0] / p[2] + cx, fy * p[1] / p[2] + cy, 1.0 / p[2]]
+                } else {
+                    [0.0; 3]
+                }
+            });
+            for i in 1..n - 1 {
                 raster(
                     [projected[0], projected[i], projected[i + 1]],
                     w,
@@ -243,21 +251,28 @@ fn raster(
     }
 }
 
-/// Sutherland–Hodgman against the near plane.
-fn clip_near(v: &[[f32; 3]; 3]) -> Vec<[f32; 3]> {
-    let mut out = Vec::with_capacity(4);
+/// Sutherland–Hodgman against the near plane: at most 4 vertices, no allocation.
+fn clip_near(v: &[[f32; 3]; 3]) -> ([[f32; 3]; 4], usize) {
+    let mut out = [[0.0; 3]; 4];
+    let mut n = 0;
+    if v.iter().all(|p| p[2] >= NEAR) {
+        out[..3].copy_from_slice(v);
+        return (out, 3);
+    }
     for i in 0..3 {
         let (a, b) = (v[i], v[(i + 1) % 3]);
         let (ina, inb) = (a[2] >= NEAR, b[2] >= NEAR);
         if ina {
-            out.push(a);
+            out[n] = a;
+            n += 1;
         }
         if ina != inb {
             let s = (NEAR - a[2]) / (b[2] - a[2]);
-            out.push([a[0] + (b[0] - a[0]) * s, a[1] + (b[1] - a[1]) * s, NEAR]);
+            out[n] = [a[0] + (b[0] - a[0]) * s, a[1] + (b[1] - a[1]) * s, NEAR];
+            n += 1;
         }
     }
-    out
+    (out, n)
 }
 
 type Mat34 = [[f32; 4]; 3];

@@ -92,6 +92,53 @@ pub struct Scenery {
     pub checker: Option<([f64; 3], f64)>,
 }
 
+/// An axis-aligned fixed box (table, floor, walls) for analytic ray casts.
+#[derive(Debug, Clone, Copy)]
+pub struct StaticBox {
+    /// Lower corner.
+    pub min: [f64; 3],
+    /// Upper corner.
+    pub max: [f64; 3],
+    /// Diffuse reflectance.
+    pub albedo: f32,
+}
+
+impl StaticBox {
+    /// Distance along `dir` from `origin` to the box, and the face normal.
+    pub fn ray(&self, origin: [f64; 3], dir: [f64; 3]) -> Option<(f64, [f64; 3])> {
+        let (mut t0, mut t1) = (0.0f64, f64::INFINITY);
+        let mut normal = [0.0; 3];
+        for a in 0..3 {
+            if dir[a].abs() < 1e-15 {
+                if origin[a] < self.min[a] || origin[a] > self.max[a] {
+                    return None;
+                }
+                continue;
+            }
+            let inv = 1.0 / dir[a];
+            let (mut near, mut far) = (
+                (self.min[a] - origin[a]) * inv,
+                (self.max[a] - origin[a]) * inv,
+            );
+            let mut sign = -1.0;
+            if near > far {
+                std::mem::swap(&mut near, &mut far);
+                sign = 1.0;
+            }
+            if near > t0 {
+                t0 = near;
+                normal = [0.0; 3];
+                normal[a] = sign;
+            }
+            t1 = t1.min(far);
+            if t0 > t1 {
+                return None;
+            }
+        }
+        (t0 > 0.0).then_some((t0, normal))
+    }
+}
+
 /// Half the side of the room around the table, and its height above the floor, metres.
 const ROOM_HALF: f64 = 2.5;
 const ROOM_HEIGHT: f64 = 2.5;
@@ -144,6 +191,8 @@ pub struct World {
     pub objects: Vec<SimObject>,
     /// Table, floor and walls.
     pub scenery: Vec<Scenery>,
+    /// The same as boxes, for analytic ray casts.
+    pub static_boxes: Vec<StaticBox>,
     /// Diffuse reflectance of every collider (LiDAR intensity).
     pub albedo: std::collections::HashMap<ColliderHandle, f32>,
     /// Simulated time, nanoseconds since the episode start.
@@ -409,7 +458,13 @@ impl World {
             ),
         ];
         let mut scenery = Vec::new();
+        let mut static_boxes = Vec::new();
         for (center, size, colour, checker, friction) in boxes {
+            static_boxes.push(StaticBox {
+                min: std::array::from_fn(|a| center[a] - size[a] / 2.0),
+                max: std::array::from_fn(|a| center[a] + size[a] / 2.0),
+                albedo: luminance(colour),
+            });
             let (_, collider) = physics.insert(
                 RigidBodyBuilder::fixed().translation(Vector::new(
                     center[0] as f32,
@@ -699,6 +754,7 @@ impl World {
             link_visuals,
             objects,
             scenery,
+            static_boxes,
             albedo,
             time_ns: 0,
             step_ns,
@@ -765,6 +821,31 @@ impl World {
         };
         self.joints[i].last = q;
         (q, v)
+    }
+
+    /// Bounds of everything that moves (robot links, objects), for culling ray casts.
+    pub fn moving_bounds(&self) -> Option<([f64; 3], [f64; 3])> {
+        let mut out: Option<([f64; 3], [f64; 3])> = None;
+        for (_, c) in self.physics.colliders.iter() {
+            let fixed = c.parent().is_none_or(|b| self.physics.bodies[b].is_fixed());
+            if fixed {
+                continue;
+            }
+            let aabb = c.compute_aabb();
+            let (lo, hi) = (aabb.mins, aabb.maxs);
+            let (lo, hi) = (
+                [lo.x as f64, lo.y as f64, lo.z as f64],
+                [hi.x as f64, hi.y as f64, hi.z as f64],
+            );
+            out = Some(match out {
+                None => (lo, hi),
+                Some((a, b)) => (
+                    std::array::from_fn(|k| a[k].min(lo[k])),
+                    std::array::from_fn(|k| b[k].max(hi[k])),
+                ),
+            });
+        }
+        out
     }
 
     /// World ← link.
