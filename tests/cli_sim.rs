@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! `reel sim`: episodes that third-party readers open and that export to
 //! LeRobot like captured ones; clear errors for bad scenarios.
 

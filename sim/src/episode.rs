@@ -169,7 +169,7 @@ fn camera_info(stamp: u64, c: &Camera) -> CameraInfo {
 fn writer_err(path: &Path) -> impl Fn(reel_formats::Error) -> SimError + '_ {
     move |source| SimError::Episode {
         path: path.to_path_buf(),
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -440,9 +440,9 @@ pub fn synthesize(
             let mut velocity = Vec::with_capacity(names.len());
             let mut effort = Vec::with_capacity(names.len());
             let mut truth = BTreeMap::new();
-            for i in 0..names.len() {
+            for (i, name) in names.iter().enumerate() {
                 let (q, v) = world.joint_state(i);
-                truth.insert(names[i].clone(), q);
+                truth.insert(name.clone(), q);
                 let measured = ((q + noise.sample(&mut noise_rng)) / tick).round() * tick;
                 position.push(measured);
                 velocity.push(v);

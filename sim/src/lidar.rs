@@ -30,7 +30,7 @@ const STEP: usize = PointCloud2::LIDAR_POINT_STEP as usize;
 
 /// Ring (0 = lowest beam) of a laser, as the Velodyne driver numbers them.
 pub fn ring_of_laser(laser: usize) -> u16 {
-    (if laser % 2 == 0 {
+    (if laser.is_multiple_of(2) {
         laser / 2
     } else {
         laser / 2 + 8

@@ -158,8 +158,8 @@ impl Mesh {
             });
             for (k, id) in ids.iter().enumerate() {
                 let s = &mut sums[*id as usize];
-                for a in 0..3 {
-                    s.0[a] += tri[k][a] as f64;
+                for (sum, v) in s.0.iter_mut().zip(tri[k]) {
+                    *sum += v as f64;
                 }
                 s.1 += 1;
             }

@@ -95,26 +95,42 @@ pub struct Frame {
     pub depth: Vec<f32>,
 }
 
+/// A drawn triangle's lit colour and, when textured, its second colour and tile size.
+type Shade = ([f32; 3], Option<([f32; 3], f32)>);
+
 const NEAR: f32 = 0.005;
 const BACKGROUND: [f32; 3] = [0.62, 0.66, 0.72];
 
 /// Renders `items` seen from `world_from_camera` (optical frame: x right, y down, z forward).
+///
+/// Deferred: the raster pass keeps, per pixel, the nearest 1/z and which
+/// shaded triangle it came from; colours (and the checker texture) are
+/// computed once per visible pixel afterwards.
 pub fn render(k: &Intrinsics, world_from_camera: &Iso, items: &[Item<'_>], light: &Light) -> Frame {
     let (w, h) = (k.width as usize, k.height as usize);
-    let mut depth = vec![f32::INFINITY; w * h];
-    let mut colour = vec![BACKGROUND; w * h];
+    let mut inv_depth = vec![0.0f32; w * h];
+    let mut shade_of = vec![u32::MAX; w * h];
+    // Per drawn triangle: its lit colour and, for textured ones, the second colour and tile.
+    let mut shades: Vec<Shade> = Vec::new();
     let cam_from_world = world_from_camera.inverse();
     let (fx, fy, cx, cy) = (k.fx as f32, k.fy as f32, k.cx as f32, k.cy as f32);
     let cam_to_world = matrix(world_from_camera);
+    let mut verts: Vec<[f32; 3]> = Vec::new();
+    let mut screen: Vec<[f32; 3]> = Vec::new();
     for item in items {
         let m = matrix(&cam_from_world.then_apply_to(&item.pose));
         let world_rot = matrix(&item.pose);
-        let verts: Vec<[f32; 3]> = item
-            .mesh
-            .positions
-            .iter()
-            .map(|p| transform(&m, p))
-            .collect();
+        verts.clear();
+        verts.extend(item.mesh.positions.iter().map(|p| transform(&m, p)));
+        // Screen position and 1/z of every vertex in front of the near plane, once.
+        screen.clear();
+        screen.extend(verts.iter().map(|p| {
+            if p[2] >= NEAR {
+                [fx * p[0] / p[2] + cx, fy * p[1] / p[2] + cy, 1.0 / p[2]]
+            } else {
+                [f32::NAN; 3]
+            }
+        }));
         for tri in &item.mesh.triangles {
             let v = tri.map(|i| verts[i as usize]);
             if v.iter().all(|p| p[2] < NEAR) {
@@ -126,81 +142,129 @@ pub fn render(k: &Intrinsics, world_from_camera: &Iso, items: &[Item<'_>], light
             if dot(n_cam, v[0]) >= 0.0 {
                 continue;
             }
-            let n_world = rotate_back(&m, &world_rot, n_cam);
-            let len = dot(n_world, n_world).sqrt();
-            if len <= 0.0 {
-                continue;
-            }
-            let lambert = (dot(n_world, light.to_light) / len).abs();
-            let shade = light.ambient + light.intensity * lambert;
-            let base = item.material.colour.map(|c| c * shade);
-            let checker = item
-                .material
-                .checker
-                .map(|(c2, tile)| (c2.map(|c| c * shade), tile));
-            let (poly, n) = clip_near(&v);
+            let (projected, n) = if v.iter().all(|p| p[2] >= NEAR) {
+                let s = tri.map(|i| screen[i as usize]);
+                ([s[0], s[1], s[2], [0.0; 3]], 3)
+            } else {
+                let (poly, n) = clip_near(&v);
+                let projected: [[f32; 3]; 4] = std::array::from_fn(|i| {
+                    let p = poly[i];
+                    if i < n {
+                        [fx * p[0] / p[2] + cx, fy * p[1] / p[2] + cy, 1.0 / p[2]]
+                    } else {
+                        [0.0; 3]
+                    }
+                });
+                (projected, n)
+            };
             if n < 3 {
                 continue;
             }
-            let projected: [[f32; 3]; 4] = std::array::from_fn(|i| {
-                let p = poly[i];
-                if i < n {
-                    [fx * p[0] / p[2] + cx, fy * p[1] / p[2] + cy, 1.0 / p[2]]
-                } else {
-                    [0.0; 3]
-                }
-            });
+            let id = shades.len() as u32;
+            let mut drawn = false;
             for i in 1..n - 1 {
-                raster(
+                drawn |= raster(
                     [projected[0], projected[i], projected[i + 1]],
                     w,
                     h,
-                    &mut depth,
-                    &mut colour,
-                    |u, v, z| match checker {
-                        None => base,
-                        Some((c2, tile)) => {
-                            let p = [(u - cx) / fx * z, (v - cy) / fy * z, z];
-                            let wp = transform(&cam_to_world, &p);
-                            let cell =
-                                (wp[0] / tile).floor() as i64 + (wp[1] / tile).floor() as i64;
-                            if cell.rem_euclid(2) == 0 {
-                                base
-                            } else {
-                                c2
-                            }
-                        }
-                    },
+                    &mut inv_depth,
+                    &mut shade_of,
+                    id,
                 );
+            }
+            if drawn {
+                let n_world = rotate_back(&m, &world_rot, n_cam);
+                let len = dot(n_world, n_world).sqrt().max(1e-30);
+                let lambert = (dot(n_world, light.to_light) / len).abs();
+                let shade = light.ambient + light.intensity * lambert;
+                let base = item.material.colour.map(|c| c * shade);
+                let checker = item
+                    .material
+                    .checker
+                    .map(|(c2, tile)| (c2.map(|c| c * shade), tile));
+                shades.push((base, checker));
             }
         }
     }
-    let rgb = colour
-        .iter()
-        .flat_map(|c| c.map(|v| (v.clamp(0.0, 1.0).powf(1.0 / 2.2) * 255.0 + 0.5) as u8))
-        .collect();
+    let lut = srgb_table();
+    let encode =
+        |c: [f32; 3]| c.map(|v| lut[(v.clamp(0.0, 1.0) * (LUT_SIZE - 1) as f32 + 0.5) as usize]);
+    let background = encode(BACKGROUND);
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    let mut depth = Vec::with_capacity(w * h);
+    // World position of a pixel at depth z: camera origin + z·(R·((u−cx)/fx, (v−cy)/fy, 1)),
+    // affine in u along a row.
+    let r = |i: usize, j: usize| cam_to_world[i][j];
+    let step_u: [f32; 3] = std::array::from_fn(|i| r(i, 0) / fx);
+    let origin: [f32; 3] = std::array::from_fn(|i| cam_to_world[i][3]);
+    for y in 0..h {
+        let vy = (y as f32 - cy) / fy;
+        let row_start: [f32; 3] =
+            std::array::from_fn(|i| r(i, 0) * (-cx / fx) + r(i, 1) * vy + r(i, 2));
+        for x in 0..w {
+            let i = y * w + x;
+            let id = shade_of[i];
+            if id == u32::MAX {
+                rgb.extend_from_slice(&background);
+                depth.push(f32::INFINITY);
+                continue;
+            }
+            let z = 1.0 / inv_depth[i];
+            depth.push(z);
+            let (base, checker) = shades[id as usize];
+            let c = match checker {
+                None => base,
+                Some((c2, tile)) => {
+                    let u = x as f32;
+                    let wx = origin[0] + z * (row_start[0] + step_u[0] * u);
+                    let wy = origin[1] + z * (row_start[1] + step_u[1] * u);
+                    let cell = (wx / tile).floor() as i32 + (wy / tile).floor() as i32;
+                    if cell & 1 == 0 {
+                        base
+                    } else {
+                        c2
+                    }
+                }
+            };
+            rgb.extend_from_slice(&encode(c));
+        }
+    }
     Frame { rgb, depth }
 }
 
+const LUT_SIZE: usize = 4096;
+
+/// Linear 0..1 → sRGB-ish (γ 2.2) 8-bit, tabulated: a `powf` per channel
+/// per pixel cost more than the whole raster pass.
+fn srgb_table() -> &'static [u8; LUT_SIZE] {
+    static TABLE: std::sync::OnceLock<[u8; LUT_SIZE]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|i| {
+            ((i as f64 / (LUT_SIZE - 1) as f64).powf(1.0 / 2.2) * 255.0 + 0.5) as u8
+        })
+    })
+}
+
+/// Draws one triangle (screen x, y and 1/z per vertex) into the buffers; true if any pixel won.
 fn raster(
     t: [[f32; 3]; 3],
     w: usize,
     h: usize,
-    depth: &mut [f32],
-    colour: &mut [[f32; 3]],
-    shade: impl Fn(f32, f32, f32) -> [f32; 3],
-) {
+    inv_depth: &mut [f32],
+    shade_of: &mut [u32],
+    id: u32,
+) -> bool {
     let area =
         (t[1][0] - t[0][0]) * (t[2][1] - t[0][1]) - (t[2][0] - t[0][0]) * (t[1][1] - t[0][1]);
     if area.abs() < 1e-12 {
-        return;
+        return false;
     }
     let min_x = t
         .iter()
         .map(|p| p[0])
         .fold(f32::INFINITY, f32::min)
         .ceil()
-        .max(0.0) as usize;
+        .max(0.0);
     let max_x = t
         .iter()
         .map(|p| p[0])
@@ -212,43 +276,84 @@ fn raster(
         .map(|p| p[1])
         .fold(f32::INFINITY, f32::min)
         .ceil()
-        .max(0.0) as usize;
+        .max(0.0);
     let max_y = t
         .iter()
         .map(|p| p[1])
         .fold(f32::NEG_INFINITY, f32::max)
         .floor()
         .min(h as f32 - 1.0);
-    if max_x < 0.0 || max_y < 0.0 {
-        return;
+    if max_x < min_x || max_y < min_y {
+        return false;
     }
-    let (max_x, max_y) = (max_x as usize, max_y as usize);
+    let (min_x, max_x, min_y, max_y) = (
+        min_x as usize,
+        max_x as usize,
+        min_y as usize,
+        max_y as usize,
+    );
     let inv = 1.0 / area;
+    // Barycentrics are affine in the pixel position: start values and steps.
     let edge = |a: [f32; 3], b: [f32; 3], x: f32, y: f32| {
-        (b[0] - a[0]) * (y - a[1]) - (b[1] - a[1]) * (x - a[0])
+        ((b[0] - a[0]) * (y - a[1]) - (b[1] - a[1]) * (x - a[0])) * inv
     };
+    let (x0, y0) = (min_x as f32, min_y as f32);
+    let e = [
+        edge(t[1], t[2], x0, y0),
+        edge(t[2], t[0], x0, y0),
+        edge(t[0], t[1], x0, y0),
+    ];
+    let dx = [
+        -(t[2][1] - t[1][1]) * inv,
+        -(t[0][1] - t[2][1]) * inv,
+        -(t[1][1] - t[0][1]) * inv,
+    ];
+    let dy = [
+        (t[2][0] - t[1][0]) * inv,
+        (t[0][0] - t[2][0]) * inv,
+        (t[1][0] - t[0][0]) * inv,
+    ];
+    let mut won = false;
     for y in min_y..=max_y {
-        let py = y as f32;
-        for x in min_x..=max_x {
-            let px = x as f32;
-            // Barycentrics of the pixel centre; the top-left rule is replaced
-            // by "≥ 0 on all edges": shared edges may be drawn twice, which a
-            // z-buffer makes harmless.
-            let b0 = edge(t[1], t[2], px, py) * inv;
-            let b1 = edge(t[2], t[0], px, py) * inv;
-            let b2 = edge(t[0], t[1], px, py) * inv;
+        let fy = (y - min_y) as f32;
+        let row = y * w;
+        // The span of this row inside all three edges (each barycentric is
+        // linear in x), widened by a pixel; the test below stays exact.
+        let (mut lo, mut hi) = (0.0f32, (max_x - min_x) as f32);
+        for k in 0..3 {
+            let at = e[k] + dy[k] * fy;
+            if dx[k] > 0.0 {
+                lo = lo.max((-at / dx[k]).floor() - 1.0);
+            } else if dx[k] < 0.0 {
+                hi = hi.min((-at / dx[k]).ceil() + 1.0);
+            } else if at < 0.0 {
+                hi = -1.0;
+            }
+        }
+        if hi < lo {
+            continue;
+        }
+        for x in min_x + lo as usize..=min_x + hi as usize {
+            // The barycentrics of the pixel centre; "≥ 0 on all edges" instead
+            // of a top-left rule: shared edges may be drawn twice, which the
+            // depth test makes harmless.
+            let fx = (x - min_x) as f32;
+            let b0 = e[0] + dx[0] * fx + dy[0] * fy;
+            let b1 = e[1] + dx[1] * fx + dy[1] * fy;
+            let b2 = e[2] + dx[2] * fx + dy[2] * fy;
             if b0 < 0.0 || b1 < 0.0 || b2 < 0.0 {
                 continue;
             }
-            let inv_z = b0 * t[0][2] + b1 * t[1][2] + b2 * t[2][2];
-            let z = 1.0 / inv_z;
-            let i = y * w + x;
-            if z < depth[i] {
-                depth[i] = z;
-                colour[i] = shade(px, py, z);
+            let iz = b0 * t[0][2] + b1 * t[1][2] + b2 * t[2][2];
+            let i = row + x;
+            if iz > inv_depth[i] {
+                inv_depth[i] = iz;
+                shade_of[i] = id;
+                won = true;
             }
         }
     }
+    won
 }
 
 /// Sutherland–Hodgman against the near plane: at most 4 vertices, no allocation.

@@ -525,7 +525,7 @@ impl Scenario {
                     ),
                 ));
             }
-            if o.size.iter().any(|v| !(*v > 0.0)) || !(o.mass > 0.0) {
+            if o.size.iter().any(|v| v.is_nan() || *v <= 0.0) || o.mass.is_nan() || o.mass <= 0.0 {
                 return Err(bad(
                     "[[object",
                     format!("object {}: size and mass must be positive", o.name),

@@ -400,12 +400,14 @@ impl World {
         cache: &mut MeshCache,
     ) -> Result<Self, SimError> {
         let spec = &scenario.spec;
-        let mut physics = PhysicsWorld::default();
-        physics.gravity = Vector::new(0.0, 0.0, -9.81);
+        let mut physics = PhysicsWorld {
+            gravity: Vector::new(0.0, 0.0, -9.81),
+            ..Default::default()
+        };
         physics.integration_parameters.dt = 1.0 / spec.scenario.physics_hz as f32;
         // Objects are centimetres across: tolerances scale with this.
         physics.integration_parameters.length_unit = 0.1;
-        physics.integration_parameters.num_solver_iterations = 8;
+        physics.integration_parameters.num_solver_iterations = 4;
 
         // Table (top at z = 0), floor and the walls of a room, all fixed boxes.
         let t = &spec.table;
@@ -413,7 +415,9 @@ impl World {
         let luminance = |c: [f64; 3]| (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) as f32;
         let floor_z = -t.height;
         let wall_z = floor_z + ROOM_HEIGHT / 2.0;
-        let boxes: Vec<([f64; 3], [f64; 3], [f64; 3], Option<([f64; 3], f64)>, f64)> = vec![
+        // (centre, size, colour, checker, friction)
+        type BoxSpec = ([f64; 3], [f64; 3], [f64; 3], Option<([f64; 3], f64)>, f64);
+        let boxes: Vec<BoxSpec> = vec![
             (
                 [t.center[0], t.center[1], -t.size[2] / 2.0],
                 t.size,
@@ -827,16 +831,13 @@ impl World {
     pub fn moving_bounds(&self) -> Option<([f64; 3], [f64; 3])> {
         let mut out: Option<([f64; 3], [f64; 3])> = None;
         for (_, c) in self.physics.colliders.iter() {
-            let fixed = c.parent().is_none_or(|b| self.physics.bodies[b].is_fixed());
-            if fixed {
+            if c.parent().is_none_or(|b| self.physics.bodies[b].is_fixed()) {
                 continue;
             }
             let aabb = c.compute_aabb();
             let (lo, hi) = (aabb.mins, aabb.maxs);
-            let (lo, hi) = (
-                [lo.x as f64, lo.y as f64, lo.z as f64],
-                [hi.x as f64, hi.y as f64, hi.z as f64],
-            );
+            let lo = [lo.x as f64, lo.y as f64, lo.z as f64];
+            let hi = [hi.x as f64, hi.y as f64, hi.z as f64];
             out = Some(match out {
                 None => (lo, hi),
                 Some((a, b)) => (
