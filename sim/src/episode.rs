@@ -486,12 +486,7 @@ pub fn synthesize(
                 .filter(|j| j.kind != JointKind::Fixed)
             {
                 let q = truth.get(&j.name).copied().unwrap_or(0.0);
-                tfs.push(transform_msg(
-                    stamp,
-                    &j.parent,
-                    &j.child,
-                    &j.origin.then_apply_to(&j.transform(q)),
-                ));
+                tfs.push(transform_msg(stamp, &j.parent, &j.child, &j.transform(q)));
             }
             for (i, o) in world.objects.iter().enumerate() {
                 tfs.push(transform_msg(

@@ -242,3 +242,58 @@ fn the_expert_places_the_cube_on_most_seeds() {
     println!("expert success {ok}/{} on seed 3", outcomes.len());
     assert!(ok >= 5, "expert placed the cube in {ok} of 6 episodes");
 }
+
+#[test]
+fn tf_chains_to_the_urdf_kinematics_of_the_joint_states() {
+    use reel_formats::ros2::sensor_msgs::JointState;
+    use reel_formats::ros2::tf2_msgs::TFMessage;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = short_scenario(dir.path(), 0.3);
+    let out = SimOptions {
+        out: dir.path().join("tf"),
+        ..Default::default()
+    };
+    let ep = reel_sim::run(&s, 1, &[0], 1, &out, &|_| {}).expect("episode");
+    let reader = EpisodeReader::open(&ep[0].path).expect("open");
+    let (mut parent_of, mut states) = (BTreeMap::new(), None);
+    for (i, m) in reader.messages().enumerate() {
+        let m = m.expect("message");
+        match m.channel.topic.as_str() {
+            "/tf" | "/tf_static" => {
+                let tf: TFMessage = reader.decode(&m, i as u64).expect("tf");
+                for t in tf.transforms {
+                    parent_of
+                        .entry(t.child_frame_id.clone())
+                        .or_insert((t.header.frame_id.clone(), Iso::from_msg(&t)));
+                }
+            }
+            "/robot/follower/joint_states" if states.is_none() => {
+                states = Some(reader.decode::<JointState>(&m, i as u64).expect("joints"));
+            }
+            _ => {}
+        }
+    }
+    let js = states.expect("joint states");
+    let robot = RobotSource::load(&s).expect("robot");
+    let fk = robot
+        .model
+        .link_poses(&|j| js.name.iter().position(|n| n == j).map(|i| js.position[i]));
+    // world ← gripper_link through the /tf tree vs the URDF kinematics of the first state.
+    let mut frame = "gripper_link".to_string();
+    let mut chained = Iso::IDENTITY;
+    while let Some((parent, t)) = parent_of.get(&frame) {
+        chained = t.then_apply_to(&chained);
+        frame = parent.clone();
+    }
+    assert_eq!(frame, "world");
+    let base = Iso::from_xyz_rpy(s.spec.robot.base.xyz, s.spec.robot.base.rpy);
+    let kin = base.then_apply_to(&fk["gripper_link"]);
+    let d = (0..3)
+        .map(|k| (chained.t[k] - kin.t[k]).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!(
+        d < 0.005,
+        "/tf puts the gripper {d} m from the URDF kinematics"
+    );
+}
