@@ -7,7 +7,8 @@
 //! - [`topics`]: topic naming conventions;
 //! - [`export`]: LeRobot v3.0 datasets, LAS point clouds, manifests and
 //!   dataset cards;
-//! - [`video`]: libav* decoding, encoding and MP4 joining.
+//! - [`video`]: libav* decoding, encoding and MP4 joining;
+//! - [`vlp16`]: the VLP-16's beam geometry and timing (capture and sim).
 //!
 //! Write an episode and read it back:
 //!
@@ -40,6 +41,7 @@ pub mod ros2;
 pub mod time;
 pub mod topics;
 pub mod video;
+pub mod vlp16;
 
 pub use error::{CdrError, Error, Result};
 

@@ -325,16 +325,7 @@ pub fn synthesize(
             next: 0,
         });
     }
-    let mut lidar = spec.lidar.as_ref().map(|l| {
-        Lidar::new(
-            &l.name,
-            l.rate_hz,
-            Iso::from_xyz_rpy(l.pose.xyz, l.pose.rpy),
-            l.range_noise_m,
-            l.dropout,
-            l.max_range_m,
-        )
-    });
+    let mut lidar = spec.lidar.as_ref().map(|l| Lidar::new(l, epoch_ns));
     let t_cloud = match &spec.lidar {
         Some(l) => Some(w.add_topic(&topics::lidar_points(&l.name)).map_err(&e)?),
         None => None,
@@ -609,9 +600,8 @@ pub fn synthesize(
         }
         // LiDAR: fire everything due by now.
         if let (Some(l), Some(tc)) = (lidar.as_mut(), t_cloud) {
-            for (start, mut cloud) in l.advance(&world, t, &mut noise_rng) {
-                cloud.header.stamp = Header::new(epoch_ns + start, "").stamp;
-                w.write(tc, &cloud, stamp, epoch_ns + start).map_err(&e)?;
+            for (first_firing, cloud) in l.advance(&world, t, &mut noise_rng) {
+                w.write(tc, &cloud, stamp, first_firing).map_err(&e)?;
             }
         }
         w.flush_if_due().map_err(&e)?;

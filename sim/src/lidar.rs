@@ -13,29 +13,17 @@ use rapier3d::prelude::{QueryFilter, Ray};
 use reel_formats::geometry::Iso;
 use reel_formats::ros2::sensor_msgs::PointCloud2;
 use reel_formats::ros2::std_msgs::Header;
+use reel_formats::vlp16::{
+    ring_of_laser, ELEVATION_DEG, LASERS, LASER_PERIOD_US, SEQUENCE_PERIOD_US,
+    VERTICAL_CORRECTION_MM,
+};
 
+use crate::scenario::LidarSpec;
 use crate::world::{StaticBox, World};
 
-/// Elevation of each laser by firing order, degrees (VLP-16 manual).
-pub const ELEVATION_DEG: [f64; 16] = [
-    -15.0, 1.0, -13.0, 3.0, -11.0, 5.0, -9.0, 7.0, -7.0, 9.0, -5.0, 11.0, -3.0, 13.0, -1.0, 15.0,
-];
-/// Vertical offset of each laser's origin, millimetres (VLP-16 manual).
-pub const VERTICAL_CORRECTION_MM: [f64; 16] = [
-    11.2, -0.7, 9.7, -2.2, 8.1, -3.7, 6.6, -5.1, 5.1, -6.6, 3.7, -8.1, 2.2, -9.7, 0.7, -11.2,
-];
-const SEQUENCE_NS: u64 = 55_296;
-const LASER_NS: u64 = 2_304;
-const STEP: usize = PointCloud2::LIDAR_POINT_STEP as usize;
-
-/// Ring (0 = lowest beam) of a laser, as the Velodyne driver numbers them.
-pub fn ring_of_laser(laser: usize) -> u16 {
-    (if laser.is_multiple_of(2) {
-        laser / 2
-    } else {
-        laser / 2 + 8
-    }) as u16
-}
+// Nanoseconds on the simulated clock (the manual's µs values are exact in ns).
+const SEQUENCE_NS: u64 = (SEQUENCE_PERIOD_US * 1000.0 + 0.5) as u64;
+const LASER_NS: u64 = (LASER_PERIOD_US * 1000.0 + 0.5) as u64;
 
 /// A simulated VLP-16.
 #[derive(Debug)]
@@ -48,28 +36,23 @@ pub struct Lidar {
     noise: Normal<f64>,
     dropout: f64,
     max_range: f64,
+    epoch_ns: u64,
     next_sequence: u64,
     revolution: Option<(u64, u64, Vec<u8>)>,
 }
 
 impl Lidar {
-    /// A LiDAR at `pose`.
-    pub fn new(
-        name: &str,
-        rate_hz: f64,
-        pose: Iso,
-        range_noise_m: f64,
-        dropout: f64,
-        max_range: f64,
-    ) -> Self {
+    /// The scenario's LiDAR; stamps are `epoch_ns` plus simulated time.
+    pub fn new(spec: &LidarSpec, epoch_ns: u64) -> Self {
         Self {
-            frame_id: format!("lidar_{name}"),
-            rate_hz,
-            pose,
-            noise: Normal::new(0.0, range_noise_m.max(0.0))
+            frame_id: format!("lidar_{}", spec.name),
+            rate_hz: spec.rate_hz,
+            pose: Iso::from_xyz_rpy(spec.pose.xyz, spec.pose.rpy),
+            noise: Normal::new(0.0, spec.range_noise_m.max(0.0))
                 .unwrap_or(Normal::new(0.0, 0.0).expect("zero sigma")),
-            dropout,
-            max_range,
+            dropout: spec.dropout,
+            max_range: spec.max_range_m,
+            epoch_ns,
             next_sequence: 0,
             revolution: None,
         }
@@ -80,7 +63,7 @@ impl Lidar {
     }
 
     /// Fires every sequence due by `t_ns` against the world as it is now;
-    /// returns each revolution completed, as (first firing time, cloud).
+    /// returns each revolution completed, as (stamp of its first firing, cloud).
     pub fn advance(
         &mut self,
         world: &World,
@@ -107,14 +90,18 @@ impl Lidar {
             let rev = self.revolution_of(t_seq);
             if self.revolution.as_ref().is_some_and(|r| r.0 != rev) {
                 if let Some((_, start, data)) = self.revolution.take() {
-                    done.push((start, self.cloud(start, data)));
+                    done.push((self.epoch_ns + start, self.cloud(start, data)));
                 }
             }
-            let (_, start, data) = self
-                .revolution
-                .get_or_insert_with(|| (rev, t_seq, Vec::with_capacity(30_000 * STEP)));
+            let (_, start, data) = self.revolution.get_or_insert_with(|| {
+                (
+                    rev,
+                    t_seq,
+                    Vec::with_capacity(30_000 * PointCloud2::LIDAR_POINT_STEP as usize),
+                )
+            });
             let start = *start;
-            for laser in 0..16 {
+            for laser in 0..LASERS {
                 let t = t_seq + laser as u64 * LASER_NS;
                 let turns = t as f64 * self.rate_hz / 1e9;
                 let az = (turns - turns.floor()) * std::f64::consts::TAU;
@@ -173,36 +160,23 @@ impl Lidar {
                     from[1] + r * dir[1],
                     from[2] + r * dir[2],
                 ];
-                for v in [p[0] as f32, p[1] as f32, p[2] as f32, intensity] {
-                    data.extend_from_slice(&v.to_le_bytes());
-                }
-                data.extend_from_slice(&ring_of_laser(laser).to_le_bytes());
-                data.extend_from_slice(&[0, 0]);
-                data.extend_from_slice(&((((t - start) as f64) * 1e-9) as f32).to_le_bytes());
+                PointCloud2::push_lidar_point(
+                    data,
+                    [p[0] as f32, p[1] as f32, p[2] as f32],
+                    intensity,
+                    ring_of_laser(laser),
+                    ((t - start) as f64 * 1e-9) as f32,
+                );
             }
             self.next_sequence += 1;
         }
         done
     }
 
-    /// The cloud of the revolution in progress, if any (at the episode's end).
-    pub fn finish(&mut self) -> Option<(u64, PointCloud2)> {
-        let (_, start, data) = self.revolution.take()?;
-        Some((start, self.cloud(start, data)))
-    }
-
     fn cloud(&self, start_ns: u64, data: Vec<u8>) -> PointCloud2 {
-        let n = data.len() / STEP;
-        PointCloud2 {
-            header: Header::new(start_ns, self.frame_id.clone()),
-            height: 1,
-            width: n as u32,
-            fields: PointCloud2::lidar_fields(),
-            is_bigendian: false,
-            point_step: STEP as u32,
-            row_step: data.len() as u32,
+        PointCloud2::lidar(
+            Header::new(self.epoch_ns + start_ns, self.frame_id.clone()),
             data,
-            is_dense: true,
-        }
+        )
     }
 }

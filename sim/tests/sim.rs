@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use reel_formats::episode::{EpisodeReader, Outcome};
 use reel_formats::geometry::Iso;
 use reel_sim::lidar::Lidar;
-use reel_sim::scenario::Scenario;
+use reel_sim::scenario::{LidarSpec, PoseSpec, Scenario};
 use reel_sim::world::{MeshCache, RobotSource, World};
 use reel_sim::{randomize, SimOptions};
 use sha2::{Digest, Sha256};
@@ -196,8 +196,18 @@ fn lidar_ranges_to_a_known_wall_match_the_noise_model() {
     world.step();
     let sigma = 0.01;
     // 1.0 m in front of the table's far edge, 0.5 m up; the +x wall's inner face is at x = 2.45.
-    let pose = Iso::translation([1.0, 0.0, 0.5]);
-    let mut lidar = Lidar::new("test", 10.0, pose, sigma, 0.1, 100.0);
+    let spec = LidarSpec {
+        name: "test".into(),
+        rate_hz: 10.0,
+        pose: PoseSpec {
+            xyz: [1.0, 0.0, 0.5],
+            rpy: [0.0; 3],
+        },
+        range_noise_m: sigma,
+        dropout: 0.1,
+        max_range_m: 100.0,
+    };
+    let mut lidar = Lidar::new(&spec, 0);
     let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::seed_from_u64(5);
     let clouds = lidar.advance(&world, 100_100_000, &mut rng);
     assert_eq!(clouds.len(), 1, "one revolution in 0.1 s at 10 Hz");

@@ -330,6 +330,40 @@ impl PointCloud2 {
     }
 }
 
+impl PointCloud2 {
+    /// Appends one point in reel's LiDAR layout ([`Self::lidar_fields`]) to `data`.
+    pub fn push_lidar_point(
+        data: &mut Vec<u8>,
+        xyz: [f32; 3],
+        intensity: f32,
+        ring: u16,
+        time_s: f32,
+    ) {
+        for v in [xyz[0], xyz[1], xyz[2], intensity] {
+            data.extend_from_slice(&v.to_le_bytes());
+        }
+        data.extend_from_slice(&ring.to_le_bytes());
+        data.extend_from_slice(&[0, 0]);
+        data.extend_from_slice(&time_s.to_le_bytes());
+    }
+
+    /// An unorganized, dense cloud of `data` laid out by [`Self::push_lidar_point`].
+    pub fn lidar(header: Header, data: Vec<u8>) -> Self {
+        let n = data.len() / Self::LIDAR_POINT_STEP as usize;
+        Self {
+            header,
+            height: 1,
+            width: n as u32,
+            fields: Self::lidar_fields(),
+            is_bigendian: false,
+            point_step: Self::LIDAR_POINT_STEP,
+            row_step: data.len() as u32,
+            data,
+            is_dense: true,
+        }
+    }
+}
+
 impl RosMessage for PointCloud2 {
     const TYPE_NAME: &'static str = "sensor_msgs/msg/PointCloud2";
     const DEFINITION: &'static str = "std_msgs/Header header\nuint32 height\nuint32 width\n\

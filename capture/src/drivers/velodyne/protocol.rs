@@ -13,6 +13,10 @@
 //! velodyne driver (see `shared/spec/hardware.md` §3).
 
 use crate::error::LidarError;
+pub use reel_formats::vlp16::{
+    ring_of_laser, ELEVATION_DEG, LASERS, LASER_PERIOD_US, SEQUENCE_PERIOD_US,
+    VERTICAL_CORRECTION_MM,
+};
 
 /// UDP payload size of a data packet.
 pub const DATA_PACKET_LEN: usize = 1206;
@@ -24,37 +28,14 @@ pub const POSITION_PORT: u16 = 8308;
 pub const BLOCKS: usize = 12;
 /// Channel records per block.
 pub const CHANNELS_PER_BLOCK: usize = 32;
-/// Lasers.
-pub const LASERS: usize = 16;
 /// Block flag, as read little endian.
 pub const BLOCK_FLAG: u16 = 0xEEFF;
 /// Distance unit, metres.
 pub const DISTANCE_UNIT_M: f64 = 0.002;
-/// Time between two lasers of one sequence, µs.
-pub const LASER_PERIOD_US: f64 = 2.304;
-/// Time of one firing sequence (16 lasers + recharge), µs.
-pub const SEQUENCE_PERIOD_US: f64 = 55.296;
 /// Time between consecutive packets in single-return mode, µs (24 sequences).
 pub const PACKET_PERIOD_US: f64 = 24.0 * SEQUENCE_PERIOD_US;
-/// Elevation of each laser, degrees, by laser id.
-pub const ELEVATION_DEG: [f64; LASERS] = [
-    -15.0, 1.0, -13.0, 3.0, -11.0, 5.0, -9.0, 7.0, -7.0, 9.0, -5.0, 11.0, -3.0, 13.0, -1.0, 15.0,
-];
-/// Vertical offset of each laser's origin, millimetres (added to z).
-pub const VERTICAL_CORRECTION_MM: [f64; LASERS] = [
-    11.2, -0.7, 9.7, -2.2, 8.1, -3.7, 6.6, -5.1, 5.1, -6.6, 3.7, -8.1, 2.2, -9.7, 0.7, -11.2,
-];
 /// Product id byte of a VLP-16 (newer firmware; older firmware writes 0x21 too).
 pub const PRODUCT_VLP16: u8 = 0x22;
-
-/// Ring index (0 = lowest beam) of laser `laser`.
-pub fn ring_of_laser(laser: usize) -> u16 {
-    (if laser.is_multiple_of(2) {
-        laser / 2
-    } else {
-        laser / 2 + 8
-    }) as u16
-}
 
 /// How the sensor reports returns (byte 1204).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

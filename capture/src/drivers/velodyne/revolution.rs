@@ -113,27 +113,12 @@ impl Revolution {
     /// (u16) and per-point time since `header.stamp` (f32 seconds), 24 bytes a
     /// point. `stamp_nanos` is the host-clock time of the first firing.
     pub fn to_point_cloud2(&self, stamp_nanos: u64, frame_id: &str) -> PointCloud2 {
-        const STEP: usize = PointCloud2::LIDAR_POINT_STEP as usize;
-        let mut data = Vec::with_capacity(self.points.len() * STEP);
+        let mut data =
+            Vec::with_capacity(self.points.len() * PointCloud2::LIDAR_POINT_STEP as usize);
         for p in &self.points {
-            for v in [p.x, p.y, p.z, p.intensity] {
-                data.extend_from_slice(&v.to_le_bytes());
-            }
-            data.extend_from_slice(&p.ring.to_le_bytes());
-            data.extend_from_slice(&[0, 0]);
             let t = ((p.time_us - self.start_us) * 1e-6) as f32;
-            data.extend_from_slice(&t.to_le_bytes());
+            PointCloud2::push_lidar_point(&mut data, [p.x, p.y, p.z], p.intensity, p.ring, t);
         }
-        PointCloud2 {
-            header: Header::new(stamp_nanos, frame_id),
-            height: 1,
-            width: self.points.len() as u32,
-            fields: PointCloud2::lidar_fields(),
-            is_bigendian: false,
-            point_step: STEP as u32,
-            row_step: (self.points.len() * STEP) as u32,
-            data,
-            is_dense: true,
-        }
+        PointCloud2::lidar(Header::new(stamp_nanos, frame_id), data)
     }
 }
