@@ -25,6 +25,11 @@ pub fn camera_info(camera: &str) -> String {
     format!("/camera/{camera}/camera_info")
 }
 
+/// `/camera/<name>/depth`: depth images (`sensor_msgs/Image`, 16UC1 millimetres).
+pub fn camera_depth(camera: &str) -> String {
+    format!("/camera/{camera}/depth")
+}
+
 /// One point cloud per LiDAR revolution.
 pub fn lidar_points(lidar: &str) -> String {
     format!("/lidar/{lidar}/points")

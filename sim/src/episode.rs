@@ -20,7 +20,6 @@ use reel_formats::ros2::sensor_msgs::{
 use reel_formats::ros2::std_msgs::{Header, StringMsg};
 use reel_formats::ros2::tf2_msgs::TFMessage;
 use reel_formats::topics;
-use sha2::{Digest, Sha256};
 
 use crate::lidar::Lidar;
 use crate::policy::{self, PickPlace, Policy, Replay};
@@ -64,12 +63,8 @@ pub struct EpisodeResult {
 /// Deterministic episode id: a UUID (version 8, RFC 9562 "custom") from
 /// sha256 of (scenario text, seed, index).
 pub fn episode_id(scenario: &Scenario, seed: u64, index: u64) -> String {
-    let mut h = Sha256::new();
-    h.update(b"reel-sim-episode\0");
-    h.update(scenario.text.as_bytes());
-    h.update(seed.to_le_bytes());
-    h.update(index.to_le_bytes());
-    let mut b: [u8; 16] = h.finalize()[..16].try_into().expect("16 bytes");
+    let digest = scenario.episode_digest(b"reel-sim-episode\0", seed, index);
+    let mut b: [u8; 16] = digest[..16].try_into().expect("16 bytes");
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -195,7 +190,8 @@ pub fn synthesize(
     meta.episode_id = episode_id(scenario, seed, index);
     meta.source = SourceKind::Sim;
     meta.seed = Some(seed);
-    meta.rig_config_hash = Some(hex(&Sha256::digest(scenario.text.as_bytes())));
+    let scenario_sha256 = reel_formats::sha256_hex(scenario.text.as_bytes());
+    meta.rig_config_hash = Some(scenario_sha256.clone());
     let mut params = draws.to_params();
     params.insert("scenario".into(), spec.scenario.name.clone());
     params.insert(
@@ -206,10 +202,7 @@ pub fn synthesize(
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default(),
     );
-    params.insert(
-        "scenario_sha256".into(),
-        hex(&Sha256::digest(scenario.text.as_bytes())),
-    );
+    params.insert("scenario_sha256".into(), scenario_sha256);
     params.insert("seed".into(), seed.to_string());
     params.insert("episode_index".into(), index.to_string());
     params.insert(
@@ -308,7 +301,7 @@ pub fn synthesize(
             .map_err(&e)?;
         let depth = if c.depth {
             Some(
-                w.add_topic::<Image>(&format!("/camera/{}/depth", c.name))
+                w.add_topic::<Image>(&topics::camera_depth(&c.name))
                     .map_err(&e)?,
             )
         } else {
@@ -400,11 +393,14 @@ pub fn synthesize(
     let joint_period = 1e9 / r.joint_rate_hz;
     let mut next_joint: u64 = 0;
     let mut phase = String::new();
-    let target_mesh = spec
-        .target
-        .as_ref()
-        .map(|t| crate::mesh::Mesh::cylinder(t.radius, 0.0004, 32));
-    let f32c = |c: [f64; 3]| c.map(|v| v as f32);
+    // The target patch: drawn on the table, never collided with.
+    let target_patch = spec.target.as_ref().zip(draws.target).map(|(t, xy)| {
+        (
+            crate::mesh::Mesh::cylinder(t.radius, 0.0004, 32),
+            Iso::translation([xy[0], xy[1], 0.0002]),
+            f32c(t.colour),
+        )
+    });
 
     loop {
         let t = world.time_ns;
@@ -491,6 +487,7 @@ pub fn synthesize(
                 .map_err(&e)?;
         }
         // Cameras.
+        let mut scene: Option<Vec<Item<'_>>> = None;
         for (c, (t_image, t_info, t_depth)) in cameras.iter_mut().zip(&camera_topics) {
             if t < c.due() {
                 continue;
@@ -503,53 +500,9 @@ pub fn synthesize(
                     .then_apply_to(&c.mount),
                 None => c.mount,
             };
-            let mut items: Vec<Item<'_>> = Vec::new();
-            for sc in &world.scenery {
-                items.push(Item {
-                    mesh: &sc.mesh,
-                    pose: sc.pose,
-                    material: Material {
-                        colour: f32c(sc.colour),
-                        checker: sc.checker.map(|(c, t)| (f32c(c), t as f32)),
-                    },
-                });
-            }
-            if let (Some(m), Some(t), Some(xy)) = (&target_mesh, &spec.target, draws.target) {
-                items.push(Item {
-                    mesh: m,
-                    pose: Iso::translation([xy[0], xy[1], 0.0002]),
-                    material: Material {
-                        colour: f32c(t.colour),
-                        checker: None,
-                    },
-                });
-            }
-            for (i, o) in world.objects.iter().enumerate() {
-                items.push(Item {
-                    mesh: &o.mesh,
-                    pose: world.object_pose(i),
-                    material: Material {
-                        colour: f32c(o.colour),
-                        checker: None,
-                    },
-                });
-            }
-            for (link, visuals) in &world.link_visuals {
-                let Some(lp) = world.link_pose(link) else {
-                    continue;
-                };
-                for v in visuals {
-                    items.push(Item {
-                        mesh: &v.mesh,
-                        pose: lp.then_apply_to(&v.origin),
-                        material: Material {
-                            colour: f32c(v.colour),
-                            checker: None,
-                        },
-                    });
-                }
-            }
-            let frame = render::render(&c.intrinsics, &pose, &items, &light);
+            // The scene is assembled once per step, for all cameras due in it.
+            let items = scene.get_or_insert_with(|| scene_items(&world, target_patch.as_ref()));
+            let frame = render::render(&c.intrinsics, &pose, items, &light);
             let mut jpeg = Vec::with_capacity(32 * 1024);
             jpeg_encoder::Encoder::new(&mut jpeg, c.spec.jpeg_quality.clamp(1, 100))
                 .encode(
@@ -666,6 +619,61 @@ fn make_policy(
     })
 }
 
+fn f32c(c: [f64; 3]) -> [f32; 3] {
+    c.map(|v| v as f32)
+}
+
+/// Everything the cameras see, posed as the world is now: table, floor and
+/// walls, the target patch, the objects and every robot link's meshes.
+fn scene_items<'a>(
+    world: &'a World,
+    target_patch: Option<&'a (crate::mesh::Mesh, Iso, [f32; 3])>,
+) -> Vec<Item<'a>> {
+    let plain = |colour: [f32; 3]| Material {
+        colour,
+        checker: None,
+    };
+    let mut items: Vec<Item<'a>> = world
+        .scenery
+        .iter()
+        .map(|sc| Item {
+            mesh: &sc.mesh,
+            pose: sc.pose,
+            material: Material {
+                colour: f32c(sc.colour),
+                checker: sc.checker.map(|(c, t)| (f32c(c), t as f32)),
+            },
+        })
+        .collect();
+    if let Some((mesh, pose, colour)) = target_patch {
+        items.push(Item {
+            mesh,
+            pose: *pose,
+            material: plain(*colour),
+        });
+    }
+    for (i, o) in world.objects.iter().enumerate() {
+        items.push(Item {
+            mesh: &o.mesh,
+            pose: world.object_pose(i),
+            material: plain(f32c(o.colour)),
+        });
+    }
+    for (link, visuals) in &world.link_visuals {
+        let Some(lp) = world.link_pose(link) else {
+            continue;
+        };
+        for v in visuals {
+            items.push(Item {
+                mesh: &v.mesh,
+                pose: lp.then_apply_to(&v.origin),
+                material: plain(f32c(v.colour)),
+            });
+        }
+    }
+    items
+}
+
 /// Success when the picked object rests inside the target; unknown without either.
 fn decide(scenario: &Scenario, draws: &Draws, world: &World) -> Outcome {
     let pick = scenario.spec.object.iter().position(|o| o.pick);
@@ -707,8 +715,4 @@ pub fn evaluate(
         decide(scenario, &draws, &world),
         world.time_ns as f64 * 1e-9,
     ))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

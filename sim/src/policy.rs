@@ -116,24 +116,23 @@ impl PickPlace {
         reachable.set(true);
         let (_, closing, pre_grasp) = best.unwrap_or((0.0, [1.0, 0.0, 0.0], arm_seed.clone()));
         let pre_grasp = solve(at(obj_xy, grasp_z + above), closing, &pre_grasp);
-        let descend: Vec<Vec<f64>> = (1..=4)
-            .scan(pre_grasp.clone(), |seed, k| {
-                let z = grasp_z + above * (1.0 - k as f64 / 4.0);
-                *seed = solve(at(obj_xy, z), closing, seed);
-                Some(seed.clone())
-            })
-            .collect();
+        // Four IK points on a vertical line from `top` down to `bottom`, each
+        // seeded by the one before, so the tool moves straight down.
+        let vertical = |xy: [f64; 2], top: f64, bottom: f64, seed: &[f64]| -> Vec<Vec<f64>> {
+            (1..=4)
+                .scan(seed.to_vec(), |seed, k| {
+                    let z = bottom + (top - bottom) * (1.0 - k as f64 / 4.0);
+                    *seed = solve(at(xy, z), closing, seed);
+                    Some(seed.clone())
+                })
+                .collect()
+        };
+        let descend = vertical(obj_xy, grasp_z + above, grasp_z, &pre_grasp);
         let grasp = descend.last().cloned().unwrap_or(pre_grasp.clone());
         let lift = solve(at(obj_xy, grasp_z + 0.1), closing, &grasp);
         // Keep the object's yaw: carry the same closing direction to the target.
         let over_target = solve(at(target, grasp_z + 0.1), closing, &lift);
-        let place: Vec<Vec<f64>> = (1..=4)
-            .scan(over_target.clone(), |seed, k| {
-                let z = grasp_z + 0.004 + (0.1 - 0.004) * (1.0 - k as f64 / 4.0);
-                *seed = solve(at(target, z), closing, seed);
-                Some(seed.clone())
-            })
-            .collect();
+        let place = vertical(target, grasp_z + 0.1, grasp_z + 0.004, &over_target);
         let placed = place.last().cloned().unwrap_or(over_target.clone());
         let retreat = solve(at(target, grasp_z + 0.08), closing, &placed);
 

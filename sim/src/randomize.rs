@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use sha2::{Digest, Sha256};
 
 use crate::scenario::Scenario;
 use crate::world::ObjectDraw;
@@ -34,12 +33,7 @@ pub struct Draws {
 
 /// The generator for episode `index` of `seed` in `scenario`.
 pub fn episode_rng(scenario: &Scenario, seed: u64, index: u64) -> ChaCha20Rng {
-    let mut h = Sha256::new();
-    h.update(b"reel-sim/1\0");
-    h.update(scenario.text.as_bytes());
-    h.update(seed.to_le_bytes());
-    h.update(index.to_le_bytes());
-    ChaCha20Rng::from_seed(h.finalize().into())
+    ChaCha20Rng::from_seed(scenario.episode_digest(b"reel-sim/1\0", seed, index))
 }
 
 fn uniform(rng: &mut ChaCha20Rng, r: [f64; 2]) -> f64 {

@@ -460,6 +460,19 @@ impl Scenario {
         Ok(s)
     }
 
+    /// sha256 of (`purpose`, this scenario's text, seed, index): what every
+    /// per-episode value (draws, id) derives from, so episode `index` depends
+    /// on nothing else.
+    pub fn episode_digest(&self, purpose: &[u8], seed: u64, index: u64) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(purpose);
+        h.update(self.text.as_bytes());
+        h.update(seed.to_le_bytes());
+        h.update(index.to_le_bytes());
+        h.finalize().into()
+    }
+
     /// The line of a spanned value.
     pub fn line<T>(&self, v: &Spanned<T>) -> usize {
         line_of(&self.text, v.span().start)

@@ -204,6 +204,8 @@ pub struct World {
 #[derive(Debug, Default)]
 pub struct MeshCache {
     meshes: BTreeMap<(PathBuf, [u64; 3]), Arc<Mesh>>,
+    /// Convex hulls (mesh frame) of cached meshes, built on first use.
+    hulls: Vec<(Arc<Mesh>, Option<SharedShape>)>,
 }
 
 impl MeshCache {
@@ -216,6 +218,25 @@ impl MeshCache {
         self.meshes.insert(key, m.clone());
         Ok(m)
     }
+
+    /// The convex hull of `mesh` in its own frame; computed once for meshes
+    /// read through this cache (URDF primitives are cheap and not kept).
+    fn hull(&mut self, mesh: &Arc<Mesh>) -> Option<SharedShape> {
+        if let Some((_, h)) = self.hulls.iter().find(|(m, _)| Arc::ptr_eq(m, mesh)) {
+            return h.clone();
+        }
+        let coarse = mesh.simplified(0.004);
+        let points: Vec<Vector> = coarse
+            .positions
+            .iter()
+            .map(|p| Vector::new(p[0], p[1], p[2]))
+            .collect();
+        let hull = SharedShape::convex_hull(&points);
+        if self.meshes.values().any(|m| Arc::ptr_eq(m, mesh)) {
+            self.hulls.push((mesh.clone(), hull.clone()));
+        }
+        hull
+    }
 }
 
 /// The robot as the scenario names it: model, URDF file and text.
@@ -227,6 +248,8 @@ pub struct RobotSource {
     pub path: PathBuf,
     /// Its text (written to `/robot_description`).
     pub text: String,
+    /// Every mesh file as the URDF names it → where it was found.
+    pub mesh_files: BTreeMap<String, PathBuf>,
 }
 
 impl RobotSource {
@@ -246,13 +269,9 @@ impl RobotSource {
         for j in &model.joints {
             if let Some((lo, hi)) = j.declared_limits {
                 if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-                    let at = text
-                        .find(&format!("name=\"{}\"", j.name))
-                        .map(|o| crate::error::line_of(&text, o))
-                        .unwrap_or(1);
                     return Err(SimError::at_line(
                         &path,
-                        at,
+                        line_of_first(&text, &format!("name=\"{}\"", j.name)),
                         format!(
                             "joint {} has impossible limits lower={lo} upper={hi}; lower must be below upper",
                             j.name
@@ -310,28 +329,38 @@ impl RobotSource {
             joint_exists(name, scenario.line(v))?;
         }
         let dirs = mesh_dirs(&path);
+        let mut mesh_files = BTreeMap::new();
         for link in &model.links {
             for v in &link.visuals {
                 if let Shape::Mesh { filename, .. } = &v.shape {
-                    if RobotModel::resolve_mesh(filename, &dirs).is_none() {
-                        let at = text
-                            .find(filename.as_str())
-                            .map(|o| crate::error::line_of(&text, o))
-                            .unwrap_or(1);
+                    let Some(file) = RobotModel::resolve_mesh(filename, &dirs) else {
                         return Err(SimError::at_line(
                             &path,
-                            at,
+                            line_of_first(&text, filename),
                             format!(
                                 "mesh {filename} of link {} not found next to the URDF; copy the meshes beside it",
                                 link.name
                             ),
                         ));
-                    }
+                    };
+                    mesh_files.insert(filename.clone(), file);
                 }
             }
         }
-        Ok(Self { model, path, text })
+        Ok(Self {
+            model,
+            path,
+            text,
+            mesh_files,
+        })
     }
+}
+
+/// Line of the first `needle` in `text` (1 when absent).
+fn line_of_first(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .map(|o| crate::error::line_of(text, o))
+        .unwrap_or(1)
 }
 
 fn mesh_dirs(urdf: &Path) -> Vec<PathBuf> {
@@ -345,7 +374,7 @@ fn mesh_dirs(urdf: &Path) -> Vec<PathBuf> {
 
 fn shape_mesh(
     shape: &Shape,
-    dirs: &[PathBuf],
+    files: &BTreeMap<String, PathBuf>,
     cache: &mut MeshCache,
     cell: f64,
 ) -> Result<Option<Arc<Mesh>>, SimError> {
@@ -355,10 +384,10 @@ fn shape_mesh(
         Shape::Capsule { radius, length } => Mesh::cylinder(*radius, *length + 2.0 * radius, 24),
         Shape::Sphere(r) => Mesh::sphere(*r, 12, 24),
         Shape::Mesh { filename, scale } => {
-            let Some(path) = RobotModel::resolve_mesh(filename, dirs) else {
+            let Some(path) = files.get(filename) else {
                 return Ok(None);
             };
-            return Ok(Some(cache.get(&path, *scale, cell)?));
+            return Ok(Some(cache.get(path, *scale, cell)?));
         }
     })))
 }
@@ -668,7 +697,6 @@ impl World {
         }
 
         // Contact geometry: override boxes, else convex hulls of the contact links' meshes.
-        let dirs = mesh_dirs(&robot.path);
         let robot_groups =
             InteractionGroups::new(ROBOT, OBJECTS | STATIC, InteractionTestMode::And);
         let pad = r.gripper.friction as f32;
@@ -696,7 +724,8 @@ impl World {
         for link in &model.links {
             let mut visuals = Vec::new();
             for v in &link.visuals {
-                let Some(mesh) = shape_mesh(&v.shape, &dirs, cache, r.mesh_cell_m)? else {
+                let Some(mesh) = shape_mesh(&v.shape, &robot.mesh_files, cache, r.mesh_cell_m)?
+                else {
                     continue;
                 };
                 visuals.push(LinkVisual {
@@ -719,19 +748,11 @@ impl World {
             };
             if let Some((body, off)) = link_body.get(&link.name).copied() {
                 for v in &visuals {
-                    let coarse = v.mesh.simplified(0.004);
-                    let local = off.then_apply_to(&v.origin);
-                    let points: Vec<Vector> = coarse
-                        .positions
-                        .iter()
-                        .map(|p| {
-                            let w = local.apply([p[0] as f64, p[1] as f64, p[2] as f64]);
-                            Vector::new(w[0] as f32, w[1] as f32, w[2] as f32)
-                        })
-                        .collect();
-                    let Some(hull) = ColliderBuilder::convex_hull(&points) else {
+                    let Some(hull) = cache.hull(&v.mesh) else {
                         continue;
                     };
+                    let hull =
+                        ColliderBuilder::new(hull).position(pose_of(&off.then_apply_to(&v.origin)));
                     let h = physics.insert_collider(
                         hull.density(0.0).friction(pad).collision_groups(groups),
                         Some(body),
