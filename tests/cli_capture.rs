@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use reel_formats::episode::{EpisodeReader, Outcome};
 
 mod common;
-use common::{reel, run, venv_python, workspace};
+use common::{reel, run, workspace};
 
 /// The SO-101 sample rig with its links and ports moved under `dir`.
 fn rig_in(dir: &Path) -> PathBuf {
@@ -28,15 +28,6 @@ fn episodes(dir: &Path, suffix: &str) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-fn counts(path: &Path) -> std::collections::BTreeMap<String, u64> {
-    let reader = EpisodeReader::open(path).unwrap();
-    let mut out = std::collections::BTreeMap::new();
-    for m in reader.messages() {
-        *out.entry(m.unwrap().channel.topic.clone()).or_insert(0) += 1;
-    }
-    out
 }
 
 #[test]
@@ -71,29 +62,12 @@ fn record_emulated_rig_unattended_and_third_party_readers_agree() {
         assert_eq!(meta.outcome, Outcome::Unknown);
     }
 
-    let Some(python) = venv_python("third-party MCAP reader checks (mcap, rosbags)") else {
+    let Some(decoded) =
+        common::third_party_readers_agree(&files, "third-party MCAP reader checks (mcap, rosbags)")
+    else {
         return;
     };
-    let o = Command::new(&python)
-        .arg(workspace().join("scripts/check_interop.py"))
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let decoded: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for f in &files {
-        let ours = counts(f);
-        for reader in ["mcap", "rosbags"] {
-            let theirs = &decoded[f.to_string_lossy().as_ref()][reader];
-            for (topic, n) in &ours {
-                assert_eq!(
-                    theirs[topic]["count"].as_u64(),
-                    Some(*n),
-                    "{reader} {topic} in {}",
-                    f.display()
-                );
-            }
-        }
         let js = &decoded[f.to_string_lossy().as_ref()]["rosbags"]["/robot/follower/joint_states"]
             ["first"];
         assert_eq!(js["name"][0], "shoulder_pan", "{js}");
@@ -173,7 +147,7 @@ fn separate_emulate_process_and_kill_9_of_the_recorder_loses_about_a_second() {
     let lost = killed_at.saturating_sub(newest) as f64 / 1e9;
     println!("kill -9: newest recovered message {lost:.3} s before the kill");
     assert!(lost < 1.5, "lost {lost:.3} s");
-    let c = counts(&recovered);
+    let c = common::topic_counts(&recovered);
     assert!(c["/robot/follower/joint_states"] > 250, "{c:?}");
     assert!(c["/camera/front/image/compressed"] > 75, "{c:?}");
 }

@@ -5,26 +5,24 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{reel, run, stderr, venv_python, workspace};
+use common::{reel, run, stderr, workspace};
 use reel_formats::episode::EpisodeReader;
+
+#[path = "../sim/tests/common/short_scenario.rs"]
+mod short_scenario;
 
 /// The sample scenario shortened to `seconds`, cameras at 128×96, with the
 /// URDF path rewritten to `urdf`.
 fn scenario_in(dir: &Path, seconds: f64, urdf: &Path) -> PathBuf {
-    let text =
-        std::fs::read_to_string(workspace().join("samples/sim/so101-pick-place.toml")).unwrap();
-    let text = text
-        .replace("duration_s = 12.0", &format!("duration_s = {seconds}"))
-        .replace("width = 320", "width = 128")
-        .replace("height = 240", "height = 96")
-        .replace(
-            "\"../robots/so101/so101_new_calib.urdf\"",
-            &format!("{:?}", urdf.display().to_string()),
-        );
     let path = dir.join("scenario.toml");
-    std::fs::write(&path, text).unwrap();
+    short_scenario::write_short_scenario(
+        &workspace().join("samples"),
+        &path,
+        seconds,
+        (128, 96),
+        urdf,
+    );
     path
 }
 
@@ -49,32 +47,7 @@ fn sim_episodes_open_in_third_party_readers_and_export_to_lerobot() {
         .collect();
     files.sort();
     assert_eq!(files.len(), 2, "{files:?}");
-    if let Some(python) = venv_python("third-party checks of sim episodes") {
-        let o = Command::new(&python)
-            .arg(workspace().join("scripts/check_interop.py"))
-            .args(&files)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let decoded: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        for f in &files {
-            let reader = EpisodeReader::open(f).unwrap();
-            let mut ours = std::collections::BTreeMap::<String, u64>::new();
-            for m in reader.messages() {
-                *ours.entry(m.unwrap().channel.topic.clone()).or_default() += 1;
-            }
-            for third in ["mcap", "rosbags"] {
-                for (topic, n) in &ours {
-                    assert_eq!(
-                        decoded[f.to_string_lossy().as_ref()][third][topic]["count"].as_u64(),
-                        Some(*n),
-                        "{third} {topic} in {}",
-                        f.display()
-                    );
-                }
-            }
-        }
-    }
+    common::third_party_readers_agree(&files, "third-party checks of sim episodes");
     let dataset = dir.path().join("lerobot");
     let o = run(reel()
         .args(["export", "lerobot"])

@@ -1,5 +1,9 @@
 //! Physics, sensor truth and determinism of the simulator.
 
+mod common {
+    pub mod short_scenario;
+}
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -18,19 +22,9 @@ fn samples() -> PathBuf {
 /// The sample scenario, shortened and with small cameras, written next to `dir`
 /// with the URDF path made absolute.
 fn short_scenario(dir: &Path, seconds: f64) -> Scenario {
-    let text =
-        std::fs::read_to_string(samples().join("sim/so101-pick-place.toml")).expect("sample");
-    let urdf = samples().join("robots/so101/so101_new_calib.urdf");
-    let text = text
-        .replace("duration_s = 12.0", &format!("duration_s = {seconds}"))
-        .replace("width = 320", "width = 96")
-        .replace("height = 240", "height = 72")
-        .replace(
-            "\"../robots/so101/so101_new_calib.urdf\"",
-            &format!("{:?}", urdf.display().to_string()),
-        );
     let path = dir.join("short.toml");
-    std::fs::write(&path, &text).expect("write");
+    let urdf = samples().join("robots/so101/so101_new_calib.urdf");
+    common::short_scenario::write_short_scenario(&samples(), &path, seconds, (96, 72), &urdf);
     Scenario::read(&path).expect("short scenario")
 }
 

@@ -43,3 +43,40 @@ pub fn venv_python(checks: &str) -> Option<PathBuf> {
     skip(checks, "no .venv (run scripts/setup.sh)");
     None
 }
+
+/// Messages per topic as reel reads them.
+pub fn topic_counts(path: &std::path::Path) -> std::collections::BTreeMap<String, u64> {
+    let reader = reel_formats::episode::EpisodeReader::open(path).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for m in reader.messages() {
+        *out.entry(m.unwrap().channel.topic.clone()).or_insert(0) += 1;
+    }
+    out
+}
+
+/// Runs `scripts/check_interop.py` on `files` and asserts that the Python
+/// `mcap` and `rosbags` readers decode, per topic, exactly the messages reel
+/// reads. Returns their report, or None (skip recorded) without the venv.
+pub fn third_party_readers_agree(files: &[PathBuf], checks: &str) -> Option<serde_json::Value> {
+    let python = venv_python(checks)?;
+    let o = Command::new(&python)
+        .arg(workspace().join("scripts/check_interop.py"))
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let decoded: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for f in files {
+        for (topic, n) in &topic_counts(f) {
+            for reader in ["mcap", "rosbags"] {
+                assert_eq!(
+                    decoded[f.to_string_lossy().as_ref()][reader][topic]["count"].as_u64(),
+                    Some(*n),
+                    "{reader} {topic} in {}",
+                    f.display()
+                );
+            }
+        }
+    }
+    Some(decoded)
+}
