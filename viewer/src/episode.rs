@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use reel_formats::episode::{schema_name, EpisodeReader, FileState};
 use reel_formats::geometry::Iso;
 use reel_formats::robot::RobotModel;
+use reel_formats::ros2::builtin_interfaces::Time;
 use reel_formats::ros2::foxglove_msgs::CompressedVideo;
 use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
 use reel_formats::ros2::std_msgs::StringMsg;
@@ -133,9 +134,7 @@ impl RobotSource {
 /// no paths or keys.
 struct TopicState {
     kind: StreamKind,
-    quality: StreamQuality,
-    /// `quality/<topic>` and its `hole_s` marker series.
-    quality_paths: [rerun::EntityPath; 2],
+    quality: QualityTrack,
     logged: u64,
     /// Where the topic is drawn; for cameras and LiDARs fixed at the first message.
     entity: Option<rerun::EntityPath>,
@@ -145,6 +144,13 @@ struct TopicState {
     named_joints: usize,
     /// Camera info: the last pinhole logged.
     pinhole: Option<([f64; 4], [u32; 2])>,
+}
+
+/// A stream's quality checks and where their flags are logged.
+struct QualityTrack {
+    stream: StreamQuality,
+    /// `quality/<topic>` and its `hole_s` marker series.
+    paths: [rerun::EntityPath; 2],
 }
 
 impl TopicState {
@@ -163,8 +169,10 @@ impl TopicState {
         };
         Self {
             kind,
-            quality: StreamQuality::default(),
-            quality_paths: [quality.as_str().into(), format!("{quality}/hole_s").into()],
+            quality: QualityTrack {
+                stream: StreamQuality::default(),
+                paths: [quality.as_str().into(), format!("{quality}/hole_s").into()],
+            },
             logged: 0,
             entity: None,
             joint_series,
@@ -263,13 +271,15 @@ impl EpisodeLogger {
     /// Sets the time to `stamp` and logs what is wrong with the sample.
     fn observe(
         &mut self,
-        (quality, paths): (&mut StreamQuality, &[rerun::EntityPath; 2]),
+        track: &mut QualityTrack,
         topic: &str,
-        stamp: i64,
+        stamp: Time,
         received: i64,
     ) -> Result<(), ViewError> {
+        let stamp = sensor_time(stamp, received);
         self.set_time(stamp);
-        for flag in quality.observe(stamp, received) {
+        let paths = &track.paths;
+        for flag in track.stream.observe(stamp, received) {
             self.stats.flags += 1;
             let level = if flag.is_warning() {
                 rerun::TextLogLevel::WARN
@@ -322,12 +332,7 @@ impl EpisodeLogger {
             StreamKind::Joints { arm, commands } => {
                 let (arm, commands) = (arm.clone(), *commands);
                 let m: JointState = decode(topic, data)?;
-                self.observe(
-                    (&mut state.quality, &state.quality_paths),
-                    topic,
-                    stamp_or(m.header.stamp.to_nanos() as i64, received),
-                    received,
-                )?;
+                self.observe(&mut state.quality, topic, m.header.stamp, received)?;
                 if state.named_joints != m.name.len() {
                     for (unit, path) in JOINT_UNITS.iter().zip(&state.joint_series) {
                         let names: Vec<String> =
@@ -356,12 +361,7 @@ impl EpisodeLogger {
             }
             StreamKind::Image(camera) => {
                 let m: CompressedImage = decode(topic, data)?;
-                self.observe(
-                    (&mut state.quality, &state.quality_paths),
-                    topic,
-                    stamp_or(m.header.stamp.to_nanos() as i64, received),
-                    received,
-                )?;
+                self.observe(&mut state.quality, topic, m.header.stamp, received)?;
                 let path = self.drawn_at(&mut state.entity, camera, &m.header.frame_id, "cameras");
                 if m.format.contains("h264") {
                     self.rec.log(
@@ -383,12 +383,7 @@ impl EpisodeLogger {
             }
             StreamKind::Video(camera) => {
                 let m: CompressedVideo = decode(topic, data)?;
-                self.observe(
-                    (&mut state.quality, &state.quality_paths),
-                    topic,
-                    stamp_or(m.timestamp.to_nanos() as i64, received),
-                    received,
-                )?;
+                self.observe(&mut state.quality, topic, m.timestamp, received)?;
                 let path = self.drawn_at(&mut state.entity, camera, &m.frame_id, "cameras");
                 let codec = match m.format.as_str() {
                     "h265" | "hevc" => rerun::components::VideoCodec::H265,
@@ -404,7 +399,7 @@ impl EpisodeLogger {
                 let k = [m.k[0], m.k[4], m.k[2], m.k[5]];
                 let res = [m.width, m.height];
                 if state.pinhole != Some((k, res)) && k[0] > 0.0 && k[1] > 0.0 {
-                    self.set_time(stamp_or(m.header.stamp.to_nanos() as i64, received));
+                    self.set_time(sensor_time(m.header.stamp, received));
                     let path =
                         self.drawn_at(&mut state.entity, camera, &m.header.frame_id, "cameras");
                     self.rec.log(
@@ -421,12 +416,7 @@ impl EpisodeLogger {
             }
             StreamKind::Points(lidar) => {
                 let m: PointCloud2 = decode(topic, data)?;
-                self.observe(
-                    (&mut state.quality, &state.quality_paths),
-                    topic,
-                    stamp_or(m.header.stamp.to_nanos() as i64, received),
-                    received,
-                )?;
+                self.observe(&mut state.quality, topic, m.header.stamp, received)?;
                 let path =
                     self.drawn_at(&mut state.entity, lidar, &m.header.frame_id, "world/lidar");
                 match crate::points::points3d(&m) {
@@ -450,7 +440,7 @@ impl EpisodeLogger {
                         self.rec
                             .log_static(path.as_str(), &rerun::TransformAxes3D::new(0.05))?;
                     } else {
-                        self.set_time(stamp_or(t.header.stamp.to_nanos() as i64, received));
+                        self.set_time(sensor_time(t.header.stamp, received));
                         self.rec.log(path.as_str(), &tf)?;
                     }
                 }
@@ -589,7 +579,7 @@ impl EpisodeLogger {
         topics.sort_by(|a, b| a.0.cmp(b.0));
         let mut lines = Vec::new();
         for (topic, state) in &topics {
-            let (q, c) = (&state.quality, state.quality.counts);
+            let (q, c) = (&state.quality.stream, state.quality.stream.counts);
             if c.holes + c.not_monotonic + c.late > 0 {
                 lines.push(format!(
                     "{topic}: {} samples, {} hole(s) with ~{} missing, {} out of order, {} late",
@@ -619,14 +609,6 @@ fn decode<M: RosMessage>(topic: &str, data: &[u8]) -> Result<M, ViewError> {
         topic: topic.to_string(),
         reason: e.to_string(),
     })
-}
-
-fn stamp_or(stamp: i64, received: i64) -> i64 {
-    if stamp > 0 {
-        stamp
-    } else {
-        received
-    }
 }
 
 /// An `/episode/events` JSON line as a log line with a level.
@@ -792,5 +774,13 @@ impl EpisodeSource {
             }
         }
         Ok(())
+    }
+}
+
+/// Sensor time of a message; its reception time when the sensor gave none.
+fn sensor_time(stamp: Time, received: i64) -> i64 {
+    match stamp.to_nanos() as i64 {
+        s if s > 0 => s,
+        _ => received,
     }
 }
