@@ -19,6 +19,9 @@
 //! Size: REEL_BENCH_EPISODES (default 3) episodes of REEL_BENCH_SECONDS
 //! (default 10) s, two 640×480 cameras at 30 fps, 6+6 joints at 200 Hz.
 
+#[path = "../formats/tests/common/synthetic_rig.rs"]
+mod synthetic_rig;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -30,6 +33,7 @@ use reel_formats::export::lerobot::plan::{plan_episode, GapPolicy};
 use reel_formats::export::source::SourceEpisode;
 use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState};
 use reel_formats::ros2::std_msgs::Header;
+use reel_formats::topics;
 use reel_formats::video::{decode_jpeg, to_rgb24};
 
 const W: u32 = 640;
@@ -85,20 +89,11 @@ fn write_episode(path: &Path, start: u64, seconds: f64, jpegs: &[Vec<u8>], task:
     let cams: Vec<_> = CAMERAS
         .iter()
         .map(|c| {
-            w.add_topic::<CompressedImage>(&format!("/camera/{c}/image/compressed"))
+            w.add_topic::<CompressedImage>(&topics::camera_image(c))
                 .unwrap()
         })
         .collect();
-    let names: Vec<String> = [
-        "shoulder_pan",
-        "shoulder_lift",
-        "elbow_flex",
-        "wrist_flex",
-        "wrist_roll",
-        "gripper",
-    ]
-    .map(String::from)
-    .to_vec();
+    let names: Vec<String> = synthetic_rig::SO101_JOINTS.map(String::from).to_vec();
     let end = start + (seconds * 1e9) as u64;
     let mut next_joint = start;
     let mut frame = 0u64;
