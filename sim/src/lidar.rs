@@ -39,6 +39,8 @@ pub struct Lidar {
     epoch_ns: u64,
     next_sequence: u64,
     revolution: Option<(u64, u64, Vec<u8>)>,
+    /// Per laser: cos and sin of its elevation, and its origin (sensor frame).
+    beams: [(f64, f64, [f64; 3]); LASERS],
 }
 
 impl Lidar {
@@ -55,6 +57,14 @@ impl Lidar {
             epoch_ns,
             next_sequence: 0,
             revolution: None,
+            beams: std::array::from_fn(|laser| {
+                let el = ELEVATION_DEG[laser].to_radians();
+                (
+                    el.cos(),
+                    el.sin(),
+                    [0.0, 0.0, VERTICAL_CORRECTION_MM[laser] * 1e-3],
+                )
+            }),
         }
     }
 
@@ -105,15 +115,22 @@ impl Lidar {
                 let t = t_seq + laser as u64 * LASER_NS;
                 let turns = t as f64 * self.rate_hz / 1e9;
                 let az = (turns - turns.floor()) * std::f64::consts::TAU;
-                let el = ELEVATION_DEG[laser].to_radians();
+                let (cos_el, sin_el, from) = self.beams[laser];
                 // Velodyne azimuth turns clockwise seen from above, from +x (forward).
-                let dir = [el.cos() * az.cos(), -el.cos() * az.sin(), el.sin()];
-                let from = [0.0, 0.0, VERTICAL_CORRECTION_MM[laser] * 1e-3];
+                let (sin_az, cos_az) = az.sin_cos();
+                let dir = [cos_el * cos_az, -cos_el * sin_az, sin_el];
                 let wo = origin.apply(from);
                 let wd = origin.rotate(dir);
+                let inv_dir = wd.map(|v| {
+                    if v.abs() < 1e-15 {
+                        f64::INFINITY
+                    } else {
+                        1.0 / v
+                    }
+                });
                 let mut best: Option<(f64, [f64; 3], f32)> = None;
                 for b in &world.static_boxes {
-                    if let Some((t, n)) = b.ray(wo, wd) {
+                    if let Some((t, n)) = b.ray(wo, inv_dir) {
                         if t <= self.max_range && best.is_none_or(|x| t < x.0) {
                             best = Some((t, n, b.albedo));
                         }
@@ -122,7 +139,7 @@ impl Lidar {
                 let inside = |b: &StaticBox| (0..3).all(|a| wo[a] >= b.min[a] && wo[a] <= b.max[a]);
                 let enters_moving = moving.as_ref().is_some_and(|m| {
                     inside(m)
-                        || m.ray(wo, wd)
+                        || m.ray(wo, inv_dir)
                             .is_some_and(|(t, _)| best.is_none_or(|x| t < x.0))
                 });
                 if enters_moving {

@@ -16,9 +16,47 @@ pub struct Mesh {
     pub positions: Vec<[f32; 3]>,
     /// Counter-clockwise triangles (outward normals).
     pub triangles: Vec<[u32; 3]>,
+    /// A sphere around every vertex (centre, radius), so a renderer can skip
+    /// a mesh outside its view without transforming its vertices.
+    bounds: ([f32; 3], f32),
 }
 
 impl Mesh {
+    /// A mesh from vertices and counter-clockwise triangles.
+    pub fn new(positions: Vec<[f32; 3]>, triangles: Vec<[u32; 3]>) -> Self {
+        // The centre of the bounding box: not the smallest sphere, but
+        // within √3 of it and one pass.
+        let (mut lo, mut hi) = ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]);
+        for p in &positions {
+            for k in 0..3 {
+                lo[k] = lo[k].min(p[k]);
+                hi[k] = hi[k].max(p[k]);
+            }
+        }
+        let centre: [f32; 3] = std::array::from_fn(|k| {
+            if lo[k] <= hi[k] {
+                (lo[k] + hi[k]) / 2.0
+            } else {
+                0.0
+            }
+        });
+        let radius = positions
+            .iter()
+            .map(|p| (0..3).map(|k| (p[k] - centre[k]).powi(2)).sum::<f32>())
+            .fold(0.0f32, f32::max)
+            .sqrt();
+        Self {
+            positions,
+            triangles,
+            bounds: (centre, radius),
+        }
+    }
+
+    /// A sphere (centre, radius) holding every vertex.
+    pub fn bounds(&self) -> ([f32; 3], f32) {
+        self.bounds
+    }
+
     /// Reads a binary or ASCII STL file, scaling every coordinate by `scale`.
     pub fn read_stl(path: &Path, scale: [f64; 3]) -> Result<Self, SimError> {
         let bytes = std::fs::read(path).map_err(|e| SimError::io(path, e))?;
@@ -62,10 +100,7 @@ impl Mesh {
             [1, 3, 5],
             [3, 7, 5], // +x
         ];
-        Self {
-            positions,
-            triangles,
-        }
+        Self::new(positions, triangles)
     }
 
     /// A cylinder along z centred on the origin, `segments` around.
@@ -86,10 +121,7 @@ impl Mesh {
             triangles.push([b0, b1, t0]);
             triangles.push([t0, b1, t1]);
         }
-        Self {
-            positions,
-            triangles,
-        }
+        Self::new(positions, triangles)
     }
 
     /// A UV sphere.
@@ -118,10 +150,7 @@ impl Mesh {
                 triangles.push([at(ring + 1, s), at(ring, s + 1), at(ring + 1, s + 1)]);
             }
         }
-        Self {
-            positions,
-            triangles,
-        }
+        Self::new(positions, triangles)
     }
 
     /// Vertex clustering: vertices within one `cell` (metres) merge, and
@@ -171,10 +200,7 @@ impl Mesh {
             .iter()
             .map(|(s, n)| s.map(|v| (v / *n as f64) as f32))
             .collect();
-        Self {
-            positions,
-            triangles,
-        }
+        Self::new(positions, triangles)
     }
 }
 

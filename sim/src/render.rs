@@ -95,10 +95,13 @@ pub struct Frame {
     pub depth: Vec<f32>,
 }
 
-/// A drawn triangle's lit colour and, when textured, its second colour and tile size.
-type Shade = ([f32; 3], Option<([f32; 3], f32)>);
+/// A drawn triangle's lit colour (sRGB-encoded) and, when textured, its second colour and tiles per metre.
+type Shade = ([u8; 3], Option<([u8; 3], f32)>);
 
 const NEAR: f32 = 0.005;
+/// Tiles added before truncating checker coordinates: even, and more than any
+/// scene spans (4096 tiles of 1 mm = 4 m from the origin).
+const CHECKER_SHIFT: f32 = 4096.0;
 const BACKGROUND: [f32; 3] = [0.62, 0.66, 0.72];
 
 /// Renders `items` seen from `world_from_camera` (optical frame: x right, y down, z forward).
@@ -115,10 +118,18 @@ pub fn render(k: &Intrinsics, world_from_camera: &Iso, items: &[Item<'_>], light
     let cam_from_world = world_from_camera.inverse();
     let (fx, fy, cx, cy) = (k.fx as f32, k.fy as f32, k.cx as f32, k.cy as f32);
     let cam_to_world = matrix(world_from_camera);
+    let lut = srgb_table();
+    let encode =
+        |c: [f32; 3]| c.map(|v| lut[(v.clamp(0.0, 1.0) * (LUT_SIZE - 1) as f32 + 0.5) as usize]);
+    let view = ViewPlanes::new(k);
     let mut verts: Vec<[f32; 3]> = Vec::new();
     let mut screen: Vec<[f32; 3]> = Vec::new();
-    for item in items {
+    for item in items.iter().rev() {
         let m = matrix(&cam_from_world.then_apply_to(&item.pose));
+        let (centre, radius) = item.mesh.bounds();
+        if !view.may_see(transform(&m, &centre), radius) {
+            continue;
+        }
         let world_rot = matrix(&item.pose);
         verts.clear();
         verts.extend(item.mesh.positions.iter().map(|p| transform(&m, p)));
@@ -177,21 +188,18 @@ pub fn render(k: &Intrinsics, world_from_camera: &Iso, items: &[Item<'_>], light
                 let len = dot(n_world, n_world).sqrt().max(1e-30);
                 let lambert = (dot(n_world, light.to_light) / len).abs();
                 let shade = light.ambient + light.intensity * lambert;
-                let base = item.material.colour.map(|c| c * shade);
+                let base = encode(item.material.colour.map(|c| c * shade));
                 let checker = item
                     .material
                     .checker
-                    .map(|(c2, tile)| (c2.map(|c| c * shade), tile));
+                    .map(|(c2, tile)| (encode(c2.map(|c| c * shade)), 1.0 / tile));
                 shades.push((base, checker));
             }
         }
     }
-    let lut = srgb_table();
-    let encode =
-        |c: [f32; 3]| c.map(|v| lut[(v.clamp(0.0, 1.0) * (LUT_SIZE - 1) as f32 + 0.5) as usize]);
     let background = encode(BACKGROUND);
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    let mut depth = Vec::with_capacity(w * h);
+    let mut rgb = vec![0u8; w * h * 3];
+    let mut depth = vec![f32::INFINITY; w * h];
     // World position of a pixel at depth z: camera origin + z·(R·((u−cx)/fx, (v−cy)/fy, 1)),
     // affine in u along a row.
     let r = |i: usize, j: usize| cam_to_world[i][j];
@@ -201,32 +209,38 @@ pub fn render(k: &Intrinsics, world_from_camera: &Iso, items: &[Item<'_>], light
         let vy = (y as f32 - cy) / fy;
         let row_start: [f32; 3] =
             std::array::from_fn(|i| r(i, 0) * (-cx / fx) + r(i, 1) * vy + r(i, 2));
-        for x in 0..w {
-            let i = y * w + x;
-            let id = shade_of[i];
+        let row = y * w..(y + 1) * w;
+        let pixels = rgb[row.start * 3..row.end * 3].chunks_exact_mut(3);
+        for (x, ((px, d), (&id, &iz))) in pixels
+            .zip(&mut depth[row.clone()])
+            .zip(shade_of[row.clone()].iter().zip(&inv_depth[row]))
+            .enumerate()
+        {
             if id == u32::MAX {
-                rgb.extend_from_slice(&background);
-                depth.push(f32::INFINITY);
+                px.copy_from_slice(&background);
                 continue;
             }
-            let z = 1.0 / inv_depth[i];
-            depth.push(z);
+            let z = 1.0 / iz;
+            *d = z;
             let (base, checker) = shades[id as usize];
             let c = match checker {
                 None => base,
-                Some((c2, tile)) => {
+                Some((c2, per_metre)) => {
                     let u = x as f32;
                     let wx = origin[0] + z * (row_start[0] + step_u[0] * u);
                     let wy = origin[1] + z * (row_start[1] + step_u[1] * u);
-                    let cell = (wx / tile).floor() as i32 + (wy / tile).floor() as i32;
-                    if cell & 1 == 0 {
+                    // Truncation is the floor once shifted positive by an even
+                    // number of tiles (which keeps the parity).
+                    let tiles = (wx * per_metre + CHECKER_SHIFT) as i32
+                        + (wy * per_metre + CHECKER_SHIFT) as i32;
+                    if tiles & 1 == 0 {
                         base
                     } else {
                         c2
                     }
                 }
             };
-            rgb.extend_from_slice(&encode(c));
+            px.copy_from_slice(&c);
         }
     }
     Frame { rgb, depth }
@@ -259,30 +273,16 @@ fn raster(
     if area.abs() < 1e-12 {
         return false;
     }
-    let min_x = t
-        .iter()
-        .map(|p| p[0])
-        .fold(f32::INFINITY, f32::min)
-        .ceil()
-        .max(0.0);
-    let max_x = t
-        .iter()
-        .map(|p| p[0])
-        .fold(f32::NEG_INFINITY, f32::max)
-        .floor()
-        .min(w as f32 - 1.0);
-    let min_y = t
-        .iter()
-        .map(|p| p[1])
-        .fold(f32::INFINITY, f32::min)
-        .ceil()
-        .max(0.0);
-    let max_y = t
-        .iter()
-        .map(|p| p[1])
-        .fold(f32::NEG_INFINITY, f32::max)
-        .floor()
-        .min(h as f32 - 1.0);
+    let (lo_x, hi_x) = (
+        t[0][0].min(t[1][0]).min(t[2][0]),
+        t[0][0].max(t[1][0]).max(t[2][0]),
+    );
+    let (lo_y, hi_y) = (
+        t[0][1].min(t[1][1]).min(t[2][1]),
+        t[0][1].max(t[1][1]).max(t[2][1]),
+    );
+    let (min_x, max_x) = (ceil(lo_x).max(0.0), floor(hi_x).min(w as f32 - 1.0));
+    let (min_y, max_y) = (ceil(lo_y).max(0.0), floor(hi_y).min(h as f32 - 1.0));
     if max_x < min_x || max_y < min_y {
         return false;
     }
@@ -323,9 +323,9 @@ fn raster(
         for k in 0..3 {
             let at = e[k] + dy[k] * fy;
             if dx[k] > 0.0 {
-                lo = lo.max((-at / dx[k]).floor() - 1.0);
+                lo = lo.max(floor(-at / dx[k]) - 1.0);
             } else if dx[k] < 0.0 {
-                hi = hi.min((-at / dx[k]).ceil() + 1.0);
+                hi = hi.min(ceil(-at / dx[k]) + 1.0);
             } else if at < 0.0 {
                 hi = -1.0;
             }
@@ -354,6 +354,50 @@ fn raster(
         }
     }
     won
+}
+
+/// The view frustum's side planes (through the optical centre, unit normals
+/// pointing inwards) and its near plane.
+struct ViewPlanes([[f32; 3]; 4]);
+
+impl ViewPlanes {
+    fn new(k: &Intrinsics) -> Self {
+        // Pixel centres span −0.5 … w − 0.5: u ≥ −0.5 ⇔ fx·x + (cx + 0.5)·z ≥ 0, etc.
+        let (w, h) = (k.width as f64, k.height as f64);
+        let planes = [
+            [k.fx, 0.0, k.cx + 0.5],
+            [-k.fx, 0.0, w - 0.5 - k.cx],
+            [0.0, k.fy, k.cy + 0.5],
+            [0.0, -k.fy, h - 0.5 - k.cy],
+        ]
+        .map(|n| {
+            let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+            n.map(|v| (v / len) as f32)
+        });
+        Self(planes)
+    }
+
+    /// False only when a sphere (camera frame) is wholly outside the view.
+    fn may_see(&self, centre: [f32; 3], radius: f32) -> bool {
+        centre[2] + radius >= NEAR && self.0.iter().all(|n| dot(*n, centre) >= -radius)
+    }
+}
+
+/// `f32::floor` without the libm call (the default x86-64 target has no
+/// rounding instruction); exact for |x| < 2³¹, which covers every pixel.
+#[inline(always)]
+fn floor(x: f32) -> f32 {
+    let t = x as i32 as f32;
+    if t > x {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
+#[inline(always)]
+fn ceil(x: f32) -> f32 {
+    -floor(-x)
 }
 
 /// Sutherland–Hodgman against the near plane: at most 4 vertices, no allocation.

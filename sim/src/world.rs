@@ -104,21 +104,22 @@ pub struct StaticBox {
 }
 
 impl StaticBox {
-    /// Distance along `dir` from `origin` to the box, and the face normal.
-    pub fn ray(&self, origin: [f64; 3], dir: [f64; 3]) -> Option<(f64, [f64; 3])> {
+    /// Distance along a ray from `origin` to the box, and the face normal;
+    /// the ray is given by the reciprocals of its direction's components
+    /// (one division per ray, not per box and axis; ±∞ for a zero component).
+    pub fn ray(&self, origin: [f64; 3], inv_dir: [f64; 3]) -> Option<(f64, [f64; 3])> {
         let (mut t0, mut t1) = (0.0f64, f64::INFINITY);
         let mut normal = [0.0; 3];
         for a in 0..3 {
-            if dir[a].abs() < 1e-15 {
+            if inv_dir[a].is_infinite() {
                 if origin[a] < self.min[a] || origin[a] > self.max[a] {
                     return None;
                 }
                 continue;
             }
-            let inv = 1.0 / dir[a];
             let (mut near, mut far) = (
-                (self.min[a] - origin[a]) * inv,
-                (self.max[a] - origin[a]) * inv,
+                (self.min[a] - origin[a]) * inv_dir[a],
+                (self.max[a] - origin[a]) * inv_dir[a],
             );
             let mut sign = -1.0;
             if near > far {
@@ -195,6 +196,9 @@ pub struct World {
     pub static_boxes: Vec<StaticBox>,
     /// Diffuse reflectance of every collider (LiDAR intensity).
     pub albedo: std::collections::HashMap<ColliderHandle, f32>,
+    /// The colliders of moving bodies and their bounds in their own frame
+    /// (a hull's bounds from its vertices cost more than the ray casts they save).
+    moving_colliders: Vec<(ColliderHandle, rapier3d::parry::bounding_volume::Aabb)>,
     /// Simulated time, nanoseconds since the episode start.
     pub time_ns: u64,
     step_ns: u64,
@@ -770,6 +774,12 @@ impl World {
         // the scene (a bare collision pass before any step upsets the multibody).
         physics.step();
         let step_ns = 1_000_000_000 / spec.scenario.physics_hz as u64;
+        let moving_colliders = physics
+            .colliders
+            .iter()
+            .filter(|(_, c)| c.parent().is_some_and(|b| !physics.bodies[b].is_fixed()))
+            .map(|(h, c)| (h, c.shape().compute_local_aabb()))
+            .collect();
         Ok(Self {
             physics,
             model,
@@ -781,6 +791,7 @@ impl World {
             scenery,
             static_boxes,
             albedo,
+            moving_colliders,
             time_ns: 0,
             step_ns,
         })
@@ -851,11 +862,8 @@ impl World {
     /// Bounds of everything that moves (robot links, objects), for culling ray casts.
     pub fn moving_bounds(&self) -> Option<([f64; 3], [f64; 3])> {
         let mut out: Option<([f64; 3], [f64; 3])> = None;
-        for (_, c) in self.physics.colliders.iter() {
-            if c.parent().is_none_or(|b| self.physics.bodies[b].is_fixed()) {
-                continue;
-            }
-            let aabb = c.compute_aabb();
+        for (h, local) in &self.moving_colliders {
+            let aabb = local.transform_by(self.physics.colliders[*h].position());
             let (lo, hi) = (aabb.mins, aabb.maxs);
             let lo = [lo.x as f64, lo.y as f64, lo.z as f64];
             let hi = [hi.x as f64, hi.y as f64, hi.z as f64];
