@@ -46,6 +46,8 @@ enum Command {
     Check(commands::check::Args),
     /// Show an episode, a folder of episodes or a LeRobot dataset in rerun.
     View(commands::view::Args),
+    /// Calibrate cameras: intrinsics and distortion from checkerboard views.
+    Calib(commands::calib::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::View(args) => commands::view::run(&args),
+        Command::Calib(args) => commands::calib::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,18 @@
-//! reel-calib: camera intrinsics, hand-eye and camera–LiDAR extrinsics, time
-//! offsets between streams; reads and writes ROS and OpenCV calibration files.
+//! reel-calib: camera intrinsics from checkerboard views, and the ROS and
+//! OpenCV calibration files the rest of the toolchain reads.
 //!
-//! Empty until the calibration work lands; nothing here is exposed as a command yet.
+//! Hand-eye, camera–LiDAR extrinsics and stream time offsets are not built yet.
+
+pub mod board;
+pub mod detect;
+pub mod error;
+pub mod files;
+pub mod images;
+pub mod intrinsics;
+pub mod model;
+pub mod synthetic;
+pub mod zhang;
+
+pub use board::Checkerboard;
+pub use error::CalibError;
+pub use model::{CameraModel, LensModel, Pose};

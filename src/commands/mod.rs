@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod calib;
 pub mod check;
 pub mod ctl;
 pub mod daemon;
