@@ -143,3 +143,49 @@ fn board_specs_are_checked() {
         assert!(err.contains("COLSxROWS"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn recovers_a_fisheye_lens() {
+    let camera = CameraModel {
+        lens: LensModel::Fisheye,
+        distortion: vec![0.04, -0.012, 0.003, -0.0005],
+        ..truth()
+    };
+    let board = Checkerboard::parse("checkerboard:9x6:0.03").unwrap();
+    let observations: Vec<Observation> = varied_poses(&camera, &board, 16)
+        .iter()
+        .enumerate()
+        .filter_map(|(k, pose)| {
+            let pixels = render_board(&camera, &board, pose, 3);
+            let corners = find_checkerboard(&Gray::from_u8(640, 480, &pixels), &board)?;
+            Some(Observation {
+                name: format!("view{k:02}"),
+                corners,
+            })
+        })
+        .collect();
+    assert!(
+        observations.len() >= 14,
+        "detected only {} views",
+        observations.len()
+    );
+    let options = Options {
+        lens: LensModel::Fisheye,
+        fix_k3: false,
+    };
+    let result = calibrate(&board, 640, 480, &observations, options).unwrap();
+    let c = &result.camera;
+    println!(
+        "fisheye: fx {:.3} fy {:.3} cx {:.3} cy {:.3} d {:?} rms {:.4}",
+        c.fx, c.fy, c.cx, c.cy, c.distortion, result.rms_px
+    );
+    assert!(result.rms_px < 0.3, "rms {}", result.rms_px);
+    for (got, want) in [
+        (c.fx, camera.fx),
+        (c.fy, camera.fy),
+        (c.cx, camera.cx),
+        (c.cy, camera.cy),
+    ] {
+        assert!((got - want).abs() / want < 0.005, "{got} vs {want}");
+    }
+}
