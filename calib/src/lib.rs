@@ -1,7 +1,8 @@
-//! reel-calib: camera intrinsics from checkerboard views, and the ROS and
+//! reel-calib: camera intrinsics from checkerboard views, time offsets between
+//! streams from correlated motion, and the ROS and
 //! OpenCV calibration files the rest of the toolchain reads.
 //!
-//! Hand-eye, camera–LiDAR extrinsics and stream time offsets are not built yet.
+//! Hand-eye and camera–LiDAR extrinsics are not built yet.
 
 pub mod board;
 pub mod detect;
@@ -16,3 +17,4 @@ pub mod zhang;
 pub use board::Checkerboard;
 pub use error::CalibError;
 pub use model::{CameraModel, LensModel, Pose};
+pub mod time_offset;

@@ -21,6 +21,27 @@ pub struct Args {
 enum What {
     /// Camera intrinsics and distortion from checkerboard views.
     Intrinsics(IntrinsicsArgs),
+    /// Time offset between two streams of an episode from correlated motion.
+    TimeOffset(TimeOffsetArgs),
+}
+
+/// Arguments of `reel calib time-offset`.
+#[derive(Debug, clap::Args)]
+pub struct TimeOffsetArgs {
+    /// Reference stream (JointState or CompressedImage topic).
+    #[arg(long)]
+    a: String,
+    /// Stream whose offset to A is estimated.
+    #[arg(long)]
+    b: String,
+    /// Largest offset searched, milliseconds (either sign).
+    #[arg(long, default_value_t = 500.0)]
+    max_lag_ms: f64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The episode.
+    episode: PathBuf,
 }
 
 /// Arguments of `reel calib intrinsics`.
@@ -62,7 +83,37 @@ pub struct IntrinsicsArgs {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     match &args.what {
         What::Intrinsics(a) => intrinsics(a),
+        What::TimeOffset(a) => time_offset(a),
     }
+}
+
+fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
+    use reel_calib::time_offset::{activity, estimate};
+    let a = activity(&args.episode, &args.a)?;
+    let b = activity(&args.episode, &args.b)?;
+    let r = estimate(&a, &b, args.max_lag_ms / 1000.0)
+        .with_context(|| args.episode.display().to_string())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} lags {} by {:.2} ms (correlation {:.2}, distinctness {:.2}, {:.1} s of overlap); subtract it from {}'s stamps to align them",
+        args.b,
+        args.a,
+        r.b_lags_a_s * 1000.0,
+        r.correlation,
+        r.distinctness,
+        r.overlap_s,
+        args.b
+    );
+    if r.correlation < 0.3 || r.distinctness < 0.05 {
+        eprintln!(
+            "reel: warning: weak evidence (correlation {:.2}, distinctness {:.2}): record varied, non-periodic motion that both streams see",
+            r.correlation, r.distinctness
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn intrinsics(args: &IntrinsicsArgs) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,223 @@
+//! Time offset between two streams from correlated motion: each stream is
+//! turned into an activity signal (joint speed; image motion between
+//! successive frames), both are resampled on one 1 kHz grid, and the lag
+//! that maximises their normalised cross-correlation, refined by a parabola
+//! through the peak, is the offset.
+
+use std::path::Path;
+
+use reel_formats::episode::{schema_name, EpisodeReader};
+use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState};
+
+use crate::error::CalibError;
+
+/// A signal sampled at (irregular) times.
+#[derive(Debug, Clone, Default)]
+pub struct Activity {
+    /// Seconds on the episode's clock.
+    pub t: Vec<f64>,
+    /// Activity at each time.
+    pub value: Vec<f64>,
+}
+
+/// The estimated offset.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Offset {
+    /// How much later stream B shows the same motion than stream A, seconds
+    /// (subtract it from B's stamps to align B with A).
+    pub b_lags_a_s: f64,
+    /// Normalised cross-correlation at the peak (1 = identical shapes).
+    pub correlation: f64,
+    /// The peak's margin over the best lag more than 100 ms away (0..1):
+    /// low when the motion is periodic and another lag fits almost as well.
+    pub distinctness: f64,
+    /// Seconds of overlap the estimate used.
+    pub overlap_s: f64,
+}
+
+/// Step of the common grid, seconds.
+const GRID_S: f64 = 0.001;
+
+/// Estimates the lag of `b` behind `a`, searching ±`max_lag_s`.
+pub fn estimate(a: &Activity, b: &Activity, max_lag_s: f64) -> Result<Offset, CalibError> {
+    for (name, s) in [("A", a), ("B", b)] {
+        if s.t.len() < 8 {
+            return Err(CalibError::NotEnoughData(format!(
+                "stream {name} has {} samples; the offset needs seconds of motion in both streams",
+                s.t.len()
+            )));
+        }
+    }
+    let start = a.t[0].max(b.t[0]);
+    let end = a.t[a.t.len() - 1].min(b.t[b.t.len() - 1]);
+    if end - start < 4.0 * max_lag_s {
+        return Err(CalibError::NotEnoughData(format!(
+            "the streams overlap for {:.2} s; at least {:.1} s (four times the searched lag) is needed",
+            (end - start).max(0.0),
+            4.0 * max_lag_s
+        )));
+    }
+    let n = ((end - start) / GRID_S) as usize;
+    let ra = resample(a, start, n);
+    let rb = resample(b, start, n);
+    let (za, zb) = (normalise(&ra), normalise(&rb));
+    let (Some(za), Some(zb)) = (za, zb) else {
+        return Err(CalibError::NotEnoughData(
+            "one stream shows no motion; record the robot moving in view of the camera (e.g. waving the arm) for the offset".into(),
+        ));
+    };
+    let max_lag = (max_lag_s / GRID_S) as i64;
+    let correlation = |lag: i64| {
+        // b(t) ≈ a(t − lag): pair a[i] with b[i + lag].
+        let (mut sum, mut count) = (0.0, 0usize);
+        for i in 0..n as i64 {
+            let j = i + lag;
+            if j >= 0 && j < n as i64 {
+                sum += za[i as usize] * zb[j as usize];
+                count += 1;
+            }
+        }
+        sum / count.max(1) as f64
+    };
+    let values: Vec<f64> = (-max_lag..=max_lag).map(correlation).collect();
+    let (best, &peak) = values
+        .iter()
+        .enumerate()
+        .max_by(|x, y| x.1.total_cmp(y.1))
+        .ok_or_else(|| CalibError::NotEnoughData("no lags to search".into()))?;
+    // Parabola through the peak and its neighbours.
+    let shift = if best > 0 && best + 1 < values.len() {
+        let (l, c, r) = (values[best - 1], values[best], values[best + 1]);
+        let den = l - 2.0 * c + r;
+        if den.abs() > 1e-15 {
+            (0.5 * (l - r) / den).clamp(-0.5, 0.5)
+        } else {
+            0.0
+        }
+    } else {
+        0.0
+    };
+    let lag = (best as i64 - max_lag) as f64 + shift;
+    let away = (0.1 / GRID_S) as usize;
+    let runner_up = values
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| k.abs_diff(best) > away)
+        .map(|(_, v)| *v)
+        .fold(f64::MIN, f64::max);
+    Ok(Offset {
+        b_lags_a_s: lag * GRID_S,
+        correlation: peak,
+        distinctness: if peak > 0.0 {
+            ((peak - runner_up) / peak).clamp(0.0, 1.0)
+        } else {
+            0.0
+        },
+        overlap_s: end - start,
+    })
+}
+
+fn resample(s: &Activity, start: f64, n: usize) -> Vec<f64> {
+    let mut k = 0;
+    (0..n)
+        .map(|i| {
+            let t = start + i as f64 * GRID_S;
+            while k + 2 < s.t.len() && s.t[k + 1] < t {
+                k += 1;
+            }
+            let (t0, t1) = (s.t[k], s.t[k + 1]);
+            let f = if t1 > t0 {
+                ((t - t0) / (t1 - t0)).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            s.value[k] * (1.0 - f) + s.value[k + 1] * f
+        })
+        .collect()
+}
+
+fn normalise(v: &[f64]) -> Option<Vec<f64>> {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+    (sd > 1e-9 * mean.abs().max(1e-9)).then(|| v.iter().map(|x| (x - mean) / sd).collect())
+}
+
+/// The activity of one topic of an episode, as a change per second between
+/// successive samples placed midway between them: joint speed from the
+/// positions for `JointState`, mean absolute change of an 80-pixel-wide grey
+/// thumbnail for `CompressedImage`. Both streams are differenced the same
+/// way, so neither is shifted against the other (a driver's velocity field
+/// may be a backward difference, half a sample late).
+pub fn activity(path: &Path, topic: &str) -> Result<Activity, CalibError> {
+    let reader = EpisodeReader::open(path).map_err(|e| CalibError::input(path, e.to_string()))?;
+    let mut out = Activity::default();
+    let mut previous: Option<(f64, Vec<f64>)> = None;
+    let mut kind = None;
+    let stamp = |sec: i32, nanosec: u32| sec as f64 + nanosec as f64 * 1e-9;
+    let mut epoch = None;
+    for (index, message) in reader.messages().enumerate() {
+        let message = message.map_err(|e| CalibError::input(path, e.to_string()))?;
+        if message.channel.topic != topic {
+            continue;
+        }
+        let schema = schema_name(&message.channel).to_string();
+        let (t, sample) = match schema.as_str() {
+            "sensor_msgs/msg/JointState" => {
+                let js: JointState = reader
+                    .decode(&message, index as u64)
+                    .map_err(|e| CalibError::input(path, e.to_string()))?;
+                (stamp(js.header.stamp.sec, js.header.stamp.nanosec), js.position)
+            }
+            "sensor_msgs/msg/CompressedImage" => {
+                let img: CompressedImage = reader
+                    .decode(&message, index as u64)
+                    .map_err(|e| CalibError::input(path, e.to_string()))?;
+                let t = stamp(img.header.stamp.sec, img.header.stamp.nanosec);
+                let decoded = image::load_from_memory(&img.data)
+                    .map_err(|e| CalibError::input(path, format!("{topic}: frame at {t:.3} s: cannot decode ({e})")))?
+                    .to_luma8();
+                let w = 80;
+                let h = (decoded.height() * w / decoded.width().max(1)).max(1);
+                let thumb = image::imageops::thumbnail(&decoded, w, h);
+                (t, thumb.as_raw().iter().map(|&p| p as f64).collect())
+            }
+            other => {
+                return Err(CalibError::input(
+                    path,
+                    format!("{topic} is {other}; time offsets are estimated from JointState or CompressedImage streams"),
+                ))
+            }
+        };
+        kind = Some(schema);
+        let t = t - *epoch.get_or_insert(t);
+        if let Some((t0, s0)) = &previous {
+            let dt = t - t0;
+            if dt > 0.0 && s0.len() == sample.len() {
+                let change = if kind.as_deref() == Some("sensor_msgs/msg/JointState") {
+                    s0.iter()
+                        .zip(&sample)
+                        .map(|(a, b)| (a - b).powi(2))
+                        .sum::<f64>()
+                        .sqrt()
+                } else {
+                    s0.iter()
+                        .zip(&sample)
+                        .map(|(a, b)| (a - b).abs())
+                        .sum::<f64>()
+                        / sample.len() as f64
+                };
+                out.t.push((t0 + t) / 2.0);
+                out.value.push(change / dt);
+            }
+        }
+        previous = Some((t, sample));
+    }
+    if kind.is_none() {
+        return Err(CalibError::input(
+            path,
+            format!("no messages on {topic}; list the topics with `reel info`"),
+        ));
+    }
+    Ok(out)
+}
