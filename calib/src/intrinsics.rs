@@ -121,41 +121,11 @@ pub fn calibrate(
         ));
     }
 
-    // Fit, drop views far worse than the rest, fit again.
+    // Fit; drop views far worse than the rest and fit again (twice at most).
     let mut accepted = vec![true; observations.len()];
-    let mut fit = refine(
-        &mut camera,
-        &mut poses,
-        &object,
-        observations,
-        &accepted,
-        options,
-    );
-    for _ in 0..2 {
-        let rms: Vec<f64> = (0..observations.len())
-            .map(|v| view_rms(&camera, &poses[v], &object, &observations[v]))
-            .collect();
-        let mut sorted: Vec<f64> = rms
-            .iter()
-            .zip(&accepted)
-            .filter(|(_, a)| **a)
-            .map(|(r, _)| *r)
-            .collect();
-        sorted.sort_by(f64::total_cmp);
-        let median = sorted[sorted.len() / 2];
-        let limit = (3.0 * median).max(0.5);
-        let mut changed = false;
-        for v in 0..observations.len() {
-            if accepted[v] && rms[v] > limit && accepted.iter().filter(|a| **a).count() > MIN_VIEWS
-            {
-                accepted[v] = false;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-        fit = refine(
+    let mut round = 0;
+    let fit = loop {
+        let fit = refine(
             &mut camera,
             &mut poses,
             &object,
@@ -163,7 +133,13 @@ pub fn calibrate(
             &accepted,
             options,
         );
-    }
+        round += 1;
+        if round == 3
+            || !reject_outlying_views(&camera, &poses, &object, observations, &mut accepted)
+        {
+            break fit;
+        }
+    };
 
     let views: Vec<ViewReport> = (0..observations.len())
         .map(|v| {
@@ -216,6 +192,36 @@ pub fn calibrate(
         coverage,
         warnings,
     })
+}
+
+/// Marks views whose RMS exceeds 3× the median (and 0.5 px) as rejected,
+/// keeping at least [`MIN_VIEWS`]; true if any was.
+fn reject_outlying_views(
+    camera: &CameraModel,
+    poses: &[Pose],
+    object: &[Vector3<f64>],
+    observations: &[Observation],
+    accepted: &mut [bool],
+) -> bool {
+    let rms: Vec<f64> = (0..observations.len())
+        .map(|v| view_rms(camera, &poses[v], object, &observations[v]))
+        .collect();
+    let mut sorted: Vec<f64> = rms
+        .iter()
+        .zip(accepted.iter())
+        .filter(|(_, a)| **a)
+        .map(|(r, _)| *r)
+        .collect();
+    sorted.sort_by(f64::total_cmp);
+    let limit = (3.0 * sorted[sorted.len() / 2]).max(0.5);
+    let mut changed = false;
+    for v in 0..observations.len() {
+        if accepted[v] && rms[v] > limit && accepted.iter().filter(|a| **a).count() > MIN_VIEWS {
+            accepted[v] = false;
+            changed = true;
+        }
+    }
+    changed
 }
 
 fn view_rms(camera: &CameraModel, pose: &Pose, object: &[Vector3<f64>], o: &Observation) -> f64 {

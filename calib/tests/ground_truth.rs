@@ -19,6 +19,18 @@ fn truth() -> CameraModel {
     }
 }
 
+/// fx, fy, cx, cy each within `relative` of the truth.
+fn assert_intrinsics_within(got: &CameraModel, truth: &CameraModel, relative: f64) {
+    for (name, g, t) in [
+        ("fx", got.fx, truth.fx),
+        ("fy", got.fy, truth.fy),
+        ("cx", got.cx, truth.cx),
+        ("cy", got.cy, truth.cy),
+    ] {
+        assert!((g - t).abs() / t < relative, "{name}: {g} vs {t}");
+    }
+}
+
 /// Deterministic sensor noise of about ±2 grey levels.
 fn add_noise(pixels: &mut [u8], seed: u64) {
     let mut s = seed
@@ -75,20 +87,12 @@ fn recovers_known_intrinsics_and_distortion_from_rendered_boards() {
 
     let result = calibrate(&board, 640, 480, &observations, Options::default()).unwrap();
     let c = &result.camera;
-    let rel = |got: f64, want: f64| (got - want).abs() / want;
     println!(
         "fx {:.3} fy {:.3} cx {:.3} cy {:.3} d {:?}; rms {:.4} px, coverage {:.2}, warnings {:?}",
         c.fx, c.fy, c.cx, c.cy, c.distortion, result.rms_px, result.coverage, result.warnings
     );
     assert!(result.rms_px < 0.3, "rms {}", result.rms_px);
-    for (got, want) in [
-        (c.fx, camera.fx),
-        (c.fy, camera.fy),
-        (c.cx, camera.cx),
-        (c.cy, camera.cy),
-    ] {
-        assert!(rel(got, want) < 0.005, "{got} vs {want}");
-    }
+    assert_intrinsics_within(c, &camera, 0.005);
     assert!(
         (c.distortion[0] - camera.distortion[0]).abs() < 0.01,
         "k1 {:?}",
@@ -180,12 +184,5 @@ fn recovers_a_fisheye_lens() {
         c.fx, c.fy, c.cx, c.cy, c.distortion, result.rms_px
     );
     assert!(result.rms_px < 0.3, "rms {}", result.rms_px);
-    for (got, want) in [
-        (c.fx, camera.fx),
-        (c.fy, camera.fy),
-        (c.cx, camera.cx),
-        (c.cy, camera.cy),
-    ] {
-        assert!((got - want).abs() / want < 0.005, "{got} vs {want}");
-    }
+    assert_intrinsics_within(c, &camera, 0.005);
 }
