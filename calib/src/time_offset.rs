@@ -14,7 +14,8 @@ use crate::error::CalibError;
 /// A signal sampled at (irregular) times.
 #[derive(Debug, Clone, Default)]
 pub struct Activity {
-    /// Seconds on the episode's clock.
+    /// Seconds since the Unix epoch on the episode's host clock (the same
+    /// origin for every stream; f64 keeps a quarter of a microsecond).
     pub t: Vec<f64>,
     /// Activity at each time.
     pub value: Vec<f64>,
@@ -155,7 +156,6 @@ pub fn activity(path: &Path, topic: &str) -> Result<Activity, CalibError> {
     let mut previous: Option<(f64, Vec<f64>)> = None;
     let mut kind = None;
     let stamp = |sec: i32, nanosec: u32| sec as f64 + nanosec as f64 * 1e-9;
-    let mut epoch = None;
     for (index, message) in reader.messages().enumerate() {
         let message = message.map_err(|e| CalibError::input(path, e.to_string()))?;
         if message.channel.topic != topic {
@@ -190,7 +190,6 @@ pub fn activity(path: &Path, topic: &str) -> Result<Activity, CalibError> {
             }
         };
         kind = Some(schema);
-        let t = t - *epoch.get_or_insert(t);
         if let Some((t0, s0)) = &previous {
             let dt = t - t0;
             if dt > 0.0 && s0.len() == sample.len() {
