@@ -182,9 +182,6 @@ fn bad_calibration_input_says_what_is_missing() {
     assert!(stderr(&out).contains("COLSxROWS"), "{}", stderr(&out));
 }
 
-#[path = "../sim/tests/common/short_scenario.rs"]
-mod short_scenario;
-
 #[test]
 fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
     use reel_calib::time_offset::{activity, estimate};
@@ -200,27 +197,19 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
         .count();
     let urdf = "../".repeat(depth) + "samples/robots/so101/so101_new_calib.urdf";
     let scenario = tmp.path().join("scenario.toml");
-    short_scenario::write_short_scenario(
+    common::short_scenario::write_short_scenario(
         &common::workspace().join("samples"),
         &scenario,
         8.0,
         (160, 120),
         std::path::Path::new(&urdf),
     );
-    let out_dir = tmp.path().join("episodes");
-    let out = run(reel()
-        .args(["sim", "--episodes", "1", "--seed", "3"])
-        .arg("--scenario")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out_dir));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let episode = std::fs::read_dir(&out_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let episode = common::simulate(
+        &scenario,
+        &tmp.path().join("episodes"),
+        ["--episodes", "1", "--seed", "3"],
+    )
+    .remove(0);
     let (ta, tb) = (
         "/robot/follower/joint_states",
         "/camera/wrist/image/compressed",
@@ -290,3 +279,4 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
         stderr(&out)
     );
 }
+

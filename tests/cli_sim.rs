@@ -9,14 +9,11 @@ use std::path::{Path, PathBuf};
 use common::{reel, run, stderr, workspace};
 use reel_formats::episode::EpisodeReader;
 
-#[path = "../sim/tests/common/short_scenario.rs"]
-mod short_scenario;
-
 /// The sample scenario shortened to `seconds`, cameras at 128×96, with the
 /// URDF path rewritten to `urdf`.
 fn scenario_in(dir: &Path, seconds: f64, urdf: &Path) -> PathBuf {
     let path = dir.join("scenario.toml");
-    short_scenario::write_short_scenario(
+    common::short_scenario::write_short_scenario(
         &workspace().join("samples"),
         &path,
         seconds,
@@ -35,17 +32,11 @@ fn sim_episodes_open_in_third_party_readers_and_export_to_lerobot() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = scenario_in(dir.path(), 2.0, &sample_urdf());
     let out = dir.path().join("sim");
-    let o = run(reel()
-        .args(["sim", "--scenario"])
-        .arg(&scenario)
-        .args(["--episodes", "2", "--seed", "4", "--jobs", "2", "--out"])
-        .arg(&out));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+    let files = common::simulate(
+        &scenario,
+        &out,
+        ["--episodes", "2", "--seed", "4", "--jobs", "2"],
+    );
     assert_eq!(files.len(), 2, "{files:?}");
     common::third_party_readers_agree(&files, "third-party checks of sim episodes");
     let dataset = dir.path().join("lerobot");
@@ -165,34 +156,18 @@ fn bad_scenarios_are_refused_with_the_file_and_line() {
 fn replaying_an_episodes_commands_reproduces_its_motion() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = scenario_in(dir.path(), 3.0, &sample_urdf());
-    let first = dir.path().join("first");
-    let o = run(reel()
-        .args(["sim", "--scenario"])
-        .arg(&scenario)
-        .args(["--seed", "9", "--out"])
-        .arg(&first));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let source = std::fs::read_dir(&first)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let replayed = dir.path().join("replayed");
-    let o = run(reel()
-        .args(["sim", "--scenario"])
-        .arg(&scenario)
-        .args(["--seed", "9", "--replay"])
-        .arg(&source)
-        .arg("--out")
-        .arg(&replayed));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let copy = std::fs::read_dir(&replayed)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let source = common::simulate(&scenario, &dir.path().join("first"), ["--seed", "9"]).remove(0);
+    let copy = common::simulate(
+        &scenario,
+        &dir.path().join("replayed"),
+        [
+            "--seed".as_ref(),
+            "9".as_ref(),
+            "--replay".as_ref(),
+            source.as_os_str(),
+        ],
+    )
+    .remove(0);
     let positions = |path: &Path| -> Vec<Vec<f64>> {
         let reader = EpisodeReader::open(path).unwrap();
         let mut out = Vec::new();

@@ -70,7 +70,7 @@ pub fn read_episode(path: &Path, camera: &str, max: usize) -> Result<Vec<NamedIm
         let img: CompressedImage = reader
             .decode(&message, index as u64)
             .map_err(|e| CalibError::input(path, e.to_string()))?;
-        let t = img.header.stamp.sec as i64 * 1_000_000_000 + img.header.stamp.nanosec as i64;
+        let t = img.header.stamp.to_nanos() as i64;
         let t0 = *first.get_or_insert(t);
         frames.push(((t - t0) as f64 * 1e-9, img.data));
     }

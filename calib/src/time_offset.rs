@@ -155,7 +155,6 @@ pub fn activity(path: &Path, topic: &str) -> Result<Activity, CalibError> {
     let mut out = Activity::default();
     let mut previous: Option<(f64, Vec<f64>)> = None;
     let mut kind = None;
-    let stamp = |sec: i32, nanosec: u32| sec as f64 + nanosec as f64 * 1e-9;
     for (index, message) in reader.messages().enumerate() {
         let message = message.map_err(|e| CalibError::input(path, e.to_string()))?;
         if message.channel.topic != topic {
@@ -167,13 +166,13 @@ pub fn activity(path: &Path, topic: &str) -> Result<Activity, CalibError> {
                 let js: JointState = reader
                     .decode(&message, index as u64)
                     .map_err(|e| CalibError::input(path, e.to_string()))?;
-                (stamp(js.header.stamp.sec, js.header.stamp.nanosec), js.position)
+                (js.header.stamp.as_secs_f64(), js.position)
             }
             "sensor_msgs/msg/CompressedImage" => {
                 let img: CompressedImage = reader
                     .decode(&message, index as u64)
                     .map_err(|e| CalibError::input(path, e.to_string()))?;
-                let t = stamp(img.header.stamp.sec, img.header.stamp.nanosec);
+                let t = img.header.stamp.as_secs_f64();
                 let decoded = image::load_from_memory(&img.data)
                     .map_err(|e| CalibError::input(path, format!("{topic}: frame at {t:.3} s: cannot decode ({e})")))?
                     .to_luma8();

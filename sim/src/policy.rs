@@ -264,11 +264,10 @@ impl Replay {
             let js: JointState = reader
                 .decode(&m, index as u64)
                 .map_err(|e| SimError::input(episode, format!("bad joint command: {e}")))?;
-            let t = js.header.stamp.sec as i64 * 1_000_000_000 + js.header.stamp.nanosec as i64;
             by_topic
                 .entry(m.channel.topic.clone())
                 .or_default()
-                .push((t.max(0) as u64, js));
+                .push((js.header.stamp.to_nanos(), js));
         }
         let series = by_topic
             .remove(&wanted)

@@ -9,6 +9,9 @@ use std::process::{Command, Output, Stdio};
 pub mod skip;
 use skip::skip;
 
+#[path = "../../sim/tests/common/short_scenario.rs"]
+pub mod short_scenario;
+
 /// The repository root.
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -79,4 +82,27 @@ pub fn third_party_readers_agree(files: &[PathBuf], checks: &str) -> Option<serd
         }
     }
     Some(decoded)
+}
+
+/// Runs `reel sim --scenario SCENARIO --out OUT ARGS...`, asserts that it
+/// succeeded, and returns the episodes it wrote, sorted.
+pub fn simulate<A: AsRef<std::ffi::OsStr>>(
+    scenario: &std::path::Path,
+    out: &std::path::Path,
+    args: impl IntoIterator<Item = A>,
+) -> Vec<PathBuf> {
+    let o = run(reel()
+        .arg("sim")
+        .arg("--scenario")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .args(args));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
 }
