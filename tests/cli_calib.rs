@@ -280,3 +280,228 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
     );
 }
 
+/// An SO-101 with a wrist camera at a known mount, pausing at poses that
+/// show a fixed board and moving between them, written as an episode; the
+/// camera's true mount (gripper_link ← camera) is returned.
+fn write_hand_eye_episode(path: &Path) -> nalgebra::Isometry3<f64> {
+    use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
+    use reel_calib::hand_eye::{from_formats, iso_to_pose};
+    use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
+    use reel_formats::robot::RobotModel;
+    use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState};
+    use reel_formats::ros2::std_msgs::{Header, StringMsg};
+    use reel_formats::topics;
+
+    const START: u64 = 1_700_000_000_000_000_000;
+    const JOINTS: [&str; 6] = [
+        "shoulder_pan",
+        "shoulder_lift",
+        "elbow_flex",
+        "wrist_flex",
+        "wrist_roll",
+        "gripper",
+    ];
+    let camera = truth();
+    let board = Checkerboard::parse("checkerboard:9x6:0.02").unwrap();
+    let urdf = std::fs::read_to_string(
+        common::workspace().join("samples/robots/so101/so101_new_calib.urdf"),
+    )
+    .unwrap();
+    let robot = RobotModel::parse(&urdf).unwrap();
+    let gripper = |q: &[f64]| {
+        let poses = robot.link_poses(&|name| JOINTS.iter().position(|j| *j == name).map(|i| q[i]));
+        from_formats(&poses["gripper_link"])
+    };
+    // The truth: camera 5 cm off the gripper, turned; the board placed 35 cm
+    // in front of the camera at the home pose.
+    let mount = Isometry3::from_parts(
+        Translation3::new(0.012, -0.05, 0.03),
+        UnitQuaternion::from_euler_angles(0.4, -0.2, 1.2),
+    );
+    let home = [0.0, -0.4, 0.7, 0.6, 0.0, 0.0];
+    let centred = Isometry3::translation(-0.08, -0.05, 0.35);
+    let board_in_base = gripper(&home) * mount * centred;
+    let target = |q: &[f64]| iso_to_pose(&(mount.inverse() * gripper(q).inverse() * board_in_base));
+    // Poses that keep the whole board in view and facing the camera.
+    let margin: Vec<Vector3<f64>> = [(-1.0, -1.0), (9.0, -1.0), (-1.0, 6.0), (9.0, 6.0)]
+        .iter()
+        .map(|(i, j)| Vector3::new(i * 0.02, j * 0.02, 0.0))
+        .collect();
+    let in_view = |q: &[f64]| {
+        let pose = target(q);
+        pose.rotation()[(2, 2)] > 0.5
+            && margin.iter().all(|p| {
+                camera
+                    .project(&pose.apply(p))
+                    .is_some_and(|u| u[0] > 4.0 && u[1] > 4.0 && u[0] < 635.0 && u[1] < 475.0)
+            })
+    };
+    let amplitude = [0.25, 0.1, 0.1, 0.35, 0.6, 0.0];
+    let poses: Vec<[f64; 6]> = (0..400)
+        .map(|k| {
+            let f = k as f64;
+            std::array::from_fn(|j| {
+                home[j] + amplitude[j] * (f * (1.3 + 0.77 * j as f64) + j as f64).sin()
+            })
+        })
+        .filter(|q: &[f64; 6]| in_view(q))
+        .take(20)
+        .collect();
+    assert_eq!(poses.len(), 20);
+
+    // 1 s per pose: 0.6 s still, then 0.4 s moving to the next; joints at
+    // 100 Hz quantised to the STS3215's 4096 steps per turn, frames at 5 Hz.
+    let quantise =
+        |q: f64| (q / (std::f64::consts::TAU / 4096.0)).round() * std::f64::consts::TAU / 4096.0;
+    let at = |t: f64| -> [f64; 6] {
+        let k = (t.floor() as usize).min(poses.len() - 1);
+        let s = ((t - k as f64 - 0.6) / 0.4).clamp(0.0, 1.0);
+        let next = poses[(k + 1).min(poses.len() - 1)];
+        std::array::from_fn(|j| poses[k][j] * (1.0 - s) + next[j] * s)
+    };
+    let mut w = EpisodeWriter::create(
+        path,
+        EpisodeMeta::new("hand-eye calibration", "so101"),
+        EpisodeWriterOptions::default(),
+    )
+    .unwrap();
+    let description = w.add_topic::<StringMsg>(topics::ROBOT_DESCRIPTION).unwrap();
+    let info = w
+        .add_topic::<CameraInfo>(&topics::camera_info("wrist"))
+        .unwrap();
+    let joints = w
+        .add_topic::<JointState>(&topics::joint_states("follower"))
+        .unwrap();
+    let images = w
+        .add_topic::<CompressedImage>(&topics::camera_image("wrist"))
+        .unwrap();
+    w.write(description, &StringMsg { data: urdf.clone() }, START, START)
+        .unwrap();
+    let k = camera.k();
+    let camera_info = CameraInfo {
+        header: Header::new(START, "wrist_camera_optical"),
+        width: 640,
+        height: 480,
+        distortion_model: "plumb_bob".into(),
+        d: camera.distortion.clone(),
+        k,
+        r: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+        p: [
+            k[0], 0.0, k[2], 0.0, 0.0, k[4], k[5], 0.0, 0.0, 0.0, 1.0, 0.0,
+        ],
+        ..Default::default()
+    };
+    w.write(info, &camera_info, START, START).unwrap();
+    let duration = poses.len() as f64 - 0.4;
+    for step in 0..(duration * 100.0) as u64 {
+        let t = step as f64 * 0.01;
+        let stamp = START + step * 10_000_000;
+        let js = JointState {
+            header: Header::new(stamp, "base_link"),
+            name: JOINTS.iter().map(|s| s.to_string()).collect(),
+            // The encoders report the true angle to one step.
+            position: at(t).iter().map(|&q| quantise(q)).collect(),
+            ..Default::default()
+        };
+        w.write(joints, &js, stamp, stamp).unwrap();
+        if step % 20 == 10 {
+            let pixels = render_board(&camera, &board, &target(&at(t)), 2);
+            let mut jpeg = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
+                .encode(&pixels, 640, 480, image::ExtendedColorType::L8)
+                .unwrap();
+            let frame = CompressedImage {
+                header: Header::new(stamp, "wrist_camera_optical"),
+                format: "jpeg".into(),
+                data: jpeg,
+            };
+            w.write(images, &frame, stamp, stamp).unwrap();
+        }
+    }
+    w.finish().unwrap();
+    mount
+}
+
+#[test]
+fn hand_eye_from_an_episode_recovers_the_wrist_camera_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let episode = dir.path().join("hand_eye.mcap");
+    let truth_mount = write_hand_eye_episode(&episode);
+    let args = |link: &str| {
+        let mut c = reel();
+        c.args([
+            "calib",
+            "hand-eye",
+            "--camera",
+            "wrist",
+            "--arm",
+            "follower",
+            "--mount",
+            "eye-in-hand",
+            "--link",
+            link,
+            "--board",
+            "checkerboard:9x6:0.02",
+            "--json",
+        ])
+        .arg(&episode);
+        c
+    };
+    let out = run(&mut args("gripper_link"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &r["result"];
+    let t: Vec<f64> = (0..3)
+        .map(|i| result["camera"]["translation"][i].as_f64().unwrap())
+        .collect();
+    let q: Vec<f64> = (0..4)
+        .map(|i| result["camera"]["rotation_xyzw"][i].as_f64().unwrap())
+        .collect();
+    let found = nalgebra::UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(
+        q[3], q[0], q[1], q[2],
+    ));
+    let deg = found.angle_to(&truth_mount.rotation).to_degrees();
+    let mm =
+        (nalgebra::Vector3::new(t[0], t[1], t[2]) - truth_mount.translation.vector).norm() * 1e3;
+    let views = result["views"].as_array().unwrap().len();
+    println!(
+        "hand-eye from the episode: {deg:.3} deg, {mm:.2} mm off the truth; {views} views, rms {:.3} px, {} of {} frames taken while moving; intrinsics from {}",
+        result["rms_px"], r["frames_while_moving"], r["frames"], r["intrinsics_from"]
+    );
+    assert_eq!(views, 20, "one view per pause");
+    assert!(r["frames_while_moving"].as_u64().unwrap() >= 19 * 2);
+    assert_eq!(r["parent_frame"], "gripper_link");
+    assert_eq!(r["camera_frame"], "wrist_camera_optical");
+    assert!(deg < 0.5, "rotation {deg} deg off");
+    assert!(mm < 2.0, "translation {mm} mm off");
+
+    // A link the URDF does not have, and an arm the episode does not have.
+    let out = run(&mut args("wrist_cam_link"));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no such link") && stderr(&out).contains("gripper_link"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(reel()
+        .args([
+            "calib",
+            "hand-eye",
+            "--camera",
+            "wrist",
+            "--arm",
+            "leader",
+            "--mount",
+            "eye-in-hand",
+            "--link",
+            "gripper_link",
+            "--board",
+            "checkerboard:9x6:0.02",
+        ])
+        .arg(&episode));
+    assert!(
+        stderr(&out).contains("no joint states on /robot/leader/joint_states"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -3,9 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use reel_formats::episode::{schema_name, EpisodeReader};
-use reel_formats::ros2::sensor_msgs::CompressedImage;
-
 use crate::detect::Gray;
 use crate::error::CalibError;
 
@@ -56,47 +53,28 @@ pub fn read_folder(dir: &Path) -> Result<Vec<NamedImage>, CalibError> {
 
 /// Up to `max` frames of `camera`'s JPEG stream in an episode, evenly spread.
 pub fn read_episode(path: &Path, camera: &str, max: usize) -> Result<Vec<NamedImage>, CalibError> {
-    let reader = EpisodeReader::open(path).map_err(|e| CalibError::input(path, e.to_string()))?;
-    let topic = reel_formats::topics::camera_image(camera);
-    let mut frames = Vec::new();
-    let mut first = None;
-    for (index, message) in reader.messages().enumerate() {
-        let message = message.map_err(|e| CalibError::input(path, e.to_string()))?;
-        if message.channel.topic != topic
-            || schema_name(&message.channel) != "sensor_msgs/msg/CompressedImage"
-        {
-            continue;
-        }
-        let img: CompressedImage = reader
-            .decode(&message, index as u64)
-            .map_err(|e| CalibError::input(path, e.to_string()))?;
-        let t = img.header.stamp.to_nanos() as i64;
-        let t0 = *first.get_or_insert(t);
-        frames.push(((t - t0) as f64 * 1e-9, img.data));
-    }
-    if frames.is_empty() {
-        return Err(CalibError::input(
-            path,
-            format!("no JPEG frames on {topic}; check --camera against `reel info` (calibration needs CompressedImage frames)"),
-        ));
-    }
+    let frames = crate::episode::read(path, camera, None)?.frames;
+    let t0 = frames[0].stamp_ns;
     let stride = frames.len().div_ceil(max.max(1));
     frames
         .iter()
         .step_by(stride)
-        .map(|(t, data)| {
-            let img = image::load_from_memory_with_format(data, image::ImageFormat::Jpeg)
-                .map_err(|e| {
-                    CalibError::input(
-                        path,
-                        format!("frame at t={t:.3} s: cannot decode JPEG ({e})"),
-                    )
-                })?
-                .to_luma8();
-            Ok(NamedImage {
-                name: format!("t={t:.3}"),
-                image: Gray::from_u8(img.width() as usize, img.height() as usize, img.as_raw()),
-            })
-        })
+        .map(|f| decode_jpeg(path, (f.stamp_ns - t0) as f64 * 1e-9, &f.jpeg))
         .collect()
+}
+
+/// A JPEG frame at `t` seconds into an episode, as a grey image named `t=<t>`.
+pub fn decode_jpeg(path: &Path, t: f64, jpeg: &[u8]) -> Result<NamedImage, CalibError> {
+    let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+        .map_err(|e| {
+            CalibError::input(
+                path,
+                format!("frame at t={t:.3} s: cannot decode JPEG ({e})"),
+            )
+        })?
+        .to_luma8();
+    Ok(NamedImage {
+        name: format!("t={t:.3}"),
+        image: Gray::from_u8(img.width() as usize, img.height() as usize, img.as_raw()),
+    })
 }

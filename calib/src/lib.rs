@@ -1,15 +1,19 @@
-//! reel-calib: camera intrinsics from checkerboard views, time offsets between
-//! streams from correlated motion, and the ROS and
-//! OpenCV calibration files the rest of the toolchain reads.
+//! reel-calib: camera intrinsics from checkerboard views, hand-eye mounts
+//! from views plus forward kinematics, time offsets between streams from
+//! correlated motion, and the ROS and OpenCV calibration files the rest of
+//! the toolchain reads.
 //!
-//! Hand-eye and camera–LiDAR extrinsics are not built yet.
+//! Camera–LiDAR extrinsics are not built yet.
 
 pub mod board;
 pub mod detect;
+pub mod episode;
 pub mod error;
 pub mod files;
+pub mod hand_eye;
 pub mod images;
 pub mod intrinsics;
+mod lm;
 pub mod model;
 pub mod synthetic;
 pub mod zhang;

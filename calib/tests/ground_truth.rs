@@ -186,3 +186,146 @@ fn recovers_a_fisheye_lens() {
     assert!(result.rms_px < 0.3, "rms {}", result.rms_px);
     assert_intrinsics_within(c, &camera, 0.005);
 }
+
+mod hand_eye {
+    use super::*;
+    use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
+    use reel_calib::hand_eye::{calibrate, iso_to_pose, pose_to_iso, Mount, View};
+
+    /// The camera's true mount and the board's true place.
+    fn truth(mount: Mount) -> (Isometry3<f64>, Isometry3<f64>) {
+        let iso = |t: [f64; 3], rpy: [f64; 3]| {
+            Isometry3::from_parts(
+                Translation3::new(t[0], t[1], t[2]),
+                UnitQuaternion::from_euler_angles(rpy[0], rpy[1], rpy[2]),
+            )
+        };
+        match mount {
+            // Gripper ← camera: a wrist camera 6 cm off the axis, looking ahead.
+            Mount::EyeInHand => (
+                iso([0.032, -0.061, 0.045], [0.12, -1.45, 0.3]),
+                iso([0.38, 0.05, 0.01], [0.02, -0.03, 1.1]),
+            ),
+            // Base ← camera: a scene camera; gripper ← board held in the jaws.
+            Mount::EyeToHand => (
+                iso([0.55, -0.32, 0.41], [-2.3, 0.1, 2.4]),
+                iso([0.01, -0.12, 0.05], [1.5, 0.0, -0.2]),
+            ),
+        }
+    }
+
+    /// Encoder-level kinematic noise: ~0.05° and ~0.3 mm per view.
+    fn jitter(k: usize) -> Isometry3<f64> {
+        let f = k as f64;
+        Isometry3::from_parts(
+            Translation3::new(
+                3e-4 * (f * 1.7).sin(),
+                3e-4 * (f * 2.3).cos(),
+                3e-4 * (f * 0.7).sin(),
+            ),
+            UnitQuaternion::from_scaled_axis(
+                Vector3::new((f * 1.1).cos(), (f * 0.5).sin(), (f * 2.9).sin())
+                    * 0.05f64.to_radians(),
+            ),
+        )
+    }
+
+    /// Rendered views of the board for a camera mounted at the truth: the
+    /// arm poses are what put the board where `varied_poses` wants it.
+    fn views(mount: Mount, camera: &CameraModel, board: &Checkerboard, n: usize) -> Vec<View> {
+        let (x, y) = truth(mount);
+        varied_poses(camera, board, n)
+            .iter()
+            .enumerate()
+            .filter_map(|(k, pose)| {
+                // T = X⁻¹·C·Y ⇒ C = X·T·Y⁻¹.
+                let c = x * pose_to_iso(pose) * y.inverse();
+                let arm = match mount {
+                    Mount::EyeInHand => c.inverse(),
+                    Mount::EyeToHand => c,
+                };
+                let pixels = render_board(camera, board, pose, 2);
+                let corners = find_checkerboard(&Gray::from_u8(640, 480, &pixels), board)?;
+                Some(View {
+                    name: format!("view{k:02}"),
+                    base_from_gripper: arm * jitter(k),
+                    corners,
+                })
+            })
+            .collect()
+    }
+
+    fn check(mount: Mount) {
+        let camera = super::truth();
+        let board = Checkerboard::parse("checkerboard:9x6:0.03").unwrap();
+        let views = views(mount, &camera, &board, 14);
+        assert!(views.len() >= 12, "detected only {} views", views.len());
+        let result = calibrate(&camera, &board, &views, mount).unwrap();
+        let (x, _) = truth(mount);
+        let error = x.inverse() * result.camera;
+        let (deg, mm) = (
+            error.rotation.angle().to_degrees(),
+            (result.camera.translation.vector - x.translation.vector).norm() * 1e3,
+        );
+        println!(
+            "{mount:?}: mount error {deg:.4} deg, {mm:.3} mm (1-sigma {:.4} deg, {:.3} mm); rms {:.3} px over {} views, largest turn {:.0} deg; warnings {:?}",
+            result.sigma_deg_mm[0],
+            result.sigma_deg_mm[1],
+            result.rms_px,
+            views.len(),
+            result.largest_turn_deg,
+            result.warnings
+        );
+        assert!(deg < 0.5, "rotation error {deg} deg");
+        assert!(mm < 2.0, "translation error {mm} mm");
+        assert!(result.rms_px < 1.0, "rms {}", result.rms_px);
+    }
+
+    #[test]
+    fn recovers_an_eye_in_hand_mount() {
+        check(Mount::EyeInHand);
+    }
+
+    #[test]
+    fn recovers_an_eye_to_hand_mount() {
+        check(Mount::EyeToHand);
+    }
+
+    #[test]
+    fn motion_about_one_axis_and_too_few_views_are_refused() {
+        let camera = super::truth();
+        let board = Checkerboard::parse("checkerboard:9x6:0.03").unwrap();
+        let object = board.object_points();
+        // Eye-to-hand, camera at the base origin; the gripper holds the board
+        // 0.5 m in front of it and only spins it about the optical axis.
+        let y = Isometry3::translation(-0.12, -0.075, 0.0);
+        let spun: Vec<View> = (0..8)
+            .map(|k| {
+                let arm = Isometry3::from_parts(
+                    Translation3::new(0.01 * k as f64, -0.005 * k as f64, 0.5),
+                    UnitQuaternion::from_scaled_axis(Vector3::z() * (k as f64 * 0.15 - 0.5)),
+                );
+                let target = iso_to_pose(&(arm * y));
+                View {
+                    name: format!("spin{k}"),
+                    base_from_gripper: arm,
+                    corners: object
+                        .iter()
+                        .map(|p| camera.project(&target.apply(p)).unwrap())
+                        .collect(),
+                }
+            })
+            .collect();
+        let err = calibrate(&camera, &board, &spun, Mount::EyeToHand)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("one axis") && err.contains("two different axes"),
+            "{err}"
+        );
+        let err = calibrate(&camera, &board, &spun[..2], Mount::EyeToHand)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 3"), "{err}");
+    }
+}

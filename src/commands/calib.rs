@@ -1,4 +1,4 @@
-//! `reel calib intrinsics`
+//! `reel calib intrinsics | hand-eye | time-offset`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,8 +21,47 @@ pub struct Args {
 enum What {
     /// Camera intrinsics and distortion from checkerboard views.
     Intrinsics(IntrinsicsArgs),
+    /// Where a camera is mounted (on the arm or in the workspace) from an
+    /// episode of checkerboard views with the arm's joint states.
+    HandEye(HandEyeArgs),
     /// Time offset between two streams of an episode from correlated motion.
     TimeOffset(TimeOffsetArgs),
+}
+
+/// Arguments of `reel calib hand-eye`.
+#[derive(Debug, clap::Args)]
+pub struct HandEyeArgs {
+    /// Camera name (its frames are /camera/NAME/image/compressed).
+    #[arg(long)]
+    camera: String,
+    /// Arm whose joint states place the gripper (/robot/ARM/joint_states).
+    #[arg(long)]
+    arm: String,
+    /// eye-in-hand: camera on the arm, board fixed; eye-to-hand: camera
+    /// fixed, board held by the arm.
+    #[arg(long, value_parser = ["eye-in-hand", "eye-to-hand"])]
+    mount: String,
+    /// URDF link the camera (eye-in-hand) or the board (eye-to-hand) is fixed to.
+    #[arg(long)]
+    link: String,
+    /// Target: checkerboard:COLSxROWS:SQUARE_M, counting inner corners as OpenCV does.
+    #[arg(long)]
+    board: String,
+    /// The robot's URDF (default: the episode's /robot_description).
+    #[arg(long)]
+    urdf: Option<PathBuf>,
+    /// A frame is used only if no joint moved more than this within
+    /// ±100 ms of it, degrees.
+    #[arg(long, default_value_t = 0.2)]
+    still_deg: f64,
+    /// Most views used (evenly spread over the arm's pauses).
+    #[arg(long, default_value_t = 40)]
+    max_views: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The episode.
+    episode: PathBuf,
 }
 
 /// Arguments of `reel calib time-offset`.
@@ -83,8 +122,163 @@ pub struct IntrinsicsArgs {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     match &args.what {
         What::Intrinsics(a) => intrinsics(a),
+        What::HandEye(a) => hand_eye(a),
         What::TimeOffset(a) => time_offset(a),
     }
+}
+
+fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
+    use reel_calib::episode::{camera_model, one_frame_per_pause, read};
+    use reel_calib::hand_eye::{calibrate as solve, from_formats, Mount, Transform, View};
+    use reel_formats::robot::RobotModel;
+
+    let path = &args.episode;
+    let board = Checkerboard::parse(&args.board)?;
+    let mount = match args.mount.as_str() {
+        "eye-in-hand" => Mount::EyeInHand,
+        _ => Mount::EyeToHand,
+    };
+    let data = read(path, &args.camera, Some(&args.arm))?;
+    let urdf = match &args.urdf {
+        Some(file) => std::fs::read_to_string(file)
+            .with_context(|| format!("{}: cannot read the URDF", file.display()))?,
+        None => data.urdf.clone().with_context(|| {
+            format!(
+                "{}: no /robot_description in the episode; give the robot's URDF with --urdf FILE",
+                path.display()
+            )
+        })?,
+    };
+    let robot = RobotModel::parse(&urdf).context("the URDF")?;
+    if !robot.links.iter().any(|l| l.name == args.link) {
+        bail!(
+            "--link {}: no such link in the URDF; its links are {}",
+            args.link,
+            robot
+                .links
+                .iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
+    // One frame per pause of the arm, spread over at most --max-views.
+    let (still, moving) = one_frame_per_pause(&data, 100_000_000, args.still_deg.to_radians());
+    let stride = still.len().div_ceil(args.max_views.max(1)).max(1);
+    let chosen: Vec<_> = still.into_iter().step_by(stride).collect();
+    let t0 = data.frames[0].stamp_ns;
+    let images = chosen
+        .iter()
+        .map(|s| {
+            let f = &data.frames[s.frame];
+            reel_calib::images::decode_jpeg(path, (f.stamp_ns - t0) as f64 * 1e-9, &f.jpeg)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let found = detect_all(&images, &board);
+    let mut views = Vec::new();
+    for (s, obs) in chosen.iter().zip(&found) {
+        let Some(obs) = obs else { continue };
+        let poses =
+            robot.link_poses(&|joint| s.joints.iter().find(|(n, _)| n == joint).map(|(_, q)| *q));
+        let Some(gripper) = poses.get(&args.link) else {
+            continue;
+        };
+        views.push(View {
+            name: obs.name.clone(),
+            base_from_gripper: from_formats(gripper),
+            corners: obs.corners.clone(),
+        });
+    }
+    if views.len() < reel_calib::hand_eye::MIN_VIEWS {
+        bail!(
+            "{}: the board was found in {} of {} frames taken while the arm stood still ({} of {} frames were taken while it moved or without joint states); hand-eye needs at least {} such views: pause the arm for half a second at each pose",
+            path.display(),
+            views.len(),
+            chosen.len(),
+            moving,
+            data.frames.len(),
+            reel_calib::hand_eye::MIN_VIEWS
+        );
+    }
+
+    // Intrinsics: the episode's camera_info, else fitted to the same views.
+    let (camera, intrinsics_from) = match data.camera_info.as_ref().and_then(camera_model) {
+        Some(c) => (c, "the episode's camera_info".to_string()),
+        None => {
+            let (w, h) = (images[0].image.width as u32, images[0].image.height as u32);
+            let observations: Vec<Observation> = found.iter().flatten().cloned().collect();
+            let fit = calibrate(&board, w, h, &observations, Options::default())
+                .with_context(|| path.display().to_string())?;
+            let note = format!(
+                "fitted to the same views (no camera_info in the episode; RMS {:.3} px)",
+                fit.rms_px
+            );
+            (fit.camera, note)
+        }
+    };
+    let result =
+        solve(&camera, &board, &views, mount).with_context(|| path.display().to_string())?;
+    let parent = match mount {
+        Mount::EyeInHand => args.link.clone(),
+        Mount::EyeToHand => robot.root.clone(),
+    };
+    let child = data.frames[0].frame_id.clone();
+    let t = Transform::from(&result.camera);
+    if args.json {
+        let value = serde_json::json!({
+            "camera": args.camera,
+            "episode": path,
+            "parent_frame": parent,
+            "camera_frame": child,
+            "intrinsics_from": intrinsics_from,
+            "frames": data.frames.len(),
+            "frames_while_moving": moving,
+            "result": result,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for v in &result.views {
+        println!(
+            "  {:<12} rms {:6.3} px{}",
+            v.name,
+            v.rms_px,
+            if v.rejected { "  REJECTED" } else { "" }
+        );
+    }
+    println!(
+        "{child} in {parent} ({}), from {} views ({} of {} frames taken while the arm moved); intrinsics from {intrinsics_from}:",
+        args.mount,
+        result.views.iter().filter(|v| !v.rejected).count(),
+        moving,
+        data.frames.len()
+    );
+    println!(
+        "  translation {:.5} {:.5} {:.5} m; quaternion xyzw {:.6} {:.6} {:.6} {:.6}; rpy {:.5} {:.5} {:.5} rad",
+        t.translation[0],
+        t.translation[1],
+        t.translation[2],
+        t.rotation_xyzw[0],
+        t.rotation_xyzw[1],
+        t.rotation_xyzw[2],
+        t.rotation_xyzw[3],
+        t.rpy[0],
+        t.rpy[1],
+        t.rpy[2]
+    );
+    println!(
+        "  1-sigma {:.3} deg, {:.2} mm; reprojection RMS {:.3} px; largest turn between views {:.0} deg",
+        result.sigma_deg_mm[0], result.sigma_deg_mm[1], result.rms_px, result.largest_turn_deg
+    );
+    println!(
+        "  URDF: <joint name=\"{child}_mount\" type=\"fixed\"><parent link=\"{parent}\"/><child link=\"{child}\"/><origin xyz=\"{:.5} {:.5} {:.5}\" rpy=\"{:.5} {:.5} {:.5}\"/></joint>",
+        t.translation[0], t.translation[1], t.translation[2], t.rpy[0], t.rpy[1], t.rpy[2]
+    );
+    for w in &result.warnings {
+        eprintln!("reel: warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,215 @@
+//! What calibration reads from an episode in one pass: a camera's JPEG
+//! frames, its `camera_info`, an arm's joint states and the URDF.
+
+use std::path::Path;
+
+use reel_formats::episode::{schema_name, EpisodeReader};
+use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState};
+use reel_formats::ros2::std_msgs::StringMsg;
+use reel_formats::topics;
+
+use crate::error::CalibError;
+use crate::model::{CameraModel, LensModel};
+
+/// One stored frame, still encoded.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Acquisition time, nanoseconds since the epoch.
+    pub stamp_ns: i64,
+    /// The camera's optical frame.
+    pub frame_id: String,
+    /// JPEG bytes.
+    pub jpeg: Vec<u8>,
+}
+
+/// One joint-state sample.
+#[derive(Debug, Clone)]
+pub struct JointSample {
+    /// Acquisition time, nanoseconds since the epoch.
+    pub stamp_ns: i64,
+    /// Joint names.
+    pub name: Vec<String>,
+    /// Positions, radians or metres.
+    pub position: Vec<f64>,
+}
+
+/// A camera's (and optionally an arm's) data in an episode.
+#[derive(Debug, Clone, Default)]
+pub struct CameraData {
+    /// JPEG frames in file order.
+    pub frames: Vec<Frame>,
+    /// The first `camera_info`, if any.
+    pub camera_info: Option<CameraInfo>,
+    /// The arm's joint states (empty when no arm was asked for).
+    pub joints: Vec<JointSample>,
+    /// `/robot_description`, if any.
+    pub urdf: Option<String>,
+}
+
+/// Reads `camera`'s frames and `camera_info`, and `arm`'s joint states.
+pub fn read(path: &Path, camera: &str, arm: Option<&str>) -> Result<CameraData, CalibError> {
+    let reader = EpisodeReader::open(path).map_err(|e| CalibError::input(path, e.to_string()))?;
+    let (image_topic, info_topic) = (topics::camera_image(camera), topics::camera_info(camera));
+    let joint_topic = arm.map(topics::joint_states);
+    let mut out = CameraData::default();
+    let bad = |e: reel_formats::Error| CalibError::input(path, e.to_string());
+    for (index, message) in reader.messages().enumerate() {
+        let message = message.map_err(bad)?;
+        let topic = message.channel.topic.as_str();
+        let index = index as u64;
+        if topic == image_topic
+            && schema_name(&message.channel) == "sensor_msgs/msg/CompressedImage"
+        {
+            let m: CompressedImage = reader.decode(&message, index).map_err(bad)?;
+            out.frames.push(Frame {
+                stamp_ns: m.header.stamp.to_nanos() as i64,
+                frame_id: m.header.frame_id,
+                jpeg: m.data,
+            });
+        } else if topic == info_topic && out.camera_info.is_none() {
+            out.camera_info = Some(reader.decode(&message, index).map_err(bad)?);
+        } else if Some(topic) == joint_topic.as_deref() {
+            let m: JointState = reader.decode(&message, index).map_err(bad)?;
+            out.joints.push(JointSample {
+                stamp_ns: m.header.stamp.to_nanos() as i64,
+                name: m.name,
+                position: m.position,
+            });
+        } else if topic == topics::ROBOT_DESCRIPTION && out.urdf.is_none() {
+            let m: StringMsg = reader.decode(&message, index).map_err(bad)?;
+            out.urdf = Some(m.data);
+        }
+    }
+    if out.frames.is_empty() {
+        return Err(CalibError::input(
+            path,
+            format!("no JPEG frames on {image_topic}; check --camera against `reel info` (calibration needs CompressedImage frames)"),
+        ));
+    }
+    if let (Some(topic), true) = (&joint_topic, out.joints.is_empty()) {
+        return Err(CalibError::input(
+            path,
+            format!("no joint states on {topic}; check --arm against `reel info`"),
+        ));
+    }
+    Ok(out)
+}
+
+/// The camera model a `camera_info` describes, if it holds one (an all-zero
+/// K means "not calibrated" in ROS).
+pub fn camera_model(info: &CameraInfo) -> Option<CameraModel> {
+    let lens = match info.distortion_model.as_str() {
+        "plumb_bob" | "" => LensModel::PinholeRadtan,
+        "equidistant" => LensModel::Fisheye,
+        _ => return None,
+    };
+    if info.k[0] <= 0.0 || info.k[4] <= 0.0 {
+        return None;
+    }
+    let mut distortion = info.d.clone();
+    distortion.resize(lens.coefficients(), 0.0);
+    Some(CameraModel {
+        lens,
+        width: info.width,
+        height: info.height,
+        fx: info.k[0],
+        fy: info.k[4],
+        cx: info.k[2],
+        cy: info.k[5],
+        distortion,
+    })
+}
+
+/// The arm's joint positions at `stamp_ns` if it stood still around then:
+/// every sample within `window_ns` either side differs from the others by at
+/// most `still_rad`. `Err` says why not (no samples around, or moving by how
+/// much).
+pub fn still_joints(
+    joints: &[JointSample],
+    stamp_ns: i64,
+    window_ns: i64,
+    still_rad: f64,
+) -> Result<Vec<(String, f64)>, String> {
+    let start = joints.partition_point(|s| s.stamp_ns < stamp_ns - window_ns);
+    let end = joints.partition_point(|s| s.stamp_ns <= stamp_ns + window_ns);
+    let near = &joints[start..end];
+    let (Some(first), Some(last)) = (near.first(), near.last()) else {
+        return Err("no joint state within the window".into());
+    };
+    if first.stamp_ns > stamp_ns || last.stamp_ns < stamp_ns {
+        return Err("joint states do not cover the frame".into());
+    }
+    let mut spread: f64 = 0.0;
+    for k in 0..first.position.len() {
+        let values = near.iter().filter_map(|s| s.position.get(k));
+        let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        spread = spread.max(hi - lo);
+    }
+    if spread > still_rad {
+        return Err(format!(
+            "arm moving ({:.2} deg within the window)",
+            spread.to_degrees()
+        ));
+    }
+    let nearest = near
+        .iter()
+        .min_by_key(|s| (s.stamp_ns - stamp_ns).abs())
+        .unwrap_or(first);
+    Ok(nearest
+        .name
+        .iter()
+        .cloned()
+        .zip(nearest.position.iter().copied())
+        .collect())
+}
+
+/// A frame taken while the arm stood still, with its joint positions.
+#[derive(Debug, Clone)]
+pub struct StillFrame {
+    /// Index into [`CameraData::frames`].
+    pub frame: usize,
+    /// Joint name and position.
+    pub joints: Vec<(String, f64)>,
+}
+
+/// One frame per pause of the arm: the frames taken while it stood still
+/// (see [`still_joints`]), grouped while the joints stay within `still_rad`
+/// of the group's first frame, the middle one of each group kept. Also
+/// returns how many frames were passed over because the arm moved or had no
+/// joint state around them.
+pub fn one_frame_per_pause(
+    data: &CameraData,
+    window_ns: i64,
+    still_rad: f64,
+) -> (Vec<StillFrame>, usize) {
+    let mut groups: Vec<Vec<StillFrame>> = Vec::new();
+    let mut passed_over = 0;
+    for (frame, f) in data.frames.iter().enumerate() {
+        let Ok(joints) = still_joints(&data.joints, f.stamp_ns, window_ns, still_rad) else {
+            passed_over += 1;
+            continue;
+        };
+        // The same pause: the previous frame was still too, at the same place.
+        let same_pause = groups.last().is_some_and(|g| {
+            g.last().is_some_and(|l| l.frame + 1 == frame)
+                && g[0]
+                    .joints
+                    .iter()
+                    .zip(&joints)
+                    .all(|(a, b)| (a.1 - b.1).abs() <= still_rad)
+        });
+        let still = StillFrame { frame, joints };
+        match groups.last_mut() {
+            Some(g) if same_pause => g.push(still),
+            _ => groups.push(vec![still]),
+        }
+    }
+    let kept = groups
+        .into_iter()
+        .map(|mut g| {
+            let middle = g.len() / 2;
+            g.swap_remove(middle)
+        })
+        .collect();
+    (kept, passed_over)
+}
