@@ -19,11 +19,13 @@ use nalgebra::{
     Vector3,
 };
 
+pub use crate::pose::{from_formats, iso_to_pose, pose_to_iso};
+
 use crate::board::Checkerboard;
 use crate::error::CalibError;
 use crate::lm;
-use crate::model::{CameraModel, Pose};
-use crate::zhang;
+use crate::model::CameraModel;
+use crate::pose::{board_pose, from_iso, reprojection, to_iso};
 
 /// Where the camera is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -105,7 +107,10 @@ pub struct HandEye {
     pub warnings: Vec<String>,
 }
 
-fn as_transform<S: serde::Serializer>(iso: &Isometry3<f64>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn as_transform<S: serde::Serializer>(
+    iso: &Isometry3<f64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     serde::Serialize::serialize(&Transform::from(iso), s)
 }
 
@@ -254,49 +259,6 @@ pub fn calibrate(
     })
 }
 
-/// The board's pose (camera ← board) from its corners with the intrinsics
-/// known: a homography on undistorted coordinates, then the reprojection
-/// error minimised.
-pub fn board_pose(
-    camera: &CameraModel,
-    object: &[Vector3<f64>],
-    corners: &[[f64; 2]],
-) -> Option<Isometry3<f64>> {
-    let plane: Vec<[f64; 2]> = object.iter().map(|p| [p.x, p.y]).collect();
-    let normalised: Vec<[f64; 2]> = corners.iter().map(|&c| camera.unproject(c)).collect();
-    let h = zhang::homography(&plane, &normalised)?;
-    let start = zhang::pose(&h, [1.0, 1.0, 0.0, 0.0])?;
-    let mut p = [
-        start.rvec[0],
-        start.rvec[1],
-        start.rvec[2],
-        start.tvec[0],
-        start.tvec[1],
-        start.tvec[2],
-    ];
-    lm::minimize(&mut p, &[0.1; 6], &|p, r| {
-        reprojection(camera, object, corners, &to_iso(&p[..6]), r);
-    });
-    Some(to_iso(&p))
-}
-
-/// Corner residuals (pixels) of the board seen at `camera_from_board`.
-fn reprojection(
-    camera: &CameraModel,
-    object: &[Vector3<f64>],
-    corners: &[[f64; 2]],
-    camera_from_board: &Isometry3<f64>,
-    out: &mut Vec<f64>,
-) {
-    for (p, c) in object.iter().zip(corners) {
-        let q = camera_from_board.transform_point(&(*p).into()).coords;
-        // A point behind the camera counts as far off, so the fit turns away.
-        let uv = camera.project(&q).unwrap_or([c[0] + 1e3, c[1] + 1e3]);
-        out.push(uv[0] - c[0]);
-        out.push(uv[1] - c[1]);
-    }
-}
-
 fn view_rms(
     camera: &CameraModel,
     object: &[Vector3<f64>],
@@ -306,20 +268,6 @@ fn view_rms(
     let mut r = Vec::new();
     reprojection(camera, object, corners, camera_from_board, &mut r);
     (r.iter().map(|v| v * v).sum::<f64>() / (r.len() / 2).max(1) as f64).sqrt()
-}
-
-/// An isometry from [rotation vector, translation].
-fn to_iso(v: &[f64]) -> Isometry3<f64> {
-    Isometry3::from_parts(
-        Translation3::new(v[3], v[4], v[5]),
-        UnitQuaternion::from_scaled_axis(Vector3::new(v[0], v[1], v[2])),
-    )
-}
-
-fn from_iso(iso: &Isometry3<f64>) -> [f64; 6] {
-    let r = iso.rotation.scaled_axis();
-    let t = iso.translation.vector;
-    [r.x, r.y, r.z, t.x, t.y, t.z]
 }
 
 /// Rotations between views: the largest turn (degrees), or an error when the
@@ -444,44 +392,4 @@ fn refine(
         }
     });
     (to_iso(&p[..6]), to_iso(&p[6..]), fit)
-}
-
-/// The camera ← board pose a view predicts, for a given X and Y (used by
-/// tests and the synthetic generator).
-pub fn predicted_target(
-    mount: Mount,
-    base_from_gripper: &Isometry3<f64>,
-    camera: &Isometry3<f64>,
-    board: &Isometry3<f64>,
-) -> Isometry3<f64> {
-    let c = match mount {
-        Mount::EyeInHand => base_from_gripper.inverse(),
-        Mount::EyeToHand => *base_from_gripper,
-    };
-    camera.inverse() * c * board
-}
-
-/// A [`Pose`] (OpenCV rvec/tvec) as an isometry.
-pub fn pose_to_iso(p: &Pose) -> Isometry3<f64> {
-    to_iso(&[
-        p.rvec[0], p.rvec[1], p.rvec[2], p.tvec[0], p.tvec[1], p.tvec[2],
-    ])
-}
-
-/// An isometry as a [`Pose`].
-pub fn iso_to_pose(iso: &Isometry3<f64>) -> Pose {
-    let v = from_iso(iso);
-    Pose {
-        rvec: [v[0], v[1], v[2]],
-        tvec: [v[3], v[4], v[5]],
-    }
-}
-
-/// A `reel_formats` transform (URDF kinematics) as an isometry.
-pub fn from_formats(iso: &reel_formats::geometry::Iso) -> Isometry3<f64> {
-    let [w, x, y, z] = iso.q;
-    Isometry3::from_parts(
-        Translation3::new(iso.t[0], iso.t[1], iso.t[2]),
-        UnitQuaternion::from_quaternion(Quaternion::new(w, x, y, z)),
-    )
 }

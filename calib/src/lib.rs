@@ -3,9 +3,10 @@
 //! correlated motion, and the ROS and OpenCV calibration files the rest of
 //! the toolchain reads.
 //!
-//! Camera–LiDAR extrinsics are not built yet.
+//! Camera–LiDAR extrinsics come from views of a planar board seen by both.
 
 pub mod board;
+pub mod camera_lidar;
 pub mod detect;
 pub mod episode;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod images;
 pub mod intrinsics;
 mod lm;
 pub mod model;
+pub mod pose;
 pub mod synthetic;
 pub mod zhang;
 

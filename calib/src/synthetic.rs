@@ -135,3 +135,65 @@ pub fn varied_poses(camera: &CameraModel, board: &Checkerboard, views: usize) ->
         .take(views)
         .collect()
 }
+
+/// VLP-16 laser elevations, degrees, in firing order (the sensor's manual).
+const VLP16_ELEVATIONS_DEG: [f64; 16] = [
+    -15.0, 1.0, -13.0, 3.0, -11.0, 5.0, -9.0, 7.0, -7.0, 9.0, -5.0, 11.0, -3.0, 13.0, -1.0, 15.0,
+];
+
+/// One VLP-16 revolution (16 lines, 0.2° azimuth steps) over a scene of a
+/// board and a floor: the board is the rectangle `x0..x1 × y0..y1` of its
+/// frame's z = 0 plane, placed by `lidar_from_board`; the floor is the
+/// plane z = `floor_z` of the LiDAR frame, out to 20 m. Ranges carry
+/// uniform noise of standard deviation `noise_m` (deterministic in `seed`).
+pub fn vlp16_scan(
+    lidar_from_board: &nalgebra::Isometry3<f64>,
+    rect: [f64; 4],
+    floor_z: f64,
+    noise_m: f64,
+    seed: u64,
+) -> Vec<Vector3<f64>> {
+    let n = lidar_from_board.rotation * Vector3::z();
+    let o = lidar_from_board.translation.vector;
+    let board_from_lidar = lidar_from_board.inverse();
+    let mut state = seed
+        .wrapping_mul(2862933555777941757)
+        .wrapping_add(3037000493);
+    let mut noise = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        // Uniform on ±√3·σ has standard deviation σ.
+        ((state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * 3f64.sqrt() * noise_m
+    };
+    let mut out = Vec::new();
+    for step in 0..1800 {
+        let azimuth = (step as f64 * 0.2).to_radians();
+        for elevation in VLP16_ELEVATIONS_DEG {
+            let e = elevation.to_radians();
+            let d = Vector3::new(e.cos() * azimuth.cos(), e.cos() * azimuth.sin(), e.sin());
+            let mut range = f64::INFINITY;
+            let facing = n.dot(&d);
+            if facing.abs() > 1e-9 {
+                let s = n.dot(&o) / facing;
+                let local = board_from_lidar.transform_point(&(d * s).into());
+                if s > 0.0
+                    && (rect[0]..=rect[1]).contains(&local.x)
+                    && (rect[2]..=rect[3]).contains(&local.y)
+                {
+                    range = s;
+                }
+            }
+            if d.z < -1e-9 {
+                let s = floor_z / d.z;
+                if s > 0.0 && s < 20.0 {
+                    range = range.min(s);
+                }
+            }
+            if range.is_finite() {
+                out.push(d * (range + noise()));
+            }
+        }
+    }
+    out
+}
