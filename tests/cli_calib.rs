@@ -505,3 +505,163 @@ fn hand_eye_from_an_episode_recovers_the_wrist_camera_mount() {
         stderr(&out)
     );
 }
+
+/// A board held still at varied tilts in front of a camera and a VLP-16
+/// (both at 10 Hz), moved between poses, over a floor; returns the true
+/// camera ← LiDAR.
+fn write_camera_lidar_episode(path: &Path) -> nalgebra::Isometry3<f64> {
+    use nalgebra::{Isometry3, Matrix3, Rotation3, Translation3, UnitQuaternion};
+    use reel_calib::hand_eye::{iso_to_pose, pose_to_iso};
+    use reel_calib::synthetic::vlp16_scan;
+    use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
+    use reel_formats::ros2::sensor_msgs::{CompressedImage, PointCloud2};
+    use reel_formats::ros2::std_msgs::Header;
+    use reel_formats::topics;
+
+    const START: u64 = 1_700_000_000_000_000_000;
+    let camera = truth();
+    let board = Checkerboard::parse("checkerboard:7x5:0.1").unwrap();
+    let axes = Matrix3::new(0.0, -1.0, 0.0, 0.0, 0.0, -1.0, 1.0, 0.0, 0.0);
+    let camera_from_lidar = Isometry3::from_parts(
+        Translation3::new(-0.04, -0.11, 0.02),
+        UnitQuaternion::from_euler_angles(-0.03, 0.04, 0.02)
+            * UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(axes)),
+    );
+    let poses: Vec<Isometry3<f64>> = varied_poses(&camera, &board, 14)
+        .iter()
+        .map(pose_to_iso)
+        .collect();
+    // 1.3 s per pose: 1 s still, then 0.3 s moving to the next.
+    let board_at = |t: f64| {
+        let k = (t / 1.3).floor() as usize;
+        let s = ((t - k as f64 * 1.3 - 1.0) / 0.3).clamp(0.0, 1.0);
+        let (a, b) = (poses[k.min(13)], poses[(k + 1).min(13)]);
+        (a.lerp_slerp(&b, s), s == 0.0)
+    };
+    let jpeg_of = |camera_from_board: &Isometry3<f64>| {
+        let pixels = render_board(&camera, &board, &iso_to_pose(camera_from_board), 2);
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
+            .encode(&pixels, 640, 480, image::ExtendedColorType::L8)
+            .unwrap();
+        jpeg
+    };
+    let still_jpegs: Vec<Vec<u8>> = poses.iter().map(jpeg_of).collect();
+    let mut w = EpisodeWriter::create(
+        path,
+        EpisodeMeta::new("camera-lidar calibration", "so101"),
+        EpisodeWriterOptions::default(),
+    )
+    .unwrap();
+    let images = w
+        .add_topic::<CompressedImage>(&topics::camera_image("front"))
+        .unwrap();
+    let clouds = w
+        .add_topic::<PointCloud2>(&topics::lidar_points("top"))
+        .unwrap();
+    let lidar_from_camera = camera_from_lidar.inverse();
+    for step in 0..(14.0 * 1.3 / 0.1) as u64 - 3 {
+        let t = step as f64 * 0.1;
+        let stamp = START + step * 100_000_000;
+        let (camera_from_board, still) = board_at(t);
+        let jpeg = if still {
+            still_jpegs[((t / 1.3).floor() as usize).min(13)].clone()
+        } else {
+            jpeg_of(&camera_from_board)
+        };
+        let frame = CompressedImage {
+            header: Header::new(stamp + 50_000_000, "front_camera_optical"),
+            format: "jpeg".into(),
+            data: jpeg,
+        };
+        let scan = vlp16_scan(
+            &(lidar_from_camera * camera_from_board),
+            [-0.1, 0.7, -0.1, 0.5],
+            -1.0,
+            0.01,
+            step,
+        );
+        let mut data = Vec::new();
+        for p in &scan {
+            PointCloud2::push_lidar_point(
+                &mut data,
+                [p.x as f32, p.y as f32, p.z as f32],
+                100.0,
+                0,
+                0.0,
+            );
+        }
+        let cloud = PointCloud2::lidar(Header::new(stamp, "velodyne"), data);
+        w.write(clouds, &cloud, stamp, stamp).unwrap();
+        w.write(images, &frame, stamp + 50_000_000, stamp + 50_000_000)
+            .unwrap();
+    }
+    w.finish().unwrap();
+    camera_from_lidar
+}
+
+#[test]
+fn camera_lidar_from_an_episode_recovers_the_lidar_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let episode = dir.path().join("camera_lidar.mcap");
+    let truth_mount = write_camera_lidar_episode(&episode);
+    let calib = |extra: &[&str]| {
+        run(reel()
+            .args([
+                "calib",
+                "camera-lidar",
+                "--camera",
+                "front",
+                "--board",
+                "checkerboard:7x5:0.1",
+            ])
+            .args(extra)
+            .arg(&episode))
+    };
+    let out = calib(&["--lidar", "top", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &r["result"];
+    let t: Vec<f64> = (0..3)
+        .map(|i| {
+            result["camera_from_lidar"]["translation"][i]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    let q: Vec<f64> = (0..4)
+        .map(|i| {
+            result["camera_from_lidar"]["rotation_xyzw"][i]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    let found = nalgebra::UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(
+        q[3], q[0], q[1], q[2],
+    ));
+    let deg = found.angle_to(&truth_mount.rotation).to_degrees();
+    let mm =
+        (nalgebra::Vector3::new(t[0], t[1], t[2]) - truth_mount.translation.vector).norm() * 1e3;
+    let views = result["views"].as_array().unwrap().len();
+    println!(
+        "camera-lidar from the episode: {deg:.3} deg, {mm:.2} mm off the truth; {views} views, point-to-plane rms {:.2} mm, {} of {} revolutions with the board moving; intrinsics from {}",
+        result["rms_m"].as_f64().unwrap() * 1e3,
+        r["revolutions_while_moving"],
+        r["revolutions"],
+        r["intrinsics_from"]
+    );
+    assert!(views >= 10, "{views} views");
+    assert!(r["revolutions_while_moving"].as_u64().unwrap() > 0);
+    assert_eq!(r["lidar_frame"], "velodyne");
+    assert!(deg < 1.0, "rotation {deg} deg off");
+    assert!(mm < 10.0, "translation {mm} mm off");
+
+    let out = calib(&["--lidar", "nope"]);
+    assert!(
+        stderr(&out).contains("no point clouds on /lidar/nope/points"),
+        "{}",
+        stderr(&out)
+    );
+    let out = calib(&["--lidar", "top", "--board-size", "big"]);
+    assert!(stderr(&out).contains("WIDTHxHEIGHT"), "{}", stderr(&out));
+}

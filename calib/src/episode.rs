@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use reel_formats::episode::{schema_name, EpisodeReader};
-use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState};
+use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
 use reel_formats::ros2::std_msgs::StringMsg;
 use reel_formats::topics;
 
@@ -44,13 +44,28 @@ pub struct CameraData {
     pub joints: Vec<JointSample>,
     /// `/robot_description`, if any.
     pub urdf: Option<String>,
+    /// Stamps of the LiDAR's clouds (empty when no LiDAR was asked for);
+    /// the points are read with [`read_clouds`] for the ones chosen.
+    pub cloud_stamps: Vec<i64>,
+    /// The LiDAR's frame.
+    pub lidar_frame: String,
 }
 
-/// Reads `camera`'s frames and `camera_info`, and `arm`'s joint states.
-pub fn read(path: &Path, camera: &str, arm: Option<&str>) -> Result<CameraData, CalibError> {
+/// What to read besides the camera.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Also<'a> {
+    /// An arm's joint states.
+    pub arm: Option<&'a str>,
+    /// A LiDAR's cloud stamps.
+    pub lidar: Option<&'a str>,
+}
+
+/// Reads `camera`'s frames and `camera_info`, and what `also` asks for.
+pub fn read(path: &Path, camera: &str, also: Also<'_>) -> Result<CameraData, CalibError> {
     let reader = EpisodeReader::open(path).map_err(|e| CalibError::input(path, e.to_string()))?;
     let (image_topic, info_topic) = (topics::camera_image(camera), topics::camera_info(camera));
-    let joint_topic = arm.map(topics::joint_states);
+    let joint_topic = also.arm.map(topics::joint_states);
+    let cloud_topic = also.lidar.map(topics::lidar_points);
     let mut out = CameraData::default();
     let bad = |e: reel_formats::Error| CalibError::input(path, e.to_string());
     for (index, message) in reader.messages().enumerate() {
@@ -75,6 +90,10 @@ pub fn read(path: &Path, camera: &str, arm: Option<&str>) -> Result<CameraData, 
                 name: m.name,
                 position: m.position,
             });
+        } else if Some(topic) == cloud_topic.as_deref() {
+            let m: PointCloud2 = reader.decode(&message, index).map_err(bad)?;
+            out.cloud_stamps.push(m.header.stamp.to_nanos() as i64);
+            out.lidar_frame = m.header.frame_id;
         } else if topic == topics::ROBOT_DESCRIPTION && out.urdf.is_none() {
             let m: StringMsg = reader.decode(&message, index).map_err(bad)?;
             out.urdf = Some(m.data);
@@ -91,6 +110,40 @@ pub fn read(path: &Path, camera: &str, arm: Option<&str>) -> Result<CameraData, 
             path,
             format!("no joint states on {topic}; check --arm against `reel info`"),
         ));
+    }
+    if let (Some(topic), true) = (&cloud_topic, out.cloud_stamps.is_empty()) {
+        return Err(CalibError::input(
+            path,
+            format!("no point clouds on {topic}; check --lidar against `reel info`"),
+        ));
+    }
+    Ok(out)
+}
+
+/// The points of `lidar`'s clouds stamped `stamps`, by stamp.
+pub fn read_clouds(
+    path: &Path,
+    lidar: &str,
+    stamps: &std::collections::BTreeSet<i64>,
+) -> Result<std::collections::BTreeMap<i64, Vec<[f64; 3]>>, CalibError> {
+    let reader = EpisodeReader::open(path).map_err(|e| CalibError::input(path, e.to_string()))?;
+    let topic = topics::lidar_points(lidar);
+    let mut out = std::collections::BTreeMap::new();
+    for (index, message) in reader.messages().enumerate() {
+        let message = message.map_err(|e| CalibError::input(path, e.to_string()))?;
+        if message.channel.topic != topic {
+            continue;
+        }
+        let m: PointCloud2 = reader
+            .decode(&message, index as u64)
+            .map_err(|e| CalibError::input(path, e.to_string()))?;
+        let stamp = m.header.stamp.to_nanos() as i64;
+        if stamps.contains(&stamp) {
+            let points = m
+                .xyz()
+                .map_err(|e| CalibError::input(path, format!("{topic} at {stamp} ns: {e}")))?;
+            out.insert(stamp, points);
+        }
     }
     Ok(out)
 }

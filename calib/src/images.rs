@@ -53,7 +53,7 @@ pub fn read_folder(dir: &Path) -> Result<Vec<NamedImage>, CalibError> {
 
 /// Up to `max` frames of `camera`'s JPEG stream in an episode, evenly spread.
 pub fn read_episode(path: &Path, camera: &str, max: usize) -> Result<Vec<NamedImage>, CalibError> {
-    let frames = crate::episode::read(path, camera, None)?.frames;
+    let frames = crate::episode::read(path, camera, crate::episode::Also::default())?.frames;
     let t0 = frames[0].stamp_ns;
     let stride = frames.len().div_ceil(max.max(1));
     frames

@@ -1,9 +1,7 @@
 //! reel-calib: camera intrinsics from checkerboard views, hand-eye mounts
-//! from views plus forward kinematics, time offsets between streams from
-//! correlated motion, and the ROS and OpenCV calibration files the rest of
-//! the toolchain reads.
-//!
-//! Camera–LiDAR extrinsics come from views of a planar board seen by both.
+//! from views plus forward kinematics, camera–LiDAR extrinsics from a board
+//! both sensors see, time offsets between streams from correlated motion,
+//! and the ROS and OpenCV calibration files the rest of the toolchain reads.
 
 pub mod board;
 pub mod camera_lidar;

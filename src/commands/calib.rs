@@ -24,8 +24,40 @@ enum What {
     /// Where a camera is mounted (on the arm or in the workspace) from an
     /// episode of checkerboard views with the arm's joint states.
     HandEye(HandEyeArgs),
+    /// Where a LiDAR is relative to a camera, from an episode of a board
+    /// both see, held still at varied tilts.
+    CameraLidar(CameraLidarArgs),
     /// Time offset between two streams of an episode from correlated motion.
     TimeOffset(TimeOffsetArgs),
+}
+
+/// Arguments of `reel calib camera-lidar`.
+#[derive(Debug, clap::Args)]
+pub struct CameraLidarArgs {
+    /// Camera name (its frames are /camera/NAME/image/compressed).
+    #[arg(long)]
+    camera: String,
+    /// LiDAR name (its clouds are /lidar/NAME/points).
+    #[arg(long)]
+    lidar: String,
+    /// Target: checkerboard:COLSxROWS:SQUARE_M, counting inner corners as OpenCV does.
+    #[arg(long)]
+    board: String,
+    /// The physical board's width x height in metres (default: the checker
+    /// area, one square beyond the outer corners).
+    #[arg(long)]
+    board_size: Option<String>,
+    /// Returns farther than this are ignored, metres.
+    #[arg(long, default_value_t = 6.0)]
+    max_range: f64,
+    /// Most views used (evenly spread over the episode).
+    #[arg(long, default_value_t = 40)]
+    max_views: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The episode.
+    episode: PathBuf,
 }
 
 /// Arguments of `reel calib hand-eye`.
@@ -123,12 +155,215 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     match &args.what {
         What::Intrinsics(a) => intrinsics(a),
         What::HandEye(a) => hand_eye(a),
+        What::CameraLidar(a) => camera_lidar(a),
         What::TimeOffset(a) => time_offset(a),
     }
 }
 
+fn camera_lidar(args: &CameraLidarArgs) -> anyhow::Result<ExitCode> {
+    use reel_calib::camera_lidar::{calibrate as solve, find_board, LidarView};
+    use reel_calib::episode::{read, read_clouds, Also};
+    use reel_calib::hand_eye::Transform;
+    use reel_calib::pose::board_pose;
+
+    let path = &args.episode;
+    let board = Checkerboard::parse(&args.board)?;
+    let size = match &args.board_size {
+        None => [
+            (board.cols + 1) as f64 * board.square,
+            (board.rows + 1) as f64 * board.square,
+        ],
+        Some(text) => {
+            let parsed: Option<Vec<f64>> = text.split('x').map(|v| v.parse().ok()).collect();
+            match parsed.as_deref() {
+                Some([w, h]) if *w > 0.0 && *h > 0.0 => [*w, *h],
+                _ => bail!("--board-size {text}: expected WIDTHxHEIGHT in metres, e.g. 0.8x0.6"),
+            }
+        }
+    };
+    let data = read(
+        path,
+        &args.camera,
+        Also {
+            arm: None,
+            lidar: Some(&args.lidar),
+        },
+    )?;
+    // A cloud counts when the board stood still through its revolution: the
+    // camera sees it at the same pose just before and just after.
+    let stamps = &data.cloud_stamps;
+    let mut gaps: Vec<i64> = stamps.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_unstable();
+    let period = gaps
+        .get(gaps.len() / 2)
+        .copied()
+        .unwrap_or(100_000_000)
+        .max(1);
+    let stride = stamps.len().div_ceil(3 * args.max_views.max(1)).max(1);
+    let t0 = data.frames[0].stamp_ns;
+    let mut candidates = Vec::new(); // (cloud stamp, frame before, frame after)
+    for &s in stamps.iter().step_by(stride) {
+        let before = data.frames.iter().rposition(|f| f.stamp_ns <= s);
+        let after = data.frames.iter().position(|f| f.stamp_ns >= s + period);
+        if let (Some(b), Some(a)) = (before, after) {
+            if data.frames[a].stamp_ns - data.frames[b].stamp_ns <= 3 * period {
+                candidates.push((s, b, a));
+            }
+        }
+    }
+    let images = candidates
+        .iter()
+        .flat_map(|&(_, b, a)| [b, a])
+        .map(|i| {
+            let f = &data.frames[i];
+            reel_calib::images::decode_jpeg(path, (f.stamp_ns - t0) as f64 * 1e-9, &f.jpeg)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let found = detect_all(&images, &board);
+    let observations: Vec<Observation> = found.iter().flatten().cloned().collect();
+    if observations.is_empty() {
+        bail!(
+            "{}: the {}x{} board was not found in any of {} frames next to a LiDAR revolution; check --board (inner corners) and --camera",
+            path.display(),
+            board.cols,
+            board.rows,
+            images.len()
+        );
+    }
+    let image_size = (images[0].image.width as u32, images[0].image.height as u32);
+    let (camera, intrinsics_from) =
+        episode_intrinsics(path, &data, &board, image_size, &observations)?;
+    let object = board.object_points();
+    let mut still = Vec::new(); // (cloud stamp, name, camera ← board)
+    let mut moving = 0;
+    for (k, &(s, _, _)) in candidates.iter().enumerate() {
+        let (Some(b), Some(a)) = (&found[2 * k], &found[2 * k + 1]) else {
+            continue;
+        };
+        let (Some(pb), Some(pa)) = (
+            board_pose(&camera, &object, &b.corners),
+            board_pose(&camera, &object, &a.corners),
+        ) else {
+            continue;
+        };
+        let change = pb.inverse() * pa;
+        if change.translation.vector.norm() > 0.003 || change.rotation.angle() > 0.3f64.to_radians()
+        {
+            moving += 1;
+            continue;
+        }
+        still.push((s, b.name.clone(), pb));
+    }
+    // One view per pause: a still board at the same pose as the last view
+    // adds nothing but weight.
+    let mut views_at: Vec<(i64, String, nalgebra::Isometry3<f64>)> = Vec::new();
+    for v in still {
+        let same = views_at.last().is_some_and(|last| {
+            let change = last.2.inverse() * v.2;
+            change.translation.vector.norm() < 0.01 && change.rotation.angle() < 1f64.to_radians()
+        });
+        if !same {
+            views_at.push(v);
+        }
+    }
+    let wanted: std::collections::BTreeSet<i64> = views_at.iter().map(|v| v.0).collect();
+    let clouds = read_clouds(path, &args.lidar, &wanted)?;
+    let mut views = Vec::new();
+    let mut no_board = Vec::new();
+    for (s, name, camera_from_board) in views_at.into_iter().take(args.max_views.max(1)) {
+        let points: Vec<nalgebra::Vector3<f64>> = clouds
+            .get(&s)
+            .map(|c| c.iter().map(|p| nalgebra::Vector3::from(*p)).collect())
+            .unwrap_or_default();
+        match find_board(&points, size, args.max_range) {
+            Some(points) => views.push(LidarView {
+                name,
+                camera_from_board,
+                points,
+            }),
+            None => no_board.push(name),
+        }
+    }
+    if views.len() < reel_calib::camera_lidar::MIN_VIEWS {
+        bail!(
+            "{}: the board was seen still by both sensors in {} pose(s) ({} revolutions with the board moving, {} still poses without a {:.2}x{:.2} m plane in the scan); at least {} are needed: hold the board still for a second at each of 10-20 tilts, within {:.0} m, and check --board-size",
+            path.display(),
+            views.len(),
+            moving,
+            no_board.len(),
+            size[0],
+            size[1],
+            reel_calib::camera_lidar::MIN_VIEWS,
+            args.max_range
+        );
+    }
+    let result = solve(&views).with_context(|| path.display().to_string())?;
+    let parent = data.frames[0].frame_id.clone();
+    let child = data.lidar_frame.clone();
+    let t = Transform::from(&result.camera_from_lidar);
+    if args.json {
+        let value = serde_json::json!({
+            "camera": args.camera,
+            "lidar": args.lidar,
+            "episode": path,
+            "camera_frame": parent,
+            "lidar_frame": child,
+            "intrinsics_from": intrinsics_from,
+            "revolutions": stamps.len(),
+            "revolutions_while_moving": moving,
+            "still_poses_without_board": no_board,
+            "result": result,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for v in &result.views {
+        println!(
+            "  {:<12} {:6} returns  rms {:5.1} mm{}",
+            v.name,
+            v.points,
+            v.rms_m * 1e3,
+            if v.rejected { "  REJECTED" } else { "" }
+        );
+    }
+    for name in &no_board {
+        println!("  {name:<12} board not found in the scan");
+    }
+    println!(
+        "{child} in {parent}, from {} views; intrinsics from {intrinsics_from}:",
+        result.views.iter().filter(|v| !v.rejected).count()
+    );
+    println!(
+        "  translation {:.5} {:.5} {:.5} m; quaternion xyzw {:.6} {:.6} {:.6} {:.6}; rpy {:.5} {:.5} {:.5} rad",
+        t.translation[0],
+        t.translation[1],
+        t.translation[2],
+        t.rotation_xyzw[0],
+        t.rotation_xyzw[1],
+        t.rotation_xyzw[2],
+        t.rotation_xyzw[3],
+        t.rpy[0],
+        t.rpy[1],
+        t.rpy[2]
+    );
+    println!(
+        "  1-sigma {:.3} deg, {:.2} mm; point-to-plane RMS {:.1} mm",
+        result.sigma_deg_mm[0],
+        result.sigma_deg_mm[1],
+        result.rms_m * 1e3
+    );
+    println!(
+        "  URDF: <joint name=\"{child}_mount\" type=\"fixed\"><parent link=\"{parent}\"/><child link=\"{child}\"/><origin xyz=\"{:.5} {:.5} {:.5}\" rpy=\"{:.5} {:.5} {:.5}\"/></joint>",
+        t.translation[0], t.translation[1], t.translation[2], t.rpy[0], t.rpy[1], t.rpy[2]
+    );
+    for w in &result.warnings {
+        eprintln!("reel: warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
-    use reel_calib::episode::{camera_model, one_frame_per_pause, read};
+    use reel_calib::episode::{one_frame_per_pause, read, Also};
     use reel_calib::hand_eye::{calibrate as solve, from_formats, Mount, Transform, View};
     use reel_formats::robot::RobotModel;
 
@@ -138,7 +373,14 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
         "eye-in-hand" => Mount::EyeInHand,
         _ => Mount::EyeToHand,
     };
-    let data = read(path, &args.camera, Some(&args.arm))?;
+    let data = read(
+        path,
+        &args.camera,
+        Also {
+            arm: Some(&args.arm),
+            lidar: None,
+        },
+    )?;
     let urdf = match &args.urdf {
         Some(file) => std::fs::read_to_string(file)
             .with_context(|| format!("{}: cannot read the URDF", file.display()))?,
@@ -202,21 +444,9 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
-    // Intrinsics: the episode's camera_info, else fitted to the same views.
-    let (camera, intrinsics_from) = match data.camera_info.as_ref().and_then(camera_model) {
-        Some(c) => (c, "the episode's camera_info".to_string()),
-        None => {
-            let (w, h) = (images[0].image.width as u32, images[0].image.height as u32);
-            let observations: Vec<Observation> = found.iter().flatten().cloned().collect();
-            let fit = calibrate(&board, w, h, &observations, Options::default())
-                .with_context(|| path.display().to_string())?;
-            let note = format!(
-                "fitted to the same views (no camera_info in the episode; RMS {:.3} px)",
-                fit.rms_px
-            );
-            (fit.camera, note)
-        }
-    };
+    let observations: Vec<Observation> = found.iter().flatten().cloned().collect();
+    let size = (images[0].image.width as u32, images[0].image.height as u32);
+    let (camera, intrinsics_from) = episode_intrinsics(path, &data, &board, size, &observations)?;
     let result =
         solve(&camera, &board, &views, mount).with_context(|| path.display().to_string())?;
     let parent = match mount {
@@ -420,6 +650,31 @@ fn intrinsics(args: &IntrinsicsArgs) -> anyhow::Result<ExitCode> {
         eprintln!("reel: warning: {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The episode's `camera_info`, else intrinsics fitted to the same views
+/// (`size` is the frames' width and height); and a phrase saying which.
+fn episode_intrinsics(
+    path: &std::path::Path,
+    data: &reel_calib::episode::CameraData,
+    board: &Checkerboard,
+    size: (u32, u32),
+    observations: &[Observation],
+) -> anyhow::Result<(reel_calib::CameraModel, String)> {
+    if let Some(c) = data
+        .camera_info
+        .as_ref()
+        .and_then(reel_calib::episode::camera_model)
+    {
+        return Ok((c, "the episode's camera_info".into()));
+    }
+    let fit = calibrate(board, size.0, size.1, observations, Options::default())
+        .with_context(|| path.display().to_string())?;
+    let note = format!(
+        "fitted to the same views (no camera_info in the episode; RMS {:.3} px)",
+        fit.rms_px
+    );
+    Ok((fit.camera, note))
 }
 
 /// Detects the board in every image, on every core.
