@@ -665,3 +665,122 @@ fn camera_lidar_from_an_episode_recovers_the_lidar_mount() {
     let out = calib(&["--lidar", "top", "--board-size", "big"]);
     assert!(stderr(&out).contains("WIDTHxHEIGHT"), "{}", stderr(&out));
 }
+
+#[test]
+fn calibrations_stored_in_the_rig_reach_recorded_episodes() {
+    use reel_formats::episode::{schema_name, EpisodeReader};
+    use reel_formats::ros2::sensor_msgs::CameraInfo;
+    use reel_formats::ros2::tf2_msgs::TFMessage;
+
+    let dir = tempfile::tempdir().unwrap();
+    let rig = reel_capture::emulators::rig::isolated_copy(
+        &common::workspace().join("samples/rigs/so101-emulated.toml"),
+        dir.path(),
+    )
+    .unwrap();
+    let original = std::fs::read_to_string(&rig).unwrap();
+    // Intrinsics from pictures, the mount from a hand-eye episode.
+    let views = dir.path().join("views");
+    std::fs::create_dir(&views).unwrap();
+    write_views(&views, 12);
+    let out = run(reel()
+        .args([
+            "calib",
+            "intrinsics",
+            "--camera",
+            "wrist",
+            "--board",
+            BOARD,
+            "--images",
+        ])
+        .arg(&views)
+        .arg("--rig")
+        .arg(&rig));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("updated"), "{}", stderr(&out));
+    let episode = dir.path().join("hand_eye.mcap");
+    let mount = write_hand_eye_episode(&episode);
+    let out = run(reel()
+        .args([
+            "calib",
+            "hand-eye",
+            "--camera",
+            "wrist",
+            "--arm",
+            "follower",
+            "--mount",
+            "eye-in-hand",
+            "--link",
+            "gripper_link",
+            "--board",
+            "checkerboard:9x6:0.02",
+            "--rig",
+        ])
+        .arg(&rig)
+        .arg(&episode));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let backups: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".bak"))
+        .collect();
+    assert!(!backups.is_empty(), "no backup");
+    assert!(backups
+        .iter()
+        .any(|b| std::fs::read_to_string(b).unwrap() == original));
+
+    // A recording with the updated rig carries both.
+    let episodes = dir.path().join("episodes");
+    let out = run(reel()
+        .args(["record", "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(&episodes)
+        .args(["--emulate", "--episodes", "1", "--duration", "1"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = std::fs::read_dir(&episodes)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "mcap"))
+        .unwrap();
+    let reader = EpisodeReader::open(&file).unwrap();
+    let (mut info, mut tf) = (None, None);
+    for (i, m) in reader.messages().enumerate() {
+        let m = m.unwrap();
+        match (m.channel.topic.as_str(), schema_name(&m.channel)) {
+            ("/camera/wrist/camera_info", "sensor_msgs/msg/CameraInfo") => {
+                info = Some(reader.decode::<CameraInfo>(&m, i as u64).unwrap())
+            }
+            ("/tf_static", "tf2_msgs/msg/TFMessage") => {
+                tf = Some(reader.decode::<TFMessage>(&m, i as u64).unwrap())
+            }
+            _ => {}
+        }
+    }
+    let info = info.expect("camera_info in the recorded episode");
+    assert_eq!(info.header.frame_id, "camera_wrist_optical");
+    assert!(
+        (info.k[0] - truth().fx).abs() / truth().fx < 0.005,
+        "{:?}",
+        info.k
+    );
+    assert_eq!(info.distortion_model, "plumb_bob");
+    let tf = tf.expect("/tf_static in the recorded episode");
+    let t = &tf.transforms[0];
+    assert_eq!(t.header.frame_id, "gripper_link");
+    assert_eq!(t.child_frame_id, "camera_wrist_optical");
+    let found = nalgebra::Vector3::new(
+        t.transform.translation.x,
+        t.transform.translation.y,
+        t.transform.translation.z,
+    );
+    let q = &t.transform.rotation;
+    let rotation =
+        nalgebra::UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(q.w, q.x, q.y, q.z));
+    let (mm, deg) = (
+        (found - mount.translation.vector).norm() * 1e3,
+        rotation.angle_to(&mount.rotation).to_degrees(),
+    );
+    println!("recorded /tf_static: {deg:.3} deg, {mm:.2} mm off the true mount");
+    assert!(mm < 2.0 && deg < 0.5, "{mm} mm, {deg} deg");
+}

@@ -9,7 +9,9 @@ use reel_formats::ros2::std_msgs::StringMsg;
 use reel_formats::topics;
 
 use crate::error::CalibError;
-use crate::model::{CameraModel, LensModel};
+use reel_formats::calibration::CameraIntrinsics;
+
+use crate::model::CameraModel;
 
 /// One stored frame, still encoded.
 #[derive(Debug, Clone)]
@@ -148,29 +150,10 @@ pub fn read_clouds(
     Ok(out)
 }
 
-/// The camera model a `camera_info` describes, if it holds one (an all-zero
-/// K means "not calibrated" in ROS).
+/// The camera model a `camera_info` describes, if it holds one.
 pub fn camera_model(info: &CameraInfo) -> Option<CameraModel> {
-    let lens = match info.distortion_model.as_str() {
-        "plumb_bob" | "" => LensModel::PinholeRadtan,
-        "equidistant" => LensModel::Fisheye,
-        _ => return None,
-    };
-    if info.k[0] <= 0.0 || info.k[4] <= 0.0 {
-        return None;
-    }
-    let mut distortion = info.d.clone();
-    distortion.resize(lens.coefficients(), 0.0);
-    Some(CameraModel {
-        lens,
-        width: info.width,
-        height: info.height,
-        fx: info.k[0],
-        fy: info.k[4],
-        cx: info.k[2],
-        cy: info.k[5],
-        distortion,
-    })
+    let k = CameraIntrinsics::from_camera_info(info)?;
+    CameraModel::from_intrinsics(&k, info.width, info.height)
 }
 
 /// The arm's joint positions at `stamp_ns` if it stood still around then:

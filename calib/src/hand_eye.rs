@@ -30,7 +30,7 @@ use crate::pose::{board_pose, from_iso, reprojection, to_iso};
 /// Where the camera is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Mount {
+pub enum Setup {
     /// On the arm: the board is fixed in the workspace.
     EyeInHand,
     /// In the workspace: the board is held by the arm.
@@ -86,7 +86,7 @@ pub struct ViewReport {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HandEye {
     /// Which problem was solved.
-    pub mount: Mount,
+    pub setup: Setup,
     /// The camera's optical frame in the gripper (eye-in-hand) or base
     /// (eye-to-hand) frame: parent ← camera.
     #[serde(serialize_with = "as_transform")]
@@ -126,7 +126,7 @@ pub fn calibrate(
     camera: &CameraModel,
     board: &Checkerboard,
     views: &[View],
-    mount: Mount,
+    setup: Setup,
 ) -> Result<HandEye, CalibError> {
     if views.len() < MIN_VIEWS {
         return Err(CalibError::NotEnoughData(format!(
@@ -156,9 +156,9 @@ pub fn calibrate(
         .collect::<Result<_, _>>()?;
     let arms: Vec<Isometry3<f64>> = views
         .iter()
-        .map(|v| match mount {
-            Mount::EyeInHand => v.base_from_gripper.inverse(),
-            Mount::EyeToHand => v.base_from_gripper,
+        .map(|v| match setup {
+            Setup::EyeInHand => v.base_from_gripper.inverse(),
+            Setup::EyeToHand => v.base_from_gripper,
         })
         .collect();
     let largest_turn_deg = check_motion(&arms)?;
@@ -248,7 +248,7 @@ pub fn calibrate(
         ));
     }
     Ok(HandEye {
-        mount,
+        setup,
         camera: x,
         board: y,
         sigma_deg_mm,

@@ -3,6 +3,7 @@
 //! fisheye (OpenCV's equidistant model, ROS `equidistant`).
 
 use nalgebra::{Rotation3, Vector3};
+use reel_formats::calibration::CameraIntrinsics;
 
 /// Lens model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -127,6 +128,36 @@ impl CameraModel {
             xy[1] -= (-j[1][0] * e[0] + j[0][0] * e[1]) / det;
         }
         xy
+    }
+
+    /// From the intrinsics a rig config or `camera_info` stores; `None` for
+    /// a distortion model reel does not fit.
+    pub fn from_intrinsics(k: &CameraIntrinsics, width: u32, height: u32) -> Option<Self> {
+        let lens = LensModel::parse(&k.model)?;
+        let mut distortion = k.distortion.clone();
+        distortion.resize(lens.coefficients(), 0.0);
+        Some(Self {
+            lens,
+            width,
+            height,
+            fx: k.fx,
+            fy: k.fy,
+            cx: k.cx,
+            cy: k.cy,
+            distortion,
+        })
+    }
+
+    /// The intrinsics as a rig config stores them.
+    pub fn intrinsics(&self) -> CameraIntrinsics {
+        CameraIntrinsics {
+            model: self.lens.ros_name().into(),
+            fx: self.fx,
+            fy: self.fy,
+            cx: self.cx,
+            cy: self.cy,
+            distortion: self.distortion.clone(),
+        }
     }
 
     /// The 3×3 camera matrix, row-major.

@@ -190,24 +190,24 @@ fn recovers_a_fisheye_lens() {
 mod hand_eye {
     use super::*;
     use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
-    use reel_calib::hand_eye::{calibrate, iso_to_pose, pose_to_iso, Mount, View};
+    use reel_calib::hand_eye::{calibrate, iso_to_pose, pose_to_iso, Setup, View};
 
     /// The camera's true mount and the board's true place.
-    fn truth(mount: Mount) -> (Isometry3<f64>, Isometry3<f64>) {
+    fn truth(setup: Setup) -> (Isometry3<f64>, Isometry3<f64>) {
         let iso = |t: [f64; 3], rpy: [f64; 3]| {
             Isometry3::from_parts(
                 Translation3::new(t[0], t[1], t[2]),
                 UnitQuaternion::from_euler_angles(rpy[0], rpy[1], rpy[2]),
             )
         };
-        match mount {
+        match setup {
             // Gripper ← camera: a wrist camera 6 cm off the axis, looking ahead.
-            Mount::EyeInHand => (
+            Setup::EyeInHand => (
                 iso([0.032, -0.061, 0.045], [0.12, -1.45, 0.3]),
                 iso([0.38, 0.05, 0.01], [0.02, -0.03, 1.1]),
             ),
             // Base ← camera: a scene camera; gripper ← board held in the jaws.
-            Mount::EyeToHand => (
+            Setup::EyeToHand => (
                 iso([0.55, -0.32, 0.41], [-2.3, 0.1, 2.4]),
                 iso([0.01, -0.12, 0.05], [1.5, 0.0, -0.2]),
             ),
@@ -232,17 +232,17 @@ mod hand_eye {
 
     /// Rendered views of the board for a camera mounted at the truth: the
     /// arm poses are what put the board where `varied_poses` wants it.
-    fn views(mount: Mount, camera: &CameraModel, board: &Checkerboard, n: usize) -> Vec<View> {
-        let (x, y) = truth(mount);
+    fn views(setup: Setup, camera: &CameraModel, board: &Checkerboard, n: usize) -> Vec<View> {
+        let (x, y) = truth(setup);
         varied_poses(camera, board, n)
             .iter()
             .enumerate()
             .filter_map(|(k, pose)| {
                 // T = X⁻¹·C·Y ⇒ C = X·T·Y⁻¹.
                 let c = x * pose_to_iso(pose) * y.inverse();
-                let arm = match mount {
-                    Mount::EyeInHand => c.inverse(),
-                    Mount::EyeToHand => c,
+                let arm = match setup {
+                    Setup::EyeInHand => c.inverse(),
+                    Setup::EyeToHand => c,
                 };
                 let pixels = render_board(camera, board, pose, 2);
                 let corners = find_checkerboard(&Gray::from_u8(640, 480, &pixels), board)?;
@@ -255,20 +255,20 @@ mod hand_eye {
             .collect()
     }
 
-    fn check(mount: Mount) {
+    fn check(setup: Setup) {
         let camera = super::truth();
         let board = Checkerboard::parse("checkerboard:9x6:0.03").unwrap();
-        let views = views(mount, &camera, &board, 14);
+        let views = views(setup, &camera, &board, 14);
         assert!(views.len() >= 12, "detected only {} views", views.len());
-        let result = calibrate(&camera, &board, &views, mount).unwrap();
-        let (x, _) = truth(mount);
+        let result = calibrate(&camera, &board, &views, setup).unwrap();
+        let (x, _) = truth(setup);
         let error = x.inverse() * result.camera;
         let (deg, mm) = (
             error.rotation.angle().to_degrees(),
             (result.camera.translation.vector - x.translation.vector).norm() * 1e3,
         );
         println!(
-            "{mount:?}: mount error {deg:.4} deg, {mm:.3} mm (1-sigma {:.4} deg, {:.3} mm); rms {:.3} px over {} views, largest turn {:.0} deg; warnings {:?}",
+            "{setup:?}: mount error {deg:.4} deg, {mm:.3} mm (1-sigma {:.4} deg, {:.3} mm); rms {:.3} px over {} views, largest turn {:.0} deg; warnings {:?}",
             result.sigma_deg_mm[0],
             result.sigma_deg_mm[1],
             result.rms_px,
@@ -283,12 +283,12 @@ mod hand_eye {
 
     #[test]
     fn recovers_an_eye_in_hand_mount() {
-        check(Mount::EyeInHand);
+        check(Setup::EyeInHand);
     }
 
     #[test]
     fn recovers_an_eye_to_hand_mount() {
-        check(Mount::EyeToHand);
+        check(Setup::EyeToHand);
     }
 
     #[test]
@@ -316,14 +316,14 @@ mod hand_eye {
                 }
             })
             .collect();
-        let err = calibrate(&camera, &board, &spun, Mount::EyeToHand)
+        let err = calibrate(&camera, &board, &spun, Setup::EyeToHand)
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("one axis") && err.contains("two different axes"),
             "{err}"
         );
-        let err = calibrate(&camera, &board, &spun[..2], Mount::EyeToHand)
+        let err = calibrate(&camera, &board, &spun[..2], Setup::EyeToHand)
             .unwrap_err()
             .to_string();
         assert!(err.contains("at least 3"), "{err}");

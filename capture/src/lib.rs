@@ -16,6 +16,7 @@ pub mod error;
 pub mod realtime;
 pub mod recorder;
 pub mod rig;
+pub mod rig_edit;
 pub mod serial;
 pub mod timecode;
 pub mod video;

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
 
+use reel_formats::calibration::{CameraIntrinsics, Mount};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RigError;
@@ -227,6 +228,14 @@ pub struct Camera {
     /// stamped with its acquisition time.
     #[serde(default)]
     pub emulated: bool,
+    /// Intrinsics (`reel calib intrinsics --rig`); episodes then carry them
+    /// on `/camera/<name>/camera_info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intrinsics: Option<CameraIntrinsics>,
+    /// Where the optical frame sits (`reel calib hand-eye --rig`); episodes
+    /// then carry it on `/tf_static`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<Mount>,
 }
 
 impl Camera {
@@ -268,6 +277,17 @@ pub struct Lidar {
     /// Also store the raw packets for lossless re-processing.
     #[serde(default)]
     pub store_packets: bool,
+    /// Where the LiDAR's frame sits (`reel calib camera-lidar --rig`);
+    /// episodes then carry it on `/tf_static`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<Mount>,
+}
+
+impl Lidar {
+    /// The frame id of its clouds.
+    pub fn frame_id(&self) -> String {
+        format!("lidar_{}", self.name)
+    }
 }
 
 fn default_rpm() -> u32 {
@@ -409,6 +429,10 @@ impl Rig {
             }
         }
         for c in &self.cameras {
+            if let Some(k) = &c.intrinsics {
+                k.check()
+                    .map_err(|e| format!("camera {:?} intrinsics: {e}", c.name))?;
+            }
             if c.width == 0 || c.height == 0 || c.fps == 0 {
                 return Err(format!(
                     "camera {:?} needs width, height and fps above 0",

@@ -23,6 +23,8 @@ fn camera(source: &str, format: CameraFormat) -> Camera {
         format,
         latency_ms: 0.0,
         emulated: false,
+        intrinsics: None,
+        mount: None,
     }
 }
 

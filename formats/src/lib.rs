@@ -32,6 +32,7 @@
 //! assert_eq!(r.episode_meta().unwrap().unwrap().task, "wave");
 //! ```
 
+pub mod calibration;
 pub mod episode;
 pub mod error;
 pub mod export;

@@ -8,15 +8,14 @@ use std::path::{Path, PathBuf};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rand_distr::{Distribution, Normal};
+use reel_formats::calibration::CameraIntrinsics;
 use reel_formats::episode::{
     EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, Outcome, SourceKind,
 };
 use reel_formats::geometry::Iso;
 use reel_formats::robot::JointKind;
 use reel_formats::ros2::geometry_msgs::{Quaternion, Transform, TransformStamped, Vector3};
-use reel_formats::ros2::sensor_msgs::{
-    CameraInfo, CompressedImage, Image, JointState, RegionOfInterest,
-};
+use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, Image, JointState};
 use reel_formats::ros2::std_msgs::{Header, StringMsg};
 use reel_formats::ros2::tf2_msgs::TFMessage;
 use reel_formats::topics;
@@ -144,21 +143,12 @@ fn transform_msg(stamp: u64, parent: &str, child: &str, iso: &Iso) -> TransformS
 
 fn camera_info(stamp: u64, c: &Camera) -> CameraInfo {
     let k = &c.intrinsics;
-    CameraInfo {
-        header: Header::new(stamp, c.frame_id.clone()),
-        height: k.height,
-        width: k.width,
-        distortion_model: "plumb_bob".into(),
-        d: vec![0.0; 5],
-        k: [k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0],
-        r: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
-        p: [
-            k.fx, 0.0, k.cx, 0.0, 0.0, k.fy, k.cy, 0.0, 0.0, 0.0, 1.0, 0.0,
-        ],
-        binning_x: 0,
-        binning_y: 0,
-        roi: RegionOfInterest::default(),
-    }
+    CameraIntrinsics::pinhole(k.fx, k.fy, k.cx, k.cy).camera_info(
+        k.width,
+        k.height,
+        stamp,
+        &c.frame_id,
+    )
 }
 
 fn writer_err(path: &Path) -> impl Fn(reel_formats::Error) -> SimError + '_ {

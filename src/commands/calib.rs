@@ -9,6 +9,8 @@ use reel_calib::files::{opencv_yaml, ros_camera_info_yaml, write_atomically};
 use reel_calib::images::{read_episode, read_folder, NamedImage};
 use reel_calib::intrinsics::{calibrate, Observation, Options};
 use reel_calib::{Checkerboard, LensModel};
+use reel_capture::rig_edit::{Calibration, Sensor};
+use reel_formats::calibration::Mount;
 
 /// Arguments of `reel calib`.
 #[derive(Debug, clap::Args)]
@@ -53,6 +55,10 @@ pub struct CameraLidarArgs {
     /// Most views used (evenly spread over the episode).
     #[arg(long, default_value_t = 40)]
     max_views: usize,
+    /// Also store the result in this rig config (a dated backup of the
+    /// previous file is kept); episodes recorded with it then carry it.
+    #[arg(long)]
+    rig: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -89,6 +95,10 @@ pub struct HandEyeArgs {
     /// Most views used (evenly spread over the arm's pauses).
     #[arg(long, default_value_t = 40)]
     max_views: usize,
+    /// Also store the result in this rig config (a dated backup of the
+    /// previous file is kept); episodes recorded with it then carry it.
+    #[arg(long)]
+    rig: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -145,6 +155,10 @@ pub struct IntrinsicsArgs {
     /// Write OpenCV FileStorage YAML here.
     #[arg(long)]
     opencv: Option<PathBuf>,
+    /// Also store the result in this rig config (a dated backup of the
+    /// previous file is kept); episodes recorded with it then carry it.
+    #[arg(long)]
+    rig: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -301,6 +315,14 @@ fn camera_lidar(args: &CameraLidarArgs) -> anyhow::Result<ExitCode> {
     let parent = data.frames[0].frame_id.clone();
     let child = data.lidar_frame.clone();
     let t = Transform::from(&result.camera_from_lidar);
+    if let Some(rig) = &args.rig {
+        let mount = Mount {
+            parent: parent.clone(),
+            xyz: t.translation,
+            rpy: t.rpy,
+        };
+        store_in_rig(rig, Sensor::Lidar(&args.lidar), Calibration::Mount(&mount))?;
+    }
     if args.json {
         let value = serde_json::json!({
             "camera": args.camera,
@@ -364,14 +386,14 @@ fn camera_lidar(args: &CameraLidarArgs) -> anyhow::Result<ExitCode> {
 
 fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
     use reel_calib::episode::{one_frame_per_pause, read, Also};
-    use reel_calib::hand_eye::{calibrate as solve, from_formats, Mount, Transform, View};
+    use reel_calib::hand_eye::{calibrate as solve, from_formats, Setup, Transform, View};
     use reel_formats::robot::RobotModel;
 
     let path = &args.episode;
     let board = Checkerboard::parse(&args.board)?;
     let mount = match args.mount.as_str() {
-        "eye-in-hand" => Mount::EyeInHand,
-        _ => Mount::EyeToHand,
+        "eye-in-hand" => Setup::EyeInHand,
+        _ => Setup::EyeToHand,
     };
     let data = read(
         path,
@@ -450,11 +472,23 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
     let result =
         solve(&camera, &board, &views, mount).with_context(|| path.display().to_string())?;
     let parent = match mount {
-        Mount::EyeInHand => args.link.clone(),
-        Mount::EyeToHand => robot.root.clone(),
+        Setup::EyeInHand => args.link.clone(),
+        Setup::EyeToHand => robot.root.clone(),
     };
     let child = data.frames[0].frame_id.clone();
     let t = Transform::from(&result.camera);
+    if let Some(rig) = &args.rig {
+        let mount = Mount {
+            parent: parent.clone(),
+            xyz: t.translation,
+            rpy: t.rpy,
+        };
+        store_in_rig(
+            rig,
+            Sensor::Camera(&args.camera),
+            Calibration::Mount(&mount),
+        )?;
+    }
     if args.json {
         let value = serde_json::json!({
             "camera": args.camera,
@@ -598,6 +632,13 @@ fn intrinsics(args: &IntrinsicsArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.opencv {
         write_atomically(path, &opencv_yaml(&result))?;
     }
+    if let Some(rig) = &args.rig {
+        store_in_rig(
+            rig,
+            Sensor::Camera(&args.camera),
+            Calibration::Intrinsics(&result.camera.intrinsics()),
+        )?;
+    }
     if args.json {
         let value = serde_json::json!({
             "camera": args.camera,
@@ -650,6 +691,21 @@ fn intrinsics(args: &IntrinsicsArgs) -> anyhow::Result<ExitCode> {
         eprintln!("reel: warning: {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stores a calibration in a rig config and says where the old one went.
+fn store_in_rig(
+    rig: &std::path::Path,
+    sensor: Sensor<'_>,
+    calibration: Calibration<'_>,
+) -> anyhow::Result<()> {
+    let backup = reel_capture::rig_edit::store(rig, sensor, calibration)?;
+    eprintln!(
+        "reel: {} updated; the previous version is {}",
+        rig.display(),
+        backup.display()
+    );
+    Ok(())
 }
 
 /// The episode's `camera_info`, else intrinsics fitted to the same views

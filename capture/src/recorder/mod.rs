@@ -267,7 +267,7 @@ impl Recorder {
                 .parse()
                 .map_err(|_| format!("lidar {}: bad address {}", l.name, l.address))?;
             let (name, stop) = (l.name.clone(), stop.clone());
-            let frame = format!("lidar_{}", l.name);
+            let frame = l.frame_id();
             let status_for_error = status.clone();
             threads.push(spawn(format!("lidar {}", l.name), move || {
                 if let Err(e) = lidar::run(&name, address, &frame, &lidar_topics, &sink, &stop) {
@@ -371,6 +371,25 @@ impl Recorder {
             meta,
             attachments,
             robot_description: self.urdf.as_ref().map(|(_, urdf)| urdf.clone()),
+            camera_infos: r
+                .cameras
+                .iter()
+                .filter_map(|c| {
+                    let k = c.intrinsics.as_ref()?;
+                    let info = k.camera_info(c.width, c.height, 0, &camera::frame_id(&c.name));
+                    Some((topics::camera_info(&c.name), info))
+                })
+                .collect(),
+            mounts: r
+                .cameras
+                .iter()
+                .filter_map(|c| Some(c.mount.as_ref()?.transform(0, &camera::frame_id(&c.name))))
+                .chain(
+                    r.lidars
+                        .iter()
+                        .filter_map(|l| Some(l.mount.as_ref()?.transform(0, &l.frame_id()))),
+                )
+                .collect(),
         };
         self.ask(|reply| Command::Start(Box::new(plan), reply))
     }

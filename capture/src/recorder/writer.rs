@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, Outcome, Topic};
+use reel_formats::ros2::builtin_interfaces::Time;
 use reel_formats::ros2::foxglove_msgs::CompressedVideo;
-use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
+use reel_formats::ros2::geometry_msgs::TransformStamped;
+use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
 use reel_formats::ros2::std_msgs::StringMsg;
+use reel_formats::ros2::tf2_msgs::TFMessage;
 use reel_formats::ros2::velodyne_msgs::VelodyneScan;
 use reel_formats::time::host_now_nanos;
 
@@ -64,6 +67,11 @@ pub struct EpisodePlan {
     pub attachments: Vec<(String, String, Vec<u8>)>,
     /// The URDF for `/robot_description`, if any.
     pub robot_description: Option<String>,
+    /// Each calibrated camera's `camera_info` topic and message (stamped
+    /// when the episode opens).
+    pub camera_infos: Vec<(String, CameraInfo)>,
+    /// Sensor mounts for `/tf_static` (stamped when the episode opens).
+    pub mounts: Vec<TransformStamped>,
 }
 
 /// Commands to the writer thread; each carries its reply channel.
@@ -314,6 +322,26 @@ fn start(
     };
     if let Some(urdf) = plan.robot_description {
         write_text(&mut open, config.description_topic, urdf, now).map_err(|e| e.to_string())?;
+    }
+    // Calibrations once, at the start, like ROS's latched topics.
+    let err = |e: reel_formats::Error| e.to_string();
+    for (topic, mut info) in plan.camera_infos {
+        info.header.stamp = Time::from_nanos(now);
+        let t = open.writer.add_topic::<CameraInfo>(&topic).map_err(err)?;
+        open.writer.write(t, &info, now, now).map_err(err)?;
+    }
+    if !plan.mounts.is_empty() {
+        let mut transforms = plan.mounts;
+        for t in &mut transforms {
+            t.header.stamp = Time::from_nanos(now);
+        }
+        let t = open
+            .writer
+            .add_topic::<TFMessage>(reel_formats::topics::TF_STATIC)
+            .map_err(err)?;
+        open.writer
+            .write(t, &TFMessage { transforms }, now, now)
+            .map_err(err)?;
     }
     let disconnected: Vec<&str> = devices
         .iter()

@@ -1,0 +1,163 @@
+//! Calibrations written into a rig config in place: the sensor's
+//! `intrinsics` or `mount` table is replaced, everything else (comments,
+//! order, formatting) is kept, the previous file is kept as a dated backup,
+//! and the new text must parse as a valid rig before it replaces the old.
+
+use std::path::{Path, PathBuf};
+
+use reel_formats::calibration::{CameraIntrinsics, Mount};
+use toml_edit::{value, Array, DocumentMut, Item, Table};
+
+use crate::error::RigError;
+use crate::rig::Rig;
+
+/// Which sensor of the rig.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sensor<'a> {
+    /// A `[[camera]]` by name.
+    Camera(&'a str),
+    /// A `[[lidar]]` by name.
+    Lidar(&'a str),
+}
+
+/// What to store.
+#[derive(Debug, Clone, Copy)]
+pub enum Calibration<'a> {
+    /// A camera's intrinsics.
+    Intrinsics(&'a CameraIntrinsics),
+    /// A sensor's mount.
+    Mount(&'a Mount),
+}
+
+/// Stores `calibration` for `sensor` in the rig config at `path`; returns
+/// the backup of the previous file.
+pub fn store(
+    path: &Path,
+    sensor: Sensor<'_>,
+    calibration: Calibration<'_>,
+) -> Result<PathBuf, RigError> {
+    let invalid = |reason: String| RigError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let io = |source: std::io::Error| RigError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| invalid(e.message().to_string()))?;
+    let (key, name) = match sensor {
+        Sensor::Camera(n) => ("camera", n),
+        Sensor::Lidar(n) => ("lidar", n),
+    };
+    let entry = doc
+        .get_mut(key)
+        .and_then(Item::as_array_of_tables_mut)
+        .and_then(|list| {
+            list.iter_mut()
+                .find(|t| t.get("name").and_then(Item::as_str) == Some(name))
+        })
+        .ok_or_else(|| {
+            invalid(format!(
+                "no [[{key}]] named {name:?}; check the name against the rig config"
+            ))
+        })?;
+    match calibration {
+        Calibration::Intrinsics(k) => {
+            if key != "camera" {
+                return Err(invalid("only cameras have intrinsics".into()));
+            }
+            let mut t = Table::new();
+            t["model"] = value(k.model.clone());
+            for (field, v) in [("fx", k.fx), ("fy", k.fy), ("cx", k.cx), ("cy", k.cy)] {
+                t[field] = value(v);
+            }
+            t["distortion"] = value(k.distortion.iter().copied().collect::<Array>());
+            entry.insert("intrinsics", Item::Table(t));
+        }
+        Calibration::Mount(m) => {
+            let mut t = Table::new();
+            t["parent"] = value(m.parent.clone());
+            t["xyz"] = value(m.xyz.iter().copied().collect::<Array>());
+            t["rpy"] = value(m.rpy.iter().copied().collect::<Array>());
+            entry.insert("mount", Item::Table(t));
+        }
+    }
+    let updated = doc.to_string();
+    Rig::parse(&updated)
+        .map_err(|e| invalid(format!("the updated config would not load ({e})")))?;
+    let stamp = reel_formats::time::format_utc(reel_formats::time::host_now_nanos())
+        .replace([':', '-'], "");
+    let stamp = stamp.split('.').next().unwrap_or(&stamp).to_string();
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let backup = path.with_file_name(format!("{file}.{stamp}.bak"));
+    std::fs::copy(path, &backup).map_err(io)?;
+    let temporary = path.with_file_name(format!(".{file}.reel-partial"));
+    std::fs::write(&temporary, &updated).map_err(io)?;
+    std::fs::rename(&temporary, path).map_err(io)?;
+    Ok(backup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_intrinsics_and_mounts_keeping_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rig.toml");
+        let original = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/rigs/bimanual-emulated.toml"),
+        )
+        .unwrap();
+        std::fs::write(&path, &original).unwrap();
+        let camera = Rig::parse(&original).unwrap().cameras[0].name.clone();
+        let k = CameraIntrinsics {
+            model: "plumb_bob".into(),
+            fx: 601.25,
+            fy: 600.5,
+            cx: 319.0,
+            cy: 241.0,
+            distortion: vec![-0.1, 0.01, 0.0, 0.0, 0.0],
+        };
+        let backup = store(&path, Sensor::Camera(&camera), Calibration::Intrinsics(&k)).unwrap();
+        assert_eq!(std::fs::read_to_string(&backup).unwrap(), original);
+        let lidar = Rig::parse(&original).unwrap().lidars[0].name.clone();
+        let mount = Mount {
+            parent: "base_link".into(),
+            xyz: [0.1, 0.0, 0.5],
+            rpy: [0.0, 0.0, 1.5],
+        };
+        store(&path, Sensor::Lidar(&lidar), Calibration::Mount(&mount)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rig = Rig::parse(&text).unwrap();
+        assert_eq!(rig.cameras[0].intrinsics.as_ref(), Some(&k));
+        assert_eq!(rig.lidars[0].mount.as_ref(), Some(&mount));
+        // Every comment line of the original is still there.
+        for line in original.lines().filter(|l| l.trim_start().starts_with('#')) {
+            assert!(text.contains(line), "lost {line:?}");
+        }
+        let err = store(&path, Sensor::Camera("nope"), Calibration::Intrinsics(&k)).unwrap_err();
+        assert!(
+            err.to_string().contains("no [[camera]] named \"nope\""),
+            "{err}"
+        );
+        let bad = CameraIntrinsics { fx: -1.0, ..k };
+        let err = store(
+            &path,
+            Sensor::Camera(&camera),
+            Calibration::Intrinsics(&bad),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("would not load"), "{err}");
+        assert_eq!(
+            Rig::parse(&std::fs::read_to_string(&path).unwrap()).unwrap(),
+            rig
+        );
+    }
+}
