@@ -233,13 +233,14 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
     // this bound only catches gross errors.
     assert!(found.abs() < 0.015, "{found}");
 
-    // Injected offsets, measured over that bias. The target is
-    // 2 ms; the activity signals' shape mismatch costs more than that on this
-    // pair (see the closing note), so this checks what the estimator achieves.
+    // Injected offsets, measured over that bias: the target is 2 ms.
+    // Offsets up to ±250 ms of the ±500 ms searched stay within it; larger
+    // ones cut enough of this 8 s episode's overlap that the bias moves
+    // (333 ms: 6.5 ms off; see the closing note).
     let a = activity(&episode, ta).unwrap();
     let b = activity(&episode, tb).unwrap();
     let mut errors = Vec::new();
-    for injected in [0.0375, -0.0612, 0.120] {
+    for injected in [0.0375, -0.0612, 0.120, 0.0031, -0.2477] {
         let mut shifted = b.clone();
         shifted.t.iter_mut().for_each(|t| *t += injected);
         let r = estimate(&a, &shifted, 0.5).unwrap();
@@ -252,7 +253,7 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
     }
     let worst = errors.iter().copied().fold(0.0, f64::max);
     println!("worst error on injected offsets: {:.2} ms", worst * 1e3);
-    assert!(worst < 0.004, "{errors:?}");
+    assert!(worst < 0.002, "{errors:?}");
 
     // A stream with no motion signal, and a missing topic.
     let out = run(reel()
