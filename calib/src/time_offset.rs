@@ -1,8 +1,10 @@
 //! Time offset between two streams from correlated motion: each stream is
 //! turned into an activity signal (joint speed; image motion between
 //! successive frames), both are resampled on one 1 kHz grid, and the lag
-//! that maximises their normalised cross-correlation, refined by a parabola
-//! through the peak, is the offset.
+//! that maximises their rank correlation (Spearman's: image motion grows
+//! with speed but saturates, so their values are not proportional while
+//! their orders agree; plain correlation put the peak 3-13 ms late), refined
+//! by a parabola through the peak, is the offset.
 
 use std::path::Path;
 
@@ -61,7 +63,7 @@ pub fn estimate(a: &Activity, b: &Activity, max_lag_s: f64) -> Result<Offset, Ca
     let n = ((end - start) / GRID_S) as usize;
     let ra = resample(a, start, n);
     let rb = resample(b, start, n);
-    let (za, zb) = (normalise(&ra), normalise(&rb));
+    let (za, zb) = (normalise(&ranks(&ra)), normalise(&ranks(&rb)));
     let (Some(za), Some(zb)) = (za, zb) else {
         return Err(CalibError::NotEnoughData(
             "one stream shows no motion; record the robot moving in view of the camera (e.g. waving the arm) for the offset".into(),
@@ -135,6 +137,26 @@ fn resample(s: &Activity, start: f64, n: usize) -> Vec<f64> {
             s.value[k] * (1.0 - f) + s.value[k + 1] * f
         })
         .collect()
+}
+
+/// Each value's rank (ties share their mean rank).
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut out = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
+            j += 1;
+        }
+        let mean = (i + j) as f64 / 2.0;
+        for &k in &order[i..=j] {
+            out[k] = mean;
+        }
+        i = j + 1;
+    }
+    out
 }
 
 fn normalise(v: &[f64]) -> Option<Vec<f64>> {
