@@ -281,12 +281,53 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
     );
 }
 
+/// A rendered view of `board` at `pose` (camera ← board) as JPEG.
+fn board_jpeg(camera: &CameraModel, board: &Checkerboard, pose: &reel_calib::Pose) -> Vec<u8> {
+    let pixels = render_board(camera, board, pose, 2);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
+        .encode(
+            &pixels,
+            camera.width,
+            camera.height,
+            image::ExtendedColorType::L8,
+        )
+        .unwrap();
+    jpeg
+}
+
+/// A transform as `reel calib` prints it in JSON.
+fn json_transform(v: &serde_json::Value) -> nalgebra::Isometry3<f64> {
+    let n = |key: &str, i: usize| v[key][i].as_f64().unwrap();
+    nalgebra::Isometry3::from_parts(
+        nalgebra::Translation3::new(
+            n("translation", 0),
+            n("translation", 1),
+            n("translation", 2),
+        ),
+        nalgebra::UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(
+            n("rotation_xyzw", 3),
+            n("rotation_xyzw", 0),
+            n("rotation_xyzw", 1),
+            n("rotation_xyzw", 2),
+        )),
+    )
+}
+
+/// How far `found` is from `truth`: degrees, millimetres.
+fn off_by(found: &nalgebra::Isometry3<f64>, truth: &nalgebra::Isometry3<f64>) -> (f64, f64) {
+    (
+        found.rotation.angle_to(&truth.rotation).to_degrees(),
+        (found.translation.vector - truth.translation.vector).norm() * 1e3,
+    )
+}
+
 /// An SO-101 with a wrist camera at a known mount, pausing at poses that
 /// show a fixed board and moving between them, written as an episode; the
 /// camera's true mount (gripper_link ← camera) is returned.
 fn write_hand_eye_episode(path: &Path) -> nalgebra::Isometry3<f64> {
     use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
-    use reel_calib::hand_eye::{from_formats, iso_to_pose};
+    use reel_calib::pose::{from_formats, iso_to_pose};
     use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
     use reel_formats::robot::RobotModel;
     use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState};
@@ -294,14 +335,6 @@ fn write_hand_eye_episode(path: &Path) -> nalgebra::Isometry3<f64> {
     use reel_formats::topics;
 
     const START: u64 = 1_700_000_000_000_000_000;
-    const JOINTS: [&str; 6] = [
-        "shoulder_pan",
-        "shoulder_lift",
-        "elbow_flex",
-        "wrist_flex",
-        "wrist_roll",
-        "gripper",
-    ];
     let camera = truth();
     let board = Checkerboard::parse("checkerboard:9x6:0.02").unwrap();
     let urdf = std::fs::read_to_string(
@@ -309,8 +342,11 @@ fn write_hand_eye_episode(path: &Path) -> nalgebra::Isometry3<f64> {
     )
     .unwrap();
     let robot = RobotModel::parse(&urdf).unwrap();
+    // shoulder_pan … gripper, the order of `home` below.
+    let joint_names: Vec<String> = robot.actuated_joints().map(|j| j.name.clone()).collect();
     let gripper = |q: &[f64]| {
-        let poses = robot.link_poses(&|name| JOINTS.iter().position(|j| *j == name).map(|i| q[i]));
+        let poses =
+            robot.link_poses(&|name| joint_names.iter().position(|j| j == name).map(|i| q[i]));
         from_formats(&poses["gripper_link"])
     };
     // The truth: camera 5 cm off the gripper, turned; the board placed 35 cm
@@ -399,22 +435,17 @@ fn write_hand_eye_episode(path: &Path) -> nalgebra::Isometry3<f64> {
         let stamp = START + step * 10_000_000;
         let js = JointState {
             header: Header::new(stamp, "base_link"),
-            name: JOINTS.iter().map(|s| s.to_string()).collect(),
+            name: joint_names.clone(),
             // The encoders report the true angle to one step.
             position: at(t).iter().map(|&q| quantise(q)).collect(),
             ..Default::default()
         };
         w.write(joints, &js, stamp, stamp).unwrap();
         if step % 20 == 10 {
-            let pixels = render_board(&camera, &board, &target(&at(t)), 2);
-            let mut jpeg = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
-                .encode(&pixels, 640, 480, image::ExtendedColorType::L8)
-                .unwrap();
             let frame = CompressedImage {
                 header: Header::new(stamp, "wrist_camera_optical"),
                 format: "jpeg".into(),
-                data: jpeg,
+                data: board_jpeg(&camera, &board, &target(&at(t))),
             };
             w.write(images, &frame, stamp, stamp).unwrap();
         }
@@ -452,18 +483,7 @@ fn hand_eye_from_an_episode_recovers_the_wrist_camera_mount() {
     assert!(out.status.success(), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let result = &r["result"];
-    let t: Vec<f64> = (0..3)
-        .map(|i| result["camera"]["translation"][i].as_f64().unwrap())
-        .collect();
-    let q: Vec<f64> = (0..4)
-        .map(|i| result["camera"]["rotation_xyzw"][i].as_f64().unwrap())
-        .collect();
-    let found = nalgebra::UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(
-        q[3], q[0], q[1], q[2],
-    ));
-    let deg = found.angle_to(&truth_mount.rotation).to_degrees();
-    let mm =
-        (nalgebra::Vector3::new(t[0], t[1], t[2]) - truth_mount.translation.vector).norm() * 1e3;
+    let (deg, mm) = off_by(&json_transform(&result["camera"]), &truth_mount);
     let views = result["views"].as_array().unwrap().len();
     println!(
         "hand-eye from the episode: {deg:.3} deg, {mm:.2} mm off the truth; {views} views, rms {:.3} px, {} of {} frames taken while moving; intrinsics from {}",
@@ -512,7 +532,7 @@ fn hand_eye_from_an_episode_recovers_the_wrist_camera_mount() {
 /// camera ← LiDAR.
 fn write_camera_lidar_episode(path: &Path) -> nalgebra::Isometry3<f64> {
     use nalgebra::{Isometry3, Matrix3, Rotation3, Translation3, UnitQuaternion};
-    use reel_calib::hand_eye::{iso_to_pose, pose_to_iso};
+    use reel_calib::pose::{iso_to_pose, pose_to_iso};
     use reel_calib::synthetic::vlp16_scan;
     use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
     use reel_formats::ros2::sensor_msgs::{CompressedImage, PointCloud2};
@@ -540,12 +560,7 @@ fn write_camera_lidar_episode(path: &Path) -> nalgebra::Isometry3<f64> {
         (a.lerp_slerp(&b, s), s == 0.0)
     };
     let jpeg_of = |camera_from_board: &Isometry3<f64>| {
-        let pixels = render_board(&camera, &board, &iso_to_pose(camera_from_board), 2);
-        let mut jpeg = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
-            .encode(&pixels, 640, 480, image::ExtendedColorType::L8)
-            .unwrap();
-        jpeg
+        board_jpeg(&camera, &board, &iso_to_pose(camera_from_board))
     };
     let still_jpegs: Vec<Vec<u8>> = poses.iter().map(jpeg_of).collect();
     let mut w = EpisodeWriter::create(
@@ -623,26 +638,7 @@ fn camera_lidar_from_an_episode_recovers_the_lidar_mount() {
     assert!(out.status.success(), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let result = &r["result"];
-    let t: Vec<f64> = (0..3)
-        .map(|i| {
-            result["camera_from_lidar"]["translation"][i]
-                .as_f64()
-                .unwrap()
-        })
-        .collect();
-    let q: Vec<f64> = (0..4)
-        .map(|i| {
-            result["camera_from_lidar"]["rotation_xyzw"][i]
-                .as_f64()
-                .unwrap()
-        })
-        .collect();
-    let found = nalgebra::UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(
-        q[3], q[0], q[1], q[2],
-    ));
-    let deg = found.angle_to(&truth_mount.rotation).to_degrees();
-    let mm =
-        (nalgebra::Vector3::new(t[0], t[1], t[2]) - truth_mount.translation.vector).norm() * 1e3;
+    let (deg, mm) = off_by(&json_transform(&result["camera_from_lidar"]), &truth_mount);
     let views = result["views"].as_array().unwrap().len();
     println!(
         "camera-lidar from the episode: {deg:.3} deg, {mm:.2} mm off the truth; {views} views, point-to-plane rms {:.2} mm, {} of {} revolutions with the board moving; intrinsics from {}",
@@ -770,18 +766,8 @@ fn calibrations_stored_in_the_rig_reach_recorded_episodes() {
     let t = &tf.transforms[0];
     assert_eq!(t.header.frame_id, "gripper_link");
     assert_eq!(t.child_frame_id, "camera_wrist_optical");
-    let found = nalgebra::Vector3::new(
-        t.transform.translation.x,
-        t.transform.translation.y,
-        t.transform.translation.z,
-    );
-    let q = &t.transform.rotation;
-    let rotation =
-        nalgebra::UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(q.w, q.x, q.y, q.z));
-    let (mm, deg) = (
-        (found - mount.translation.vector).norm() * 1e3,
-        rotation.angle_to(&mount.rotation).to_degrees(),
-    );
+    let found = reel_calib::pose::from_formats(&reel_formats::geometry::Iso::from_msg(t));
+    let (deg, mm) = off_by(&found, &mount);
     println!("recorded /tf_static: {deg:.3} deg, {mm:.2} mm off the true mount");
     assert!(mm < 2.0 && deg < 0.5, "{mm} mm, {deg} deg");
 }

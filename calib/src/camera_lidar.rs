@@ -43,7 +43,7 @@ pub struct LidarViewReport {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CameraLidar {
     /// Camera ← LiDAR: the LiDAR's frame in the camera's optical frame.
-    #[serde(serialize_with = "crate::hand_eye::as_transform")]
+    #[serde(serialize_with = "crate::pose::as_transform")]
     pub camera_from_lidar: Isometry3<f64>,
     /// RMS point-to-plane distance over the accepted views, metres.
     pub rms_m: f64,
@@ -162,13 +162,8 @@ pub fn calibrate(views: &[LidarView]) -> Result<CameraLidar, CalibError> {
     let rms: Vec<f64> = (0..usable.len())
         .map(|k| view_rms(usable[k], &camera_planes[k], &x))
         .collect();
-    let mut sorted = rms.clone();
-    sorted.sort_by(f64::total_cmp);
-    let limit = (3.0 * sorted[sorted.len() / 2]).max(0.03);
-    if rms.iter().any(|&r| r > limit) && rms.iter().filter(|&&r| r <= limit).count() >= MIN_VIEWS {
-        for (a, r) in accepted.iter_mut().zip(&rms) {
-            *a = *r <= limit;
-        }
+    if let Some(kept) = lm::without_outliers(&rms, 0.03, MIN_VIEWS) {
+        accepted = kept;
         (x, fit) = refine(&usable, &camera_planes, &accepted, x);
     }
 
@@ -179,20 +174,7 @@ pub fn calibrate(views: &[LidarView]) -> Result<CameraLidar, CalibError> {
         .map(|(p, _)| *p)
         .collect();
     check_normals(&used)?;
-    let dof = fit.residuals.saturating_sub(6).max(1) as f64;
-    let variance = fit.cost / dof;
-    let sigma_deg_mm = fit
-        .jtj
-        .clone()
-        .try_inverse()
-        .map(|inv| {
-            let s = |k: usize| (inv[(k, k)] * variance).max(0.0);
-            [
-                (s(0) + s(1) + s(2)).sqrt().to_degrees(),
-                (s(3) + s(4) + s(5)).sqrt() * 1e3,
-            ]
-        })
-        .unwrap_or([f64::NAN; 2]);
+    let sigma_deg_mm = fit.pose_sigma_deg_mm(0);
     let reports: Vec<LidarViewReport> = usable
         .iter()
         .enumerate()

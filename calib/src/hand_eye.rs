@@ -19,8 +19,6 @@ use nalgebra::{
     Vector3,
 };
 
-pub use crate::pose::{from_formats, iso_to_pose, pose_to_iso};
-
 use crate::board::Checkerboard;
 use crate::error::CalibError;
 use crate::lm;
@@ -48,29 +46,6 @@ pub struct View {
     pub corners: Vec<[f64; 2]>,
 }
 
-/// A rigid transform as ROS writes it.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Transform {
-    /// Metres.
-    pub translation: [f64; 3],
-    /// Unit quaternion (x, y, z, w).
-    pub rotation_xyzw: [f64; 4],
-    /// URDF roll, pitch, yaw, radians.
-    pub rpy: [f64; 3],
-}
-
-impl From<&Isometry3<f64>> for Transform {
-    fn from(iso: &Isometry3<f64>) -> Self {
-        let q = iso.rotation.quaternion();
-        let (roll, pitch, yaw) = iso.rotation.euler_angles();
-        Self {
-            translation: iso.translation.vector.into(),
-            rotation_xyzw: [q.i, q.j, q.k, q.w],
-            rpy: [roll, pitch, yaw],
-        }
-    }
-}
-
 /// Per-view outcome.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ViewReport {
@@ -89,10 +64,10 @@ pub struct HandEye {
     pub setup: Setup,
     /// The camera's optical frame in the gripper (eye-in-hand) or base
     /// (eye-to-hand) frame: parent ← camera.
-    #[serde(serialize_with = "as_transform")]
+    #[serde(serialize_with = "crate::pose::as_transform")]
     pub camera: Isometry3<f64>,
     /// The board in the base (eye-in-hand) or gripper (eye-to-hand) frame.
-    #[serde(serialize_with = "as_transform")]
+    #[serde(serialize_with = "crate::pose::as_transform")]
     pub board: Isometry3<f64>,
     /// One-sigma uncertainty of the camera's rotation (degrees) and
     /// translation (millimetres) from the fit.
@@ -105,13 +80,6 @@ pub struct HandEye {
     pub views: Vec<ViewReport>,
     /// What makes the result less trustworthy, and what to capture to fix it.
     pub warnings: Vec<String>,
-}
-
-pub(crate) fn as_transform<S: serde::Serializer>(
-    iso: &Isometry3<f64>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    serde::Serialize::serialize(&Transform::from(iso), s)
 }
 
 /// Fewest views: two motions with different rotation axes need three views.
@@ -186,14 +154,8 @@ pub fn calibrate(
             )
         })
         .collect();
-    let mut sorted = rms.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    let limit = (3.0 * median).max(1.0);
-    if rms.iter().any(|&r| r > limit) && rms.iter().filter(|&&r| r <= limit).count() >= MIN_VIEWS {
-        for (a, r) in accepted.iter_mut().zip(&rms) {
-            *a = *r <= limit;
-        }
+    if let Some(kept) = lm::without_outliers(&rms, 1.0, MIN_VIEWS) {
+        accepted = kept;
         (x, y, fit) = refine(camera, &object, views, &arms, &accepted, x, y);
     }
 
@@ -208,22 +170,7 @@ pub fn calibrate(
         .collect();
     let used = accepted.iter().filter(|a| **a).count();
     let rms_px = (fit.cost / (fit.residuals / 2).max(1) as f64).sqrt();
-    let dof = fit.residuals.saturating_sub(12).max(1) as f64;
-    let variance = fit.cost / dof;
-    let sigma_deg_mm = fit
-        .jtj
-        .clone()
-        .try_inverse()
-        .map(|inv| {
-            let s = |k: usize| (inv[(k, k)] * variance).max(0.0).sqrt();
-            [
-                (s(0).powi(2) + s(1).powi(2) + s(2).powi(2))
-                    .sqrt()
-                    .to_degrees(),
-                (s(3).powi(2) + s(4).powi(2) + s(5).powi(2)).sqrt() * 1e3,
-            ]
-        })
-        .unwrap_or([f64::NAN; 2]);
+    let sigma_deg_mm = fit.pose_sigma_deg_mm(0);
 
     let mut warnings = Vec::new();
     if used < 8 {

@@ -8,7 +8,7 @@ use nalgebra::{DMatrix, DVector, Vector3};
 use crate::board::Checkerboard;
 use crate::error::CalibError;
 use crate::model::{CameraModel, LensModel, Pose};
-use crate::zhang;
+use crate::{lm, zhang};
 
 /// One image's detected corners, row by row.
 #[derive(Debug, Clone)]
@@ -382,18 +382,8 @@ fn refine(
                 jtj[(k, k)] = 1.0;
             }
         }
-        // Try steps until one lowers the cost.
-        let mut improved = false;
-        for _ in 0..10 {
-            let mut a = jtj.clone();
-            for k in 0..np {
-                a[(k, k)] += lambda * jtj[(k, k)].max(1e-12);
-            }
-            let Some(chol) = a.cholesky() else {
-                lambda *= 10.0;
-                continue;
-            };
-            let step = chol.solve(&(-&jtr));
+        // The step moves the shared parameters and each accepted view's pose.
+        let apply = |step: &DVector<f64>| {
             let mut cam = camera.clone();
             let mut s = base.clone();
             for k in 0..ns {
@@ -408,17 +398,19 @@ fn refine(
                 }
                 ps[v] = vec_pose(&p);
             }
-            let c = total(&cam, &ps);
-            if c.is_finite() && c < cost {
-                let relative = (cost - c) / cost.max(1e-300);
-                *camera = cam;
-                poses.copy_from_slice(&ps);
-                cost = c;
-                lambda = (lambda / 3.0).max(1e-12);
-                improved = relative > 1e-12;
-                break;
-            }
-            lambda *= 4.0;
+            (cam, ps)
+        };
+        let mut improved = false;
+        if let Some((step, c)) = lm::damped_step(&jtj, &jtr, &mut lambda, cost, &mut |step| {
+            let (cam, ps) = apply(step);
+            total(&cam, &ps)
+        }) {
+            let relative = (cost - c) / cost.max(1e-300);
+            let (cam, ps) = apply(&step);
+            *camera = cam;
+            poses.copy_from_slice(&ps);
+            cost = c;
+            improved = relative > 1e-12;
         }
         if !improved {
             break;

@@ -89,3 +89,45 @@ pub fn from_formats(iso: &reel_formats::geometry::Iso) -> Isometry3<f64> {
         UnitQuaternion::from_quaternion(Quaternion::new(w, x, y, z)),
     )
 }
+
+/// A rigid transform as ROS writes it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Transform {
+    /// Metres.
+    pub translation: [f64; 3],
+    /// Unit quaternion (x, y, z, w).
+    pub rotation_xyzw: [f64; 4],
+    /// URDF roll, pitch, yaw, radians.
+    pub rpy: [f64; 3],
+}
+
+impl Transform {
+    /// The same placement as a rig config's sensor mount under `parent`.
+    pub fn mount(&self, parent: &str) -> reel_formats::calibration::Mount {
+        reel_formats::calibration::Mount {
+            parent: parent.to_string(),
+            xyz: self.translation,
+            rpy: self.rpy,
+        }
+    }
+}
+
+impl From<&Isometry3<f64>> for Transform {
+    fn from(iso: &Isometry3<f64>) -> Self {
+        let q = iso.rotation.quaternion();
+        let (roll, pitch, yaw) = iso.rotation.euler_angles();
+        Self {
+            translation: iso.translation.vector.into(),
+            rotation_xyzw: [q.i, q.j, q.k, q.w],
+            rpy: [roll, pitch, yaw],
+        }
+    }
+}
+
+/// Serialises an isometry as a [`Transform`].
+pub(crate) fn as_transform<S: serde::Serializer>(
+    iso: &Isometry3<f64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&Transform::from(iso), s)
+}

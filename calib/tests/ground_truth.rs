@@ -190,7 +190,8 @@ fn recovers_a_fisheye_lens() {
 mod hand_eye {
     use super::*;
     use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
-    use reel_calib::hand_eye::{calibrate, iso_to_pose, pose_to_iso, Setup, View};
+    use reel_calib::hand_eye::{calibrate, Setup, View};
+    use reel_calib::pose::{iso_to_pose, pose_to_iso};
 
     /// The camera's true mount and the board's true place.
     fn truth(setup: Setup) -> (Isometry3<f64>, Isometry3<f64>) {

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::geometry::Iso;
-use crate::ros2::geometry_msgs::{Quaternion, Transform, TransformStamped, Vector3};
+use crate::ros2::geometry_msgs::TransformStamped;
 use crate::ros2::sensor_msgs::CameraInfo;
 use crate::ros2::std_msgs::Header;
 
@@ -134,24 +134,7 @@ pub struct Mount {
 impl Mount {
     /// The `/tf_static` entry placing `child` (the sensor's frame id).
     pub fn transform(&self, stamp_nanos: u64, child: &str) -> TransformStamped {
-        let iso = Iso::from_xyz_rpy(self.xyz, self.rpy);
-        TransformStamped {
-            header: Header::new(stamp_nanos, self.parent.clone()),
-            child_frame_id: child.to_string(),
-            transform: Transform {
-                translation: Vector3 {
-                    x: iso.t[0],
-                    y: iso.t[1],
-                    z: iso.t[2],
-                },
-                rotation: Quaternion {
-                    w: iso.q[0],
-                    x: iso.q[1],
-                    y: iso.q[2],
-                    z: iso.q[3],
-                },
-            },
-        }
+        Iso::from_xyz_rpy(self.xyz, self.rpy).to_msg(stamp_nanos, &self.parent, child)
     }
 }
 

@@ -2,7 +2,8 @@
 //! the viewer. Written by hand: a few quaternion products are not worth a
 //! linear-algebra dependency in the formats crate.
 
-use crate::ros2::geometry_msgs::TransformStamped;
+use crate::ros2::geometry_msgs::{Quaternion, Transform, TransformStamped, Vector3};
+use crate::ros2::std_msgs::Header;
 
 /// A rigid transform: rotation (unit quaternion w,x,y,z) then translation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,6 +31,27 @@ impl Iso {
         Self {
             q: [r.w / n, r.x / n, r.y / n, r.z / n],
             t: [v.x, v.y, v.z],
+        }
+    }
+
+    /// As a `/tf` entry: `parent ← child` at `stamp_nanos`.
+    pub fn to_msg(&self, stamp_nanos: u64, parent: &str, child: &str) -> TransformStamped {
+        TransformStamped {
+            header: Header::new(stamp_nanos, parent),
+            child_frame_id: child.to_string(),
+            transform: Transform {
+                translation: Vector3 {
+                    x: self.t[0],
+                    y: self.t[1],
+                    z: self.t[2],
+                },
+                rotation: Quaternion {
+                    w: self.q[0],
+                    x: self.q[1],
+                    y: self.q[2],
+                    z: self.q[3],
+                },
+            },
         }
     }
 

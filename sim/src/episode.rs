@@ -14,7 +14,6 @@ use reel_formats::episode::{
 };
 use reel_formats::geometry::Iso;
 use reel_formats::robot::JointKind;
-use reel_formats::ros2::geometry_msgs::{Quaternion, Transform, TransformStamped, Vector3};
 use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, Image, JointState};
 use reel_formats::ros2::std_msgs::{Header, StringMsg};
 use reel_formats::ros2::tf2_msgs::TFMessage;
@@ -118,26 +117,6 @@ fn jittered(nominal: Iso, jitter: &([f64; 3], [f64; 3])) -> Iso {
             nominal.t[1] + dt[1],
             nominal.t[2] + dt[2],
         ],
-    }
-}
-
-fn transform_msg(stamp: u64, parent: &str, child: &str, iso: &Iso) -> TransformStamped {
-    TransformStamped {
-        header: Header::new(stamp, parent),
-        child_frame_id: child.to_string(),
-        transform: Transform {
-            translation: Vector3 {
-                x: iso.t[0],
-                y: iso.t[1],
-                z: iso.t[2],
-            },
-            rotation: Quaternion {
-                w: iso.q[0],
-                x: iso.q[1],
-                y: iso.q[2],
-                z: iso.q[3],
-            },
-        },
     }
 }
 
@@ -324,26 +303,21 @@ pub fn synthesize(
         epoch_ns,
     )
     .map_err(&e)?;
-    let mut statics = vec![transform_msg(
-        epoch_ns,
-        WORLD_FRAME,
-        &world.model.root,
-        &world.base,
-    )];
+    let mut statics = vec![world.base.to_msg(epoch_ns, WORLD_FRAME, &world.model.root)];
     for j in world
         .model
         .joints
         .iter()
         .filter(|j| j.kind == JointKind::Fixed)
     {
-        statics.push(transform_msg(epoch_ns, &j.parent, &j.child, &j.origin));
+        statics.push(j.origin.to_msg(epoch_ns, &j.parent, &j.child));
     }
     for c in &cameras {
         let parent = c.link.as_deref().unwrap_or(WORLD_FRAME);
-        statics.push(transform_msg(epoch_ns, parent, &c.frame_id, &c.mount));
+        statics.push(c.mount.to_msg(epoch_ns, parent, &c.frame_id));
     }
     if let Some(l) = &lidar {
-        statics.push(transform_msg(epoch_ns, WORLD_FRAME, &l.frame_id, &l.pose));
+        statics.push(l.pose.to_msg(epoch_ns, WORLD_FRAME, &l.frame_id));
     }
     w.write(
         t_static,
@@ -463,14 +437,13 @@ pub fn synthesize(
                 .filter(|j| j.kind != JointKind::Fixed)
             {
                 let q = truth.get(&j.name).copied().unwrap_or(0.0);
-                tfs.push(transform_msg(stamp, &j.parent, &j.child, &j.transform(q)));
+                tfs.push(j.transform(q).to_msg(stamp, &j.parent, &j.child));
             }
             for (i, o) in world.objects.iter().enumerate() {
-                tfs.push(transform_msg(
+                tfs.push(world.object_pose(i).to_msg(
                     stamp,
                     WORLD_FRAME,
                     &format!("object_{}", o.name),
-                    &world.object_pose(i),
                 ));
             }
             w.write(t_tf, &TFMessage { transforms: tfs }, stamp, stamp)

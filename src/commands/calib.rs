@@ -10,7 +10,6 @@ use reel_calib::images::{read_episode, read_folder, NamedImage};
 use reel_calib::intrinsics::{calibrate, Observation, Options};
 use reel_calib::{Checkerboard, LensModel};
 use reel_capture::rig_edit::{Calibration, Sensor};
-use reel_formats::calibration::Mount;
 
 /// Arguments of `reel calib`.
 #[derive(Debug, clap::Args)]
@@ -177,8 +176,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 fn camera_lidar(args: &CameraLidarArgs) -> anyhow::Result<ExitCode> {
     use reel_calib::camera_lidar::{calibrate as solve, find_board, LidarView};
     use reel_calib::episode::{read, read_clouds, Also};
-    use reel_calib::hand_eye::Transform;
     use reel_calib::pose::board_pose;
+    use reel_calib::pose::Transform;
 
     let path = &args.episode;
     let board = Checkerboard::parse(&args.board)?;
@@ -316,11 +315,7 @@ fn camera_lidar(args: &CameraLidarArgs) -> anyhow::Result<ExitCode> {
     let child = data.lidar_frame.clone();
     let t = Transform::from(&result.camera_from_lidar);
     if let Some(rig) = &args.rig {
-        let mount = Mount {
-            parent: parent.clone(),
-            xyz: t.translation,
-            rpy: t.rpy,
-        };
+        let mount = t.mount(&parent);
         store_in_rig(rig, Sensor::Lidar(&args.lidar), Calibration::Mount(&mount))?;
     }
     if args.json {
@@ -355,29 +350,14 @@ fn camera_lidar(args: &CameraLidarArgs) -> anyhow::Result<ExitCode> {
         "{child} in {parent}, from {} views; intrinsics from {intrinsics_from}:",
         result.views.iter().filter(|v| !v.rejected).count()
     );
-    println!(
-        "  translation {:.5} {:.5} {:.5} m; quaternion xyzw {:.6} {:.6} {:.6} {:.6}; rpy {:.5} {:.5} {:.5} rad",
-        t.translation[0],
-        t.translation[1],
-        t.translation[2],
-        t.rotation_xyzw[0],
-        t.rotation_xyzw[1],
-        t.rotation_xyzw[2],
-        t.rotation_xyzw[3],
-        t.rpy[0],
-        t.rpy[1],
-        t.rpy[2]
-    );
+    print_transform(&t);
     println!(
         "  1-sigma {:.3} deg, {:.2} mm; point-to-plane RMS {:.1} mm",
         result.sigma_deg_mm[0],
         result.sigma_deg_mm[1],
         result.rms_m * 1e3
     );
-    println!(
-        "  URDF: <joint name=\"{child}_mount\" type=\"fixed\"><parent link=\"{parent}\"/><child link=\"{child}\"/><origin xyz=\"{:.5} {:.5} {:.5}\" rpy=\"{:.5} {:.5} {:.5}\"/></joint>",
-        t.translation[0], t.translation[1], t.translation[2], t.rpy[0], t.rpy[1], t.rpy[2]
-    );
+    print_urdf_joint(&t, &parent, &child);
     for w in &result.warnings {
         eprintln!("reel: warning: {w}");
     }
@@ -386,7 +366,8 @@ fn camera_lidar(args: &CameraLidarArgs) -> anyhow::Result<ExitCode> {
 
 fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
     use reel_calib::episode::{one_frame_per_pause, read, Also};
-    use reel_calib::hand_eye::{calibrate as solve, from_formats, Setup, Transform, View};
+    use reel_calib::hand_eye::{calibrate as solve, Setup, View};
+    use reel_calib::pose::{from_formats, Transform};
     use reel_formats::robot::RobotModel;
 
     let path = &args.episode;
@@ -478,11 +459,7 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
     let child = data.frames[0].frame_id.clone();
     let t = Transform::from(&result.camera);
     if let Some(rig) = &args.rig {
-        let mount = Mount {
-            parent: parent.clone(),
-            xyz: t.translation,
-            rpy: t.rpy,
-        };
+        let mount = t.mount(&parent);
         store_in_rig(
             rig,
             Sensor::Camera(&args.camera),
@@ -518,27 +495,12 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
         moving,
         data.frames.len()
     );
-    println!(
-        "  translation {:.5} {:.5} {:.5} m; quaternion xyzw {:.6} {:.6} {:.6} {:.6}; rpy {:.5} {:.5} {:.5} rad",
-        t.translation[0],
-        t.translation[1],
-        t.translation[2],
-        t.rotation_xyzw[0],
-        t.rotation_xyzw[1],
-        t.rotation_xyzw[2],
-        t.rotation_xyzw[3],
-        t.rpy[0],
-        t.rpy[1],
-        t.rpy[2]
-    );
+    print_transform(&t);
     println!(
         "  1-sigma {:.3} deg, {:.2} mm; reprojection RMS {:.3} px; largest turn between views {:.0} deg",
         result.sigma_deg_mm[0], result.sigma_deg_mm[1], result.rms_px, result.largest_turn_deg
     );
-    println!(
-        "  URDF: <joint name=\"{child}_mount\" type=\"fixed\"><parent link=\"{parent}\"/><child link=\"{child}\"/><origin xyz=\"{:.5} {:.5} {:.5}\" rpy=\"{:.5} {:.5} {:.5}\"/></joint>",
-        t.translation[0], t.translation[1], t.translation[2], t.rpy[0], t.rpy[1], t.rpy[2]
-    );
+    print_urdf_joint(&t, &parent, &child);
     for w in &result.warnings {
         eprintln!("reel: warning: {w}");
     }
@@ -691,6 +653,31 @@ fn intrinsics(args: &IntrinsicsArgs) -> anyhow::Result<ExitCode> {
         eprintln!("reel: warning: {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The transform in ROS's and URDF's terms.
+fn print_transform(t: &reel_calib::pose::Transform) {
+    println!(
+        "  translation {:.5} {:.5} {:.5} m; quaternion xyzw {:.6} {:.6} {:.6} {:.6}; rpy {:.5} {:.5} {:.5} rad",
+        t.translation[0],
+        t.translation[1],
+        t.translation[2],
+        t.rotation_xyzw[0],
+        t.rotation_xyzw[1],
+        t.rotation_xyzw[2],
+        t.rotation_xyzw[3],
+        t.rpy[0],
+        t.rpy[1],
+        t.rpy[2]
+    );
+}
+
+/// A fixed URDF joint placing `child` under `parent`, to paste.
+fn print_urdf_joint(t: &reel_calib::pose::Transform, parent: &str, child: &str) {
+    println!(
+        "  URDF: <joint name=\"{child}_mount\" type=\"fixed\"><parent link=\"{parent}\"/><child link=\"{child}\"/><origin xyz=\"{:.5} {:.5} {:.5}\" rpy=\"{:.5} {:.5} {:.5}\"/></joint>",
+        t.translation[0], t.translation[1], t.translation[2], t.rpy[0], t.rpy[1], t.rpy[2]
+    );
 }
 
 /// Stores a calibration in a rig config and says where the old one went.

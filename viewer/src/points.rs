@@ -6,33 +6,6 @@ use arrow_array::{FixedSizeListArray, Float32Array, UInt32Array};
 use arrow_schema::{DataType, Field};
 use reel_formats::ros2::sensor_msgs::{PointCloud2, PointField};
 
-/// Reads field `f` of the point at `base` as f32 (the PointField datatypes
-/// INT8..FLOAT64, either byte order).
-fn read(data: &[u8], base: usize, f: &PointField, big_endian: bool) -> Option<f32> {
-    let at = base + f.offset as usize;
-    macro_rules! num {
-        ($t:ty, $n:expr) => {{
-            let b: [u8; $n] = data.get(at..at + $n)?.try_into().ok()?;
-            (if big_endian {
-                <$t>::from_be_bytes(b)
-            } else {
-                <$t>::from_le_bytes(b)
-            }) as f32
-        }};
-    }
-    Some(match f.datatype {
-        1 => num!(i8, 1),
-        2 => num!(u8, 1),
-        3 => num!(i16, 2),
-        4 => num!(u16, 2),
-        5 => num!(i32, 4),
-        6 => num!(u32, 4),
-        7 => num!(f32, 4),
-        8 => num!(f64, 8),
-        _ => return None,
-    })
-}
-
 /// The cloud's points with intensity colours (turbo over 0..=max intensity).
 pub fn points3d(m: &PointCloud2) -> Result<rerun::Points3D, String> {
     let field = |name: &str| m.fields.iter().find(|f| f.name == name);
@@ -66,13 +39,10 @@ pub fn points3d(m: &PointCloud2) -> Result<rerun::Points3D, String> {
             }
         }
     } else {
+        // Any other layout, through the message's own field reader.
+        let read = |f: &PointField, i: usize| m.value(f, i).map(|v| v as f32);
         for i in 0..n {
-            let base = i * step;
-            let p = [
-                read(&m.data, base, x, m.is_bigendian),
-                read(&m.data, base, y, m.is_bigendian),
-                read(&m.data, base, z, m.is_bigendian),
-            ];
+            let p = [read(x, i), read(y, i), read(z, i)];
             let (Some(px), Some(py), Some(pz)) = (p[0], p[1], p[2]) else {
                 return Err("a point field has an unknown datatype".into());
             };
@@ -80,11 +50,7 @@ pub fn points3d(m: &PointCloud2) -> Result<rerun::Points3D, String> {
                 continue; // NaN marks no return in organised clouds
             }
             positions.push([px, py, pz]);
-            values.push(
-                intensity
-                    .and_then(|f| read(&m.data, base, f, m.is_bigendian))
-                    .unwrap_or(0.0),
-            );
+            values.push(intensity.and_then(|f| read(f, i)).unwrap_or(0.0));
         }
     }
     let max = values.iter().copied().fold(1.0f32, f32::max);

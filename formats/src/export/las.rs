@@ -56,53 +56,28 @@ pub struct LasSummary {
 
 /// Where the fields of a cloud are.
 struct Layout {
-    x: usize,
-    y: usize,
-    z: usize,
-    intensity: Option<(usize, u8)>,
-    ring: Option<(usize, u8)>,
-    time: Option<(usize, u8)>,
+    x: PointField,
+    y: PointField,
+    z: PointField,
+    intensity: Option<PointField>,
+    ring: Option<PointField>,
+    time: Option<PointField>,
     step: usize,
 }
 
-fn field(fields: &[PointField], name: &str) -> Option<(usize, u8)> {
-    fields
-        .iter()
-        .find(|f| f.name == name)
-        .map(|f| (f.offset as usize, f.datatype))
-}
-
-fn read_num(data: &[u8], at: usize, ty: u8) -> f64 {
-    let b = |n: usize| data.get(at..at + n);
-    match ty {
-        PointField::FLOAT32 => b(4).map_or(0.0, |s| {
-            f64::from(f32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        }),
-        PointField::FLOAT64 => {
-            b(8).map_or(0.0, |s| f64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
-        }
-        PointField::UINT16 => b(2).map_or(0.0, |s| f64::from(u16::from_le_bytes([s[0], s[1]]))),
-        PointField::INT16 => b(2).map_or(0.0, |s| f64::from(i16::from_le_bytes([s[0], s[1]]))),
-        PointField::UINT8 => b(1).map_or(0.0, |s| f64::from(s[0])),
-        PointField::INT8 => b(1).map_or(0.0, |s| f64::from(s[0] as i8)),
-        PointField::UINT32 => b(4).map_or(0.0, |s| {
-            f64::from(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        }),
-        PointField::INT32 => b(4).map_or(0.0, |s| {
-            f64::from(i32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        }),
-        _ => 0.0,
-    }
+fn field(fields: &[PointField], name: &str) -> Option<PointField> {
+    fields.iter().find(|f| f.name == name).cloned()
 }
 
 fn layout(cloud: &PointCloud2) -> Option<Layout> {
     let xyz = |n| {
-        field(&cloud.fields, n).filter(|f| f.1 == PointField::FLOAT32 || f.1 == PointField::FLOAT64)
+        field(&cloud.fields, n)
+            .filter(|f| f.datatype == PointField::FLOAT32 || f.datatype == PointField::FLOAT64)
     };
     Some(Layout {
-        x: xyz("x")?.0,
-        y: xyz("y")?.0,
-        z: xyz("z")?.0,
+        x: xyz("x")?,
+        y: xyz("y")?,
+        z: xyz("z")?,
         intensity: field(&cloud.fields, "intensity"),
         ring: field(&cloud.fields, "ring"),
         time: field(&cloud.fields, "time").or_else(|| field(&cloud.fields, "t")),
@@ -119,33 +94,29 @@ struct LasPoint {
 }
 
 fn cloud_points(cloud: &PointCloud2, l: &Layout, iso: &Iso) -> Vec<LasPoint> {
-    let xyz_ty = field(&cloud.fields, "x").map_or(PointField::FLOAT32, |f| f.1);
     let stamp = cloud.header.stamp.to_nanos() as f64 / 1e9;
     let n = (cloud.width as usize) * (cloud.height as usize);
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        let base = i * l.step;
-        if base + l.step > cloud.data.len() {
+        if (i + 1) * l.step > cloud.data.len() {
             break;
         }
-        let d = &cloud.data;
-        let p = [
-            read_num(d, base + l.x, xyz_ty),
-            read_num(d, base + l.y, xyz_ty),
-            read_num(d, base + l.z, xyz_ty),
-        ];
+        let value = |f: &PointField| cloud.value(f, i).unwrap_or(0.0);
+        let p = [value(&l.x), value(&l.y), value(&l.z)];
         if !(p[0].is_finite() && p[1].is_finite() && p[2].is_finite()) {
             continue;
         }
         out.push(LasPoint {
             p: iso.apply(p),
-            intensity: l.intensity.map_or(0, |(o, t)| {
-                read_num(d, base + o, t).clamp(0.0, 65535.0) as u16
-            }),
+            intensity: l
+                .intensity
+                .as_ref()
+                .map_or(0, |f| value(f).clamp(0.0, 65535.0) as u16),
             ring: l
                 .ring
-                .map_or(0, |(o, t)| read_num(d, base + o, t).clamp(0.0, 255.0) as u8),
-            time_s: stamp + l.time.map_or(0.0, |(o, t)| read_num(d, base + o, t)),
+                .as_ref()
+                .map_or(0, |f| value(f).clamp(0.0, 255.0) as u8),
+            time_s: stamp + l.time.as_ref().map_or(0.0, value),
         });
     }
     out
