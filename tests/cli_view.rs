@@ -149,6 +149,10 @@ fn episode_rrd_has_cameras_joints_robot_lidar_and_flags() {
     assert!(meshes >= 10, "robot meshes: {meshes}");
     let shoulder = &e["/world/robot/arm0/base_link/shoulder_link"];
     assert_eq!(count(shoulder, "Transform3D:quaternion"), 600);
+    // No static pose on a moving link: rerun's static data shadows the
+    // temporal samples, and the arm would stand still.
+    assert_eq!(count(shoulder, "Transform3D:quaternion (static)"), 0);
+    assert_eq!(count(shoulder, "Transform3D:translation (static)"), 0);
     // LiDAR: one cloud per revolution with intensity colours.
     let lidar = &e["/world/tf/base/lidar/top"];
     assert_eq!(count(lidar, "Points3D:positions"), 30);

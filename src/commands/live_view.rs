@@ -118,7 +118,10 @@ fn run(
                         urdf: None,
                         mesh_dirs: mesh_dirs.clone(),
                     };
-                    let mut l = EpisodeLogger::new(rec, urdf.map(|u| (u, None)), robot);
+                    // Joint samples leave ten at a time (50 ms at 200 Hz), so
+                    // plots and the robot keep up with the cameras.
+                    let mut l = EpisodeLogger::new(rec, urdf.map(|u| (u, None)), robot)
+                        .with_rows_per_chunk(10);
                     // No /tf yet: the cameras are drawn in 2D.
                     let cameras = l.camera_paths(&layout.cameras, &BTreeMap::new());
                     layout.send(

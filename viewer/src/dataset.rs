@@ -15,6 +15,7 @@ use arrow_array::{
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
+use crate::columns::{Rows, Timeline, EPISODE_ROWS};
 use crate::episode::{log_warning, EpisodeStats};
 use crate::layout::Layout;
 use crate::robot::RobotAnimator;
@@ -24,6 +25,11 @@ use crate::{entity_part, ViewError};
 pub const FRAME_INDEX: &str = "frame_index";
 /// Timeline of seconds from the episode's start.
 pub const TIMESTAMP: &str = "timestamp";
+/// Where a dataset's rows sit: frame index and timestamp.
+pub const DATASET_TIMELINES: [Timeline; 2] = [
+    Timeline::Sequence(FRAME_INDEX),
+    Timeline::Duration(TIMESTAMP),
+];
 
 /// One episode's rows and videos.
 #[derive(Debug, Clone)]
@@ -308,22 +314,26 @@ impl Dataset {
         if !ep.tasks.is_empty() {
             rec.log_static("task", &rerun::TextDocument::new(ep.tasks.join("\n")))?;
         }
-        // Per feature: key, joint names, plot entity, rows logged.
-        let mut vectors: Vec<(&String, &Vec<String>, rerun::EntityPath, u64)> = self
+        // Per feature: key, joint names, plot rows, rows logged.
+        let mut vectors: Vec<(&String, &Vec<String>, Rows, u64)> = self
             .vectors
             .iter()
             .map(|(key, names)| {
                 (
                     key,
                     names,
-                    format!("joints/{}/values", entity_part(key)).into(),
+                    Rows::scalars(
+                        format!("joints/{}/values", entity_part(key)).into(),
+                        &DATASET_TIMELINES,
+                        EPISODE_ROWS,
+                    ),
                     0,
                 )
             })
             .collect();
-        for (_, names, path, _) in &vectors {
+        for (_, names, rows, _) in &vectors {
             rec.log_static(
-                path.clone(),
+                rows.path().clone(),
                 &rerun::SeriesLines::new().with_names(names.iter().map(String::as_str)),
             )?;
         }
@@ -379,7 +389,8 @@ impl Dataset {
                     Some((a, _)) => (a, frame_index),
                     None => (frame_index, frame_index),
                 });
-                for ((key, names, path, logged), column) in vectors.iter_mut().zip(&columns) {
+                let time = [frame_index, (ts * 1e9).round() as i64];
+                for ((key, names, rows, logged), column) in vectors.iter_mut().zip(&columns) {
                     let Some(column) = column else { continue };
                     let values = column.value(row);
                     let values: Vec<f64> = match values.as_any().downcast_ref::<Float32Array>() {
@@ -389,11 +400,11 @@ impl Dataset {
                             None => continue,
                         },
                     };
-                    rec.log(path.clone(), &rerun::Scalars::new(values.iter().copied()))?;
+                    rows.push_scalars(rec, &time, &values)?;
                     *logged += 1;
                     if key.as_str() == "observation.state" {
                         if let Some(r) = robot.as_mut() {
-                            if let Some(w) = r.log_positions(rec, names, &values)? {
+                            if let Some(w) = r.log_positions(rec, &time, names, &values)? {
                                 warn(&mut stats, w)?;
                             }
                         }
@@ -410,6 +421,12 @@ impl Dataset {
                     *logged += 1;
                 }
             }
+        }
+        for (_, _, rows, _) in &mut vectors {
+            rows.flush(rec)?;
+        }
+        if let Some(r) = robot.as_mut() {
+            r.flush(rec)?;
         }
         let counts = vectors
             .iter()

@@ -18,6 +18,7 @@ use reel_formats::ros2::std_msgs::StringMsg;
 use reel_formats::ros2::tf2_msgs::TFMessage;
 use reel_formats::ros2::RosMessage;
 
+use crate::columns::{Rows, Timeline, EPISODE_ROWS};
 use crate::layout::Layout;
 use crate::quality::{Flag, StreamQuality};
 use crate::robot::RobotAnimator;
@@ -138,8 +139,8 @@ struct TopicState {
     logged: u64,
     /// Where the topic is drawn; for cameras and LiDARs fixed at the first message.
     entity: Option<rerun::EntityPath>,
-    /// Joints: the plot entities of [`JOINT_QUANTITIES`].
-    joint_series: Vec<rerun::EntityPath>,
+    /// Joints: the plots of [`JOINT_QUANTITIES`], buffered.
+    joint_series: Vec<Rows>,
     /// Joints: joint count the series names were logged for.
     named_joints: usize,
     /// Camera info: the last pinhole logged.
@@ -153,8 +154,11 @@ struct QualityTrack {
     paths: [rerun::EntityPath; 2],
 }
 
+/// The episode player's one timeline.
+const EPISODE_TIMELINES: [Timeline; 1] = [Timeline::Timestamp(SENSOR_TIME)];
+
 impl TopicState {
-    fn new(topic: &str, schema: &str) -> Self {
+    fn new(topic: &str, schema: &str, rows_per_chunk: usize) -> Self {
         let kind = StreamKind::of(topic, schema);
         let quality = format!("quality/{}", entity_part(topic.trim_start_matches('/')));
         let joint_series = match &kind {
@@ -162,7 +166,13 @@ impl TopicState {
                 let group = if *commands { "_commands" } else { "" };
                 JOINT_QUANTITIES
                     .iter()
-                    .map(|q| format!("joints/{}{group}/{q}", entity_part(arm)).into())
+                    .map(|q| {
+                        Rows::scalars(
+                            format!("joints/{}{group}/{q}", entity_part(arm)).into(),
+                            &EPISODE_TIMELINES,
+                            rows_per_chunk,
+                        )
+                    })
                     .collect()
             }
             _ => Vec::new(),
@@ -215,6 +225,10 @@ pub struct EpisodeLogger {
     /// Camera or LiDAR name → entity path (a camera's image and info topics share it).
     sensors: HashMap<String, rerun::EntityPath>,
     stats: EpisodeStats,
+    /// The sensor time set last (ns).
+    now: i64,
+    /// Joint samples per chunk sent (see [`crate::columns`]).
+    rows_per_chunk: usize,
 }
 
 impl EpisodeLogger {
@@ -240,7 +254,16 @@ impl EpisodeLogger {
             frames: HashMap::new(),
             sensors: HashMap::new(),
             stats: EpisodeStats::default(),
+            now: 0,
+            rows_per_chunk: EPISODE_ROWS,
         }
+    }
+
+    /// Sends joint samples `rows` at a time (default [`EPISODE_ROWS`]): a
+    /// live view wants fewer, so plots and the robot keep up with the cameras.
+    pub fn with_rows_per_chunk(mut self, rows: usize) -> Self {
+        self.rows_per_chunk = rows.max(1);
+        self
     }
 
     /// The recording.
@@ -262,6 +285,7 @@ impl EpisodeLogger {
 
     fn set_time(&mut self, stamp: i64) {
         self.rec.set_timestamp_nanos_since_epoch(SENSOR_TIME, stamp);
+        self.now = stamp;
         self.stats.time_range = Some(match self.stats.time_range {
             Some((a, b)) => (a.min(stamp), b.max(stamp)),
             None => (stamp, stamp),
@@ -311,7 +335,10 @@ impl EpisodeLogger {
         // Taken out while it is used, put back under the same key.
         let (key, mut state) = match self.topics.remove_entry(topic) {
             Some(entry) => entry,
-            None => (topic.to_string(), TopicState::new(topic, schema)),
+            None => (
+                topic.to_string(),
+                TopicState::new(topic, schema, self.rows_per_chunk),
+            ),
         };
         let result = self.log_with(&mut state, topic, log_time as i64, data);
         if result.is_ok() && state.kind != StreamKind::Other {
@@ -334,25 +361,25 @@ impl EpisodeLogger {
                 let m: JointState = decode(topic, data)?;
                 self.observe(&mut state.quality, topic, m.header.stamp, received)?;
                 if state.named_joints != m.name.len() {
-                    for (unit, path) in JOINT_UNITS.iter().zip(&state.joint_series) {
+                    for (unit, rows) in JOINT_UNITS.iter().zip(&state.joint_series) {
                         let names: Vec<String> =
                             m.name.iter().map(|j| format!("{j} [{unit}]")).collect();
                         self.rec.log_static(
-                            path.clone(),
+                            rows.path().clone(),
                             &rerun::SeriesLines::new().with_names(names),
                         )?;
                     }
                     state.named_joints = m.name.len();
                 }
-                for (path, values) in
+                let time = [self.now];
+                for (rows, values) in
                     state
                         .joint_series
-                        .iter()
+                        .iter_mut()
                         .zip([&m.position, &m.velocity, &m.effort])
                 {
                     if !values.is_empty() {
-                        self.rec
-                            .log(path.clone(), &rerun::Scalars::new(values.iter().copied()))?;
+                        rows.push_scalars(&self.rec, &time, values)?;
                     }
                 }
                 if !commands && !m.position.is_empty() {
@@ -555,7 +582,8 @@ impl EpisodeLogger {
                 };
                 // Arms whose bases the episode does not give stand 0.5 m apart.
                 let base = Iso::translation([0.0, -0.5 * self.robots.len() as f64, 0.0]);
-                let animator = RobotAnimator::new(model, arm, base);
+                let animator =
+                    RobotAnimator::new(model, arm, base, &EPISODE_TIMELINES, self.rows_per_chunk);
                 let dirs = self.robot_source.search_dirs(dir.as_deref());
                 for w in animator.log_static(&self.rec, &dirs)? {
                     self.warn(w)?;
@@ -564,17 +592,32 @@ impl EpisodeLogger {
                 self.robots.len() - 1
             }
         };
-        if let Some(w) = self.robots[index]
-            .1
-            .log_positions(&self.rec, names, positions)?
+        if let Some(w) =
+            self.robots[index]
+                .1
+                .log_positions(&self.rec, &[self.now], names, positions)?
         {
             self.warn(w)?;
         }
         Ok(())
     }
 
+    /// Sends the buffered joint plots and robot links.
+    pub fn flush_rows(&mut self) -> Result<(), ViewError> {
+        for state in self.topics.values_mut() {
+            for rows in &mut state.joint_series {
+                rows.flush(&self.rec)?;
+            }
+        }
+        for (_, robot) in &mut self.robots {
+            robot.flush(&self.rec)?;
+        }
+        Ok(())
+    }
+
     /// Summary lines per stream, logged at the end; the counts of what was logged.
     pub fn finish(&mut self) -> Result<EpisodeStats, ViewError> {
+        self.flush_rows()?;
         let mut topics: Vec<(&String, &TopicState)> = self.topics.iter().collect();
         topics.sort_by(|a, b| a.0.cmp(b.0));
         let mut lines = Vec::new();

@@ -4,6 +4,7 @@
 //! web viewer. Episodes are streamed message by message, so the first frame
 //! shows at once and memory does not grow with the episode.
 
+pub mod columns;
 pub mod dataset;
 pub mod episode;
 pub mod layout;
@@ -214,6 +215,8 @@ pub fn view(path: &Path, output: &Output, options: &ViewOptions) -> Result<ViewS
                         m,
                         &ds.robot_type,
                         reel_formats::geometry::Iso::IDENTITY,
+                        &dataset::DATASET_TIMELINES,
+                        columns::EPISODE_ROWS,
                     )
                 });
                 let stats = ds.stream(ep, &rec, robot, &mesh_dirs)?;

@@ -1,14 +1,18 @@
 //! The robot in the 3D view: every URDF link is an entity nested under its
 //! parent (`world/robot/<arm>/<root>/<child>/…`), visuals are logged once
 //! (meshes as `Asset3D`, primitives as shapes), and each joint sample moves
-//! the links by logging their joint transforms.
+//! the links by logging their joint transforms (as columns, see
+//! [`crate::columns`]). Only fixed joints are static: rerun's static data
+//! shadows temporal data of the same component, so a static zero pose on a
+//! moving joint would freeze the arm.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use reel_formats::geometry::Iso;
-use reel_formats::robot::{RobotModel, Shape};
+use reel_formats::robot::{JointKind, RobotModel, Shape};
 
+use crate::columns::{Rows, Timeline};
 use crate::ViewError;
 
 /// Colour for visuals whose URDF gives none.
@@ -21,8 +25,12 @@ pub struct RobotAnimator {
     /// Arm base in the world.
     base: Iso,
     base_path: String,
-    /// Entity of each joint's child link, indexed as the model's joints.
-    joint_paths: Vec<rerun::EntityPath>,
+    /// Buffered transforms of each moving joint's child link, indexed as
+    /// the model's joints (None for fixed joints).
+    joint_rows: Vec<Option<Rows>>,
+    /// Every moving joint has been placed once (later samples move only
+    /// the joints they give).
+    placed: bool,
     /// The source joint names last seen, and the URDF joint each drives
     /// (matched once, not per sample).
     mapping: (Vec<String>, Vec<Option<usize>>),
@@ -53,9 +61,24 @@ fn urdf_joint_for<'m>(model: &'m RobotModel, name: &str) -> Option<&'m str> {
         .map(|j| j.name.as_str())
 }
 
+/// True for joints that samples move.
+fn moves(kind: JointKind) -> bool {
+    matches!(
+        kind,
+        JointKind::Revolute | JointKind::Continuous | JointKind::Prismatic
+    )
+}
+
 impl RobotAnimator {
-    /// An arm at `base` under `world/robot/<arm>`.
-    pub fn new(model: RobotModel, arm: &str, base: Iso) -> Self {
+    /// An arm at `base` under `world/robot/<arm>`, its samples placed on
+    /// `timelines` and sent `rows_per_chunk` at a time.
+    pub fn new(
+        model: RobotModel,
+        arm: &str,
+        base: Iso,
+        timelines: &[Timeline],
+        rows_per_chunk: usize,
+    ) -> Self {
         let base_path = arm_path(arm);
         let mut link_paths = HashMap::new();
         link_paths.insert(
@@ -72,13 +95,13 @@ impl RobotAnimator {
                 format!("{parent}/{}", crate::entity_part(&j.child)),
             );
         }
-        let joint_paths = model
+        let joint_rows = model
             .joints
             .iter()
             .map(|j| {
-                link_paths
-                    .get(&j.child)
-                    .map_or_else(rerun::EntityPath::root, |p| p.as_str().into())
+                let path = link_paths.get(&j.child)?;
+                moves(j.kind)
+                    .then(|| Rows::transforms(path.as_str().into(), timelines, rows_per_chunk))
             })
             .collect();
         Self {
@@ -86,7 +109,8 @@ impl RobotAnimator {
             link_paths,
             base,
             base_path,
-            joint_paths,
+            joint_rows,
+            placed: false,
             mapping: (Vec::new(), Vec::new()),
             warned_unmatched: false,
         }
@@ -97,8 +121,8 @@ impl RobotAnimator {
         &self.model
     }
 
-    /// Logs the static parts: base pose, visuals, fixed joints and the zero
-    /// pose of moving joints. Returns warnings (meshes not found).
+    /// Logs the static parts: base pose, visuals and fixed joints. Returns
+    /// warnings (meshes not found).
     pub fn log_static(
         &self,
         rec: &rerun::RecordingStream,
@@ -188,8 +212,7 @@ impl RobotAnimator {
                 missing[0]
             ));
         }
-        // Joint frames at zero, so a robot without samples still stands.
-        for j in &self.model.joints {
+        for j in self.model.joints.iter().filter(|j| !moves(j.kind)) {
             if let Some(path) = self.link_paths.get(&j.child) {
                 rec.log_static(path.as_str(), &transform(&j.transform(0.0), None))?;
             }
@@ -197,12 +220,13 @@ impl RobotAnimator {
         Ok(warnings)
     }
 
-    /// Moves the links to the joint positions of one sample (at the
-    /// recording's current time). Returns a warning the first time some
-    /// joints match nothing in the URDF.
+    /// Moves the links to the joint positions of one sample at `time` (one
+    /// value per timeline). Returns a warning the first time some joints
+    /// match nothing in the URDF.
     pub fn log_positions(
         &mut self,
         rec: &rerun::RecordingStream,
+        time: &[i64],
         names: &[String],
         positions: &[f64],
     ) -> Result<Option<String>, ViewError> {
@@ -235,15 +259,38 @@ impl RobotAnimator {
             }
         }
         let q = self.model.joint_values(&given);
-        for (i, j) in self.model.joints.iter().enumerate() {
-            if given[i].is_some() || j.mimic.is_some() {
-                rec.log(
-                    self.joint_paths[i].clone(),
-                    &transform(&j.transform(q[i]), None),
+        // The first sample places every moving joint (those it does not
+        // give at their default), later ones only the joints they move.
+        let all = !self.placed;
+        self.placed = true;
+        for ((j, rows), (q, given)) in self
+            .model
+            .joints
+            .iter()
+            .zip(&mut self.joint_rows)
+            .zip(q.iter().zip(&given))
+        {
+            let Some(rows) = rows else { continue };
+            if all || given.is_some() || j.mimic.is_some() {
+                let iso = j.transform(*q);
+                let [w, x, y, z] = iso.q;
+                rows.push_transform(
+                    rec,
+                    time,
+                    iso.t.map(|v| v as f32),
+                    [x as f32, y as f32, z as f32, w as f32],
                 )?;
             }
         }
         Ok(warning)
+    }
+
+    /// Sends the buffered link transforms.
+    pub fn flush(&mut self, rec: &rerun::RecordingStream) -> Result<(), ViewError> {
+        for rows in self.joint_rows.iter_mut().flatten() {
+            rows.flush(rec)?;
+        }
+        Ok(())
     }
 }
 
