@@ -60,6 +60,7 @@ fn record_emulated_rig_unattended_and_third_party_readers_agree() {
             .unwrap();
         assert_eq!(meta.task, "stack the cubes");
         assert_eq!(meta.outcome, Outcome::Unknown);
+        follower_links_on_tf(f);
     }
 
     let Some(decoded) =
@@ -72,6 +73,69 @@ fn record_emulated_rig_unattended_and_third_party_readers_agree() {
             ["first"];
         assert_eq!(js["name"][0], "shoulder_pan", "{js}");
     }
+}
+
+/// The follower's links are on `/tf` at every joint sample, placed by
+/// forward kinematics of that sample's positions (robot_state_publisher's
+/// job), and the URDF's fixed joints are on `/tf_static`.
+fn follower_links_on_tf(episode: &Path) {
+    use reel_formats::episode::schema_name;
+    use reel_formats::robot::RobotModel;
+    use reel_formats::ros2::sensor_msgs::JointState;
+    use reel_formats::ros2::tf2_msgs::TFMessage;
+    use reel_formats::ros2::RosMessage;
+    let model = RobotModel::parse(
+        &std::fs::read_to_string(workspace().join("samples/robots/so101/so101_new_calib.urdf"))
+            .unwrap(),
+    )
+    .unwrap();
+    let reader = EpisodeReader::open(episode).unwrap();
+    let (mut states, mut tfs, mut statics) = (Vec::new(), Vec::new(), Vec::new());
+    for m in reader.messages() {
+        let m = m.unwrap();
+        match (m.channel.topic.as_str(), schema_name(&m.channel)) {
+            ("/robot/follower/joint_states", _) => {
+                states.push(JointState::from_cdr(&m.data).unwrap())
+            }
+            ("/tf", "tf2_msgs/msg/TFMessage") => tfs.push(TFMessage::from_cdr(&m.data).unwrap()),
+            ("/tf_static", _) => statics.push(TFMessage::from_cdr(&m.data).unwrap()),
+            _ => {}
+        }
+    }
+    assert!(states.len() > 100, "{} joint states", states.len());
+    assert_eq!(tfs.len(), states.len(), "one /tf per joint sample");
+    let moving = model
+        .joints
+        .iter()
+        .filter(|j| j.kind != reel_formats::robot::JointKind::Fixed)
+        .count();
+    for (js, tf) in states.iter().zip(&tfs).step_by(37) {
+        assert_eq!(tf.transforms.len(), moving);
+        for t in &tf.transforms {
+            assert_eq!(t.header.stamp, js.header.stamp);
+            let joint = model
+                .joints
+                .iter()
+                .find(|j| j.child == t.child_frame_id)
+                .unwrap();
+            assert_eq!(t.header.frame_id, joint.parent);
+            let i = js.name.iter().position(|n| *n == joint.name).unwrap();
+            let expected = joint.transform(js.position[i]);
+            let got = reel_formats::geometry::Iso::from_msg(t);
+            let dq: f64 = expected
+                .q
+                .iter()
+                .zip(got.q)
+                .map(|(a, b)| (a - b).abs())
+                .sum();
+            assert!(dq < 1e-9, "{}: {expected:?} vs {got:?}", joint.name);
+        }
+    }
+    let fixed: Vec<&str> = statics
+        .iter()
+        .flat_map(|s| s.transforms.iter().map(|t| t.child_frame_id.as_str()))
+        .collect();
+    assert!(fixed.contains(&"gripper_frame_link"), "{fixed:?}");
 }
 
 fn wait_for(path: &Path, what: &str) {

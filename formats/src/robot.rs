@@ -290,6 +290,51 @@ impl RobotModel {
         poses
     }
 
+    /// Parent ← child of every joint that is not fixed, at the positions
+    /// `given` by name (mimics follow their leader, the rest stand at 0), as
+    /// ROS's robot_state_publisher publishes them on `/tf`. Frame names get
+    /// `prefix` (empty for a single robot).
+    pub fn joint_transforms(
+        &self,
+        given: &dyn Fn(&str) -> Option<f64>,
+        stamp_nanos: u64,
+        prefix: &str,
+    ) -> Vec<crate::ros2::geometry_msgs::TransformStamped> {
+        let given: Vec<Option<f64>> = self.joints.iter().map(|j| given(&j.name)).collect();
+        let q = self.joint_values(&given);
+        self.joints
+            .iter()
+            .zip(q)
+            .filter(|(j, _)| j.kind != JointKind::Fixed)
+            .map(|(j, q)| {
+                j.transform(q).to_msg(
+                    stamp_nanos,
+                    &format!("{prefix}{}", j.parent),
+                    &format!("{prefix}{}", j.child),
+                )
+            })
+            .collect()
+    }
+
+    /// Parent ← child of every fixed joint, for `/tf_static`.
+    pub fn fixed_transforms(
+        &self,
+        stamp_nanos: u64,
+        prefix: &str,
+    ) -> Vec<crate::ros2::geometry_msgs::TransformStamped> {
+        self.joints
+            .iter()
+            .filter(|j| j.kind == JointKind::Fixed)
+            .map(|j| {
+                j.origin.to_msg(
+                    stamp_nanos,
+                    &format!("{prefix}{}", j.parent),
+                    &format!("{prefix}{}", j.child),
+                )
+            })
+            .collect()
+    }
+
     /// Finds a mesh file named in this URDF: relative names, `package://pkg/rest`
     /// (tried as `rest` and `pkg/rest`) and `file://` paths, under each of `dirs`.
     pub fn resolve_mesh(filename: &str, dirs: &[PathBuf]) -> Option<PathBuf> {

@@ -13,7 +13,6 @@ use reel_formats::episode::{
     EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, Outcome, SourceKind,
 };
 use reel_formats::geometry::Iso;
-use reel_formats::robot::JointKind;
 use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, Image, JointState};
 use reel_formats::ros2::std_msgs::{Header, StringMsg};
 use reel_formats::ros2::tf2_msgs::TFMessage;
@@ -304,14 +303,7 @@ pub fn synthesize(
     )
     .map_err(&e)?;
     let mut statics = vec![world.base.to_msg(epoch_ns, WORLD_FRAME, &world.model.root)];
-    for j in world
-        .model
-        .joints
-        .iter()
-        .filter(|j| j.kind == JointKind::Fixed)
-    {
-        statics.push(j.origin.to_msg(epoch_ns, &j.parent, &j.child));
-    }
+    statics.extend(world.model.fixed_transforms(epoch_ns, ""));
     for c in &cameras {
         let parent = c.link.as_deref().unwrap_or(WORLD_FRAME);
         statics.push(c.mount.to_msg(epoch_ns, parent, &c.frame_id));
@@ -429,16 +421,9 @@ pub fn synthesize(
                 stamp,
             )
             .map_err(&e)?;
-            let mut tfs = Vec::new();
-            for j in world
+            let mut tfs = world
                 .model
-                .joints
-                .iter()
-                .filter(|j| j.kind != JointKind::Fixed)
-            {
-                let q = truth.get(&j.name).copied().unwrap_or(0.0);
-                tfs.push(j.transform(q).to_msg(stamp, &j.parent, &j.child));
-            }
+                .joint_transforms(&|name| truth.get(name).copied(), stamp, "");
             for (i, o) in world.objects.iter().enumerate() {
                 tfs.push(world.object_pose(i).to_msg(
                     stamp,

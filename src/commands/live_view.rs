@@ -58,6 +58,10 @@ fn cdr(payload: &Payload) -> (&'static str, Vec<u8>) {
             reel_formats::ros2::sensor_msgs::PointCloud2::TYPE_NAME,
             m.to_cdr(),
         ),
+        Payload::Tf(m) => (
+            reel_formats::ros2::tf2_msgs::TFMessage::TYPE_NAME,
+            m.to_cdr(),
+        ),
         Payload::Scan(m) => (
             reel_formats::ros2::velodyne_msgs::VelodyneScan::TYPE_NAME,
             m.to_cdr(),

@@ -5,8 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use reel_formats::robot::RobotModel;
 use reel_formats::ros2::sensor_msgs::JointState;
 use reel_formats::ros2::std_msgs::Header;
+use reel_formats::ros2::tf2_msgs::TFMessage;
 use reel_formats::time::host_now_nanos;
 
 use super::sink::{Payload, Sink};
@@ -55,6 +57,41 @@ pub struct ArmTopics {
     pub joints: usize,
     /// `/episode/events`.
     pub events: usize,
+    /// A follower with the rig's URDF: its links on `/tf`.
+    pub links: Option<Links>,
+}
+
+/// An arm's link poses on `/tf`, from each joint sample, as ROS's
+/// robot_state_publisher publishes them (so viewers show the moving robot
+/// without help); fixed joints go to `/tf_static` when an episode opens.
+#[derive(Debug, Clone)]
+pub struct Links {
+    /// The `/tf` topic.
+    pub topic: usize,
+    /// The rig's URDF.
+    pub model: Arc<RobotModel>,
+    /// Frame name prefix (`<arm>/` when several arms share the URDF).
+    pub prefix: String,
+}
+
+impl Links {
+    /// Parent ← child of every moving joint at the sample's positions,
+    /// stamped as the sample.
+    pub fn message(&self, js: &JointState) -> TFMessage {
+        let position = |name: &str| {
+            js.name
+                .iter()
+                .position(|n| n == name)
+                .and_then(|i| js.position.get(i).copied())
+        };
+        TFMessage {
+            transforms: self.model.joint_transforms(
+                &position,
+                js.header.stamp.to_nanos(),
+                &self.prefix,
+            ),
+        }
+    }
 }
 
 /// Converts a state read to a `JointState` in SI units.
@@ -186,6 +223,7 @@ fn poll(
             }
         }
         let js = joint_state(arm, &read);
+        let links = topics.links.as_ref().map(|l| (l.topic, l.message(&js)));
         if let Some(share) = publish_to {
             share.publish(js.position.clone(), read.sampled_nanos);
         }
@@ -209,6 +247,16 @@ fn poll(
             Payload::Joints(js),
         ) {
             break Ok(());
+        }
+        if let Some((topic, tf)) = links {
+            if !sink.send_derived(
+                topic,
+                read.received_nanos,
+                read.sampled_nanos,
+                Payload::Tf(tf),
+            ) {
+                break Ok(());
+            }
         }
     };
     if follow.is_some() && commanded.is_some() {

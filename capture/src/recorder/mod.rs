@@ -131,6 +131,9 @@ pub struct Recorder {
     episode_counter: AtomicU64,
     /// The rig's URDF (file name, text), read once at start.
     urdf: Option<(String, String)>,
+    /// The followers whose links go to `/tf`: their URDF and frame prefix
+    /// (the fixed joints go to `/tf_static` at each episode start).
+    link_publishers: Vec<arm::Links>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -178,6 +181,26 @@ impl Recorder {
         };
         plan.events = plan.add(topics::EVENTS.to_string(), TopicKind::Text);
         plan.description = plan.add(topics::ROBOT_DESCRIPTION.to_string(), TopicKind::Text);
+        // The followers' links on /tf, from the rig's URDF. One follower
+        // keeps the URDF's frame names (camera mounts name them); several
+        // get `<arm>/` prefixes, as robot_state_publisher's frame_prefix.
+        let followers = rig
+            .rig
+            .arms
+            .iter()
+            .filter(|a| a.role == Role::Follower)
+            .count();
+        let links_model = match (&urdf, rig.urdf_path()) {
+            (Some((_, text)), Some(path)) if followers > 0 => Some(Arc::new(
+                reel_formats::robot::RobotModel::parse(text)
+                    .map_err(|e| format!("{}: {e}; check the rig's urdf path", path.display()))?,
+            )),
+            _ => None,
+        };
+        let tf_topic = links_model
+            .as_ref()
+            .map(|_| plan.add(topics::TF.to_string(), TopicKind::Tf));
+        let mut link_publishers = Vec::new();
         let (data_tx, data_rx) = crossbeam_channel::bounded(options.queue_capacity);
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
         let stop = Arc::new(AtomicBool::new(false));
@@ -196,9 +219,23 @@ impl Recorder {
                 Role::Leader => topics::joint_commands(&a.name),
                 Role::Follower => topics::joint_states(&a.name),
             };
+            let links = match (&links_model, tf_topic) {
+                (Some(model), Some(topic)) if a.role == Role::Follower => Some(arm::Links {
+                    topic,
+                    model: model.clone(),
+                    prefix: if followers > 1 {
+                        format!("{}/", a.name)
+                    } else {
+                        String::new()
+                    },
+                }),
+                _ => None,
+            };
+            link_publishers.extend(links.clone());
             let arm_topics = ArmTopics {
                 joints: plan.add(topic, TopicKind::Joints),
                 events: plan.events,
+                links,
             };
             let status = DeviceStatus::new(format!("arm {}", a.name));
             let sink = Sink::new(data_tx.clone(), status.clone());
@@ -318,6 +355,7 @@ impl Recorder {
             state,
             episode_counter: AtomicU64::new(0),
             urdf,
+            link_publishers,
         })
     }
 
@@ -388,6 +426,11 @@ impl Recorder {
                     r.lidars
                         .iter()
                         .filter_map(|l| Some(l.mount.as_ref()?.transform(0, &l.frame_id()))),
+                )
+                .chain(
+                    self.link_publishers
+                        .iter()
+                        .flat_map(|l| l.model.fixed_transforms(0, &l.prefix)),
                 )
                 .collect(),
         };

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::{Sender, TrySendError};
 use reel_formats::ros2::foxglove_msgs::CompressedVideo;
 use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
+use reel_formats::ros2::tf2_msgs::TFMessage;
 use reel_formats::ros2::velodyne_msgs::VelodyneScan;
 
 /// A message body, by type.
@@ -22,6 +23,8 @@ pub enum Payload {
     Video(CompressedVideo),
     /// LiDAR revolution.
     Cloud(PointCloud2),
+    /// Robot link poses for `/tf`.
+    Tf(TFMessage),
     /// The raw packets of a LiDAR revolution.
     Scan(VelodyneScan),
     /// An event for `/episode/events` (JSON object text).
@@ -129,6 +132,19 @@ impl Sink {
     /// Returns false once the writer is gone.
     pub fn send(&self, topic: usize, log_nanos: u64, publish_nanos: u64, payload: Payload) -> bool {
         self.status.produced.fetch_add(1, Ordering::Relaxed);
+        self.send_derived(topic, log_nanos, publish_nanos, payload)
+    }
+
+    /// Like [`Self::send`] for a message computed from one already sent
+    /// (an arm's `/tf` from its joint state): not a sample of the device, so
+    /// its rate does not count it; a drop still counts.
+    pub fn send_derived(
+        &self,
+        topic: usize,
+        log_nanos: u64,
+        publish_nanos: u64,
+        payload: Payload,
+    ) -> bool {
         match self.tx.try_send(Envelope {
             topic,
             log_nanos,

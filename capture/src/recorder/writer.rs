@@ -32,6 +32,8 @@ pub enum TopicKind {
     Video,
     /// `sensor_msgs/msg/PointCloud2`.
     Cloud,
+    /// `tf2_msgs/msg/TFMessage` (robot links).
+    Tf,
     /// `velodyne_msgs/msg/VelodyneScan`.
     Packets,
     /// `std_msgs/msg/String` (events, robot description).
@@ -52,6 +54,7 @@ enum Handle {
     Image(Topic<CompressedImage>),
     Video(Topic<CompressedVideo>),
     Cloud(Topic<PointCloud2>),
+    Tf(Topic<TFMessage>),
     Packets(Topic<VelodyneScan>),
     Text(Topic<StringMsg>),
 }
@@ -295,6 +298,7 @@ fn start(
             TopicKind::Image => writer.add_topic(&t.name).map(Handle::Image),
             TopicKind::Video => writer.add_topic(&t.name).map(Handle::Video),
             TopicKind::Cloud => writer.add_topic(&t.name).map(Handle::Cloud),
+            TopicKind::Tf => writer.add_topic(&t.name).map(Handle::Tf),
             TopicKind::Packets => writer.add_topic(&t.name).map(Handle::Packets),
             TopicKind::Text => writer.add_topic(&t.name).map(Handle::Text),
         }
@@ -388,6 +392,7 @@ fn write(open: &mut Open, env: &Envelope) -> Result<(), String> {
         (Some(Handle::Image(t)), Payload::Image(m)) => w.write(*t, m, log, publish),
         (Some(Handle::Video(t)), Payload::Video(m)) => w.write(*t, m, log, publish),
         (Some(Handle::Cloud(t)), Payload::Cloud(m)) => w.write(*t, m, log, publish),
+        (Some(Handle::Tf(t)), Payload::Tf(m)) => w.write(*t, m, log, publish),
         (Some(Handle::Packets(t)), Payload::Scan(m)) => w.write(*t, m, log, publish),
         (Some(Handle::Text(t)), Payload::Event(s)) => {
             w.write(*t, &StringMsg { data: s.clone() }, log, publish)
