@@ -14,7 +14,8 @@
 //!    pages of the memory-mapped episode are page cache the kernel can drop.
 //!
 //! `cargo bench --bench view_rrd` (release). REEL_BENCH_LONG_MINUTES sets the
-//! long episode's length (default 10).
+//! long episode's length (default 10); REEL_BENCH_KEEP=DIR keeps the long
+//! episodes in DIR.
 
 #[path = "../formats/tests/common/synthetic_rig.rs"]
 mod synthetic_rig;
@@ -136,6 +137,44 @@ fn synthetic(path: &Path, seconds: f64) -> PathBuf {
     w.finish().unwrap()
 }
 
+/// Peak of live heap allocations (MB) of converting `episode`, from
+/// heaptrack (Debian's `heaptrack`), if installed: RssAnon also counts what
+/// the allocator keeps after frees, which varies run to run.
+fn peak_heap_mb(episode: &Path, rrd: &Path) -> Option<f64> {
+    let out_base = rrd.with_extension("heaptrack");
+    let status = Command::new("heaptrack")
+        .arg("-o")
+        .arg(&out_base)
+        .arg(env!("CARGO_BIN_EXE_reel"))
+        .arg("view")
+        .arg(episode)
+        .arg("--save")
+        .arg(rrd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    if !status.success() {
+        return None;
+    }
+    let data = out_base.with_extension("heaptrack.zst");
+    let printed = Command::new("heaptrack_print").arg(&data).output().ok()?;
+    let _ = std::fs::remove_file(&data);
+    let text = String::from_utf8_lossy(&printed.stdout);
+    let value = text
+        .lines()
+        .find_map(|l| l.strip_prefix("peak heap memory consumption: "))?
+        .trim();
+    let (number, unit) = value.split_at(value.find(|c: char| c.is_alphabetic())?);
+    let number: f64 = number.parse().ok()?;
+    Some(match unit {
+        "G" => number * 1024.0,
+        "M" => number,
+        "K" => number / 1024.0,
+        _ => number / 1024.0 / 1024.0,
+    })
+}
+
 fn first_frame_ms(json: &str) -> f64 {
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
     v["recordings"][0]["first_frame_ms"]
@@ -213,12 +252,35 @@ fn main() {
             t.as_secs_f64(),
             minutes * 60.0 / t.as_secs_f64()
         );
-        rows.push((anon, ff));
-        std::fs::remove_file(&path).unwrap();
+        let heap = peak_heap_mb(&path, &dir.path().join("long.rrd"));
+        if let Some(heap) = heap {
+            println!("  peak heap (live allocations, heaptrack) {heap:.1} MB");
+        }
+        rows.push((anon, ff, heap));
+        // REEL_BENCH_KEEP=DIR keeps the long episodes there, for profiling.
+        match std::env::var_os("REEL_BENCH_KEEP") {
+            Some(keep) => {
+                std::fs::create_dir_all(&keep).unwrap();
+                std::fs::rename(&path, Path::new(&keep).join(path.file_name().unwrap()))
+                    .or_else(|_| {
+                        std::fs::copy(&path, Path::new(&keep).join(path.file_name().unwrap()))
+                            .map(|_| ())
+                    })
+                    .unwrap();
+            }
+            None => std::fs::remove_file(&path).unwrap(),
+        }
     }
     println!(
         "peak anonymous memory {long_minutes:.0} min / 1 min = {:.2} (flat ≈ 1); first frame {long_minutes:.0} min / 1 min = {:.2}",
         rows[1].0 / rows[0].0,
         rows[1].1 / rows[0].1
     );
+    match (rows[0].2, rows[1].2) {
+        (Some(short), Some(long)) => println!(
+            "peak heap {long_minutes:.0} min / 1 min = {:.2} (anonymous memory above the heap is what glibc's malloc keeps after frees; it varies from run to run)",
+            long / short
+        ),
+        _ => println!("(heaptrack not installed: no peak-heap comparison; apt-get install heaptrack)"),
+    }
 }
