@@ -785,65 +785,40 @@ impl EpisodeSource {
 
     /// Streams every readable message into `logger`. A damaged chunk ends the
     /// stream with a warning, keeping what was logged.
-    ///
-    /// A second thread reads and decompresses the file while this one logs:
-    /// reading was a third of the logging thread's time, and logging is the
-    /// conversion's critical path (rerun encodes and writes on its own threads).
     pub fn stream(&self, logger: &mut EpisodeLogger) -> Result<(), ViewError> {
         for w in &self.warnings {
             logger.warn(w.clone())?;
         }
-        // Bounded: memory stays flat however far reading runs ahead.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Read<'_>>(READ_AHEAD);
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                for m in self.reader.messages() {
-                    let item = m
-                        .map(|m| (m.channel, m.log_time, m.data.into_owned()))
-                        .map_err(|e| e.to_string());
-                    let failed = item.is_err();
-                    // The logger stopped (an error): nothing left to read for.
-                    if tx.send(item).is_err() || failed {
-                        break;
-                    }
-                }
-            });
-            for item in rx {
-                match item {
-                    Ok((channel, log_time, data)) => {
-                        let schema = schema_name(&channel);
-                        if let Err(e) = logger.log_message(&channel.topic, schema, log_time, &data)
-                        {
-                            match e {
-                                ViewError::Message { .. } => {
-                                    let text = format!(
-                                        "{}: {e}; message skipped",
-                                        self.reader.path().display()
-                                    );
-                                    logger.warn(text)?;
-                                }
-                                other => return Err(other),
+        for m in self.reader.messages() {
+            match m {
+                Ok(m) => {
+                    let schema = schema_name(&m.channel);
+                    if let Err(e) =
+                        logger.log_message(&m.channel.topic, schema, m.log_time, &m.data)
+                    {
+                        match e {
+                            ViewError::Message { .. } => {
+                                let text = format!(
+                                    "{}: {e}; message skipped",
+                                    self.reader.path().display()
+                                );
+                                logger.warn(text)?;
                             }
+                            other => return Err(other),
                         }
                     }
-                    Err(e) => {
-                        logger.warn(format!(
-                            "{e}; the rest of the file is not shown (try `reel recover`)"
-                        ))?;
-                        break;
-                    }
+                }
+                Err(e) => {
+                    logger.warn(format!(
+                        "{e}; the rest of the file is not shown (try `reel recover`)"
+                    ))?;
+                    break;
                 }
             }
-            Ok(())
-        })
+        }
+        Ok(())
     }
 }
-
-/// A message read ahead: channel, log time, payload; or why reading stopped.
-type Read<'a> = Result<(std::sync::Arc<mcap::Channel<'a>>, u64, Vec<u8>), String>;
-
-/// Messages the reading thread may run ahead of the logger.
-const READ_AHEAD: usize = 256;
 
 /// Sensor time of a message; its reception time when the sensor gave none.
 fn sensor_time(stamp: Time, received: i64) -> i64 {
