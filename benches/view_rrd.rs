@@ -239,11 +239,14 @@ fn main() {
             minutes * 60.0,
         );
         let size_mb = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
+        // A fresh output each time: truncating the last run's .rrd (hundreds
+        // of MB) happens before the first frame and would be counted in it.
+        let rrd = dir.path().join(format!("long-{minutes}.rrd"));
         let mut cmd = reel();
         cmd.arg("view")
             .arg(&path)
             .arg("--save")
-            .arg(dir.path().join("long.rrd"))
+            .arg(&rrd)
             .arg("--json");
         let (t, anon, file, json) = run_sampling(cmd);
         let ff = first_frame_ms(&json);
@@ -252,7 +255,7 @@ fn main() {
             t.as_secs_f64(),
             minutes * 60.0 / t.as_secs_f64()
         );
-        let heap = peak_heap_mb(&path, &dir.path().join("long.rrd"));
+        let heap = peak_heap_mb(&path, &rrd);
         if let Some(heap) = heap {
             println!("  peak heap (live allocations, heaptrack) {heap:.1} MB");
         }

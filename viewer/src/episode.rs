@@ -789,9 +789,15 @@ impl EpisodeSource {
         for w in &self.warnings {
             logger.warn(w.clone())?;
         }
+        let mut since_drain = 0usize;
         for m in self.reader.messages() {
             match m {
                 Ok(m) => {
+                    since_drain += m.data.len();
+                    if since_drain >= DRAIN_EVERY_BYTES {
+                        since_drain = 0;
+                        logger.recording().flush_blocking()?;
+                    }
                     let schema = schema_name(&m.channel);
                     if let Err(e) =
                         logger.log_message(&m.channel.topic, schema, m.log_time, &m.data)
@@ -819,6 +825,11 @@ impl EpisodeSource {
         Ok(())
     }
 }
+
+/// Read bytes after which the logger waits for rerun's batcher and file
+/// writer to catch up: they queue up to 1024 chunks, so a logger faster than
+/// the writer would otherwise let memory grow with the episode.
+const DRAIN_EVERY_BYTES: usize = 64 << 20;
 
 /// Sensor time of a message; its reception time when the sensor gave none.
 fn sensor_time(stamp: Time, received: i64) -> i64 {
