@@ -373,3 +373,51 @@ fn record_view_streams_the_live_episode() {
         .keys()
         .any(|k| k.starts_with("/world/robot/follower/") && k.contains("visual_")));
 }
+
+#[test]
+fn sim_episode_cameras_hang_from_their_links_and_the_arm_moves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("scenario.toml");
+    common::short_scenario::write_short_scenario(
+        &workspace().join("samples"),
+        &scenario,
+        2.0,
+        (160, 120),
+        &workspace().join("samples/robots/so101/so101_new_calib.urdf"),
+    );
+    let episode = common::simulate(
+        &scenario,
+        &tmp.path().join("episodes"),
+        ["--episodes", "1", "--seed", "1"],
+    )
+    .remove(0);
+    let rrd = tmp.path().join("sim.rrd");
+    view_saved(&episode, &rrd, &[]);
+    let Some(rrd) = read_rrd(&rrd) else { return };
+    let e = &first_recording(&rrd)["entities"];
+    // The wrist camera's /tf_static parent (gripper_link) comes before the
+    // arm's /tf in the file; it still nests under the whole moving chain,
+    // so its frustum rides on the arm.
+    let wrist = e
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, v)| k.ends_with("/wrist") && count(v, "Pinhole:image_from_camera") > 0)
+        .map(|(k, _)| k.clone())
+        .unwrap();
+    assert!(
+        wrist.contains(
+            "/base_link/shoulder_link/upper_arm_link/lower_arm_link/wrist_link/gripper_link/"
+        ),
+        "{wrist}"
+    );
+    // /tf moves the chain it hangs from, and the URDF robot moves too.
+    let gripper = wrist.split("/camera_wrist").next().unwrap();
+    assert!(
+        count(&e[gripper], "Transform3D:translation") > 100,
+        "{gripper}"
+    );
+    let link = &e["/world/robot/follower/base_link/shoulder_link"];
+    assert!(count(link, "Transform3D:quaternion") > 100);
+    assert_eq!(count(link, "Transform3D:quaternion (static)"), 0);
+}

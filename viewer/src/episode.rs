@@ -222,6 +222,10 @@ pub struct EpisodeLogger {
     topics: HashMap<String, TopicState>,
     /// Frame → entity path, nested parent-first.
     frames: HashMap<String, String>,
+    /// Frame → parent frame, from the transforms read before streaming, so
+    /// a frame is nested under its whole chain even when a child of it
+    /// (a camera on the gripper in `/tf_static`) comes first.
+    known_parents: HashMap<String, String>,
     /// Camera or LiDAR name → entity path (a camera's image and info topics share it).
     sensors: HashMap<String, rerun::EntityPath>,
     stats: EpisodeStats,
@@ -252,6 +256,7 @@ impl EpisodeLogger {
             robots: Vec::new(),
             topics: HashMap::new(),
             frames: HashMap::new(),
+            known_parents: HashMap::new(),
             sensors: HashMap::new(),
             stats: EpisodeStats::default(),
             now: 0,
@@ -501,19 +506,41 @@ impl EpisodeLogger {
         Ok(())
     }
 
-    /// The entity of `frame`, nested under its parent's; a frame first seen
-    /// without a parent hangs off `world/tf`.
+    /// The entity of `frame`, nested under its parent's (given, or known
+    /// from the transforms read before streaming); a frame with no known
+    /// parent hangs off `world/tf`. Fixed at the first call.
     fn frame_path(&mut self, frame: &str, parent: Option<&str>) -> String {
         if let Some(p) = self.frames.get(frame) {
             return p.clone();
         }
-        let parent_path = match parent {
-            Some(parent) if !parent.is_empty() && parent != frame => self.frame_path(parent, None),
-            _ => "world/tf".to_string(),
-        };
-        let path = format!("{parent_path}/{}", entity_part(frame));
-        self.frames.insert(frame.to_string(), path.clone());
-        path
+        // Up the chain until a placed frame or a root; a cycle in broken
+        // data ends the walk too.
+        let mut chain = vec![frame.to_string()];
+        let mut next = parent
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .or_else(|| self.known_parents.get(frame).cloned());
+        let mut base = "world/tf".to_string();
+        while let Some(up) = next.take() {
+            if let Some(p) = self.frames.get(&up) {
+                base = p.clone();
+                break;
+            }
+            if chain.contains(&up) || chain.len() > 256 {
+                break;
+            }
+            next = self
+                .known_parents
+                .get(&up)
+                .filter(|p| !p.is_empty())
+                .cloned();
+            chain.push(up);
+        }
+        for f in chain.iter().rev() {
+            base = format!("{base}/{}", entity_part(f));
+            self.frames.insert(f.clone(), base.clone());
+        }
+        base
     }
 
     /// Where sensor `name` is drawn: `world/tf/…/<frame>/<name>` when its
@@ -746,15 +773,26 @@ impl EpisodeSource {
     /// after a few thousand messages; returns camera → entity path.
     pub fn prime(&self, logger: &mut EpisodeLogger, layout: &Layout) -> BTreeMap<String, String> {
         let mut frame_ids: BTreeMap<String, String> = BTreeMap::new();
+        // Read on to the first /tf too (when the file has one), so the
+        // links a camera hangs from are known before it is placed.
+        let has_tf = self.reader.summary().is_some_and(|s| {
+            s.channels
+                .values()
+                .any(|c| c.topic == reel_formats::topics::TF)
+        });
+        let mut seen_tf = false;
         for m in self.reader.messages().take(5000) {
             let Ok(m) = m else { break };
             let schema = schema_name(&m.channel);
             match StreamKind::of(&m.channel.topic, schema) {
-                StreamKind::Tf { .. } => {
+                StreamKind::Tf { is_static } => {
                     if let Ok(tf) = TFMessage::from_cdr(&m.data) {
                         for t in &tf.transforms {
-                            logger.frame_path(&t.child_frame_id, Some(&t.header.frame_id));
+                            logger
+                                .known_parents
+                                .insert(t.child_frame_id.clone(), t.header.frame_id.clone());
                         }
+                        seen_tf |= !is_static;
                     }
                 }
                 StreamKind::Image(c) => {
@@ -776,9 +814,19 @@ impl EpisodeSource {
             }
             if !layout.cameras.is_empty()
                 && layout.cameras.iter().all(|c| frame_ids.contains_key(c))
+                && (seen_tf || !has_tf)
             {
                 break;
             }
+        }
+        let mut children: Vec<(String, String)> = logger
+            .known_parents
+            .iter()
+            .map(|(c, p)| (c.clone(), p.clone()))
+            .collect();
+        children.sort();
+        for (child, parent) in children {
+            logger.frame_path(&child, Some(&parent));
         }
         logger.camera_paths(&layout.cameras, &frame_ids)
     }
