@@ -265,6 +265,8 @@ fn bad_inputs_get_one_line_errors_or_visible_warnings() {
     let out = view(&empty);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no episodes"), "{}", stderr(&out));
+    // A failed conversion never leaves a file under the name asked for.
+    assert!(!rrd.exists());
 
     // A cut-off episode (writer crashed): what is readable is shown, with a warning.
     let (episode, _) = write_episode(&dir.path().join("ep.mcap"));
@@ -272,6 +274,8 @@ fn bad_inputs_get_one_line_errors_or_visible_warnings() {
     let cut = dir.path().join("cut.mcap.partial");
     std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let (summary, _) = view_saved(&cut, &rrd, &[]);
+    assert!(rrd.exists());
+    assert!(!reel_viewer::output::partial_rrd_path(&rrd).exists());
     let rec = &summary["recordings"][0];
     assert!(rec["messages"].as_u64().unwrap() > 100, "{rec}");
     let warnings = rec["warnings"].to_string();

@@ -90,7 +90,12 @@ impl LiveView {
         let mesh_dirs = super::view::mesh_dirs(&rig.path, &[]);
         let thread = std::thread::Builder::new()
             .name("live-view".into())
-            .spawn(move || run(&output, &rx, &layout, mesh_dirs))?;
+            .spawn(move || {
+                run(&output, &rx, &layout, mesh_dirs);
+                if let Err(e) = output.close() {
+                    eprintln!("reel record: live view: {e}");
+                }
+            })?;
         Ok(Self { tap, thread })
     }
 

@@ -142,7 +142,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     match &target {
-        Target::Save(p) => eprintln!("reel view: wrote {}", p.display()),
+        Target::Save(p) => {
+            output.close()?;
+            eprintln!("reel view: wrote {}", p.display());
+            return Ok(ExitCode::SUCCESS);
+        }
         Target::Web { .. } => {
             eprintln!(
                 "reel view: serving {} until interrupted (Ctrl-C)",

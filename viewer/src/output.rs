@@ -74,6 +74,19 @@ pub struct Output {
     batching: Option<rerun::log::ChunkBatcherConfig>,
     /// What a person opens to see it (URL or file), for the CLI to print.
     pub location: String,
+    /// An `.rrd` being written: (partial name, final name). It gets its
+    /// final name only in [`Output::close`], so a crash or an error leaves
+    /// `<name>.partial`, never a truncated file that looks complete (and an
+    /// old file of the same name is replaced at the end, not truncated
+    /// before the first frame).
+    save: Option<(PathBuf, PathBuf)>,
+}
+
+/// Where an `.rrd` is written until it is complete.
+pub fn partial_rrd_path(path: &std::path::Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".partial");
+    PathBuf::from(name)
 }
 
 /// The viewer binary `reel view` spawns: `$REEL_RERUN`, then the set-up's
@@ -106,8 +119,9 @@ impl Output {
                         reason: format!("cannot create the folder for the .rrd: {e}"),
                     })?;
                 }
+                let partial = partial_rrd_path(path);
                 let sink =
-                    rerun::sink::FileSink::new(path.clone()).map_err(|e| ViewError::Input {
+                    rerun::sink::FileSink::new(partial.clone()).map_err(|e| ViewError::Input {
                         path: path.clone(),
                         reason: format!("cannot write the .rrd: {e}"),
                     })?;
@@ -115,6 +129,7 @@ impl Output {
                     sink: Arc::new(sink),
                     batching: Some(FILE_BATCHING),
                     location: path.display().to_string(),
+                    save: Some((partial, path.clone())),
                 })
             }
             Target::Connect(url) => Self::connect(url),
@@ -154,6 +169,7 @@ impl Output {
                 Ok(Self {
                     sink: Arc::from(sink),
                     batching: None,
+                    save: None,
                     location: format!(
                         "http://127.0.0.1:{port}/?url=rerun%2Bhttp%3A%2F%2F127.0.0.1%3A{grpc_port}%2Fproxy"
                     ),
@@ -171,6 +187,7 @@ impl Output {
         Ok(Self {
             sink: Arc::new(rerun::sink::GrpcSink::new(uri)),
             batching: None,
+            save: None,
             location: url.to_string(),
         })
     }
@@ -192,6 +209,21 @@ impl Output {
         rec.set_log_tick_enabled(false);
         rec.send_recording_name(name)?;
         Ok(rec)
+    }
+
+    /// Flushes, closes the file sink (rerun writes the `.rrd` footer when
+    /// its last handle goes) and gives a saved `.rrd` its final name.
+    pub fn close(self) -> Result<(), ViewError> {
+        self.flush()?;
+        let Self { sink, save, .. } = self;
+        drop(sink);
+        if let Some((partial, path)) = save {
+            std::fs::rename(&partial, &path).map_err(|e| ViewError::Input {
+                path: path.clone(),
+                reason: format!("cannot move {} into place: {e}", partial.display()),
+            })?;
+        }
+        Ok(())
     }
 
     /// Waits until everything sent has left for the file or the viewer.
