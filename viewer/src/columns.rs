@@ -32,9 +32,14 @@ impl Timeline {
     }
 }
 
-/// Rows sent for the episode player (a sensor-time timeline, about a second
-/// of a 200 Hz stream per chunk).
-pub const EPISODE_ROWS: usize = 256;
+/// Rows per chunk in an `.rrd` file: about a second of a 200 Hz stream
+/// (fewer, larger chunks; nobody watches the file being written).
+pub const FILE_ROWS: usize = 256;
+
+/// Rows per chunk for a viewer that draws data as it arrives (spawned,
+/// connected or web): a third of a second at 100 Hz, so plots and the robot
+/// keep up with the cameras while an episode loads.
+pub const STREAM_ROWS: usize = 32;
 
 /// What the rows of one entity carry.
 #[derive(Debug, Clone)]

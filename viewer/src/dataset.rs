@@ -15,7 +15,7 @@ use arrow_array::{
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-use crate::columns::{Rows, Timeline, EPISODE_ROWS};
+use crate::columns::{Rows, Timeline};
 use crate::episode::{log_warning, EpisodeStats};
 use crate::layout::Layout;
 use crate::robot::RobotAnimator;
@@ -302,6 +302,7 @@ impl Dataset {
         rec: &rerun::RecordingStream,
         mut robot: Option<RobotAnimator>,
         mesh_dirs: &[PathBuf],
+        rows_per_chunk: usize,
     ) -> Result<EpisodeStats, ViewError> {
         let mut stats = EpisodeStats::default();
         let warn = |stats: &mut EpisodeStats, text| log_warning(rec, &mut stats.warnings, text);
@@ -325,7 +326,7 @@ impl Dataset {
                     Rows::scalars(
                         format!("joints/{}/values", entity_part(key)).into(),
                         &DATASET_TIMELINES,
-                        EPISODE_ROWS,
+                        rows_per_chunk,
                     ),
                     0,
                 )

@@ -18,7 +18,7 @@ use reel_formats::ros2::std_msgs::StringMsg;
 use reel_formats::ros2::tf2_msgs::TFMessage;
 use reel_formats::ros2::RosMessage;
 
-use crate::columns::{Rows, Timeline, EPISODE_ROWS};
+use crate::columns::{Rows, Timeline, FILE_ROWS};
 use crate::layout::Layout;
 use crate::quality::{Flag, StreamQuality};
 use crate::robot::RobotAnimator;
@@ -260,12 +260,13 @@ impl EpisodeLogger {
             sensors: HashMap::new(),
             stats: EpisodeStats::default(),
             now: 0,
-            rows_per_chunk: EPISODE_ROWS,
+            rows_per_chunk: FILE_ROWS,
         }
     }
 
-    /// Sends joint samples `rows` at a time (default [`EPISODE_ROWS`]): a
-    /// live view wants fewer, so plots and the robot keep up with the cameras.
+    /// Sends joint samples `rows` at a time (default [`FILE_ROWS`]): a
+    /// viewer that draws as data arrives wants fewer, so plots and the robot
+    /// keep up with the cameras.
     pub fn with_rows_per_chunk(mut self, rows: usize) -> Self {
         self.rows_per_chunk = rows.max(1);
         self

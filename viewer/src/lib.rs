@@ -216,10 +216,10 @@ pub fn view(path: &Path, output: &Output, options: &ViewOptions) -> Result<ViewS
                         &ds.robot_type,
                         reel_formats::geometry::Iso::IDENTITY,
                         &dataset::DATASET_TIMELINES,
-                        columns::EPISODE_ROWS,
+                        output.rows_per_chunk(),
                     )
                 });
-                let stats = ds.stream(ep, &rec, robot, &mesh_dirs)?;
+                let stats = ds.stream(ep, &rec, robot, &mesh_dirs, output.rows_per_chunk())?;
                 summary.recordings.push((name, stats));
             }
         }
@@ -251,7 +251,8 @@ pub fn view_episode(
         rec,
         source.urdf.clone().map(|u| (u, None)),
         options.robot.clone(),
-    );
+    )
+    .with_rows_per_chunk(output.rows_per_chunk());
     let mut layout = source.layout.clone();
     layout.has_robot |= source.urdf.is_some() || options.robot.urdf.is_some();
     layout.timeline = Some(SENSOR_TIME.to_string());

@@ -226,6 +226,15 @@ impl Output {
         Ok(())
     }
 
+    /// Joint samples per chunk sent (see [`crate::columns`]).
+    pub fn rows_per_chunk(&self) -> usize {
+        if self.save.is_some() {
+            crate::columns::FILE_ROWS
+        } else {
+            crate::columns::STREAM_ROWS
+        }
+    }
+
     /// Waits until everything sent has left for the file or the viewer.
     pub fn flush(&self) -> Result<(), ViewError> {
         self.sink
