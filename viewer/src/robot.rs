@@ -272,14 +272,8 @@ impl RobotAnimator {
         {
             let Some(rows) = rows else { continue };
             if all || given.is_some() || j.mimic.is_some() {
-                let iso = j.transform(*q);
-                let [w, x, y, z] = iso.q;
-                rows.push_transform(
-                    rec,
-                    time,
-                    iso.t.map(|v| v as f32),
-                    [x as f32, y as f32, z as f32, w as f32],
-                )?;
+                let (translation, rotation_xyzw) = rerun_parts(&j.transform(*q));
+                rows.push_transform(rec, time, translation, rotation_xyzw)?;
             }
         }
         Ok(warning)
@@ -305,12 +299,21 @@ fn media_type_for(file: &std::path::Path) -> Option<rerun::MediaType> {
     })
 }
 
+/// An [`Iso`] as rerun takes it: translation, and rotation as xyzw.
+fn rerun_parts(iso: &Iso) -> ([f32; 3], [f32; 4]) {
+    let [w, x, y, z] = iso.q;
+    (
+        iso.t.map(|v| v as f32),
+        [x as f32, y as f32, z as f32, w as f32],
+    )
+}
+
 /// A rerun transform from an [`Iso`], with an optional scale (applied first).
 pub fn transform(iso: &Iso, scale: Option<[f64; 3]>) -> rerun::Transform3D {
-    let [w, x, y, z] = iso.q;
+    let (translation, rotation_xyzw) = rerun_parts(iso);
     let t = rerun::Transform3D::from_translation_rotation(
-        iso.t.map(|v| v as f32),
-        rerun::Quaternion::from_xyzw([x as f32, y as f32, z as f32, w as f32]),
+        translation,
+        rerun::Quaternion::from_xyzw(rotation_xyzw),
     );
     match scale {
         Some(s) => t.with_scale(s.map(|v| v as f32)),

@@ -131,9 +131,9 @@ pub struct Recorder {
     episode_counter: AtomicU64,
     /// The rig's URDF (file name, text), read once at start.
     urdf: Option<(String, String)>,
-    /// The followers whose links go to `/tf`: their URDF and frame prefix
-    /// (the fixed joints go to `/tf_static` at each episode start).
-    link_publishers: Vec<arm::Links>,
+    /// The URDF's fixed joints of every follower that publishes its links,
+    /// for `/tf_static` at each episode start (computed once).
+    link_statics: Vec<reel_formats::ros2::geometry_msgs::TransformStamped>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -163,10 +163,26 @@ impl Recorder {
     pub fn start(rig: LoadedRig, options: RecorderOptions) -> Result<Self, String> {
         std::fs::create_dir_all(&options.out_dir)
             .map_err(|e| format!("{}: {e}; check --out", options.out_dir.display()))?;
+        let followers = rig
+            .rig
+            .arms
+            .iter()
+            .filter(|a| a.role == Role::Follower)
+            .count();
+        // The URDF, read once: attached to every episode, and (parsed) the
+        // kinematics of the followers' links on /tf.
+        let mut links_model = None;
         let urdf = match rig.urdf_path() {
             Some(path) => {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| format!("{}: {e}; check the rig's urdf path", path.display()))?;
+                if followers > 0 {
+                    links_model = Some(Arc::new(
+                        reel_formats::robot::RobotModel::parse(&text).map_err(|e| {
+                            format!("{}: {e}; check the rig's urdf path", path.display())
+                        })?,
+                    ));
+                }
                 let name = path
                     .file_name()
                     .map_or("robot.urdf".into(), |n| n.to_string_lossy().into_owned());
@@ -181,26 +197,13 @@ impl Recorder {
         };
         plan.events = plan.add(topics::EVENTS.to_string(), TopicKind::Text);
         plan.description = plan.add(topics::ROBOT_DESCRIPTION.to_string(), TopicKind::Text);
-        // The followers' links on /tf, from the rig's URDF. One follower
-        // keeps the URDF's frame names (camera mounts name them); several
-        // get `<arm>/` prefixes, as robot_state_publisher's frame_prefix.
-        let followers = rig
-            .rig
-            .arms
-            .iter()
-            .filter(|a| a.role == Role::Follower)
-            .count();
-        let links_model = match (&urdf, rig.urdf_path()) {
-            (Some((_, text)), Some(path)) if followers > 0 => Some(Arc::new(
-                reel_formats::robot::RobotModel::parse(text)
-                    .map_err(|e| format!("{}: {e}; check the rig's urdf path", path.display()))?,
-            )),
-            _ => None,
-        };
+        // The followers' links on /tf. One follower keeps the URDF's frame
+        // names (camera mounts name them); several get `<arm>/` prefixes,
+        // as robot_state_publisher's frame_prefix.
         let tf_topic = links_model
             .as_ref()
             .map(|_| plan.add(topics::TF.to_string(), TopicKind::Tf));
-        let mut link_publishers = Vec::new();
+        let mut link_statics = Vec::new();
         let (data_tx, data_rx) = crossbeam_channel::bounded(options.queue_capacity);
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
         let stop = Arc::new(AtomicBool::new(false));
@@ -231,7 +234,9 @@ impl Recorder {
                 }),
                 _ => None,
             };
-            link_publishers.extend(links.clone());
+            if let Some(l) = &links {
+                link_statics.extend(l.model.fixed_transforms(0, &l.prefix));
+            }
             let arm_topics = ArmTopics {
                 joints: plan.add(topic, TopicKind::Joints),
                 events: plan.events,
@@ -355,7 +360,7 @@ impl Recorder {
             state,
             episode_counter: AtomicU64::new(0),
             urdf,
-            link_publishers,
+            link_statics,
         })
     }
 
@@ -427,11 +432,7 @@ impl Recorder {
                         .iter()
                         .filter_map(|l| Some(l.mount.as_ref()?.transform(0, &l.frame_id()))),
                 )
-                .chain(
-                    self.link_publishers
-                        .iter()
-                        .flat_map(|l| l.model.fixed_transforms(0, &l.prefix)),
-                )
+                .chain(self.link_statics.iter().cloned())
                 .collect(),
         };
         self.ask(|reply| Command::Start(Box::new(plan), reply))
