@@ -12,6 +12,8 @@ use clap::{Parser, Subcommand};
 
 /// Exit code when the command finished but data was lost or damaged.
 pub const EXIT_DATA_LOSS: u8 = 3;
+/// Exit code of `reel check` when data is intact but misses a quality limit.
+pub const EXIT_QUALITY: u8 = 4;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,7 +44,7 @@ enum Command {
     Sim(commands::sim::Args),
     /// Pack episodes into a dataset: LeRobot v3.0, or LAS point clouds.
     Export(commands::export::Args),
-    /// Verify an export against its manifest (sha256 of every file).
+    /// Quality report of episodes or an export: completeness, accuracy, consistency, timeliness, uniqueness, integrity.
     Check(commands::check::Args),
     /// Show an episode, a folder of episodes or a LeRobot dataset in rerun.
     View(commands::view::Args),

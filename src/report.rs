@@ -279,3 +279,88 @@ pub fn status_line(s: &reel_capture::recorder::RecorderStatus) -> String {
         .collect();
     format!("{head} | {}", devices.join(" | "))
 }
+
+/// Writes the `reel check` report: scores, failed checks, duplicates.
+pub fn write_quality(out: &mut impl Write, r: &reel_formats::quality::Report) -> io::Result<()> {
+    let failed: Vec<_> = r.failures().collect();
+    writeln!(
+        out,
+        "{}: {} episode(s), {} checks, {} failed ({:.1} s)",
+        r.path,
+        r.episodes.len(),
+        r.checks.len(),
+        failed.len(),
+        r.elapsed_s
+    )?;
+    if let Some(m) = &r.manifest {
+        for p in &m.changed {
+            writeln!(out, "changed  {p}")?;
+        }
+        for p in &m.missing {
+            writeln!(out, "missing  {p}")?;
+        }
+        for p in &m.added {
+            writeln!(out, "added    {p}")?;
+        }
+        writeln!(
+            out,
+            "  manifest: {} file(s) match, {} changed, {} missing, {} added{}",
+            m.ok,
+            m.changed.len(),
+            m.missing.len(),
+            m.added.len(),
+            if m.incomplete_append {
+                "; an append did not finish"
+            } else {
+                ""
+            }
+        )?;
+    }
+    writeln!(
+        out,
+        "  {:<14} {:>6} {:>14} {:>5}",
+        "dimension", "score", "failed/checks", "min"
+    )?;
+    for s in &r.scores {
+        writeln!(
+            out,
+            "  {:<14} {:>6.1} {:>14} {:>5.0}  {}",
+            s.dimension.name(),
+            s.score,
+            format!("{}/{}", s.failed, s.checks),
+            s.min_score,
+            if s.passed { "ok" } else { "FAIL" }
+        )?;
+    }
+    const SHOWN: usize = 40;
+    for c in failed.iter().take(SHOWN) {
+        writeln!(
+            out,
+            "  FAIL {:<12} {:<15} {}{}{}: {}",
+            c.dimension.name(),
+            c.check,
+            c.subject,
+            c.item.as_ref().map(|i| format!(" {i}")).unwrap_or_default(),
+            c.at_s.map(|t| format!(" at {t:.2} s")).unwrap_or_default(),
+            c.message
+        )?;
+    }
+    if failed.len() > SHOWN {
+        writeln!(
+            out,
+            "  … and {} more failed checks (--json or --html for all)",
+            failed.len() - SHOWN
+        )?;
+    }
+    for c in r.duplicates.iter().flat_map(|g| &g.copies) {
+        writeln!(
+            out,
+            "  duplicate: {} repeats {} ({}: {})",
+            c.file,
+            c.of,
+            c.kind.describe(),
+            c.evidence
+        )?;
+    }
+    writeln!(out, "{}", if r.passed { "PASSED" } else { "FAILED" })
+}

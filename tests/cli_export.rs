@@ -484,6 +484,36 @@ fn exported_rows_and_video_frames_match_the_source_exactly() {
         String::from_utf8_lossy(&o.stdout),
         stderr(&o)
     );
+    // One flipped byte in a video is caught (integrity), with the file named.
+    let video = std::fs::read_dir(out.join("videos"))
+        .unwrap()
+        .flat_map(|d| walk(&d.unwrap().path()))
+        .find(|p| p.extension().is_some_and(|e| e == "mp4"))
+        .unwrap();
+    let mut bytes = std::fs::read(&video).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x80;
+    std::fs::write(&video, &bytes).unwrap();
+    let o = run(reel().args(["check", "--json"]).arg(&out));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let integrity = report["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["dimension"] == "integrity")
+        .unwrap();
+    assert_eq!(integrity["passed"], false, "{integrity}");
+    let rel = video
+        .strip_prefix(&out)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(report["manifest"]["changed"], serde_json::json!([rel]));
+    bytes[middle] ^= 0x80;
+    std::fs::write(&video, &bytes).unwrap();
+    assert!(run(reel().arg("check").arg(&out)).status.success());
+
     std::fs::write(out.join("meta/stats.json"), b"{}").unwrap();
     std::fs::write(out.join("notes.txt"), b"mine").unwrap();
     let o = run(reel().arg("check").arg(&out));
@@ -782,5 +812,17 @@ fn las_export_per_revolution_and_merged_through_tf() {
             "{text}"
         );
         assert_eq!(fields[6], "15", "{text}");
+    }
+}
+
+/// Every file under `p` (or `p` itself).
+fn walk(p: &Path) -> Vec<PathBuf> {
+    if p.is_dir() {
+        std::fs::read_dir(p)
+            .unwrap()
+            .flat_map(|e| walk(&e.unwrap().path()))
+            .collect()
+    } else {
+        vec![p.to_path_buf()]
     }
 }

@@ -39,6 +39,22 @@ fn sim_episodes_open_in_third_party_readers_and_export_to_lerobot() {
     );
     assert_eq!(files.len(), 2, "{files:?}");
     common::third_party_readers_agree(&files, "third-party checks of sim episodes");
+    // Sim episodes pass every quality check; the rates they declare are met.
+    let html = dir.path().join("quality.html");
+    let o = run(reel()
+        .args(["check", "--json", "--html"])
+        .arg(&html)
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["passed"], true);
+    let streams = report["episodes"][0]["streams"].as_array().unwrap();
+    assert!(
+        streams.len() >= 4 && streams.iter().all(|s| s["nominal_declared"] == true),
+        "{streams:?}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("PASSED") && page.contains("<svg"));
     let dataset = dir.path().join("lerobot");
     let o = run(reel()
         .args(["export", "lerobot"])

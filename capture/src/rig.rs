@@ -353,6 +353,35 @@ impl LoadedRig {
 }
 
 impl Rig {
+    /// The rate every data topic is configured for (topic → Hz): what
+    /// `reel check` measures an episode's completeness against.
+    pub fn nominal_rates_hz(&self) -> std::collections::BTreeMap<String, f64> {
+        use reel_formats::topics;
+        let mut rates = std::collections::BTreeMap::new();
+        for a in &self.arms {
+            let topic = match a.role {
+                Role::Leader => topics::joint_commands(&a.name),
+                Role::Follower => topics::joint_states(&a.name),
+            };
+            rates.insert(topic, a.rate_hz);
+        }
+        for c in &self.cameras {
+            let topic = match c.format {
+                CameraFormat::Jpeg => topics::camera_image(&c.name),
+                CameraFormat::H264 => topics::camera_video(&c.name),
+            };
+            rates.insert(topic, f64::from(c.fps));
+        }
+        for l in &self.lidars {
+            let hz = f64::from(l.rpm) / 60.0;
+            rates.insert(topics::lidar_points(&l.name), hz);
+            if l.store_packets {
+                rates.insert(topics::lidar_packets(&l.name), hz);
+            }
+        }
+        rates
+    }
+
     /// Parses and validates TOML text; the error is one sentence.
     pub fn parse(text: &str) -> Result<Self, String> {
         let rig: Rig = toml::from_str(text).map_err(|e| {

@@ -8,6 +8,7 @@
 //! - [`export`]: LeRobot v3.0 datasets, LAS point clouds, manifests and
 //!   dataset cards;
 //! - [`video`]: libav* decoding, encoding and MP4 joining;
+//! - [`quality`]: the checks behind `reel check` (six dimensions, HTML report);
 //! - [`vlp16`]: the VLP-16's beam geometry and timing (capture and sim).
 //!
 //! Write an episode and read it back:
@@ -37,6 +38,7 @@ pub mod episode;
 pub mod error;
 pub mod export;
 pub mod geometry;
+pub mod quality;
 pub mod robot;
 pub mod ros2;
 pub mod time;

@@ -127,6 +127,29 @@ impl StreamDecoder {
         Ok(Self { decoder })
     }
 
+    /// A decoder that returns frames at 1/2^`lowres` of their size
+    /// (libav's `lowres`: the MJPEG decoder skips the high-frequency part
+    /// of the IDCT, several times faster). For sampling frames, not export.
+    pub fn reduced(codec: StoredCodec, lowres: u8) -> Result<Self, String> {
+        init();
+        let id = match codec {
+            StoredCodec::Jpeg => codec::Id::MJPEG,
+            StoredCodec::H264 => codec::Id::H264,
+        };
+        let found =
+            decoder::find(id).ok_or_else(|| format!("this FFmpeg has no {id:?} decoder"))?;
+        let mut options = Dictionary::new();
+        if codec == StoredCodec::Jpeg {
+            options.set("lowres", &lowres.min(3).to_string());
+        }
+        let decoder = codec::context::Context::new_with_codec(found)
+            .decoder()
+            .open_as_with(found, options)
+            .and_then(|d| d.video())
+            .map_err(|e| e.to_string())?;
+        Ok(Self { decoder })
+    }
+
     /// Feeds one message's bytes; returns the frames that came out.
     pub fn decode(&mut self, data: &[u8]) -> Result<Vec<frame::Video>, String> {
         self.decoder

@@ -199,6 +199,22 @@ pub fn synthesize(
         params.insert("replay_of".into(), r.display().to_string());
     }
     meta.source_params = params;
+    let r = &spec.robot;
+    meta.nominal_rates_hz = [
+        (topics::joint_states(&r.arm), r.joint_rate_hz),
+        (topics::joint_commands(&r.command_arm), r.joint_rate_hz),
+    ]
+    .into_iter()
+    .chain(spec.camera.iter().flat_map(|c| {
+        let depth = c.depth.then(|| (topics::camera_depth(&c.name), c.rate_hz));
+        std::iter::once((topics::camera_image(&c.name), c.rate_hz)).chain(depth)
+    }))
+    .chain(
+        spec.lidar
+            .iter()
+            .map(|l| (topics::lidar_points(&l.name), l.rate_hz)),
+    )
+    .collect();
 
     std::fs::create_dir_all(&options.out).map_err(|e| SimError::io(&options.out, e))?;
     let path = options.out.join(episode_file_name(scenario, seed, index));

@@ -1,59 +1,102 @@
-//! `reel check DIR`
+//! `reel check PATH`
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use reel_formats::export::manifest;
+use anyhow::Context;
+use reel_formats::quality::{self, Dimension, ReadMode, Thresholds};
 
-use crate::EXIT_DATA_LOSS;
+use crate::{EXIT_DATA_LOSS, EXIT_QUALITY};
 
 /// Arguments of `reel check`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// An export's root folder (holds manifest.json).
-    dir: PathBuf,
+    /// An episode, a folder of episodes, or an export's root (holds manifest.json).
+    #[arg(required_unless_present = "print_thresholds")]
+    path: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also write the report as a self-contained HTML page.
+    #[arg(long, value_name = "FILE.html")]
+    html: Option<PathBuf>,
+    /// Limits to apply (TOML; any subset of `--print-thresholds`).
+    #[arg(long, value_name = "FILE.toml")]
+    thresholds: Option<PathBuf>,
+    /// Print the default limits as TOML and exit.
+    #[arg(long)]
+    print_thresholds: bool,
+    /// Episodes read in parallel (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Decode every chunk of every episode (default: files over 256 MB are
+    /// read through their indexes, with one chunk per second decoded).
+    #[arg(long, conflicts_with = "sampled")]
+    full: bool,
+    /// Read every episode through its indexes, decoding one chunk per second.
+    #[arg(long)]
+    sampled: bool,
 }
 
-/// Verifies every file against the manifest; exit 3 when anything differs.
+/// Checks the path; exit 3 when a file is damaged or an export does not
+/// match its manifest, 4 when another dimension misses its limit.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let r = manifest::check(&args.dir)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-    } else {
-        for p in &r.changed {
-            println!("changed  {p}");
-        }
-        for p in &r.missing {
-            println!("missing  {p}");
-        }
-        for p in &r.added {
-            println!("added    {p}");
-        }
-        if r.incomplete_append {
-            println!(
-                "an append did not finish ({} is present)",
-                manifest::APPEND_MARKER
-            );
-        }
-        println!(
-            "{}: {} file(s) match the manifest, {} changed, {} missing, {} added",
-            args.dir.display(),
-            r.ok,
-            r.changed.len(),
-            r.missing.len(),
-            r.added.len()
-        );
+    if args.print_thresholds {
+        print!("{}", Thresholds::default().to_toml());
+        return Ok(ExitCode::SUCCESS);
     }
-    if r.is_clean() {
-        Ok(ExitCode::SUCCESS)
+    let Some(path) = &args.path else {
+        anyhow::bail!("give an episode, a folder of episodes or an exported dataset");
+    };
+    let thresholds = match &args.thresholds {
+        Some(f) => Thresholds::read(f)?,
+        None => Thresholds::default(),
+    };
+    let mut options = quality::CheckOptions::default();
+    if let Some(jobs) = args.jobs {
+        options.jobs = jobs;
+    }
+    options.mode = match (args.full, args.sampled) {
+        (true, _) => ReadMode::Full,
+        (_, true) => ReadMode::Sampled,
+        _ => ReadMode::Auto,
+    };
+    let report = quality::check(path, &thresholds, &options)?;
+    if let Some(html) = &args.html {
+        write_atomically(html, quality::html::render(&report).as_bytes())
+            .with_context(|| format!("{}: cannot write the HTML report", html.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
+        crate::report::write_quality(&mut std::io::stdout().lock(), &report)?;
+    }
+    let failed = |d: Dimension| report.scores.iter().any(|s| s.dimension == d && !s.passed);
+    if report.passed {
+        Ok(ExitCode::SUCCESS)
+    } else if failed(Dimension::Integrity) {
         eprintln!(
-            "reel: {}: does not match its manifest; restore the listed files from the original export",
-            args.dir.display()
+            "reel: {}: damaged or changed files (see the integrity checks); restore them from the original, or `reel recover` a cut-off episode",
+            path.display()
         );
         Ok(ExitCode::from(EXIT_DATA_LOSS))
+    } else {
+        eprintln!(
+            "reel: {}: quality below the limits (see the failed checks); fix the data or adjust them with --thresholds",
+            path.display()
+        );
+        Ok(ExitCode::from(EXIT_QUALITY))
     }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }

@@ -380,6 +380,7 @@ impl Recorder {
         let mut meta = EpisodeMeta::new(task, r.rig.robot_type.clone());
         meta.operator = self.options.operator.clone();
         meta.rig_config_hash = Some(self.rig.sha256.clone());
+        meta.nominal_rates_hz = r.nominal_rates_hz();
         meta.source_params.insert("rig".into(), r.rig.name.clone());
         meta.source_params.insert(
             "devices".into(),

@@ -61,7 +61,7 @@ impl Outcome {
 }
 
 /// Everything `reel.episode` records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeMeta {
     /// UUIDv7 (time-ordered) for captures; derived from scenario and seed for sims.
     pub episode_id: String,
@@ -83,6 +83,10 @@ pub struct EpisodeMeta {
     pub software_version: String,
     /// Outcome label.
     pub outcome: Outcome,
+    /// The rate each data topic was configured to run at (topic → Hz), so
+    /// `reel check` measures completeness against what the rig promised
+    /// rather than against what it delivered.
+    pub nominal_rates_hz: BTreeMap<String, f64>,
 }
 
 impl EpisodeMeta {
@@ -99,6 +103,7 @@ impl EpisodeMeta {
             seed: None,
             software_version: crate::software_version(),
             outcome: Outcome::Unknown,
+            nominal_rates_hz: BTreeMap::new(),
         }
     }
 
@@ -125,6 +130,12 @@ impl EpisodeMeta {
         }
         m.insert("software_version".into(), self.software_version.clone());
         m.insert("outcome".into(), self.outcome.as_str().into());
+        if !self.nominal_rates_hz.is_empty() {
+            m.insert(
+                "nominal_rates_hz".into(),
+                serde_json::to_string(&self.nominal_rates_hz).unwrap_or_default(),
+            );
+        }
         m
     }
 
@@ -150,6 +161,11 @@ impl EpisodeMeta {
             ),
             None => None,
         };
+        let nominal_rates_hz = match get("nominal_rates_hz") {
+            Some(s) if !s.is_empty() => serde_json::from_str(&s)
+                .map_err(|e| format!("nominal_rates_hz is not a JSON map of rates: {e}"))?,
+            _ => BTreeMap::new(),
+        };
         Ok(Self {
             episode_id: get("episode_id").ok_or("episode_id is missing")?,
             task: get("task").unwrap_or_default(),
@@ -161,6 +177,7 @@ impl EpisodeMeta {
             seed,
             software_version: get("software_version").unwrap_or_default(),
             outcome,
+            nominal_rates_hz,
         })
     }
 }
@@ -178,6 +195,8 @@ mod tests {
         meta.source_params
             .insert("scenario".into(), "pick_place".into());
         meta.outcome = Outcome::Success;
+        meta.nominal_rates_hz
+            .insert("/robot/follower/joint_states".into(), 200.0);
         assert_eq!(EpisodeMeta::from_map(&meta.to_map()).unwrap(), meta);
         assert_eq!(meta.episode_id.len(), 36);
     }

@@ -186,6 +186,25 @@ impl EpisodeReader {
         }
     }
 
+    /// Tells the kernel reads will be sparse (indexes and a few chunks), so
+    /// a page fault does not pull in the file's neighbourhood. A hint only.
+    pub fn expect_sparse_reads(&self) {
+        let _ = self.map.advise(memmap2::Advice::Random);
+    }
+
+    /// Tells the kernel `len` bytes at `offset` will be read soon, so they
+    /// arrive in one request rather than page by page. A hint only.
+    pub fn will_read(&self, offset: u64, len: u64) {
+        let (Ok(offset), Ok(len)) = (usize::try_from(offset), usize::try_from(len)) else {
+            return;
+        };
+        if offset.saturating_add(len) <= self.map.len() {
+            let _ = self
+                .map
+                .advise_range(memmap2::Advice::WillNeed, offset, len);
+        }
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
