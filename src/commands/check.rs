@@ -30,7 +30,7 @@ pub struct Args {
     /// Episodes read in parallel (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
-    /// Decode every chunk of every episode (default: files over 256 MB are
+    /// Decode every chunk of every episode (default: files over 64 MB are
     /// read through their indexes, with one chunk per second decoded).
     #[arg(long, conflicts_with = "sampled")]
     full: bool,

@@ -9,6 +9,9 @@ use super::rules::CheckResult;
 use super::scan::{EpisodeScan, StreamStats};
 use super::Report;
 
+/// Shading of a failed span.
+const BAD: &str = "#d62728";
+
 const PALETTE: [&str; 10] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     "#bcbd22", "#17becf",
@@ -46,11 +49,15 @@ tr.bad td{{background:#fdecea}} .plots{{display:flex;flex-wrap:wrap;gap:16px}}
 svg{{background:#fff;border:1px solid #e4e4e4}} svg text{{font-size:11px;fill:#333}}
 </style></head><body>
 <h1>reel check — {path}</h1>
-<div class="meta">{target:?} · {n} episode(s) · {version} · checked in {elapsed:.1} s</div>
+<div class="meta">{target} · {n} episode(s) · {version} · checked in {elapsed:.1} s</div>
 <p><span class="verdict {cls}">{verdict}</span> {failed} of {total} checks failed</p>
 "#,
         path = esc(&report.path),
-        target = report.target,
+        target = match report.target {
+            super::Target::Episode => "one episode",
+            super::Target::Episodes => "a folder of episodes",
+            super::Target::ExportedDataset => "an exported dataset",
+        },
         n = report.episodes.len(),
         version = esc(&report.software_version),
         elapsed = report.elapsed_s,
@@ -174,7 +181,11 @@ fn episode(h: &mut String, e: &EpisodeScan, report: &Report) {
         h.push_str(&joint_plot(e));
     }
     if !e.cameras.is_empty() {
-        h.push_str(&luma_plot(e, report.thresholds.accuracy.black_luma));
+        h.push_str(&luma_plot(
+            e,
+            report.thresholds.accuracy.black_luma,
+            report.thresholds.accuracy.max_frozen_s,
+        ));
     }
     h.push_str("</div>");
     let mine: Vec<&CheckResult> = report
@@ -215,8 +226,8 @@ struct Chart<'a> {
     x_max: f64,
     y_min: f64,
     y_max: f64,
-    /// Shaded spans (x0, x1), e.g. gaps.
-    spans: Vec<(f64, f64)>,
+    /// Shaded spans (x0, x1, colour), e.g. gaps.
+    spans: Vec<(f64, f64, &'static str)>,
     /// A dashed horizontal line (e.g. the nominal rate or a limit).
     reference: Option<f64>,
 }
@@ -244,10 +255,10 @@ fn chart(c: &Chart<'_>, series: &[Series]) -> String {
         r#"<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img"><text x="{LEFT}" y="16" style="font-size:13px;font-weight:600">{}</text>"#,
         esc(c.title)
     );
-    for &(a, b) in &c.spans {
+    for &(a, b, colour) in &c.spans {
         let _ = write!(
             s,
-            r##"<rect x="{:.1}" y="{TOP}" width="{:.1}" height="{ph}" fill="#d62728" opacity="0.25"/>"##,
+            r##"<rect x="{:.1}" y="{TOP}" width="{:.1}" height="{ph}" fill="{colour}" opacity="0.25"/>"##,
             x(a),
             (x(b) - x(a)).max(2.0)
         );
@@ -373,7 +384,7 @@ fn rate_plot(e: &EpisodeScan) -> String {
     let spans = e
         .streams
         .iter()
-        .flat_map(|s| s.gaps.iter().map(|g| (g.at_s, g.at_s + g.length_s)))
+        .flat_map(|s| s.gaps.iter().map(|g| (g.at_s, g.at_s + g.length_s, BAD)))
         .collect();
     let y_max = series
         .iter()
@@ -509,7 +520,7 @@ fn joint_plot(e: &EpisodeScan) -> String {
     s
 }
 
-fn luma_plot(e: &EpisodeScan, black: f64) -> String {
+fn luma_plot(e: &EpisodeScan, black: f64, max_frozen_s: f64) -> String {
     let series: Vec<Series> = e
         .cameras
         .iter()
@@ -528,15 +539,21 @@ fn luma_plot(e: &EpisodeScan, black: f64) -> String {
         .iter()
         .filter(|c| c.longest_identical_s > 0.0)
         .map(|c| {
+            let colour = if c.longest_identical_s > max_frozen_s {
+                BAD
+            } else {
+                "#999999"
+            };
             (
                 c.longest_identical_at_s,
                 c.longest_identical_at_s + c.longest_identical_s,
+                colour,
             )
         })
         .collect();
     chart(
         &Chart {
-            title: "Camera brightness (sampled frames); longest frozen run shaded",
+            title: "Camera brightness (sampled frames); longest still run shaded (red: frozen)",
             x_label: "episode time (s)",
             y_label: "mean luma (0–255)",
             x_max: e.duration_s,

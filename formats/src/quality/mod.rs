@@ -9,7 +9,7 @@
 //! - [`unique`]: duplicate and near-duplicate episodes;
 //! - [`html`]: the self-contained HTML report.
 //!
-//! Cost: files up to 256 MB are read whole (joint states decoded fully,
+//! Cost: files up to 64 MB are read whole (joint states decoded fully,
 //! other messages only their header stamp); larger ones through their
 //! message indexes (every message's arrival time and size) with one chunk
 //! per sampling interval decompressed. Camera frames are decoded only at

@@ -294,7 +294,7 @@ pub enum ReadMode {
 }
 
 /// Files up to this size are read whole in [`ReadMode::Auto`].
-pub const FULL_READ_MAX_BYTES: u64 = 256 << 20;
+pub const FULL_READ_MAX_BYTES: u64 = 64 << 20;
 
 #[derive(Default)]
 struct StreamAcc {
