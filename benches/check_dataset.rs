@@ -95,7 +95,7 @@ fn derive(template: &EpisodeReader, k: u64, out: &Path) {
     for (i, m) in template.messages().enumerate() {
         let m = m.unwrap();
         let id = m.channel.id;
-        if !channels.contains_key(&id) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = channels.entry(id) {
             let schema_id = match &m.channel.schema {
                 Some(s) => *schemas
                     .entry(s.id)
@@ -110,7 +110,7 @@ fn derive(template: &EpisodeReader, k: u64, out: &Path) {
                     &m.channel.metadata,
                 )
                 .unwrap();
-            channels.insert(id, new);
+            slot.insert(new);
         }
         let mut data = m.data.into_owned();
         if m.channel

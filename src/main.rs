@@ -46,6 +46,8 @@ enum Command {
     Export(commands::export::Args),
     /// Quality report of episodes or an export: completeness, accuracy, consistency, timeliness, uniqueness, integrity.
     Check(commands::check::Args),
+    /// Label episodes: instruction, success, subtask segments (with automatic pre-labels).
+    Annotate(commands::annotate::Args),
     /// Show an episode, a folder of episodes or a LeRobot dataset in rerun.
     View(commands::view::Args),
     /// Calibrate cameras: intrinsics and distortion from checkerboard views.
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => commands::sim::run(&args),
         Command::Export(args) => commands::export::run(&args),
         Command::Check(args) => commands::check::run(&args),
+        Command::Annotate(args) => commands::annotate::run(&args),
         Command::View(args) => commands::view::run(&args),
         Command::Calib(args) => commands::calib::run(&args),
     };

@@ -55,6 +55,16 @@ fn sim_episodes_open_in_third_party_readers_and_export_to_lerobot() {
     );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("PASSED") && page.contains("<svg"));
+    // An annotated instruction becomes that episode's task.
+    let o = run(reel()
+        .args([
+            "annotate",
+            "--instruction",
+            "put the cube down gently",
+            "--success",
+        ])
+        .arg(&files[0]));
+    assert!(o.status.success(), "{}", stderr(&o));
     let dataset = dir.path().join("lerobot");
     let o = run(reel()
         .args(["export", "lerobot"])
@@ -66,6 +76,10 @@ fn sim_episodes_open_in_third_party_readers_and_export_to_lerobot() {
     let info: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dataset.join("meta/info.json")).unwrap()).unwrap();
     assert_eq!(info["total_episodes"], 2);
+    assert_eq!(
+        info["total_tasks"], 2,
+        "the annotated instruction is a second task"
+    );
     assert_eq!(info["robot_type"], "so101");
     for key in [
         "observation.state",

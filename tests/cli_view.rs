@@ -395,10 +395,25 @@ fn sim_episode_cameras_hang_from_their_links_and_the_arm_moves() {
         ["--episodes", "1", "--seed", "1"],
     )
     .remove(0);
+    // Annotations beside the episode show as a log and a summary.
+    let o = run(reel()
+        .args(["annotate", "--auto", "--instruction", "lift the cube"])
+        .arg(&episode));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("idle"));
     let rrd = tmp.path().join("sim.rrd");
     view_saved(&episode, &rrd, &[]);
     let Some(rrd) = read_rrd(&rrd) else { return };
     let e = &first_recording(&rrd)["entities"];
+    assert!(
+        count(&e["/annotations"], "TextLog:text") >= 2,
+        "{}",
+        e["/annotations"]
+    );
+    assert_eq!(
+        count(&e["/annotations/summary"], "TextDocument:text (static)"),
+        1
+    );
     // The wrist camera's /tf_static parent (gripper_link) comes before the
     // arm's /tf in the file; it still nests under the whole moving chain,
     // so its frustum rides on the arm.

@@ -8,6 +8,8 @@
 //! - [`export`]: LeRobot v3.0 datasets, LAS point clouds, manifests and
 //!   dataset cards;
 //! - [`video`]: libav* decoding, encoding and MP4 joining;
+//! - [`annotation`]: instructions, success and labelled segments beside an
+//!   episode, with automatic pre-labels;
 //! - [`quality`]: the checks behind `reel check` (six dimensions, HTML report);
 //! - [`vlp16`]: the VLP-16's beam geometry and timing (capture and sim).
 //!
@@ -33,6 +35,7 @@
 //! assert_eq!(r.episode_meta().unwrap().unwrap().task, "wave");
 //! ```
 
+pub mod annotation;
 pub mod calibration;
 pub mod episode;
 pub mod error;

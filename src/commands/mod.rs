@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod annotate;
 pub mod calib;
 pub mod check;
 pub mod ctl;

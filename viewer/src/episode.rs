@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use reel_formats::annotation;
 use reel_formats::episode::{schema_name, EpisodeReader, FileState};
 use reel_formats::geometry::Iso;
 use reel_formats::robot::RobotModel;
@@ -869,6 +870,66 @@ impl EpisodeSource {
                     ))?;
                     break;
                 }
+            }
+        }
+        self.log_annotations(logger)
+    }
+
+    /// The episode's annotations (`reel annotate`), when it has them: the
+    /// instruction and success as a document, each segment as a line in
+    /// the `annotations` log where it starts and where it ends.
+    fn log_annotations(&self, logger: &mut EpisodeLogger) -> Result<(), ViewError> {
+        let Ok(Some(meta)) = self.reader.episode_meta() else {
+            return Ok(());
+        };
+        let a = match annotation::read(self.reader.path(), &meta.episode_id) {
+            Ok(Some(a)) => a,
+            Ok(None) => return Ok(()),
+            Err(e) => return logger.warn(format!("{e}; annotations not shown")),
+        };
+        let rec = logger.recording().clone();
+        let mut doc = vec![format!(
+            "instruction: {}",
+            a.instruction.as_deref().unwrap_or(&meta.task)
+        )];
+        doc.push(format!(
+            "success: {}",
+            a.success
+                .map_or("unknown", |s| if s { "yes" } else { "no" })
+        ));
+        for seg in &a.segments {
+            doc.push(format!(
+                "{:8.3} – {:8.3} s  {}  ({}{})",
+                seg.start_s,
+                seg.end_s,
+                seg.label,
+                match seg.origin {
+                    annotation::Origin::Auto => "auto",
+                    annotation::Origin::Person => "person",
+                },
+                if seg.confirmed {
+                    ", confirmed"
+                } else {
+                    ", to confirm"
+                }
+            ));
+        }
+        rec.log_static(
+            "annotations/summary",
+            &rerun::TextDocument::new(doc.join("\n")),
+        )?;
+        let at = |s: f64| a.start_ns as i64 + (s * 1e9).round() as i64;
+        for seg in &a.segments {
+            let state = if seg.confirmed { "" } else { " (to confirm)" };
+            for (t, text) in [
+                (at(seg.start_s), format!("▶ {}{state}", seg.label)),
+                (at(seg.end_s), format!("■ {}", seg.label)),
+            ] {
+                rec.set_timestamp_nanos_since_epoch(SENSOR_TIME, t);
+                rec.log(
+                    "annotations",
+                    &rerun::TextLog::new(text).with_level(rerun::TextLogLevel::INFO),
+                )?;
             }
         }
         Ok(())

@@ -2,7 +2,7 @@
 //! anything. Left: the 3D scene (robot, LiDAR, camera frusta, `/tf` frames)
 //! above a grid of the cameras. Right: one tab group of plots per arm
 //! (position / velocity / effort, joint names in the legend) above the log of
-//! events and quality flags.
+//! events, annotations and quality flags.
 
 use std::collections::BTreeMap;
 
@@ -154,9 +154,9 @@ impl Layout {
             right.push(Tabs::new(plots).with_name(title.as_str()).into());
         }
         right.push(
-            TextLogView::new("events and quality")
+            TextLogView::new("events, annotations and quality")
                 .with_origin("/")
-                .with_contents(["+ events/**", "+ quality/**"])
+                .with_contents(["+ events/**", "+ annotations/**", "+ quality/**"])
                 .into(),
         );
         let root: ContainerLike = match (left.is_empty(), right.is_empty()) {

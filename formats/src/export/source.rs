@@ -69,9 +69,26 @@ impl SourceEpisode {
     /// Reads `path`. Damaged or unfinished files are refused with the fix.
     pub fn read(path: &Path) -> Result<Self, ExportError> {
         let reader = open_finished(path)?;
-        let meta = reader.episode_meta()?.ok_or_else(|| {
+        let mut meta = reader.episode_meta()?.ok_or_else(|| {
             ExportError::input(path, "no `reel.episode` metadata; not a reel episode")
         })?;
+        // An annotated instruction (`reel annotate`) is the episode's task.
+        match crate::annotation::read(path, &meta.episode_id) {
+            Ok(Some(a)) => {
+                if let Some(i) = a.instruction {
+                    meta.task = i;
+                }
+                if let Some(ok) = a.success {
+                    meta.outcome = if ok {
+                        crate::episode::Outcome::Success
+                    } else {
+                        crate::episode::Outcome::Failure
+                    };
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return Err(ExportError::input(path, e.to_string())),
+        }
         let rig_toml = reader
             .attachments()?
             .into_iter()

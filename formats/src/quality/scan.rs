@@ -38,7 +38,8 @@ pub enum StreamKind {
 }
 
 impl StreamKind {
-    fn of(type_name: &str) -> Self {
+    /// The kind of a message type.
+    pub fn of(type_name: &str) -> Self {
         match type_name {
             "sensor_msgs/msg/JointState" => Self::Joints,
             "sensor_msgs/msg/CompressedImage" | "foxglove_msgs/msg/CompressedVideo" => Self::Camera,
@@ -589,17 +590,43 @@ fn read_sampled(pass: &mut Pass<'_>) {
     let map = reader.bytes();
     let mut chunks: Vec<_> = summary.chunk_indexes.iter().collect();
     chunks.sort_by_key(|c| c.chunk_start_offset);
+    // Which chunks to decompress, decided from the chunk indexes alone: the
+    // first of every sampling interval, every one with events, and the
+    // first with the URDF or a camera's calibration.
+    let mut decode = vec![false; chunks.len()];
     let mut next_tick = 0u64;
+    let mut seen_once = std::collections::BTreeSet::new();
+    for (i, chunk) in chunks.iter().enumerate() {
+        if chunk.message_start_time >= next_tick {
+            decode[i] = true;
+            // Three quarters of an interval: chunks do not start on the tick.
+            next_tick = chunk.message_start_time + pass.sample_ns * 3 / 4;
+        }
+        for id in chunk.message_index_offsets.keys() {
+            let Some(channel) = summary.channels.get(id) else {
+                continue;
+            };
+            let topic = channel.topic.as_str();
+            let once = topic == topics::ROBOT_DESCRIPTION
+                || schema_name(channel) == "sensor_msgs/msg/CameraInfo";
+            if topic == topics::EVENTS || (once && seen_once.insert(*id)) {
+                decode[i] = true;
+            }
+        }
+    }
+    // Ask for everything to be read at once, so the disk serves many
+    // requests together instead of one page fault at a time.
+    for (i, chunk) in chunks.iter().enumerate() {
+        if let Some(&first) = chunk.message_index_offsets.values().min() {
+            reader.will_read(first, chunk.message_index_length);
+        }
+        if decode[i] {
+            reader.will_read(chunk.chunk_start_offset, chunk.chunk_length);
+        }
+    }
     let mut decoded = 0usize;
     let mut index = 0u64;
-    for chunk in &chunks {
-        let first_index = chunk
-            .message_index_offsets
-            .values()
-            .min()
-            .copied()
-            .unwrap_or(0);
-        reader.will_read(first_index, chunk.message_index_length);
+    for (i, chunk) in chunks.iter().enumerate() {
         let indexes = match summary.read_message_indexes(map, chunk) {
             Ok(i) => i,
             Err(e) => {
@@ -622,19 +649,11 @@ fn read_sampled(pass: &mut Pass<'_>) {
             let i = offsets.partition_point(|&o| o <= offset);
             offsets.get(i).map_or(0, |&next| next - offset)
         };
-        let mut wanted = chunk.message_start_time >= next_tick;
         let mut entries = Vec::new();
         for (channel, list) in &indexes {
             let kind = pass.kind(channel);
-            match kind {
-                StreamKind::Other => {
-                    let topic = channel.topic.as_str();
-                    wanted |= topic == topics::EVENTS
-                        || (topic == topics::ROBOT_DESCRIPTION && !pass.described)
-                        || (schema_name(channel) == "sensor_msgs/msg/CameraInfo"
-                            && !pass.infos.contains_key(topic));
-                }
-                _ => entries.extend(list.iter().map(|e| (e.log_time, e.offset, channel, kind))),
+            if kind != StreamKind::Other {
+                entries.extend(list.iter().map(|e| (e.log_time, e.offset, channel, kind)));
             }
         }
         entries.sort_by_key(|e| (e.0, e.1));
@@ -653,16 +672,11 @@ fn read_sampled(pass: &mut Pass<'_>) {
                     .observe_size(log_time, size_at(offset));
             }
         }
-        if !wanted {
+        if !decode[i] {
             continue;
-        }
-        if chunk.message_start_time >= next_tick {
-            // Three quarters of an interval: chunks do not start on the tick.
-            next_tick = chunk.message_start_time + pass.sample_ns * 3 / 4;
         }
         decoded += 1;
         pass.break_runs();
-        reader.will_read(chunk.chunk_start_offset, chunk.chunk_length);
         match summary.stream_chunk(map, chunk) {
             Ok(messages) => {
                 for m in messages {
