@@ -19,46 +19,19 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
 use reel_formats::episode::{EpisodeReader, EpisodeWriterOptions};
+
+#[path = "common/bimanual.rs"]
+mod bimanual;
+use bimanual::{record_bimanual, reel};
 use reel_formats::ros2::sensor_msgs::JointState;
 use reel_formats::ros2::RosMessage;
 
 const EPISODE_S: u32 = 30;
-
-fn reel() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_reel"))
-}
-
-fn record_bimanual(dir: &Path) -> PathBuf {
-    let sample =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/rigs/bimanual-emulated.toml");
-    let rig = reel_capture::emulators::rig::isolated_copy(&sample, dir).unwrap();
-    let out = reel()
-        .args(["record", "--rig"])
-        .arg(&rig)
-        .args(["--emulate", "--episodes", "1", "--duration"])
-        .arg(EPISODE_S.to_string())
-        .arg("--out")
-        .arg(dir.join("template"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_dir(dir.join("template"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "mcap"))
-        .unwrap()
-}
 
 /// Moves the header stamp (the 8 bytes after the CDR encapsulation) by `shift` ns.
 fn restamp(cdr: &mut [u8], shift: u64) {
@@ -213,7 +186,7 @@ fn main() {
         let _ = std::fs::remove_dir_all(&dataset);
         std::fs::create_dir_all(&dataset).unwrap();
         eprintln!("recording a {EPISODE_S} s bimanual episode ...");
-        let template_path = record_bimanual(&root);
+        let template_path = record_bimanual(&root, EPISODE_S);
         let template = Arc::new(EpisodeReader::open(&template_path).unwrap());
         eprintln!(
             "writing {episodes} episodes ({} min) ...",

@@ -17,6 +17,8 @@
 //! long episode's length (default 10); REEL_BENCH_KEEP=DIR keeps the long
 //! episodes in DIR.
 
+#[path = "common/bimanual.rs"]
+mod bimanual;
 #[path = "../formats/tests/common/synthetic_rig.rs"]
 mod synthetic_rig;
 
@@ -24,12 +26,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use bimanual::{record_bimanual, reel};
 use reel_formats::episode::{EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions};
 use synthetic_rig::{generate_mix, RigMix, RigTopics};
-
-fn reel() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_reel"))
-}
 
 /// Peak (RssAnon, RssFile) in MB of a running child, sampled until it exits.
 fn run_sampling(mut cmd: Command) -> (Duration, f64, f64, String) {
@@ -78,38 +77,6 @@ fn episode_seconds(path: &Path) -> f64 {
     let r = EpisodeReader::open(path).unwrap();
     let s = r.summary().unwrap().stats.as_ref().unwrap();
     (s.message_end_time - s.message_start_time) as f64 * 1e-9
-}
-
-fn record_bimanual(dir: &Path, seconds: u32) -> PathBuf {
-    let sample =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/rigs/bimanual-emulated.toml");
-    let rig = reel_capture::emulators::rig::isolated_copy(&sample, dir).unwrap();
-    let out = reel()
-        .args(["record", "--rig"])
-        .arg(&rig)
-        .args([
-            "--emulate",
-            "--episodes",
-            "1",
-            "--duration",
-            &seconds.to_string(),
-            "--out",
-        ])
-        .arg(dir.join("bimanual"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_dir(dir.join("bimanual"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "mcap"))
-        .unwrap()
 }
 
 fn synthetic(path: &Path, seconds: f64) -> PathBuf {

@@ -113,24 +113,22 @@ impl std::fmt::Debug for StreamDecoder {
 impl StreamDecoder {
     /// A decoder for `codec`.
     pub fn new(codec: StoredCodec) -> Result<Self, String> {
-        init();
-        let id = match codec {
-            StoredCodec::Jpeg => codec::Id::MJPEG,
-            StoredCodec::H264 => codec::Id::H264,
-        };
-        let found =
-            decoder::find(id).ok_or_else(|| format!("this FFmpeg has no {id:?} decoder"))?;
-        let decoder = codec::context::Context::new_with_codec(found)
-            .decoder()
-            .video()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { decoder })
+        Self::open(codec, Dictionary::new())
     }
 
     /// A decoder that returns frames at 1/2^`lowres` of their size
     /// (libav's `lowres`: the MJPEG decoder skips the high-frequency part
     /// of the IDCT, several times faster). For sampling frames, not export.
+    /// H.264 has no reduced decoding; it decodes at full size.
     pub fn reduced(codec: StoredCodec, lowres: u8) -> Result<Self, String> {
+        let mut options = Dictionary::new();
+        if codec == StoredCodec::Jpeg {
+            options.set("lowres", &lowres.min(3).to_string());
+        }
+        Self::open(codec, options)
+    }
+
+    fn open(codec: StoredCodec, options: Dictionary<'_>) -> Result<Self, String> {
         init();
         let id = match codec {
             StoredCodec::Jpeg => codec::Id::MJPEG,
@@ -138,10 +136,6 @@ impl StreamDecoder {
         };
         let found =
             decoder::find(id).ok_or_else(|| format!("this FFmpeg has no {id:?} decoder"))?;
-        let mut options = Dictionary::new();
-        if codec == StoredCodec::Jpeg {
-            options.set("lowres", &lowres.min(3).to_string());
-        }
         let decoder = codec::context::Context::new_with_codec(found)
             .decoder()
             .open_as_with(found, options)

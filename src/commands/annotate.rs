@@ -76,22 +76,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 .map_or("unknown", |s| if s { "yes" } else { "no" })
         )?;
         for s in &a.segments {
-            writeln!(
-                out,
-                "  {:>8.3} – {:>8.3} s  {:<14} {:<6} {}",
-                s.start_s,
-                s.end_s,
-                s.label,
-                match s.origin {
-                    annotation::Origin::Auto => "auto",
-                    annotation::Origin::Person => "person",
-                },
-                if s.confirmed {
-                    "confirmed"
-                } else {
-                    "to confirm"
-                }
-            )?;
+            writeln!(out, "  {}", s.describe())?;
         }
     }
     if args.json {

@@ -897,23 +897,7 @@ impl EpisodeSource {
             a.success
                 .map_or("unknown", |s| if s { "yes" } else { "no" })
         ));
-        for seg in &a.segments {
-            doc.push(format!(
-                "{:8.3} – {:8.3} s  {}  ({}{})",
-                seg.start_s,
-                seg.end_s,
-                seg.label,
-                match seg.origin {
-                    annotation::Origin::Auto => "auto",
-                    annotation::Origin::Person => "person",
-                },
-                if seg.confirmed {
-                    ", confirmed"
-                } else {
-                    ", to confirm"
-                }
-            ));
-        }
+        doc.extend(a.segments.iter().map(annotation::Segment::describe));
         rec.log_static(
             "annotations/summary",
             &rerun::TextDocument::new(doc.join("\n")),

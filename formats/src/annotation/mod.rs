@@ -51,6 +51,9 @@ pub enum AnnotationError {
         /// The episode's id.
         expected: String,
     },
+    /// The episode itself could not be read.
+    #[error(transparent)]
+    Episode(#[from] crate::Error),
     /// A segment given on the command line is not valid.
     #[error("segment {given:?}: {reason}")]
     Segment {
@@ -84,6 +87,27 @@ pub struct Segment {
     pub origin: Origin,
     /// A person has looked at it and agrees.
     pub confirmed: bool,
+}
+
+impl Segment {
+    /// `   3.410 –    4.210 s  grasp  (auto, to confirm)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{:8.3} – {:8.3} s  {:<14} ({}, {})",
+            self.start_s,
+            self.end_s,
+            self.label,
+            match self.origin {
+                Origin::Auto => "auto",
+                Origin::Person => "person",
+            },
+            if self.confirmed {
+                "confirmed"
+            } else {
+                "to confirm"
+            }
+        )
+    }
 }
 
 /// Everything annotated about one episode.
@@ -230,22 +254,20 @@ impl Edit {
 /// Applies `edit` to the annotations of `episode` and writes them back
 /// (unless the edit is empty); returns them. The episode must be a reel
 /// episode (its id ties the sidecar to it).
-pub fn annotate(episode: &Path, edit: &Edit) -> std::result::Result<Annotations, crate::Error> {
+pub fn annotate(episode: &Path, edit: &Edit) -> Result<Annotations, AnnotationError> {
     let reader = crate::episode::EpisodeReader::open(episode)?;
     let id = reader
         .episode_meta()?
         .map(|m| m.episode_id)
-        .ok_or_else(|| crate::Error::Io {
-            path: episode.to_path_buf(),
-            source: std::io::Error::other(
-                "has no reel.episode metadata, so annotations cannot be tied to it",
-            ),
+        .ok_or_else(|| {
+            AnnotationError::Episode(crate::Error::Io {
+                path: episode.to_path_buf(),
+                source: std::io::Error::other(
+                    "has no reel.episode metadata, so annotations cannot be tied to it",
+                ),
+            })
         })?;
-    let other = |e: AnnotationError| crate::Error::Io {
-        path: sidecar_path(episode),
-        source: std::io::Error::other(e.to_string()),
-    };
-    let mut a = match read(episode, &id).map_err(other)? {
+    let mut a = match read(episode, &id)? {
         Some(a) => a,
         None => Annotations::new(&id, prelabel::first_sample_ns(&reader)?),
     };
@@ -268,7 +290,7 @@ pub fn annotate(episode: &Path, edit: &Edit) -> std::result::Result<Annotations,
         a.segments.iter_mut().for_each(|s| s.confirmed = true);
     }
     a.sort();
-    write(episode, &a).map_err(other)?;
+    write(episode, &a)?;
     Ok(a)
 }
 
