@@ -826,3 +826,93 @@ fn walk(p: &Path) -> Vec<PathBuf> {
         vec![p.to_path_buf()]
     }
 }
+
+/// Mean luma inside and outside the top-left quarter of every frame of `path`.
+fn quarter_luma(path: &Path) -> Vec<(f64, f64)> {
+    reel_formats::video::init();
+    let mut input = ffmpeg::format::input(path).unwrap();
+    let stream = input.streams().best(ffmpeg::media::Type::Video).unwrap();
+    let index = stream.index();
+    let mut dec = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        .unwrap()
+        .decoder()
+        .video()
+        .unwrap();
+    let mut out = Vec::new();
+    let read = |dec: &mut ffmpeg::decoder::Video, out: &mut Vec<(f64, f64)>| {
+        let mut f = ffmpeg::frame::Video::empty();
+        while dec.receive_frame(&mut f).is_ok() {
+            let (w, h, s) = (f.width() as usize, f.height() as usize, f.stride(0));
+            let (mut inside, mut outside) = ((0.0, 0.0), (0.0, 0.0));
+            for y in 0..h {
+                for x in 0..w {
+                    let v = f64::from(f.data(0)[y * s + x]);
+                    let acc = if x < w / 2 && y < h / 2 {
+                        &mut inside
+                    } else {
+                        &mut outside
+                    };
+                    acc.0 += v;
+                    acc.1 += 1.0;
+                }
+            }
+            out.push((inside.0 / inside.1, outside.0 / outside.1));
+        }
+    };
+    for (s, p) in input.packets() {
+        if s.index() == index {
+            dec.send_packet(&p).unwrap();
+            read(&mut dec, &mut out);
+        }
+    }
+    dec.send_eof().unwrap();
+    read(&mut dec, &mut out);
+    out
+}
+
+#[test]
+fn masks_black_out_their_region_in_every_frame_and_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let ep = write_episode(
+        &dir.path().join("ep.mcap"),
+        5_000_000_000,
+        &Spec::plain("pick", 1.5),
+    );
+    let out = dir.path().join("ds");
+    let o = export(
+        &["--vcodec", "h264", "--json", "--mask", "front:0,0,0.5,0.5"],
+        &[&ep],
+        &out,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let frames = s["episodes"][0]["frames"].as_u64().unwrap();
+    let video = walk(&out.join("videos/observation.images.front"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "mp4"))
+        .unwrap();
+    let luma = quarter_luma(&video);
+    assert_eq!(luma.len() as u64, frames);
+    for (i, (inside, outside)) in luma.iter().enumerate() {
+        assert!(
+            *inside < 20.0 && outside - inside > 20.0,
+            "frame {i}: {inside} vs {outside}"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("meta/deidentification.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["masks"][0]["camera"], "front");
+    assert_eq!(report["masks"][0]["frames"], frames);
+    assert!(report["never_exported"].to_string().contains("operator"));
+    // The report is part of the manifest; a bad mask is one clear line.
+    assert!(run(reel().arg("check").arg(&out)).status.success());
+    python_light_check(&out);
+    let o = export(
+        &["--mask", "front:0.8,0,0.5,1"],
+        &[&ep],
+        &dir.path().join("bad"),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("inside the image"), "{}", stderr(&o));
+}

@@ -71,6 +71,10 @@ struct LeRobotArgs {
     /// Licence for the dataset card (a Hugging Face licence id).
     #[arg(long, default_value = "other")]
     license: String,
+    /// Black out a region of a camera in every exported frame, as fractions
+    /// of the image (repeatable); listed in meta/deidentification.json.
+    #[arg(long, value_name = "CAMERA:X,Y,W,H", value_parser = reel_formats::export::deid::Mask::parse)]
+    mask: Vec<reel_formats::export::deid::Mask>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -125,6 +129,7 @@ fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
             OnGap::FailEpisode => GapPolicy::FailEpisode,
         },
         license: a.license.clone(),
+        masks: a.mask.clone(),
     };
     let s = lerobot::export(&a.episodes, &a.out, &opts)?;
     if a.json {

@@ -7,6 +7,7 @@
 
 pub mod align;
 pub mod card;
+pub mod deid;
 pub mod las;
 pub mod lerobot;
 pub mod manifest;

@@ -58,6 +58,8 @@ pub struct LeRobotOptions {
     pub on_gap: GapPolicy,
     /// Licence for the card.
     pub license: String,
+    /// Regions blacked out in every frame of a camera (de-identification).
+    pub masks: Vec<crate::export::deid::Mask>,
 }
 
 /// One exported episode.
@@ -532,6 +534,11 @@ fn build(
             &plans[e].cameras[c].1,
             (series.width, series.height),
             settings,
+            &opts
+                .masks
+                .iter()
+                .filter(|m| m.applies_to(topic))
+                .collect::<Vec<_>>(),
             &tmp,
         )
     })?;
@@ -820,6 +827,31 @@ fn build(
     tables::write_table(&tmp, &batch)?;
     std::fs::rename(&tmp, &tasks_path).map_err(|e| ExportError::io(&tasks_path, e))?;
     write_json(&root.join("meta/stats.json"), &Value::Object(stats_json))?;
+    // What de-identification removed, this export's entries after the earlier ones.
+    let mut deid = crate::export::deid::Report::read_or_default(root)?;
+    for (e, ep) in sources.iter().enumerate() {
+        for (c, (_, topic)) in cameras.iter().enumerate() {
+            for m in opts.masks.iter().filter(|m| m.applies_to(topic)) {
+                deid.masks.push(crate::export::deid::AppliedMask {
+                    mask: m.clone(),
+                    episode_index: ep_base + e as u64,
+                    frames: encoded[e * n_cam + c].masked,
+                });
+            }
+        }
+        if ep.meta.operator.is_some() {
+            deid.operator_removed_from.push(ep.meta.episode_id.clone());
+        }
+    }
+    let deid_path = root.join(crate::export::deid::REPORT);
+    if !deid.masks.is_empty() || !deid.operator_removed_from.is_empty() || deid_path.exists() {
+        deid.never_exported = crate::export::deid::Report::never_exported_fields();
+        write_json(
+            &deid_path,
+            &serde_json::to_value(&deid)
+                .map_err(|e| ExportError::output(&deid_path, e.to_string()))?,
+        )?;
+    }
     write_atomically(&root.join("README.md"), card.render().as_bytes())?;
     write_json(&root.join("meta/info.json"), &info)?;
     if appending {
@@ -833,6 +865,7 @@ fn build(
         "meta/stats.json",
         "meta/tasks.parquet",
         "README.md",
+        crate::export::deid::REPORT,
     ];
     let unchanged: Vec<FileEntry> = existing
         .map(|e| {

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::episode::EpisodeReader;
+use crate::export::deid::Mask;
 use crate::export::stats::FeatureStats;
 use crate::export::ExportError;
 use crate::ros2::foxglove_msgs::CompressedVideo;
@@ -67,12 +68,16 @@ fn sample_pixels(
 pub struct EncodedCamera {
     /// Frames written.
     pub frames: u64,
+    /// Frames that masks were applied to.
+    pub masked: u64,
     /// Image stats of the sampled frames.
     pub stats: FeatureStats,
 }
 
 /// Encodes the frames `ordinals` (source frame numbers on `topic`, one per
-/// output frame, non-decreasing) of the episode at `source` into `out`.
+/// output frame, non-decreasing) of the episode at `source` into `out`,
+/// with `masks` blacked out in every frame.
+#[allow(clippy::too_many_arguments)]
 pub fn encode_camera(
     source: &Path,
     topic: &str,
@@ -80,6 +85,7 @@ pub fn encode_camera(
     ordinals: &[usize],
     size: (u32, u32),
     settings: VideoSettings,
+    masks: &[&Mask],
     out: &Path,
 ) -> Result<EncodedCamera, ExportError> {
     let fail = |what: String| ExportError::input(source, format!("{topic}: {what}"));
@@ -93,7 +99,8 @@ pub fn encode_camera(
     let mut rgb_converter = Converter::new(ffmpeg_next::format::Pixel::RGB24, size.0, size.1);
     let mut written = 0usize;
     let mut ordinal = 0usize;
-    let mut emit = |frame: &VideoFrame,
+    let mut masked = 0u64;
+    let mut emit = |frame: &mut VideoFrame,
                     ordinal: usize,
                     written: &mut usize|
      -> Result<(), ExportError> {
@@ -106,6 +113,12 @@ pub fn encode_camera(
                     size.0,
                     size.1
                 )));
+            }
+            if !masks.is_empty() {
+                for m in masks {
+                    m.apply(frame).map_err(&fail)?;
+                }
+                masked += 1;
             }
             encoder
                 .push(frame)
@@ -148,13 +161,13 @@ pub fn encode_camera(
         let frames = decoder
             .decode(&data)
             .map_err(|e| fail(format!("frame {ordinal} does not decode: {e}")))?;
-        for f in frames {
-            emit(&f, ordinal, &mut written)?;
+        for mut f in frames {
+            emit(&mut f, ordinal, &mut written)?;
             ordinal += 1;
         }
     }
-    for f in decoder.finish().map_err(fail)? {
-        emit(&f, ordinal, &mut written)?;
+    for mut f in decoder.finish().map_err(fail)? {
+        emit(&mut f, ordinal, &mut written)?;
         ordinal += 1;
     }
     if written != ordinals.len() {
@@ -167,7 +180,11 @@ pub fn encode_camera(
         .finish()
         .map_err(|e| ExportError::output(out, format!("{topic}: video encoder: {e}")))?;
     let stats = FeatureStats::of_pixels(&pixels, sampled.len() as u64);
-    Ok(EncodedCamera { frames, stats })
+    Ok(EncodedCamera {
+        frames,
+        masked,
+        stats,
+    })
 }
 
 #[cfg(test)]
