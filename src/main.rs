@@ -46,6 +46,8 @@ enum Command {
     Export(commands::export::Args),
     /// Quality report of episodes or an export: completeness, accuracy, consistency, timeliness, uniqueness, integrity.
     Check(commands::check::Args),
+    /// Compare two releases of an export: episodes added, removed, changed; files that differ.
+    Diff(commands::diff::Args),
     /// Label episodes: instruction, success, subtask segments (with automatic pre-labels).
     Annotate(commands::annotate::Args),
     /// Show an episode, a folder of episodes or a LeRobot dataset in rerun.
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Annotate(args) => commands::annotate::run(&args),
+        Command::Diff(args) => commands::diff::run(&args),
         Command::View(args) => commands::view::run(&args),
         Command::Calib(args) => commands::calib::run(&args),
     };

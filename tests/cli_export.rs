@@ -542,10 +542,65 @@ fn append_adds_episodes_without_touching_the_existing_files() {
     let o = export(&["--vcodec", "h264"], &[&a], &out);
     assert!(o.status.success(), "{}", stderr(&o));
     let before = reel_formats::export::manifest::Manifest::read(&out).unwrap();
-    let o = export(&["--vcodec", "h264"], &[&b], &out);
+    assert_eq!(before.version.as_deref(), Some("1.0.0"));
+    // Keep release 1.0.0 (hard links: no copy) to compare with the next.
+    let old = dir.path().join("ds-1.0.0");
+    for f in walk(&out) {
+        let dst = old.join(f.strip_prefix(&out).unwrap());
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::hard_link(&f, &dst).unwrap();
+    }
+    // A release must be newer than the dataset's.
+    let o = export(
+        &["--vcodec", "h264", "--dataset-version", "1.0.0"],
+        &[&b],
+        &out,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not newer than the dataset's 1.0.0"),
+        "{}",
+        stderr(&o)
+    );
+    let o = export(
+        &["--vcodec", "h264", "--changelog", "a second pick"],
+        &[&b],
+        &out,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("appended to"));
     let after = reel_formats::export::manifest::Manifest::read(&out).unwrap();
+    assert_eq!(after.version.as_deref(), Some("1.1.0"));
+    assert_eq!(after.changelog.len(), 2);
+    assert_eq!(after.changelog[1].note, "a second pick");
+    let card = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(
+        card.contains("Version 1.1.0") && card.contains("| 1.0.0 |"),
+        "{card}"
+    );
+    // Lineage of every episode: what wrote it and from which rig or scenario.
+    assert!(after
+        .sources
+        .iter()
+        .all(|s| s.software_version.starts_with("reel ")));
+    // `reel diff` names the added episode and the files that changed.
+    let o = run(reel().args(["diff", "--json"]).arg(&old).arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(d["old_version"], "1.0.0");
+    assert_eq!(d["new_version"], "1.1.0");
+    assert_eq!(d["added"], serde_json::json!([after.sources[1].episode_id]));
+    assert_eq!(
+        (
+            d["removed"].as_array().unwrap().len(),
+            d["unchanged"].as_u64()
+        ),
+        (0, Some(1))
+    );
+    assert!(d["files_changed"].to_string().contains("meta/info.json"));
+    assert!(d["files_added"]
+        .to_string()
+        .contains("data/chunk-000/file-001.parquet"));
     for f in before.files.iter().filter(|f| {
         f.path.starts_with("data/")
             || f.path.starts_with("videos/")

@@ -75,6 +75,13 @@ struct LeRobotArgs {
     /// of the image (repeatable); listed in meta/deidentification.json.
     #[arg(long, value_name = "CAMERA:X,Y,W,H", value_parser = reel_formats::export::deid::Mask::parse)]
     mask: Vec<reel_formats::export::deid::Mask>,
+    /// This release's version, MAJOR.MINOR.PATCH, newer than the dataset's
+    /// [default: 1.0.0 for a new dataset, the next minor for an append].
+    #[arg(long = "dataset-version", value_name = "X.Y.Z")]
+    dataset_version: Option<String>,
+    /// This release's changelog note [default: what was added].
+    #[arg(long)]
+    changelog: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -130,6 +137,8 @@ fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
         },
         license: a.license.clone(),
         masks: a.mask.clone(),
+        version: a.dataset_version.clone(),
+        changelog: a.changelog.clone(),
     };
     let s = lerobot::export(&a.episodes, &a.out, &opts)?;
     if a.json {

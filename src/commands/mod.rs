@@ -5,6 +5,7 @@ pub mod calib;
 pub mod check;
 pub mod ctl;
 pub mod daemon;
+pub mod diff;
 pub mod emulate;
 pub mod export;
 pub mod info;

@@ -63,6 +63,8 @@ pub struct Card {
     pub collection: Vec<String>,
     /// Alignment policy, in words.
     pub alignment: String,
+    /// Releases, oldest first; the last is this version.
+    pub changelog: Vec<super::manifest::Release>,
 }
 
 fn yaml_str(s: &str) -> String {
@@ -88,6 +90,9 @@ impl Card {
         );
         let _ = writeln!(s, "---\n");
         let _ = writeln!(s, "# {}\n", self.repo_id);
+        if let Some(r) = self.changelog.last() {
+            let _ = writeln!(s, "Version {} ({}).\n", r.version, r.created);
+        }
         let _ = writeln!(
             s,
             "A LeRobot v3.0 dataset of the `{}` robot: {} episodes, {} frames at {} fps ({:.1} min), {} task(s). Written by {}.\n",
@@ -162,6 +167,18 @@ impl Card {
                 e.episode_id,
                 e.task.replace('|', "\\|")
             );
+        }
+        if !self.changelog.is_empty() {
+            let _ = writeln!(s, "\n## Versions\n\nEvery release is immutable: `reel check` verifies its files against `manifest.json`, and `reel diff OLD NEW` lists what changed between two.\n\n| version | date | changes |\n|---|---|---|");
+            for r in self.changelog.iter().rev() {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} |",
+                    r.version,
+                    r.created,
+                    r.note.replace('|', "\\|")
+                );
+            }
         }
         let _ = writeln!(s, "\n## Licence\n");
         if self.license == "other" {

@@ -317,6 +317,7 @@ pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummar
         if opts.laz { "laz" } else { "las" },
         vec![source],
         &[],
+        Vec::new(),
     )?;
     staging.commit()?;
     Ok(LasSummary {

@@ -55,6 +55,22 @@ pub struct SourceEntry {
     /// The episode's outcome label.
     #[serde(default)]
     pub outcome: String,
+    /// Lineage: sha256 of the rig config it was recorded with.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rig_config_hash: Option<String>,
+    /// Lineage: the sim scenario (file name and sha256) and seed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scenario: Option<String>,
+    /// Lineage: seed of a synthetic episode.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub seed: Option<u64>,
+    /// Lineage: the `reel x.y.z` that wrote the episode.
+    #[serde(default)]
+    pub software_version: String,
+    /// Lineage: the episode this one was derived from (a sim replay's
+    /// source), when it was.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parent: Option<String>,
 }
 
 impl SourceEntry {
@@ -82,7 +98,72 @@ impl SourceEntry {
             outcome: meta
                 .map(|m| m.outcome.as_str().to_string())
                 .unwrap_or_default(),
+            rig_config_hash: meta.and_then(|m| m.rig_config_hash.clone()),
+            scenario: meta.and_then(|m| {
+                let p = &m.source_params;
+                p.get("scenario")
+                    .map(|name| match p.get("scenario_sha256") {
+                        Some(h) => format!("{name} (sha256 {h})"),
+                        None => name.clone(),
+                    })
+            }),
+            seed: meta.and_then(|m| m.seed),
+            software_version: meta.map(|m| m.software_version.clone()).unwrap_or_default(),
+            parent: meta.and_then(|m| {
+                m.source_params
+                    .get("parent_episode")
+                    .or_else(|| m.source_params.get("replay_of"))
+                    .cloned()
+            }),
         }
+    }
+}
+
+/// One release of a dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// Semantic version (`1.2.0`).
+    pub version: String,
+    /// When (UTC).
+    pub created: String,
+    /// What changed.
+    pub note: String,
+}
+
+/// `MAJOR.MINOR.PATCH` as numbers; None when `v` is not one.
+pub fn parse_semver(v: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(Some(a)), Some(Some(b)), Some(Some(c)), None) => Some((a, b, c)),
+        _ => None,
+    }
+}
+
+/// The version of a new release after `previous` (None: a first release):
+/// `requested` when given (it must be semver and newer), else 1.0.0 for a
+/// first release and the next minor version otherwise (episodes added).
+pub fn next_version(previous: Option<&str>, requested: Option<&str>) -> Result<String, String> {
+    let prev = match previous {
+        Some(p) => Some(
+            parse_semver(p)
+                .ok_or_else(|| format!("the dataset's version {p:?} is not MAJOR.MINOR.PATCH"))?,
+        ),
+        None => None,
+    };
+    match (requested, prev) {
+        (Some(r), prev) => {
+            let v =
+                parse_semver(r).ok_or_else(|| format!("version {r:?} is not MAJOR.MINOR.PATCH"))?;
+            match prev {
+                Some(p) if v <= p => Err(format!(
+                    "version {r} is not newer than the dataset's {}.{}.{}; releases are immutable, give a higher one",
+                    p.0, p.1, p.2
+                )),
+                _ => Ok(r.to_string()),
+            }
+        }
+        (None, None) => Ok("1.0.0".into()),
+        (None, Some((a, b, _))) => Ok(format!("{a}.{}.0", b + 1)),
     }
 }
 
@@ -101,6 +182,12 @@ pub struct Manifest {
     pub sources: Vec<SourceEntry>,
     /// Every file but the manifest, sorted by path.
     pub files: Vec<FileEntry>,
+    /// The dataset's version (semver), for exports that keep one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub version: Option<String>,
+    /// Every release so far, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub changelog: Vec<Release>,
 }
 
 /// Hashes one file.
@@ -162,6 +249,7 @@ impl Manifest {
         kind: &str,
         sources: Vec<SourceEntry>,
         unchanged: &[FileEntry],
+        changelog: Vec<Release>,
     ) -> Result<Self, ExportError> {
         let known: BTreeMap<&str, &FileEntry> =
             unchanged.iter().map(|f| (f.path.as_str(), f)).collect();
@@ -185,6 +273,8 @@ impl Manifest {
             kind: kind.into(),
             sources,
             files,
+            version: changelog.last().map(|r| r.version.clone()),
+            changelog,
         };
         let json =
             serde_json::to_vec_pretty(&m).map_err(|e| ExportError::output(root, e.to_string()))?;
@@ -271,4 +361,108 @@ pub fn check(root: &Path) -> Result<CheckReport, ExportError> {
         .map(|p| p.to_string())
         .collect();
     Ok(report)
+}
+
+/// How two releases of a dataset differ ([`diff`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DiffReport {
+    /// Version of the old release.
+    pub old_version: Option<String>,
+    /// Version of the new release.
+    pub new_version: Option<String>,
+    /// Episodes (ids) only in the new one.
+    pub added: Vec<String>,
+    /// Episodes only in the old one.
+    pub removed: Vec<String>,
+    /// Episodes in both whose source file, frames, task or outcome differ,
+    /// with what differs.
+    pub changed: Vec<(String, Vec<String>)>,
+    /// Episodes in both, unchanged.
+    pub unchanged: usize,
+    /// Files (paths) only in the new one.
+    pub files_added: Vec<String>,
+    /// Files only in the old one.
+    pub files_removed: Vec<String>,
+    /// Files in both with another hash.
+    pub files_changed: Vec<String>,
+}
+
+impl DiffReport {
+    /// True when the two hold the same episodes and files.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.files_added.is_empty()
+            && self.files_removed.is_empty()
+            && self.files_changed.is_empty()
+    }
+}
+
+/// Compares the manifests of two exports (episodes by their reel id, files
+/// by path and sha256). Reads only the manifests.
+pub fn diff(old: &Path, new: &Path) -> Result<DiffReport, ExportError> {
+    let (a, b) = (Manifest::read(old)?, Manifest::read(new)?);
+    let mut r = DiffReport {
+        old_version: a.version.clone(),
+        new_version: b.version.clone(),
+        ..Default::default()
+    };
+    let by_id = |m: &Manifest| -> BTreeMap<String, SourceEntry> {
+        m.sources
+            .iter()
+            .map(|s| (s.episode_id.clone(), s.clone()))
+            .collect()
+    };
+    let (ea, eb) = (by_id(&a), by_id(&b));
+    for (id, s) in &eb {
+        match ea.get(id) {
+            None => r.added.push(id.clone()),
+            Some(o) => {
+                let mut what = Vec::new();
+                if o.sha256 != s.sha256 {
+                    what.push("source file".to_string());
+                }
+                if o.frames != s.frames {
+                    what.push(format!("frames {:?} → {:?}", o.frames, s.frames));
+                }
+                if o.task != s.task {
+                    what.push(format!("task {:?} → {:?}", o.task, s.task));
+                }
+                if o.outcome != s.outcome {
+                    what.push(format!("outcome {} → {}", o.outcome, s.outcome));
+                }
+                if what.is_empty() {
+                    r.unchanged += 1;
+                } else {
+                    r.changed.push((id.clone(), what));
+                }
+            }
+        }
+    }
+    r.removed = ea
+        .keys()
+        .filter(|id| !eb.contains_key(*id))
+        .cloned()
+        .collect();
+    let files = |m: &Manifest| -> BTreeMap<String, String> {
+        m.files
+            .iter()
+            .map(|f| (f.path.clone(), f.sha256.clone()))
+            .collect()
+    };
+    let (fa, fb) = (files(&a), files(&b));
+    for (p, h) in &fb {
+        match fa.get(p) {
+            None => r.files_added.push(p.clone()),
+            Some(o) if o != h => r.files_changed.push(p.clone()),
+            _ => {}
+        }
+    }
+    r.files_removed = fa
+        .keys()
+        .filter(|p| !fb.contains_key(*p))
+        .cloned()
+        .collect();
+    Ok(r)
 }

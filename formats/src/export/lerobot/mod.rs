@@ -60,6 +60,11 @@ pub struct LeRobotOptions {
     pub license: String,
     /// Regions blacked out in every frame of a camera (de-identification).
     pub masks: Vec<crate::export::deid::Mask>,
+    /// This release's version (semver); None → 1.0.0 for a new dataset,
+    /// the next minor version for an append.
+    pub version: Option<String>,
+    /// This release's changelog note; None → what was added.
+    pub changelog: Option<String>,
 }
 
 /// One exported episode.
@@ -503,6 +508,27 @@ fn build(
     t0: Instant,
 ) -> Result<ExportSummary, ExportError> {
     let appending = existing.is_some();
+    // The release: decided first, so a version that is not newer fails
+    // before any work.
+    let mut changelog: Vec<super::manifest::Release> = existing
+        .map(|e| e.manifest.changelog.clone())
+        .unwrap_or_default();
+    let version = super::manifest::next_version(
+        existing.and_then(|e| e.manifest.version.as_deref()),
+        opts.version.as_deref(),
+    )
+    .map_err(|e| ExportError::input(out, e))?;
+    changelog.push(super::manifest::Release {
+        version: version.clone(),
+        created: crate::time::format_utc(crate::time::host_now_nanos()),
+        note: opts.changelog.clone().unwrap_or_else(|| {
+            format!(
+                "{} {} episode(s)",
+                if appending { "added" } else { "first release:" },
+                sources.len()
+            )
+        }),
+    });
     // Where the finished dataset lives while this runs: file counters
     // continue from it, and the metadata is written there.
     let root = if appending { out } else { stage };
@@ -797,6 +823,7 @@ fn build(
         sources,
         &manifest_sources,
         settings,
+        &changelog,
     );
 
     if appending {
@@ -877,7 +904,13 @@ fn build(
                 .collect()
         })
         .unwrap_or_default();
-    Manifest::write(root, "lerobot-v3.0", manifest_sources, &unchanged)?;
+    Manifest::write(
+        root,
+        "lerobot-v3.0",
+        manifest_sources,
+        &unchanged,
+        changelog,
+    )?;
     if appending {
         std::fs::remove_file(out.join(APPEND_MARKER)).map_err(|e| ExportError::io(out, e))?;
     }
@@ -910,6 +943,7 @@ fn make_card(
     sources: &[SourceEpisode],
     all: &[SourceEntry],
     settings: VideoSettings,
+    changelog: &[super::manifest::Release],
 ) -> Card {
     let mut features = Vec::new();
     for f in &mapping.features {
@@ -1021,6 +1055,7 @@ fn make_card(
     };
     Card {
         repo_id: opts.repo_id.clone(),
+        changelog: changelog.to_vec(),
         license: opts.license.clone(),
         robot_type: robot_type.into(),
         fps: opts.fps,
