@@ -21,7 +21,8 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 skipped="target/tmp/reel-skipped.txt"
 rm -f "$skipped"
-cargo test --workspace 2>&1 | tee "$log"
+# --no-fail-fast: every test binary runs, so one failure does not hide others.
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 # One closing line over every test binary (the last binary cargo runs is
 # often a crate with no doc tests, whose own summary says "0 passed").
 awk '/^test result:/ { p += $4; f += $6; i += $8 }

@@ -332,9 +332,13 @@ fn a_cut_off_file_fails_integrity() {
     let r = check(&cut);
     assert_only_fails(&r, Dimension::Integrity, "closed", "");
     assert_only_fails(&r, Dimension::Integrity, "ended", "");
-    // A flipped byte inside a chunk is caught by its CRC.
+    // A flipped byte inside a chunk's data is caught (CRC or decompression).
+    let reader = reel_formats::episode::EpisodeReader::open(&path).unwrap();
+    let chunks = &reader.summary().unwrap().chunk_indexes;
+    let chunk = &chunks[chunks.len() / 2];
+    let at = (chunk.chunk_start_offset + chunk.chunk_length / 2) as usize;
+    drop(reader);
     let mut flipped = bytes.clone();
-    let at = bytes.len() / 2;
     flipped[at] ^= 0x01;
     let bad = dir.path().join("flipped.mcap");
     std::fs::write(&bad, &flipped).unwrap();
