@@ -234,7 +234,8 @@ fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
 }
 
 /// Time codes read back from every frame of an MP4, in order.
-fn video_timecodes(path: &Path) -> Vec<Option<u64>> {
+/// Every decoded frame of the video at `path`, in order, through `each`.
+fn for_each_frame(path: &Path, mut each: impl FnMut(&ffmpeg::frame::Video)) {
     reel_formats::video::init();
     let mut input = ffmpeg::format::input(path).unwrap();
     let stream = input.streams().best(ffmpeg::media::Type::Video).unwrap();
@@ -244,21 +245,27 @@ fn video_timecodes(path: &Path) -> Vec<Option<u64>> {
         .decoder()
         .video()
         .unwrap();
-    let mut out = Vec::new();
-    let read = |dec: &mut ffmpeg::decoder::Video, out: &mut Vec<Option<u64>>| {
+    let mut read = |dec: &mut ffmpeg::decoder::Video| {
         let mut f = ffmpeg::frame::Video::empty();
         while dec.receive_frame(&mut f).is_ok() {
-            out.push(timecode::read(f.data(0), f.stride(0), f.width() as usize));
+            each(&f);
         }
     };
     for (s, p) in input.packets() {
         if s.index() == index {
             dec.send_packet(&p).unwrap();
-            read(&mut dec, &mut out);
+            read(&mut dec);
         }
     }
     dec.send_eof().unwrap();
-    read(&mut dec, &mut out);
+    read(&mut dec);
+}
+
+fn video_timecodes(path: &Path) -> Vec<Option<u64>> {
+    let mut out = Vec::new();
+    for_each_frame(path, |f| {
+        out.push(timecode::read(f.data(0), f.stride(0), f.width() as usize));
+    });
     out
 }
 
@@ -884,44 +891,24 @@ fn walk(p: &Path) -> Vec<PathBuf> {
 
 /// Mean luma inside and outside the top-left quarter of every frame of `path`.
 fn quarter_luma(path: &Path) -> Vec<(f64, f64)> {
-    reel_formats::video::init();
-    let mut input = ffmpeg::format::input(path).unwrap();
-    let stream = input.streams().best(ffmpeg::media::Type::Video).unwrap();
-    let index = stream.index();
-    let mut dec = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-        .unwrap()
-        .decoder()
-        .video()
-        .unwrap();
     let mut out = Vec::new();
-    let read = |dec: &mut ffmpeg::decoder::Video, out: &mut Vec<(f64, f64)>| {
-        let mut f = ffmpeg::frame::Video::empty();
-        while dec.receive_frame(&mut f).is_ok() {
-            let (w, h, s) = (f.width() as usize, f.height() as usize, f.stride(0));
-            let (mut inside, mut outside) = ((0.0, 0.0), (0.0, 0.0));
-            for y in 0..h {
-                for x in 0..w {
-                    let v = f64::from(f.data(0)[y * s + x]);
-                    let acc = if x < w / 2 && y < h / 2 {
-                        &mut inside
-                    } else {
-                        &mut outside
-                    };
-                    acc.0 += v;
-                    acc.1 += 1.0;
-                }
+    for_each_frame(path, |f| {
+        let (w, h, s) = (f.width() as usize, f.height() as usize, f.stride(0));
+        let (mut inside, mut outside) = ((0.0, 0.0), (0.0, 0.0));
+        for y in 0..h {
+            for x in 0..w {
+                let v = f64::from(f.data(0)[y * s + x]);
+                let acc = if x < w / 2 && y < h / 2 {
+                    &mut inside
+                } else {
+                    &mut outside
+                };
+                acc.0 += v;
+                acc.1 += 1.0;
             }
-            out.push((inside.0 / inside.1, outside.0 / outside.1));
         }
-    };
-    for (s, p) in input.packets() {
-        if s.index() == index {
-            dec.send_packet(&p).unwrap();
-            read(&mut dec, &mut out);
-        }
-    }
-    dec.send_eof().unwrap();
-    read(&mut dec, &mut out);
+        out.push((inside.0 / inside.1, outside.0 / outside.1));
+    });
     out
 }
 

@@ -339,7 +339,6 @@ struct Pass<'r> {
     samplers: BTreeMap<String, CameraSampler>,
     infos: BTreeMap<String, CameraInfo>,
     limits: BTreeMap<String, (f64, f64)>,
-    described: bool,
     scan: EpisodeScan,
 }
 
@@ -385,15 +384,10 @@ impl<'r> Pass<'r> {
             acc.latencies
                 .push((stamp, (m.log_time as f64 - stamp as f64) / 1e6));
         }
-        let type_name = acc.type_name.clone();
         match kind {
             StreamKind::Joints => self.joints(m, index, stamp),
             StreamKind::Camera => {
-                let codec = if type_name.starts_with("foxglove") {
-                    StoredCodec::H264
-                } else {
-                    StoredCodec::Jpeg
-                };
+                let codec = stored_codec(schema_name(&m.channel));
                 let sample_ns = self.sample_ns;
                 let sampler = self
                     .samplers
@@ -420,14 +414,8 @@ impl<'r> Pass<'r> {
 
     fn other(&mut self, m: &mcap::Message<'_>) {
         let topic = m.channel.topic.as_str();
-        let type_name = self
-            .streams
-            .get(topic)
-            .map(|a| a.type_name.clone())
-            .unwrap_or_default();
-        match type_name.as_str() {
+        match schema_name(&m.channel) {
             "std_msgs/msg/String" if topic == topics::ROBOT_DESCRIPTION => {
-                self.described = true;
                 if let Ok(model) = StringMsg::from_cdr(&m.data)
                     .map_err(|e| e.to_string())
                     .and_then(|s| RobotModel::parse(&s.data).map_err(|e| e.to_string()))
@@ -554,7 +542,6 @@ pub fn scan_episode(path: &Path, thresholds: &Thresholds, mode: ReadMode) -> Epi
         samplers: BTreeMap::new(),
         infos: BTreeMap::new(),
         limits: BTreeMap::new(),
-        described: false,
         scan,
     };
     if sampled {
@@ -660,11 +647,7 @@ fn read_sampled(pass: &mut Pass<'_>) {
         for (log_time, offset, channel, kind) in entries {
             pass.indexed_arrival(&channel.topic, log_time);
             if kind == StreamKind::Camera {
-                let codec = if schema_name(channel).starts_with("foxglove") {
-                    StoredCodec::H264
-                } else {
-                    StoredCodec::Jpeg
-                };
+                let codec = stored_codec(schema_name(channel));
                 let sample_ns = pass.sample_ns;
                 pass.samplers
                     .entry(channel.topic.clone())
@@ -883,6 +866,15 @@ fn empty_stream(topic: &str, hz: f64, seconds: usize) -> StreamStats {
 fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     Quantiles::of(&mut v).map(|q| q.p50)
+}
+
+/// How a camera topic of message type `schema` stores its frames.
+fn stored_codec(schema: &str) -> StoredCodec {
+    if schema == "foxglove_msgs/msg/CompressedVideo" {
+        StoredCodec::H264
+    } else {
+        StoredCodec::Jpeg
+    }
 }
 
 /// The encoded frame inside a `CompressedImage` or `CompressedVideo`
