@@ -67,6 +67,22 @@ def light(root):
     tasks = pq.read_table(os.path.join(root, "meta/tasks.parquet"))
     if json.loads(tasks.schema.metadata[b"pandas"])["index_columns"] != ["task"]:
         fail("tasks.parquet lacks the pandas index metadata")
+    if "subtask_index" in feats:
+        sub = pq.read_table(os.path.join(root, "meta/subtasks.parquet"))
+        if json.loads(sub.schema.metadata[b"pandas"])["index_columns"] != ["subtask"]:
+            fail("subtasks.parquet lacks the pandas index metadata")
+        if sub.column("subtask_index").to_pylist() != list(range(sub.num_rows)):
+            fail("subtasks.parquet rows are not in subtask_index order")
+        bad = [v for v in table.column("subtask_index").to_pylist() if not -1 <= v < sub.num_rows]
+        if bad:
+            fail(f"subtask_index values {sorted(set(bad))[:5]} outside -1..{sub.num_rows - 1}")
+    # Splits: ranges of episode indices that cover every episode once.
+    covered = []
+    for name, span in info.get("splits", {}).items():
+        a, b = (int(x) for x in span.split(":"))
+        covered.extend(range(a, b))
+    if info.get("splits") and sorted(covered) != list(range(info["total_episodes"])):
+        fail(f"splits {info['splits']} do not cover episodes 0..{info['total_episodes'] - 1} once")
     fi = table.column("frame_index").to_pylist()
     ts = table.column("timestamp").to_pylist()
     ei = table.column("episode_index").to_pylist()

@@ -958,3 +958,106 @@ fn masks_black_out_their_region_in_every_frame_and_are_reported() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("inside the image"), "{}", stderr(&o));
 }
+
+#[test]
+fn annotated_segments_become_a_per_frame_subtask_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let ep = write_episode(
+        &dir.path().join("ep.mcap"),
+        5_000_000_000,
+        &Spec::plain("pick", 2.0),
+    );
+    // Nested segments: the shorter one labels the frames it covers.
+    let segments = [
+        (0.41, 1.23, "reach"),
+        (0.72, 0.93, "touch"),
+        (1.37, 1.71, "lift"),
+    ];
+    let mut cmd = reel();
+    cmd.arg("annotate").arg(&ep);
+    for (a, b, l) in segments {
+        cmd.arg("--add").arg(format!("{a}:{b}:{l}"));
+    }
+    let o = run(&mut cmd);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sidecar: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("ep.mcap.annotations.json")).unwrap(),
+    )
+    .unwrap();
+    let origin_ns = sidecar["start_ns"].as_i64().unwrap();
+
+    let out = dir.path().join("ds");
+    let o = export(&["--vcodec", "h264", "--json"], &[&ep], &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let grid_start = summary["episodes"][0]["alignment"]["start_ns"]
+        .as_i64()
+        .unwrap();
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("meta/info.json")).unwrap()).unwrap();
+    assert_eq!(info["features"]["subtask_index"]["dtype"], "int64");
+    let table = read_parquet(&out.join("meta/subtasks.parquet"));
+    let labels: Vec<String> = (0..table[0].num_rows())
+        .map(|i| {
+            col::<arrow_array::StringArray>(&table[0], "subtask")
+                .value(i)
+                .to_string()
+        })
+        .collect();
+    assert_eq!(labels, ["reach", "touch", "lift"]);
+    let data = read_parquet(&walk(&out.join("data"))[0]);
+    let (mut checked, mut per_label) = (0, [0usize; 3]);
+    for b in &data {
+        let fi = col::<Int64Array>(b, "frame_index");
+        let sub = col::<Int64Array>(b, "subtask_index");
+        for r in 0..b.num_rows() {
+            let t_ns = grid_start + fi.value(r) * 1_000_000_000 / 30;
+            let t = (t_ns - origin_ns) as f64 / 1e9;
+            if segments
+                .iter()
+                .any(|(a, e, _)| (t - a).abs() < 1e-3 || (t - e).abs() < 1e-3)
+            {
+                continue;
+            }
+            let want = segments
+                .iter()
+                .enumerate()
+                .filter(|(_, (a, e, _))| *a <= t && t < *e)
+                .min_by(|x, y| (x.1 .1 - x.1 .0).total_cmp(&(y.1 .1 - y.1 .0)))
+                .map_or(-1, |(i, _)| i as i64);
+            assert_eq!(sub.value(r), want, "frame {} at {t:.3} s", fi.value(r));
+            if want >= 0 {
+                per_label[want as usize] += 1;
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 50 && per_label.iter().all(|&n| n >= 5),
+        "{per_label:?}"
+    );
+    python_light_check(&out);
+    assert!(run(reel().arg("check").arg(&out)).status.success());
+
+    // A dataset exported without subtasks refuses an annotated episode
+    // rather than dropping its segments silently.
+    let plain = dir.path().join("plain");
+    let o = export(&["--vcodec", "h264", "--subtasks", "none"], &[&ep], &plain);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(plain.join("meta/info.json")).unwrap()).unwrap();
+    assert!(info["features"].get("subtask_index").is_none());
+    let ep2 = write_episode(
+        &dir.path().join("ep2.mcap"),
+        9_000_000_000,
+        &Spec::plain("pick", 1.5),
+    );
+    let o = run(reel()
+        .arg("annotate")
+        .arg(&ep2)
+        .args(["--add", "0.2:0.6:reach"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = export(&["--vcodec", "h264"], &[&ep2], &plain);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no subtask_index"), "{}", stderr(&o));
+}

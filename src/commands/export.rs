@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use reel_formats::export::las::{self, LasOptions};
+use reel_formats::export::lerobot::subtasks::SubtaskPolicy;
 use reel_formats::export::lerobot::{self, plan::GapPolicy, LeRobotOptions};
 use reel_formats::video::VideoCodec;
 
@@ -82,6 +83,10 @@ struct LeRobotArgs {
     /// This release's changelog note [default: what was added].
     #[arg(long)]
     changelog: Option<String>,
+    /// Which `reel annotate` segments become the per-frame `subtask_index`
+    /// feature: all, confirmed (set or confirmed by a person), or none.
+    #[arg(long, default_value = "all", value_parser = SubtaskPolicy::parse)]
+    subtasks: SubtaskPolicy,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -138,6 +143,7 @@ fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
         license: a.license.clone(),
         masks: a.mask.clone(),
         version: a.dataset_version.clone(),
+        subtasks: a.subtasks,
         changelog: a.changelog.clone(),
     };
     let s = lerobot::export(&a.episodes, &a.out, &opts)?;

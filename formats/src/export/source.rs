@@ -59,6 +59,9 @@ pub struct SourceEpisode {
     pub joints: BTreeMap<String, JointSeries>,
     /// Camera streams by topic.
     pub cameras: BTreeMap<String, CameraSeries>,
+    /// Its `reel annotate` sidecar, if any (the instruction and outcome are
+    /// already applied to `meta`; the segments become per-frame subtasks).
+    pub annotations: Option<crate::annotation::Annotations>,
 }
 
 fn stamp_ns(t: crate::ros2::builtin_interfaces::Time) -> i64 {
@@ -73,21 +76,21 @@ impl SourceEpisode {
             ExportError::input(path, "no `reel.episode` metadata; not a reel episode")
         })?;
         // An annotated instruction (`reel annotate`) is the episode's task.
-        match crate::annotation::read(path, &meta.episode_id) {
-            Ok(Some(a)) => {
-                if let Some(i) = a.instruction {
-                    meta.task = i;
-                }
-                if let Some(ok) = a.success {
-                    meta.outcome = if ok {
-                        crate::episode::Outcome::Success
-                    } else {
-                        crate::episode::Outcome::Failure
-                    };
-                }
-            }
-            Ok(None) => {}
+        let annotations = match crate::annotation::read(path, &meta.episode_id) {
+            Ok(a) => a,
             Err(e) => return Err(ExportError::input(path, e.to_string())),
+        };
+        if let Some(a) = &annotations {
+            if let Some(i) = &a.instruction {
+                meta.task = i.clone();
+            }
+            if let Some(ok) = a.success {
+                meta.outcome = if ok {
+                    crate::episode::Outcome::Success
+                } else {
+                    crate::episode::Outcome::Failure
+                };
+            }
         }
         let rig_toml = reader
             .attachments()?
@@ -157,6 +160,7 @@ impl SourceEpisode {
             topics,
             joints,
             cameras,
+            annotations,
         })
     }
 

@@ -5,6 +5,7 @@
 
 pub mod mapping;
 pub mod plan;
+pub mod subtasks;
 pub mod tables;
 pub mod video;
 
@@ -19,6 +20,7 @@ use serde_json::{json, Value};
 
 use self::mapping::{FeatureSource, Mapping};
 use self::plan::{plan_episode, AlignReport, EpisodePlan, GapPolicy};
+use self::subtasks::SubtaskPolicy;
 use self::tables::{DataFile, DataRows, EpisodeRow, VideoLocation, DEFAULT_FEATURES};
 use self::video::{encode_camera, EncodedCamera};
 use super::card::{Card, CardEpisode, CardFeature};
@@ -65,6 +67,8 @@ pub struct LeRobotOptions {
     pub version: Option<String>,
     /// This release's changelog note; None → what was added.
     pub changelog: Option<String>,
+    /// Which annotated segments become the per-frame `subtask_index`.
+    pub subtasks: SubtaskPolicy,
 }
 
 /// One exported episode.
@@ -179,6 +183,14 @@ struct Existing {
     total_frames: u64,
 }
 
+/// The features of the dataset already at `out`, if there is one to read
+/// (`read_existing` reports what is wrong with one that is not).
+fn existing_features(out: &Path) -> Option<Value> {
+    let bytes = std::fs::read(out.join("meta/info.json")).ok()?;
+    let info: Value = serde_json::from_slice(&bytes).ok()?;
+    Some(info["features"].clone()).filter(Value::is_object)
+}
+
 fn read_existing(out: &Path, features: &Value, fps: u32) -> Result<Option<Existing>, ExportError> {
     let info_path = out.join("meta/info.json");
     if !out.exists()
@@ -259,21 +271,7 @@ fn read_existing(out: &Path, features: &Value, fps: u32) -> Result<Option<Existi
 }
 
 fn read_tasks(path: &Path) -> Result<Vec<String>, ExportError> {
-    use arrow_array::{Array, StringArray};
-    let file = std::fs::File::open(path).map_err(|e| ExportError::io(path, e))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| ExportError::input(path, format!("not a readable tasks table: {e}")))?;
-    let mut tasks = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| ExportError::input(path, e.to_string()))?;
-        let col = batch
-            .column_by_name("task")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
-            .ok_or_else(|| ExportError::input(path, "no `task` string column"))?;
-        tasks.extend((0..col.len()).map(|i| col.value(i).to_string()));
-    }
-    Ok(tasks)
+    tables::read_labels(path, "task")
 }
 
 /// Runs `f(i)` for i in 0..n on `jobs` threads; stops at the first error.
@@ -326,7 +324,12 @@ fn parallel<T: Send>(
     }
 }
 
-fn feature_spec(mapping: &Mapping, first: &SourceEpisode, settings: VideoSettings) -> Value {
+fn feature_spec(
+    mapping: &Mapping,
+    first: &SourceEpisode,
+    settings: VideoSettings,
+    with_subtasks: bool,
+) -> Value {
     let mut features = serde_json::Map::new();
     for f in &mapping.features {
         let spec = match &f.source {
@@ -356,6 +359,12 @@ fn feature_spec(mapping: &Mapping, first: &SourceEpisode, settings: VideoSetting
             }
         };
         features.insert(f.name.clone(), spec);
+    }
+    if with_subtasks {
+        features.insert(
+            subtasks::FEATURE.into(),
+            json!({"dtype": "int64", "shape": [1], "names": null}),
+        );
     }
     features.insert(
         "timestamp".into(),
@@ -392,12 +401,28 @@ pub fn export(
     if let Some(crf) = opts.crf {
         settings.crf = crf;
     }
+    // Subtasks: a new dataset has the feature when any episode has
+    // segments; an append follows the dataset.
+    let wanted = sources.iter().any(|ep| opts.subtasks.has_segments(ep));
+    let with_subtasks = match existing_features(out) {
+        Some(f) => {
+            let has = f.get(subtasks::FEATURE).is_some();
+            if wanted && !has {
+                return Err(ExportError::output(
+                    out,
+                    "has no subtask_index feature but these episodes have annotated segments; export them to a new dataset, or pass --subtasks none",
+                ));
+            }
+            has
+        }
+        None => wanted,
+    };
     // Every episode must have the mapped topics and fit the first one's
     // features (names, sizes).
     let mut features = Value::Null;
     for ep in &sources {
         mapping.check(ep)?;
-        let f = feature_spec(&mapping, ep, settings);
+        let f = feature_spec(&mapping, ep, settings, with_subtasks);
         if features.is_null() {
             features = f;
             continue;
@@ -654,7 +679,13 @@ fn build(
         .iter()
         .map(|(n, d, _)| (n.clone(), *d))
         .collect();
-    let schema = tables::data_schema(&vector_dims);
+    let with_subtasks = features.get(subtasks::FEATURE).is_some();
+    let mut subtask_labels = if appending {
+        subtasks::read_table(out)?
+    } else {
+        Vec::new()
+    };
+    let schema = tables::data_schema(&vector_dims, with_subtasks);
     let mut data_cursor = Cursor::after_existing(&root.join("data"));
     let mut data_file: Option<DataFile> = None;
     let mut total_bytes = 0u64;
@@ -669,6 +700,10 @@ fn build(
             episode_index: (ep_base + e as u64) as i64,
             first_index: next_index,
             task_index: task_of[e],
+            subtasks: with_subtasks.then(|| {
+                opts.subtasks
+                    .per_frame(&sources[e], &plan.frame_ns, &mut subtask_labels)
+            }),
             fps: opts.fps,
         };
         if let Some(f) = &data_file {
@@ -718,6 +753,7 @@ fn build(
                 }
             }
         }
+        stats.extend(rows.subtask_stats());
         stats.extend(rows.default_feature_stats());
         rows_out.push(EpisodeRow {
             episode_index: rows.episode_index,
@@ -824,6 +860,7 @@ fn build(
         &manifest_sources,
         settings,
         &changelog,
+        &subtask_labels,
     );
 
     if appending {
@@ -854,6 +891,9 @@ fn build(
     tables::write_table(&tmp, &batch)?;
     std::fs::rename(&tmp, &tasks_path).map_err(|e| ExportError::io(&tasks_path, e))?;
     write_json(&root.join("meta/stats.json"), &Value::Object(stats_json))?;
+    if with_subtasks {
+        subtasks::write_table(root, &subtask_labels)?;
+    }
     // What de-identification removed, this export's entries after the earlier ones.
     let mut deid = crate::export::deid::Report::read_or_default(root)?;
     for (e, ep) in sources.iter().enumerate() {
@@ -893,6 +933,7 @@ fn build(
         "meta/tasks.parquet",
         "README.md",
         crate::export::deid::REPORT,
+        subtasks::TABLE,
     ];
     let unchanged: Vec<FileEntry> = existing
         .map(|e| {
@@ -944,6 +985,7 @@ fn make_card(
     all: &[SourceEntry],
     settings: VideoSettings,
     changelog: &[super::manifest::Release],
+    subtask_labels: &[String],
 ) -> Card {
     let mut features = Vec::new();
     for f in &mapping.features {
@@ -986,6 +1028,26 @@ fn make_card(
             unit,
             source,
             names,
+        });
+    }
+    if info["features"].get(subtasks::FEATURE).is_some() {
+        features.push(CardFeature {
+            name: subtasks::FEATURE.into(),
+            dtype: "int64".into(),
+            shape: vec![1],
+            unit: format!(
+                "row of {} ({} labels), -1 where no segment covers the frame",
+                subtasks::TABLE,
+                subtask_labels.len()
+            ),
+            source: format!(
+                "`reel annotate` segments ({}), the shortest covering the frame time",
+                match opts.subtasks {
+                    SubtaskPolicy::Confirmed => "only those a person set or confirmed",
+                    _ => "automatic pre-labels included",
+                }
+            ),
+            names: Vec::new(),
         });
     }
     for (name, unit) in [

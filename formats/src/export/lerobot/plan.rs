@@ -55,6 +55,8 @@ pub struct AlignReport {
 pub struct EpisodePlan {
     /// Output frames.
     pub frames: usize,
+    /// Each output frame's time on the episode's clock (ns).
+    pub frame_ns: Vec<i64>,
     /// Per joint feature (in mapping order): row-major f32 values.
     pub joints: Vec<(String, usize, Vec<f32>)>,
     /// Per camera feature (in mapping order): source frame ordinal per
@@ -189,6 +191,7 @@ pub fn plan_episode(
     }
     let mut dropped = Vec::new();
     let mut frames = 0;
+    let mut frame_ns = Vec::with_capacity(grid.frames);
     for k in 0..grid.frames {
         let t = grid.time(k);
         let row: Vec<Option<Sample>> = cols.iter().map(|c| c.sample(t)).collect();
@@ -219,6 +222,7 @@ pub fn plan_episode(
         for (c, sample) in cols.iter_mut().zip(row.into_iter().flatten()) {
             c.push(sample);
         }
+        frame_ns.push(t);
         frames += 1;
     }
     let mut joints = Vec::new();
@@ -231,6 +235,7 @@ pub fn plan_episode(
     }
     Ok(EpisodePlan {
         frames,
+        frame_ns,
         joints,
         cameras,
         report: AlignReport {

@@ -54,12 +54,15 @@ pub struct DataRows {
     pub first_index: i64,
     /// The episode's task.
     pub task_index: i64,
+    /// Each frame's `subtask_index`, when the dataset has that feature.
+    pub subtasks: Option<Vec<i64>>,
     /// Frames per second (timestamp = frame_index / fps).
     pub fps: u32,
 }
 
-/// The data table's schema for joint features of these dimensions.
-pub fn data_schema(vectors: &[(String, usize)]) -> Arc<Schema> {
+/// The data table's schema for joint features of these dimensions, with
+/// the `subtask_index` column or without.
+pub fn data_schema(vectors: &[(String, usize)], with_subtasks: bool) -> Arc<Schema> {
     let mut fields = Vec::new();
     let mut hf = serde_json::Map::new();
     for (name, dim) in vectors {
@@ -73,6 +76,11 @@ pub fn data_schema(vectors: &[(String, usize)]) -> Arc<Schema> {
             name.clone(),
             json!({"feature": {"dtype": "float32", "_type": "Value"}, "length": dim, "_type": "List"}),
         );
+    }
+    if with_subtasks {
+        let name = super::subtasks::FEATURE;
+        fields.push(Field::new(name, DataType::Int64, true));
+        hf.insert(name.into(), json!({"dtype": "int64", "_type": "Value"}));
     }
     fields.push(Field::new("timestamp", DataType::Float32, true));
     hf.insert(
@@ -104,6 +112,9 @@ impl DataRows {
             }
             columns.push(Arc::new(b.finish()));
         }
+        if let Some(sub) = &self.subtasks {
+            columns.push(Arc::new(Int64Array::from(sub.clone())));
+        }
         let n = self.frames as i64;
         let fps = f64::from(self.fps);
         columns.push(Arc::new(Float32Array::from_iter_values(
@@ -120,6 +131,16 @@ impl DataRows {
             (0..n).map(|_| self.task_index),
         )));
         RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
+    }
+
+    /// Stats of `subtask_index` over this episode's rows, when it has one.
+    pub fn subtask_stats(&self) -> Option<(String, FeatureStats)> {
+        let sub = self.subtasks.as_ref()?;
+        let col: Vec<f64> = sub.iter().map(|&v| v as f64).collect();
+        Some((
+            super::subtasks::FEATURE.to_string(),
+            FeatureStats::of_columns(&[col], sub.len() as u64, StatsShape::Vector),
+        ))
     }
 
     /// Stats of the default features over this episode's rows.
@@ -223,29 +244,57 @@ pub fn write_table(path: &Path, batch: &RecordBatch) -> Result<(), ExportError> 
 /// `meta/tasks.parquet`: `task_index`, `task`, with the pandas metadata
 /// that makes `task` the index (LeRobot looks tasks up by it).
 pub fn tasks_batch(tasks: &[String]) -> Result<RecordBatch, String> {
+    label_table("task_index", "task", tasks)
+}
+
+/// A table of `labels` in index order: an int64 column `index_name` and a
+/// string column `label_name` that the pandas metadata makes the index.
+pub fn label_table(
+    index_name: &str,
+    label_name: &str,
+    labels: &[String],
+) -> Result<RecordBatch, String> {
     let pandas = json!({
-        "index_columns": ["task"],
+        "index_columns": [label_name],
         "column_indexes": [],
         "columns": [
-            {"name": "task_index", "field_name": "task_index", "pandas_type": "int64", "numpy_type": "int64", "metadata": null},
-            {"name": "task", "field_name": "task", "pandas_type": "unicode", "numpy_type": "object", "metadata": null}
+            {"name": index_name, "field_name": index_name, "pandas_type": "int64", "numpy_type": "int64", "metadata": null},
+            {"name": label_name, "field_name": label_name, "pandas_type": "unicode", "numpy_type": "object", "metadata": null}
         ],
         "creator": {"library": "reel", "version": env!("CARGO_PKG_VERSION")},
         "pandas_version": "2.3.0"
     });
     let schema = Schema::new(vec![
-        Field::new("task_index", DataType::Int64, true),
-        Field::new("task", DataType::Utf8, true),
+        Field::new(index_name, DataType::Int64, true),
+        Field::new(label_name, DataType::Utf8, true),
     ])
     .with_metadata(HashMap::from([("pandas".to_string(), pandas.to_string())]));
     RecordBatch::try_new(
         Arc::new(schema),
         vec![
-            Arc::new(Int64Array::from_iter_values(0..tasks.len() as i64)),
-            Arc::new(StringArray::from_iter_values(tasks)),
+            Arc::new(Int64Array::from_iter_values(0..labels.len() as i64)),
+            Arc::new(StringArray::from_iter_values(labels)),
         ],
     )
     .map_err(|e| e.to_string())
+}
+
+/// The string column `label_name` of a label table, in row order.
+pub fn read_labels(path: &Path, label_name: &str) -> Result<Vec<String>, ExportError> {
+    let file = File::open(path).map_err(|e| ExportError::io(path, e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| ExportError::input(path, format!("not a readable Parquet table: {e}")))?;
+    let mut labels = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| ExportError::input(path, e.to_string()))?;
+        let col = batch
+            .column_by_name(label_name)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+            .ok_or_else(|| ExportError::input(path, format!("no `{label_name}` string column")))?;
+        labels.extend((0..col.len()).map(|i| col.value(i).to_string()));
+    }
+    Ok(labels)
 }
 
 /// Where one episode's video lives.
