@@ -48,6 +48,10 @@ enum Command {
     Check(commands::check::Args),
     /// Compare two releases of an export: episodes added, removed, changed; files that differ.
     Diff(commands::diff::Args),
+    /// A new release of a LeRobot dataset without some episodes (failed, flagged, named, other tasks).
+    Filter(commands::curate::FilterArgs),
+    /// A new release of a LeRobot dataset ordered into train/val/test ranges, stratified by task.
+    Split(commands::curate::SplitArgs),
     /// Label episodes: instruction, success, subtask segments (with automatic pre-labels).
     Annotate(commands::annotate::Args),
     /// Show an episode, a folder of episodes or a LeRobot dataset in rerun.
@@ -75,6 +79,8 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(&args),
         Command::Annotate(args) => commands::annotate::run(&args),
         Command::Diff(args) => commands::diff::run(&args),
+        Command::Filter(args) => commands::curate::run_filter(&args),
+        Command::Split(args) => commands::curate::run_split(&args),
         Command::View(args) => commands::view::run(&args),
         Command::Calib(args) => commands::calib::run(&args),
     };

@@ -1061,3 +1061,176 @@ fn annotated_segments_become_a_per_frame_subtask_feature() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("no subtask_index"), "{}", stderr(&o));
 }
+
+fn json_of(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// observation.state rows of every episode of a dataset, by episode id
+/// (through the manifest), in frame order.
+fn states_by_episode(root: &Path) -> std::collections::BTreeMap<String, Vec<Vec<f32>>> {
+    let manifest = json_of(&root.join("manifest.json"));
+    let id_of = |i: i64| -> String {
+        manifest["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["episode_index"] == i)
+            .unwrap()["episode_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut out: std::collections::BTreeMap<String, Vec<Vec<f32>>> = Default::default();
+    let mut last_index = -1;
+    for f in walk(&root.join("data")) {
+        for b in read_parquet(&f) {
+            let ep = col::<Int64Array>(&b, "episode_index");
+            let idx = col::<Int64Array>(&b, "index");
+            let st = col::<FixedSizeListArray>(&b, "observation.state");
+            for r in 0..b.num_rows() {
+                assert_eq!(idx.value(r), last_index + 1, "index contiguous");
+                last_index = idx.value(r);
+                let v = st.value(r);
+                let v = v.as_any().downcast_ref::<Float32Array>().unwrap();
+                out.entry(id_of(ep.value(r)))
+                    .or_default()
+                    .push(v.values().to_vec());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn filter_and_split_make_new_releases_that_link_the_videos() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut eps = Vec::new();
+    for (i, task) in ["pick", "pick", "pick", "place", "place", "place"]
+        .iter()
+        .enumerate()
+    {
+        let ep = write_episode(
+            &dir.path().join(format!("ep{i}.mcap")),
+            (10 + 5 * i as u64) * 1_000_000_000,
+            &Spec::plain(task, 1.0 + 0.1 * i as f64),
+        );
+        let outcome = if i == 1 { "--failure" } else { "--success" };
+        let mut cmd = reel();
+        cmd.arg("annotate").arg(&ep).arg(outcome);
+        if i == 0 {
+            cmd.args(["--add", "0.2:0.6:reach"]);
+        }
+        assert!(run(&mut cmd).status.success());
+        eps.push(ep);
+    }
+    let src = dir.path().join("ds");
+    let refs: Vec<&Path> = eps.iter().map(PathBuf::as_path).collect();
+    let o = export(&["--vcodec", "h264"], &refs, &src);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let src_states = states_by_episode(&src);
+
+    // Filter: the failed episode goes; the rest keep their rows exactly.
+    let filtered = dir.path().join("filtered");
+    let o = run(reel()
+        .arg("filter")
+        .arg(&src)
+        .arg("--out")
+        .arg(&filtered)
+        .args(["--drop-failed", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["kept"].as_array().unwrap().len(), 5);
+    assert_eq!(summary["dropped"][0]["index"], 1);
+    assert_eq!(summary["version"], "2.0.0");
+    assert_eq!(summary["copied_bytes"], 0);
+    assert!(summary["linked_bytes"].as_u64().unwrap() > 0);
+    let states = states_by_episode(&filtered);
+    assert_eq!(states.len(), 5);
+    for (id, rows) in &states {
+        assert_eq!(rows, &src_states[id], "episode {id} rows differ");
+    }
+    let info = json_of(&filtered.join("meta/info.json"));
+    let frames: usize = states.values().map(Vec::len).sum();
+    assert_eq!(info["total_frames"], frames);
+    let stats = json_of(&filtered.join("meta/stats.json"));
+    assert_eq!(stats["observation.state"]["count"][0], frames);
+    assert_eq!(stats["episode_index"]["max"][0], 4.0);
+    // The videos are the source's files, linked.
+    for v in walk(&filtered.join("videos")) {
+        let rel = v.strip_prefix(&filtered).unwrap();
+        assert_eq!(
+            std::fs::metadata(&v).unwrap().ino(),
+            std::fs::metadata(src.join(rel)).unwrap().ino()
+        );
+    }
+    assert!(filtered.join("meta/subtasks.parquet").exists());
+    let manifest = json_of(&filtered.join("manifest.json"));
+    assert_eq!(manifest["derived_from"]["version"], "1.0.0");
+    assert!(std::fs::read_to_string(filtered.join("README.md"))
+        .unwrap()
+        .contains("filter: kept 5 of 6"));
+    python_light_check(&filtered);
+    for d in [&src, &filtered] {
+        let o = run(reel().arg("check").arg(d));
+        assert!(o.status.success(), "{}: {}", d.display(), stderr(&o));
+    }
+    let o = run(reel().arg("diff").arg(&src).arg(&filtered).arg("--json"));
+    let diff: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(diff["removed"].as_array().unwrap().len(), 1);
+
+    // Split: per task one of three episodes to val, the same for the
+    // same seed; train first, then val.
+    let split = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let o = run(reel()
+            .arg("split")
+            .arg(&src)
+            .arg("--out")
+            .arg(&out)
+            .args(["--val", "0.3", "--seed", seed]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let (s1, s2) = (split("s1", "7"), split("s2", "7"));
+    let info = json_of(&s1.join("meta/info.json"));
+    assert_eq!(
+        info["splits"],
+        serde_json::json!({"train": "0:4", "val": "4:6"})
+    );
+    let order = |d: &Path| -> Vec<String> {
+        json_of(&d.join("manifest.json"))["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| format!("{} {}", s["episode_id"], s["task"]))
+            .collect()
+    };
+    assert_eq!(order(&s1), order(&s2));
+    let val_tasks: Vec<String> = order(&s1)[4..].to_vec();
+    assert!(
+        val_tasks[0].ends_with("\"pick\"") != val_tasks[1].ends_with("\"pick\""),
+        "one val episode per task: {val_tasks:?}"
+    );
+    assert_eq!(states_by_episode(&s1), src_states);
+    python_light_check(&s1);
+    assert!(run(reel().arg("check").arg(&s1)).status.success());
+
+    // Bad input: one line, nothing left behind.
+    let bad = dir.path().join("bad");
+    let o = run(reel()
+        .arg("filter")
+        .arg(&src)
+        .arg("--out")
+        .arg(&bad)
+        .args(["--task", "stack"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no episode is left"), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1);
+    assert!(!bad.exists());
+    let o = run(reel().arg("split").arg(&filtered).arg("--out").arg(&s1));
+    assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
+    let o = run(reel().arg("filter").arg(dir.path()).arg("--out").arg(&bad));
+    assert!(stderr(&o).contains("info.json"), "{}", stderr(&o));
+}

@@ -4,6 +4,7 @@ pub mod annotate;
 pub mod calib;
 pub mod check;
 pub mod ctl;
+pub mod curate;
 pub mod daemon;
 pub mod diff;
 pub mod emulate;

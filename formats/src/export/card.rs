@@ -4,8 +4,10 @@
 
 use std::fmt::Write as _;
 
+use serde::{Deserialize, Serialize};
+
 /// One feature's line in the data dictionary.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardFeature {
     /// Feature name.
     pub name: String,
@@ -22,7 +24,7 @@ pub struct CardFeature {
 }
 
 /// One episode's line.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardEpisode {
     /// Index in the dataset.
     pub index: u64,
@@ -40,8 +42,9 @@ pub struct CardEpisode {
     pub dropped: usize,
 }
 
-/// What the card says.
-#[derive(Debug, Clone)]
+/// What the card says. Stored in the manifest without its tasks,
+/// episodes and versions, which the dataset's own tables hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Card {
     /// Dataset name.
     pub repo_id: String,
@@ -56,15 +59,21 @@ pub struct Card {
     /// Data dictionary.
     pub features: Vec<CardFeature>,
     /// Tasks in task_index order.
+    #[serde(skip)]
     pub tasks: Vec<String>,
     /// Episodes.
+    #[serde(skip)]
     pub episodes: Vec<CardEpisode>,
     /// Collection method: rigs, sim scenarios, operators left out.
     pub collection: Vec<String>,
     /// Alignment policy, in words.
     pub alignment: String,
     /// Releases, oldest first; the last is this version.
+    #[serde(skip)]
     pub changelog: Vec<super::manifest::Release>,
+    /// Named ranges of episode indices (`info.json` `splits`).
+    #[serde(skip)]
+    pub splits: std::collections::BTreeMap<String, String>,
 }
 
 fn yaml_str(s: &str) -> String {
@@ -166,6 +175,18 @@ impl Card {
                 e.dropped,
                 e.episode_id,
                 e.task.replace('|', "\\|")
+            );
+        }
+        if self.splits.len() > 1 {
+            let ranges: Vec<String> = self
+                .splits
+                .iter()
+                .map(|(k, v)| format!("`{k}` = episodes {v}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "\n## Splits\n\n{} (ranges of `episode_index`, in `meta/info.json` `splits`).",
+                ranges.join(", ")
             );
         }
         if !self.changelog.is_empty() {

@@ -317,7 +317,7 @@ pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummar
         if opts.laz { "laz" } else { "las" },
         vec![source],
         &[],
-        Vec::new(),
+        super::manifest::ManifestExtras::default(),
     )?;
     staging.commit()?;
     Ok(LasSummary {

@@ -188,6 +188,37 @@ pub struct Manifest {
     /// Every release so far, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub changelog: Vec<Release>,
+    /// The dataset this one was made from (`reel filter`, `reel split`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub derived_from: Option<Derivation>,
+    /// What the dataset card says apart from its tasks, episodes and
+    /// versions, so a derived dataset's card can be written again.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub card: Option<super::card::Card>,
+}
+
+/// Where a derived dataset came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Derivation {
+    /// The source dataset's directory, as given.
+    pub path: String,
+    /// Its version.
+    pub version: Option<String>,
+    /// sha256 of its manifest, which pins every file it had.
+    pub manifest_sha256: String,
+    /// What was done (`filter`, `split`) and how.
+    pub operation: String,
+}
+
+/// What a manifest records besides files and sources.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestExtras {
+    /// Releases, oldest first.
+    pub changelog: Vec<Release>,
+    /// The source dataset of a derived one.
+    pub derived_from: Option<Derivation>,
+    /// The card's content.
+    pub card: Option<super::card::Card>,
 }
 
 /// Hashes one file.
@@ -249,7 +280,7 @@ impl Manifest {
         kind: &str,
         sources: Vec<SourceEntry>,
         unchanged: &[FileEntry],
-        changelog: Vec<Release>,
+        extras: ManifestExtras,
     ) -> Result<Self, ExportError> {
         let known: BTreeMap<&str, &FileEntry> =
             unchanged.iter().map(|f| (f.path.as_str(), f)).collect();
@@ -273,8 +304,10 @@ impl Manifest {
             kind: kind.into(),
             sources,
             files,
-            version: changelog.last().map(|r| r.version.clone()),
-            changelog,
+            version: extras.changelog.last().map(|r| r.version.clone()),
+            changelog: extras.changelog,
+            derived_from: extras.derived_from,
+            card: extras.card,
         };
         let json =
             serde_json::to_vec_pretty(&m).map_err(|e| ExportError::output(root, e.to_string()))?;

@@ -3,6 +3,7 @@
 //! per camera in `videos/`, `meta/{info.json, stats.json, tasks.parquet,
 //! episodes/}`, plus `manifest.json` and a dataset card.
 
+pub mod curate;
 pub mod mapping;
 pub mod plan;
 pub mod subtasks;
@@ -950,7 +951,11 @@ fn build(
         "lerobot-v3.0",
         manifest_sources,
         &unchanged,
-        changelog,
+        super::manifest::ManifestExtras {
+            changelog,
+            derived_from: existing.and_then(|e| e.manifest.derived_from.clone()),
+            card: Some(card),
+        },
     )?;
     if appending {
         std::fs::remove_file(out.join(APPEND_MARKER)).map_err(|e| ExportError::io(out, e))?;
@@ -1081,7 +1086,9 @@ fn make_card(
                 ep.meta.robot_type
             ),
             crate::episode::SourceKind::Sim => {
-                let params: Vec<String> = ep.meta.source_params.iter().filter(|(k, _)| k.as_str() != "seed").map(|(k, v)| format!("{k}={v}")).take(4).collect();
+                // Scenario-level parameters only: the per-episode draws
+                // and seeds stay in each episode's metadata.
+                let params: Vec<String> = ["scenario", "scenario_sha256", "policy", "physics", "renderer"].iter().filter_map(|k| ep.meta.source_params.get(*k).map(|v| format!("{k}={v}"))).collect();
                 format!("Synthesized with `reel sim` ({}); per-episode seeds are in each source episode's metadata.", params.join(", "))
             }
             _ => format!("Episodes of source `{}` written by {}.", ep.meta.source.as_str(), ep.meta.software_version),
@@ -1118,6 +1125,7 @@ fn make_card(
     Card {
         repo_id: opts.repo_id.clone(),
         changelog: changelog.to_vec(),
+        splits: BTreeMap::from([("train".to_string(), format!("0:{}", all.len()))]),
         license: opts.license.clone(),
         robot_type: robot_type.into(),
         fps: opts.fps,

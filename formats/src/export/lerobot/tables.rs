@@ -209,8 +209,14 @@ impl DataFile {
         let batch = rows
             .to_batch(&self.schema)
             .map_err(|e| parquet_err(&self.path, e))?;
+        self.write_batch(&batch)
+    }
+
+    /// Appends one episode's rows, already a batch of this file's schema,
+    /// as its own row group.
+    pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
         self.writer
-            .write(&batch)
+            .write(batch)
             .map_err(|e| parquet_err(&self.path, e))?;
         self.writer.flush().map_err(|e| parquet_err(&self.path, e))
     }
