@@ -22,6 +22,9 @@ const W: u32 = 320;
 const H: u32 = 240;
 const JOINT_PERIOD_NS: u64 = 5_000_000;
 const CAMERA_PERIOD_NS: u64 = 33_333_333;
+/// Personal fields every test episode carries; no export may contain them.
+const OPERATOR: &str = "Ana Lopez-Garcia";
+const SITE: &str = "Building 7, robot lab";
 
 mod common;
 use common::{reel, run, stderr, venv_python, workspace};
@@ -79,6 +82,8 @@ fn jpeg_with_time(encoder: &mut Encoder, nanos: u64, shade: u8) -> Vec<u8> {
 fn write_episode(path: &Path, start: u64, spec: &Spec) -> PathBuf {
     let mut meta = EpisodeMeta::new(spec.task, "so101");
     meta.rig_config_hash = Some("0".repeat(64));
+    meta.operator = Some(OPERATOR.into());
+    meta.site = Some(SITE.into());
     let mut w = EpisodeWriter::create(path, meta, EpisodeWriterOptions::default()).unwrap();
     let state = w
         .add_topic::<JointState>("/robot/follower/joint_states")
@@ -1233,4 +1238,97 @@ fn filter_and_split_make_new_releases_that_link_the_videos() {
     assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
     let o = run(reel().arg("filter").arg(dir.path()).arg("--out").arg(&bad));
     assert!(stderr(&o).contains("info.json"), "{}", stderr(&o));
+}
+
+/// Files under `root` whose bytes contain `needle`.
+fn files_containing(root: &Path, needle: &str) -> Vec<PathBuf> {
+    walk(root)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(p)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+        })
+        .collect()
+}
+
+#[test]
+fn operators_and_sites_are_left_out_or_pseudonymised_with_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let eps: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            write_episode(
+                &dir.path().join(format!("ep{i}.mcap")),
+                (3 + 4 * i) * 1_000_000_000,
+                &Spec::plain("pick", 1.0),
+            )
+        })
+        .collect();
+    let refs: Vec<&Path> = eps.iter().map(PathBuf::as_path).collect();
+    // Without a key: left out, and reported.
+    let plain = dir.path().join("plain");
+    assert!(export(&["--vcodec", "h264"], &refs, &plain)
+        .status
+        .success());
+    let report = json_of(&plain.join("meta/deidentification.json"));
+    assert_eq!(report["operator_removed_from"].as_array().unwrap().len(), 2);
+    assert_eq!(report["site_removed_from"].as_array().unwrap().len(), 2);
+    assert!(json_of(&plain.join("manifest.json"))["sources"][0]
+        .get("operator")
+        .is_none());
+    // With a key: the same person gets the same pseudonym; names never appear.
+    let key = dir.path().join("key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    let keyed = dir.path().join("keyed");
+    let o = export(
+        &["--vcodec", "h264", "--pseudonym-key", key.to_str().unwrap()],
+        &refs,
+        &keyed,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sources = json_of(&keyed.join("manifest.json"))["sources"].clone();
+    let op = sources[0]["operator"].as_str().unwrap().to_string();
+    assert!(
+        op.starts_with("operator-") && op.len() == "operator-".len() + 12,
+        "{op}"
+    );
+    assert_eq!(sources[1]["operator"], op.as_str());
+    assert!(sources[0]["site"].as_str().unwrap().starts_with("site-"));
+    assert!(std::fs::read_to_string(keyed.join("README.md"))
+        .unwrap()
+        .contains(&op));
+    let report = json_of(&keyed.join("meta/deidentification.json"));
+    assert_eq!(report["pseudonymised_in"].as_array().unwrap().len(), 2);
+    for d in [&plain, &keyed] {
+        for needle in [OPERATOR, SITE] {
+            assert!(
+                files_containing(d, needle).is_empty(),
+                "{needle} in {}",
+                d.display()
+            );
+        }
+    }
+    // Another key gives other pseudonyms; a short key is refused.
+    std::fs::write(&key, [8u8; 32]).unwrap();
+    let other = dir.path().join("other");
+    assert!(export(
+        &["--vcodec", "h264", "--pseudonym-key", key.to_str().unwrap()],
+        &refs[..1],
+        &other
+    )
+    .status
+    .success());
+    assert_ne!(
+        json_of(&other.join("manifest.json"))["sources"][0]["operator"],
+        op.as_str()
+    );
+    std::fs::write(&key, b"short").unwrap();
+    let o = export(
+        &["--pseudonym-key", key.to_str().unwrap()],
+        &refs[..1],
+        &dir.path().join("bad"),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("at least 16 bytes"), "{}", stderr(&o));
 }

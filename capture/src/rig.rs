@@ -48,6 +48,10 @@ pub struct RigInfo {
     /// URDF, relative to the config file.
     #[serde(default)]
     pub urdf: Option<PathBuf>,
+    /// Where the rig stands (lab, building), stored in each episode;
+    /// exports leave it out or pseudonymise it.
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 /// Servo protocol of an arm's bus.

@@ -87,6 +87,11 @@ struct LeRobotArgs {
     /// feature: all, confirmed (set or confirmed by a person), or none.
     #[arg(long, default_value = "all", value_parser = SubtaskPolicy::parse)]
     subtasks: SubtaskPolicy,
+    /// A secret key file (≥ 16 bytes): operators and sites are exported as
+    /// keyed pseudonyms, stable across releases made with the same key
+    /// [default: they are left out].
+    #[arg(long, value_name = "FILE")]
+    pseudonym_key: Option<PathBuf>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -144,6 +149,11 @@ fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
         masks: a.mask.clone(),
         version: a.dataset_version.clone(),
         subtasks: a.subtasks,
+        pseudonym_key: a
+            .pseudonym_key
+            .as_deref()
+            .map(reel_formats::export::deid::PseudonymKey::read)
+            .transpose()?,
         changelog: a.changelog.clone(),
     };
     let s = lerobot::export(&a.episodes, &a.out, &opts)?;

@@ -379,6 +379,7 @@ impl Recorder {
             .unwrap_or_else(|| r.rig.task.clone());
         let mut meta = EpisodeMeta::new(task, r.rig.robot_type.clone());
         meta.operator = self.options.operator.clone();
+        meta.site = r.rig.site.clone();
         meta.rig_config_hash = Some(self.rig.sha256.clone());
         meta.nominal_rates_hz = r.nominal_rates_hz();
         meta.source_params.insert("rig".into(), r.rig.name.clone());

@@ -71,6 +71,8 @@ pub struct EpisodeMeta {
     pub robot_type: String,
     /// Who operated the robot; removed by de-identification.
     pub operator: Option<String>,
+    /// Where it was recorded (lab, building); removed by de-identification.
+    pub site: Option<String>,
     /// sha256 of the rig config in force (hex).
     pub rig_config_hash: Option<String>,
     /// capture / sim / other.
@@ -97,6 +99,7 @@ impl EpisodeMeta {
             task: task.into(),
             robot_type: robot_type.into(),
             operator: None,
+            site: None,
             rig_config_hash: None,
             source: SourceKind::Capture,
             source_params: BTreeMap::new(),
@@ -115,6 +118,9 @@ impl EpisodeMeta {
         m.insert("robot_type".into(), self.robot_type.clone());
         if let Some(op) = &self.operator {
             m.insert("operator".into(), op.clone());
+        }
+        if let Some(site) = &self.site {
+            m.insert("site".into(), site.clone());
         }
         if let Some(h) = &self.rig_config_hash {
             m.insert("rig_config_hash".into(), h.clone());
@@ -171,6 +177,7 @@ impl EpisodeMeta {
             task: get("task").unwrap_or_default(),
             robot_type: get("robot_type").unwrap_or_default(),
             operator: get("operator"),
+            site: get("site"),
             rig_config_hash: get("rig_config_hash"),
             source,
             source_params,
@@ -190,6 +197,7 @@ mod tests {
     fn map_round_trip() {
         let mut meta = EpisodeMeta::new("stack the cubes", "so101");
         meta.operator = Some("ana".into());
+        meta.site = Some("lab 3".into());
         meta.source = SourceKind::Sim;
         meta.seed = Some(42);
         meta.source_params

@@ -40,6 +40,8 @@ pub struct CardEpisode {
     pub outcome: String,
     /// Frames left out by alignment.
     pub dropped: usize,
+    /// The operator's pseudonym, when the export made pseudonyms.
+    pub operator: Option<String>,
 }
 
 /// What the card says. Stored in the manifest without its tasks,
@@ -158,23 +160,45 @@ impl Card {
             let _ = writeln!(s, "- {c}");
         }
         let _ = writeln!(s, "- Alignment: {}", self.alignment);
-        let _ = writeln!(s, "- Operator names are not part of the dataset.\n");
+        let pseudonyms = self.episodes.iter().any(|e| e.operator.is_some());
+        if pseudonyms {
+            let _ = writeln!(
+                s,
+                "- Operator and site names are not part of the dataset; operators appear as keyed pseudonyms ({}), the same for one person across releases made with the same key.\n",
+                super::deid::PSEUDONYM_METHOD
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "- Operator and site names are not part of the dataset.\n"
+            );
+        }
         let _ = writeln!(s, "## Tasks\n\n| task_index | task |\n|---|---|");
         for (i, t) in self.tasks.iter().enumerate() {
             let _ = writeln!(s, "| {i} | {} |", t.replace('|', "\\|"));
         }
-        let _ = writeln!(s, "\n## Episodes\n\n| episode | frames | source | outcome | frames dropped | reel episode id | task |\n|---|---|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "\n## Episodes\n\n| episode | frames | source | outcome | frames dropped | reel episode id | task |{}\n|---|---|---|---|---|---|---|{}",
+            if pseudonyms { " operator |" } else { "" },
+            if pseudonyms { "---|" } else { "" }
+        );
         for e in &self.episodes {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | `{}` | {} |",
+                "| {} | {} | {} | {} | {} | `{}` | {} |{}",
                 e.index,
                 e.frames,
                 e.source,
                 e.outcome,
                 e.dropped,
                 e.episode_id,
-                e.task.replace('|', "\\|")
+                e.task.replace('|', "\\|"),
+                match (&e.operator, pseudonyms) {
+                    (Some(o), _) => format!(" `{o}` |"),
+                    (None, true) => " |".to_string(),
+                    (None, false) => String::new(),
+                }
             );
         }
         if self.splits.len() > 1 {

@@ -2,7 +2,8 @@
 //! black in every frame before it is encoded, so no exported pixel of the
 //! region survives), and `meta/deidentification.json`, what was removed:
 //! the masks with the frames they covered, and the personal fields of the
-//! source episodes that were left out (the operator is never exported).
+//! source episodes that were left out or pseudonymised (operator and site
+//! are never exported by name; with a key they become keyed pseudonyms).
 
 use std::path::Path;
 
@@ -115,6 +116,56 @@ impl Mask {
     }
 }
 
+/// The publisher's secret for pseudonyms: the same name gives the same
+/// pseudonym under the same key (so one operator's episodes group together
+/// across releases), and without the key a pseudonym cannot be traced back
+/// by trying names.
+#[derive(Clone)]
+pub struct PseudonymKey(Vec<u8>);
+
+impl std::fmt::Debug for PseudonymKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PseudonymKey(..)")
+    }
+}
+
+/// How pseudonyms are made, for the report and the card.
+pub const PSEUDONYM_METHOD: &str =
+    "HMAC-SHA256 of the field name and value under the publisher's key, first 12 hex digits";
+
+impl PseudonymKey {
+    /// Reads a key file (at least 16 bytes of secret).
+    pub fn read(path: &Path) -> Result<Self, ExportError> {
+        let bytes = std::fs::read(path).map_err(|e| ExportError::io(path, e))?;
+        if bytes.len() < 16 {
+            return Err(ExportError::input(
+                path,
+                format!(
+                    "a pseudonym key needs at least 16 bytes (this has {}); make one with `head -c 32 /dev/urandom > FILE` and keep it private",
+                    bytes.len()
+                ),
+            ));
+        }
+        Ok(Self(bytes))
+    }
+
+    /// `operator-3f2a9c01b7de` for field `operator`.
+    pub fn pseudonym(&self, field: &str, value: &str) -> String {
+        use hmac::Mac;
+        // An HMAC key of any length is valid; this cannot fail.
+        let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0) {
+            Ok(m) => m,
+            Err(_) => return format!("{field}-unkeyed"),
+        };
+        mac.update(field.as_bytes());
+        mac.update(b"\0");
+        mac.update(value.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{field}-{hex}")
+    }
+}
+
 /// A mask as applied: the frames it covered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppliedMask {
@@ -134,6 +185,15 @@ pub struct Report {
     pub masks: Vec<AppliedMask>,
     /// Source episodes whose `operator` field was left out.
     pub operator_removed_from: Vec<String>,
+    /// Source episodes whose `site` field was left out.
+    #[serde(default)]
+    pub site_removed_from: Vec<String>,
+    /// Source episodes whose operator and site appear as pseudonyms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pseudonymised_in: Vec<String>,
+    /// How the pseudonyms were made, when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pseudonym_method: Option<String>,
     /// Fields never exported, for the reader of the report.
     pub never_exported: Vec<String>,
 }
@@ -153,10 +213,15 @@ impl Report {
 
     /// Fields of the episode metadata that no export writes.
     pub fn never_exported_fields() -> Vec<String> {
-        ["operator", "rig config text (rig.toml)", "device list"]
-            .into_iter()
-            .map(str::to_string)
-            .collect()
+        [
+            "operator (by name)",
+            "site (by name)",
+            "rig config text (rig.toml)",
+            "device list",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect()
     }
 }
 

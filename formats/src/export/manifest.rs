@@ -71,6 +71,12 @@ pub struct SourceEntry {
     /// source), when it was.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub parent: Option<String>,
+    /// The operator's pseudonym (exports made with a pseudonym key).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operator: Option<String>,
+    /// The site's pseudonym (exports made with a pseudonym key).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub site: Option<String>,
 }
 
 impl SourceEntry {
@@ -115,6 +121,8 @@ impl SourceEntry {
                     .or_else(|| m.source_params.get("replay_of"))
                     .cloned()
             }),
+            operator: None,
+            site: None,
         }
     }
 }

@@ -803,9 +803,13 @@ pub fn write(
             .iter()
             .filter_map(|&i| ds.source_of(i).map(|s| s.episode_id.clone()))
             .collect();
-        report
-            .operator_removed_from
-            .retain(|id| kept_ids.contains(id));
+        for ids in [
+            &mut report.operator_removed_from,
+            &mut report.site_removed_from,
+            &mut report.pseudonymised_in,
+        ] {
+            ids.retain(|id| kept_ids.contains(id));
+        }
         write_json(
             &stage.join(deid::REPORT),
             &serde_json::to_value(&report)
@@ -874,6 +878,7 @@ pub fn write(
             task: s.task.clone(),
             outcome: s.outcome.clone(),
             dropped: s.dropped_frames.unwrap_or(0) as usize,
+            operator: s.operator.clone(),
         })
         .collect();
     full_card.splits = splits.clone();

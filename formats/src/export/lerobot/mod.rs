@@ -70,6 +70,9 @@ pub struct LeRobotOptions {
     pub changelog: Option<String>,
     /// Which annotated segments become the per-frame `subtask_index`.
     pub subtasks: SubtaskPolicy,
+    /// With a key, operators and sites are exported as keyed pseudonyms
+    /// (manifest and card); without, they are left out.
+    pub pseudonym_key: Option<crate::export::deid::PseudonymKey>,
 }
 
 /// One exported episode.
@@ -836,7 +839,15 @@ fn build(
     let mut exported = Vec::new();
     for (e, ep) in sources.iter().enumerate() {
         let index = ep_base + e as u64;
+        let pseudonym = |field: &str, value: &Option<String>| {
+            opts.pseudonym_key
+                .as_ref()
+                .zip(value.as_deref())
+                .map(|(k, v)| k.pseudonym(field, v))
+        };
         manifest_sources.push(SourceEntry {
+            operator: pseudonym("operator", &ep.meta.operator),
+            site: pseudonym("site", &ep.meta.site),
             episode_index: Some(index),
             frames: Some(plans[e].frames as u64),
             dropped_frames: Some(plans[e].report.dropped.len() as u64),
@@ -907,12 +918,24 @@ fn build(
                 });
             }
         }
+        let id = &ep.meta.episode_id;
         if ep.meta.operator.is_some() {
-            deid.operator_removed_from.push(ep.meta.episode_id.clone());
+            deid.operator_removed_from.push(id.clone());
+        }
+        if ep.meta.site.is_some() {
+            deid.site_removed_from.push(id.clone());
+        }
+        if opts.pseudonym_key.is_some() && (ep.meta.operator.is_some() || ep.meta.site.is_some()) {
+            deid.pseudonymised_in.push(id.clone());
+            deid.pseudonym_method = Some(crate::export::deid::PSEUDONYM_METHOD.into());
         }
     }
     let deid_path = root.join(crate::export::deid::REPORT);
-    if !deid.masks.is_empty() || !deid.operator_removed_from.is_empty() || deid_path.exists() {
+    if !deid.masks.is_empty()
+        || !deid.operator_removed_from.is_empty()
+        || !deid.site_removed_from.is_empty()
+        || deid_path.exists()
+    {
         deid.never_exported = crate::export::deid::Report::never_exported_fields();
         write_json(
             &deid_path,
@@ -1110,6 +1133,7 @@ fn make_card(
             task: s.task.clone(),
             outcome: s.outcome.clone(),
             dropped: s.dropped_frames.unwrap_or(0) as usize,
+            operator: s.operator.clone(),
         })
         .collect();
     let video = match settings.codec {
