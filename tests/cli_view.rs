@@ -186,6 +186,14 @@ fn episode_rrd_has_cameras_joints_robot_lidar_and_flags() {
 fn dataset_rrd_has_video_frames_and_plots_per_episode() {
     let dir = tempfile::tempdir().unwrap();
     let (a, _) = write_episode(&dir.path().join("a.mcap"));
+    // Subtasks: none, reach, none, lift, none → five log lines.
+    let out = run(reel().arg("annotate").arg(&a).args([
+        "--add",
+        "0.3:0.8:reach",
+        "--add",
+        "1.1:1.5:lift",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
     let ds = dir.path().join("ds");
     let out = run(reel()
         .args(["export", "lerobot"])
@@ -219,6 +227,8 @@ fn dataset_rrd_has_video_frames_and_plots_per_episode() {
         count(&e["/joints/observation.state/values"], "Scalars:scalars"),
         frames
     );
+    assert_eq!(summary["recordings"][0]["logged"]["subtask_index"], 5);
+    assert_eq!(count(&e["/annotations/subtask"], "TextLog:text"), 5);
     assert_eq!(
         count(&e["/joints/action/values"], "Scalars:scalars"),
         0,

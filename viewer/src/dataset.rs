@@ -23,6 +23,7 @@ use crate::{entity_part, ViewError};
 
 /// Timeline of frame numbers within an episode.
 pub const FRAME_INDEX: &str = "frame_index";
+const SUBTASK: &str = reel_formats::export::lerobot::subtasks::FEATURE;
 /// Timeline of seconds from the episode's start.
 pub const TIMESTAMP: &str = "timestamp";
 /// Where a dataset's rows sit: frame index and timestamp.
@@ -59,6 +60,8 @@ pub struct Dataset {
     pub episodes: Vec<DatasetEpisode>,
     /// `robot_type`.
     pub robot_type: String,
+    /// Subtask labels (`meta/subtasks.parquet`), by `subtask_index`.
+    pub subtasks: Vec<String>,
 }
 
 fn bad(path: &Path, reason: impl Into<String>) -> ViewError {
@@ -264,7 +267,10 @@ impl Dataset {
             }
         }
         episodes.sort_by_key(|e| e.index);
+        let subtasks = reel_formats::export::lerobot::subtasks::read_table(root)
+            .map_err(|e| bad(root, e.to_string()))?;
         Ok(Self {
+            subtasks,
             root: root.to_path_buf(),
             fps,
             vectors,
@@ -361,6 +367,7 @@ impl Dataset {
             }
         }
         let batches = read_batches(&ep.data_file, Some(ep.index))?;
+        let (mut last_subtask, mut subtasks_logged) = (None, 0u64);
         for batch in &batches {
             let episode = batch
                 .column_by_name("episode_index")
@@ -421,6 +428,18 @@ impl Dataset {
                     )?;
                     *logged += 1;
                 }
+                // A subtask shows as a log line where it starts.
+                if let Some(sub) = int_at(batch, SUBTASK, row) {
+                    if last_subtask != Some(sub) {
+                        let label = usize::try_from(sub)
+                            .ok()
+                            .and_then(|i| self.subtasks.get(i))
+                            .map_or("(no subtask)", String::as_str);
+                        rec.log("annotations/subtask", &rerun::TextLog::new(label))?;
+                        last_subtask = Some(sub);
+                        subtasks_logged += 1;
+                    }
+                }
             }
         }
         for (_, _, rows, _) in &mut vectors {
@@ -437,6 +456,9 @@ impl Dataset {
             .filter(|(_, n)| **n > 0)
             .map(|(k, n)| ((*k).clone(), *n))
             .collect();
+        if subtasks_logged > 0 {
+            stats.logged.insert(SUBTASK.to_string(), subtasks_logged);
+        }
         if stats.messages == 0 {
             warn(
                 &mut stats,
