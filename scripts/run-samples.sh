@@ -68,13 +68,17 @@ code=0
 if [ "$code" -ne 0 ] && [ "$code" -ne 4 ]; then exit "$code"; fi
 echo "HTML reports: $out/quality-sim.html, $out/quality-recorded.html"
 
-echo "== 6. LeRobot v3.0 dataset: the first recorded episode, then the others and the synthetic ones appended; LAS point clouds"
-rm -rf "$out/lerobot" "$out/las"
+echo "== 6. LeRobot v3.0 dataset: the first recorded episode, then the others and the synthetic ones (pre-labelled: subtasks) appended; a train/val split; LAS point clouds"
+rm -rf "$out/lerobot" "$out/lerobot-split" "$out/las"
+for ep in "$out"/sim/*.mcap; do "$reel" annotate --auto "$ep" > /dev/null; done
 recorded=("$out"/recorded/*.mcap)
 "$reel" export lerobot "${recorded[0]}" --out "$out/lerobot" --repo-id reel/so101-samples --license apache-2.0
 "$reel" export lerobot "${recorded[@]:1}" "$out"/sim/*.mcap --out "$out/lerobot" --repo-id reel/so101-samples --license apache-2.0
 "$reel" check "$out/lerobot"
 .venv/bin/python scripts/check_lerobot.py "$out/lerobot"
+"$reel" split "$out/lerobot" --out "$out/lerobot-split" --val 0.25
+"$reel" check "$out/lerobot-split"
+.venv/bin/python scripts/check_lerobot.py "$out/lerobot-split"
 "$reel" export las "$out/demo.mcap" --out "$out/las"
 "$reel" check "$out/las"
 
