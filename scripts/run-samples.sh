@@ -13,8 +13,10 @@
 #  5. quality reports (`reel check`, terminal + HTML): the synthetic episodes pass
 #     every dimension; the recorded ones are checked without requiring camera
 #     calibration (samples/quality/emulated-rig.toml: the emulated cameras have no lens);
-#  6. pack the recorded and synthetic episodes into a LeRobot dataset (export + append), the
-#     LiDAR into LAS, and check both against their manifests;
+#  6. pre-label the synthetic episodes (`reel annotate --auto`: per-frame subtasks),
+#     pack the recorded and synthetic episodes into a LeRobot dataset (export + append),
+#     split it into train/val (`reel split`, videos hard-linked), the LiDAR into LAS, and
+#     check all against their manifests;
 #  7. write rerun recordings of the demo episode and of the dataset.
 # Results land in out/samples/.
 set -euo pipefail
