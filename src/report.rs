@@ -283,11 +283,15 @@ pub fn status_line(s: &reel_capture::recorder::RecorderStatus) -> String {
 /// Writes the `reel check` report: scores, failed checks, duplicates.
 pub fn write_quality(out: &mut impl Write, r: &reel_formats::quality::Report) -> io::Result<()> {
     let failed: Vec<_> = r.failures().collect();
+    let what = if r.manifest.is_some() {
+        "an export".to_string()
+    } else {
+        format!("{} episode(s)", r.episodes.len())
+    };
     writeln!(
         out,
-        "{}: {} episode(s), {} checks, {} failed ({:.1} s)",
+        "{}: {what}, {} checks, {} failed ({:.1} s)",
         r.path,
-        r.episodes.len(),
         r.checks.len(),
         failed.len(),
         r.elapsed_s

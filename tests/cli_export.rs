@@ -1332,3 +1332,93 @@ fn operators_and_sites_are_left_out_or_pseudonymised_with_a_key() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("at least 16 bytes"), "{}", stderr(&o));
 }
+
+/// `reel check --json` on `dir`: (exit code, failed checks as "check: message").
+fn failed_checks(dir: &Path) -> (Option<i32>, Vec<String>) {
+    let o = run(reel().arg("check").arg("--json").arg(dir));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let failed = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| format!("{}: {}", c["check"].as_str().unwrap(), c["message"]))
+        .collect();
+    (o.status.code(), failed)
+}
+
+#[test]
+fn check_reads_an_exported_datasets_tables_and_videos() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two recordings of the same motion under different episode ids.
+    let a = write_episode(
+        &dir.path().join("a.mcap"),
+        2_000_000_000,
+        &Spec::plain("pick", 1.0),
+    );
+    let b = write_episode(
+        &dir.path().join("b.mcap"),
+        2_000_000_000,
+        &Spec::plain("pick", 1.0),
+    );
+    let c = write_episode(
+        &dir.path().join("c.mcap"),
+        6_000_000_000,
+        &Spec::plain("pick", 1.2),
+    );
+    let clean = dir.path().join("clean");
+    assert!(export(&["--vcodec", "h264"], &[&a, &c], &clean)
+        .status
+        .success());
+    let (code, failed) = failed_checks(&clean);
+    assert_eq!((code, failed.len()), (Some(0), 0), "{failed:?}");
+    let o = run(reel().arg("check").arg("--json").arg(&clean));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    for n in [
+        "episode-rows",
+        "videos",
+        "indices",
+        "timestamps",
+        "stats",
+        "duplicate-episodes",
+    ] {
+        assert!(names.contains(&n), "{n} not checked: {names:?}");
+    }
+
+    let dup = dir.path().join("dup");
+    assert!(export(&["--vcodec", "h264"], &[&a, &b], &dup)
+        .status
+        .success());
+    let (code, failed) = failed_checks(&dup);
+    assert_eq!(code, Some(4), "{failed:?}");
+    assert!(
+        failed.len() == 1 && failed[0].contains("same observation.state trajectory as episode 0"),
+        "{failed:?}"
+    );
+
+    // A row count that no longer matches, and a lost video file.
+    let info_path = clean.join("meta/info.json");
+    let mut info = json_of(&info_path);
+    info["total_frames"] = serde_json::json!(info["total_frames"].as_u64().unwrap() + 1);
+    std::fs::write(&info_path, serde_json::to_vec_pretty(&info).unwrap()).unwrap();
+    let video = walk(&clean.join("videos")).remove(0);
+    std::fs::remove_file(&video).unwrap();
+    let (code, failed) = failed_checks(&clean);
+    assert_eq!(code, Some(3), "{failed:?}");
+    let all = failed.join("\n");
+    for needle in [
+        "indices: ",
+        "for total_frames",
+        "videos: ",
+        "missing or not a readable MP4",
+        "manifest: ",
+    ] {
+        assert!(all.contains(needle), "{needle} not in {all}");
+    }
+}

@@ -15,6 +15,7 @@
 //! per sampling interval decompressed. Camera frames are decoded only at
 //! the sampling interval, at 1/8 size.
 
+pub mod dataset;
 pub mod frames;
 pub mod html;
 pub mod rules;
@@ -293,7 +294,8 @@ impl Default for CheckOptions {
 }
 
 /// Checks `path`: an episode, a folder of episodes, or an exported dataset
-/// (a folder with `manifest.json`: the integrity of every file).
+/// (a folder with `manifest.json`: the integrity of every file, and for a
+/// LeRobot dataset what its tables and videos hold).
 pub fn check(
     path: &Path,
     thresholds: &Thresholds,
@@ -324,6 +326,9 @@ pub fn check(
     let mut checks = rules::evaluate(&episodes, &duplicates, thresholds);
     if let Some(m) = &manifest_report {
         checks.extend(rules::manifest_checks(m));
+        if path.join("meta/info.json").is_file() {
+            checks.extend(dataset::lerobot_checks(path, thresholds));
+        }
     }
     let scores = rules::score(&checks, thresholds);
     let passed = scores.iter().all(|s| s.passed);

@@ -50,9 +50,35 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Reads the dataset at `root`. Files must still have the sizes the
-    /// manifest gives (a cheap guard; `reel check` verifies the hashes).
+    /// Reads the dataset at `root` to derive a release from it. Files must
+    /// still have the sizes the manifest gives (a cheap guard; `reel check`
+    /// verifies the hashes).
     pub fn open(root: &Path) -> Result<Self, ExportError> {
+        let ds = Self::read(root)?;
+        for f in &ds.manifest.files {
+            let path = root.join(&f.path);
+            match std::fs::metadata(&path) {
+                Ok(m) if m.len() == f.size => {}
+                Ok(_) => {
+                    return Err(ExportError::input(
+                        &path,
+                        "changed since the release (size differs from manifest.json); run `reel check` on the dataset",
+                    ))
+                }
+                Err(_) => {
+                    return Err(ExportError::input(
+                        &path,
+                        "missing since the release; run `reel check` on the dataset",
+                    ))
+                }
+            }
+        }
+        Ok(ds)
+    }
+
+    /// Reads the dataset's metadata and episode table, without the size
+    /// guard of [`Self::open`].
+    pub fn read(root: &Path) -> Result<Self, ExportError> {
         let info_path = root.join("meta/info.json");
         let info: Value = serde_json::from_slice(
             &std::fs::read(&info_path).map_err(|e| ExportError::io(&info_path, e))?,
@@ -74,24 +100,6 @@ impl Dataset {
             ));
         }
         let manifest = Manifest::read(root)?;
-        for f in &manifest.files {
-            let path = root.join(&f.path);
-            match std::fs::metadata(&path) {
-                Ok(m) if m.len() == f.size => {}
-                Ok(_) => {
-                    return Err(ExportError::input(
-                        &path,
-                        "changed since the release (size differs from manifest.json); run `reel check` on the dataset",
-                    ))
-                }
-                Err(_) => {
-                    return Err(ExportError::input(
-                        &path,
-                        "missing since the release; run `reel check` on the dataset",
-                    ))
-                }
-            }
-        }
         let manifest_sha256 = manifest::hash_file(&root.join(manifest::MANIFEST))?.1;
         let tasks = tables::read_labels(&root.join("meta/tasks.parquet"), "task")?;
         let mut episodes = Vec::new();
@@ -144,6 +152,25 @@ impl Dataset {
             .find(|s| s.episode_index == Some(index as u64))
     }
 
+    /// The video file (relative to the root) of `key` at `loc`.
+    pub fn video_file(&self, key: &str, loc: &VideoLocation) -> String {
+        self.info["video_path"]
+            .as_str()
+            .unwrap_or("videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4")
+            .replace("{video_key}", key)
+            .replace("{chunk_index:03d}", &format!("{:03}", loc.chunk))
+            .replace("{file_index:03d}", &format!("{:03}", loc.file))
+    }
+
+    /// The data file (relative to the root) of episode row `row`.
+    pub fn data_file(&self, row: &EpisodeRow) -> String {
+        self.info["data_path"]
+            .as_str()
+            .unwrap_or("data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet")
+            .replace("{chunk_index:03d}", &format!("{:03}", row.data_chunk))
+            .replace("{file_index:03d}", &format!("{:03}", row.data_file))
+    }
+
     /// The episode's task (its first).
     pub fn task_of(&self, index: usize) -> &str {
         self.episodes[index]
@@ -154,7 +181,7 @@ impl Dataset {
 }
 
 /// All record batches of a Parquet file, each row group whole.
-fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, ExportError> {
+pub(crate) fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, ExportError> {
     let file = std::fs::File::open(path).map_err(|e| ExportError::io(path, e))?;
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| ExportError::input(path, format!("not readable Parquet: {e}")))?;
@@ -644,10 +671,6 @@ pub fn write(
         .collect();
 
     // Data: each kept episode's rows, renumbered, one row group each.
-    let data_path = |chunk: u32, file: u32| {
-        ds.root
-            .join(format!("data/chunk-{chunk:03}/file-{file:03}.parquet"))
-    };
     let mut loaded: HashMap<(u32, u32), RecordBatch> = HashMap::new();
     let mut cursor = Cursor::default();
     let mut writer: Option<DataFile> = None;
@@ -658,7 +681,7 @@ pub fn write(
     for (new_ep, &old_ep) in plan.order.iter().enumerate() {
         let row = &ds.episodes[old_ep];
         let key = (row.data_chunk, row.data_file);
-        let path = data_path(key.0, key.1);
+        let path = ds.root.join(ds.data_file(row));
         if let std::collections::hash_map::Entry::Vacant(slot) = loaded.entry(key) {
             let mut batches = read_batches(&path)?;
             if batches.len() != 1 {
@@ -719,18 +742,10 @@ pub fn write(
     drop(loaded);
 
     // Videos: the files the kept episodes point into, linked.
-    let video_path = ds.info["video_path"]
-        .as_str()
-        .unwrap_or("videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4");
     let mut linked_files: BTreeSet<String> = BTreeSet::new();
     for r in &rows_out {
         for (key, loc) in &r.videos {
-            linked_files.insert(
-                video_path
-                    .replace("{video_key}", key)
-                    .replace("{chunk_index:03d}", &format!("{:03}", loc.chunk))
-                    .replace("{file_index:03d}", &format!("{:03}", loc.file)),
-            );
+            linked_files.insert(ds.video_file(key, loc));
         }
     }
     if ds.root.join(subtasks::TABLE).exists() {
