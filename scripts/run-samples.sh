@@ -13,7 +13,7 @@
 #  5. quality reports (`reel check`, terminal + HTML): the synthetic episodes pass
 #     every dimension; the recorded ones are checked without requiring camera
 #     calibration (samples/quality/emulated-rig.toml: the emulated cameras have no lens);
-#  6. pre-label the synthetic episodes (`reel annotate --auto`: per-frame subtasks),
+#  6. pre-label the episodes (`reel annotate --auto`: per-frame subtasks),
 #     pack the recorded and synthetic episodes into a LeRobot dataset (export + append),
 #     split it into train/val (`reel split`, videos hard-linked), the LiDAR into LAS, and
 #     check all against their manifests;
@@ -70,9 +70,10 @@ code=0
 if [ "$code" -ne 0 ] && [ "$code" -ne 4 ]; then exit "$code"; fi
 echo "HTML reports: $out/quality-sim.html, $out/quality-recorded.html"
 
-echo "== 6. LeRobot v3.0 dataset: the first recorded episode, then the others and the synthetic ones (pre-labelled: subtasks) appended; a train/val split; LAS point clouds"
+echo "== 6. LeRobot v3.0 dataset of the pre-labelled episodes (subtasks): the first recorded episode, then the others and the synthetic ones appended; a train/val split; LAS point clouds"
 rm -rf "$out/lerobot" "$out/lerobot-split" "$out/las"
-for ep in "$out"/sim/*.mcap; do "$reel" annotate --auto "$ep" > /dev/null; done
+# Pre-labels (gripper, grasp/release, idle, motion) become the per-frame subtasks.
+for ep in "$out"/recorded/*.mcap "$out"/sim/*.mcap; do "$reel" annotate --auto "$ep" > /dev/null; done
 recorded=("$out"/recorded/*.mcap)
 "$reel" export lerobot "${recorded[0]}" --out "$out/lerobot" --repo-id reel/so101-samples --license apache-2.0
 "$reel" export lerobot "${recorded[@]:1}" "$out"/sim/*.mcap --out "$out/lerobot" --repo-id reel/so101-samples --license apache-2.0

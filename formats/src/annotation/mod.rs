@@ -159,12 +159,22 @@ impl Annotations {
     }
 
     /// The label of the segment covering `t` (s), the shortest one when
-    /// several do; subtask labels of exported frames.
+    /// several do; subtask labels of exported frames. Between segments of
+    /// equal length, a task phase (`grasp`, `release`, a person's label)
+    /// wins over the raw gripper event it coincides with.
     pub fn label_at(&self, t: f64) -> Option<&str> {
         self.segments
             .iter()
             .filter(|s| s.start_s <= t && t < s.end_s)
-            .min_by(|a, b| (a.end_s - a.start_s).total_cmp(&(b.end_s - b.start_s)))
+            .min_by(|a, b| {
+                (a.end_s - a.start_s)
+                    .total_cmp(&(b.end_s - b.start_s))
+                    .then_with(|| {
+                        a.label
+                            .starts_with("gripper ")
+                            .cmp(&b.label.starts_with("gripper "))
+                    })
+            })
             .map(|s| s.label.as_str())
     }
 }
