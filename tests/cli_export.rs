@@ -545,10 +545,11 @@ fn append_adds_episodes_without_touching_the_existing_files() {
         1_000_000_000,
         &Spec::plain("pick", 1.0),
     );
+    // A little longer: the same motion twice would be a duplicate.
     let b = write_episode(
         &dir.path().join("b.mcap"),
         9_000_000_000,
-        &Spec::plain("pick", 1.0),
+        &Spec::plain("pick", 1.1),
     );
     let out = dir.path().join("ds");
     let o = export(&["--vcodec", "h264"], &[&a], &out);

@@ -24,8 +24,8 @@ use arrow_schema::DataType;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::tables::{self, DataFile, EpisodeRow, VideoLocation};
-use super::{subtasks, Cursor, CHUNKS_SIZE, DATA_FILES_SIZE_IN_MB};
+use super::tables::{self, EpisodeRow, VideoLocation};
+use super::{subtasks, Cursor, DataFiles, CHUNKS_SIZE};
 use crate::export::card::CardEpisode;
 use crate::export::manifest::{
     self, Derivation, FileEntry, Manifest, ManifestExtras, Release, SourceEntry, APPEND_MARKER,
@@ -672,10 +672,7 @@ pub fn write(
 
     // Data: each kept episode's rows, renumbered, one row group each.
     let mut loaded: HashMap<(u32, u32), RecordBatch> = HashMap::new();
-    let mut cursor = Cursor::default();
-    let mut writer: Option<DataFile> = None;
-    let (mut total_bytes, mut total_rows) = (0u64, 0u64);
-    let limit = (DATA_FILES_SIZE_IN_MB * 1024 * 1024) as f64;
+    let mut data_files = DataFiles::new(&stage, Cursor::default());
     let mut rows_out = Vec::new();
     let mut next_index = 0i64;
     for (new_ep, &old_ep) in plan.order.iter().enumerate() {
@@ -693,30 +690,7 @@ pub fn write(
         let episode = episode_rows(&path, batch, row)?;
         let n = episode.num_rows();
         let new_rows = renumber(&path, &episode, new_ep as i64, next_index, &new_task)?;
-        if let Some(w) = &writer {
-            let avg = if total_rows > 0 {
-                total_bytes as f64 / total_rows as f64
-            } else {
-                0.0
-            };
-            if w.bytes_written() as f64 + avg * n as f64 >= limit {
-                writer.take().map(DataFile::close).transpose()?;
-                cursor = cursor.next();
-            }
-        }
-        if writer.is_none() {
-            writer = Some(DataFile::create(
-                &stage.join(cursor.path("data", "parquet")),
-                new_rows.schema(),
-            )?);
-        }
-        let w = writer
-            .as_mut()
-            .ok_or_else(|| ExportError::output(&stage, "no data file"))?;
-        let before = w.bytes_written();
-        w.write_batch(&new_rows)?;
-        total_bytes += w.bytes_written() - before;
-        total_rows += n as u64;
+        let cursor = data_files.write(&new_rows)?;
 
         let mut new_row = row.clone();
         new_row.episode_index = new_ep as i64;
@@ -736,9 +710,7 @@ pub fn write(
         rows_out.push(new_row);
         next_index += n as i64;
     }
-    if let Some(w) = writer {
-        w.close()?;
-    }
+    data_files.close()?;
     drop(loaded);
 
     // Videos: the files the kept episodes point into, linked.

@@ -174,6 +174,62 @@ impl Cursor {
     }
 }
 
+/// Data files written one episode (row group) at a time, rolling over to
+/// the next file by LeRobot's rule: when the file's size plus the average
+/// bytes per row so far times the episode's rows reaches the limit.
+struct DataFiles {
+    dir: PathBuf,
+    cursor: Cursor,
+    file: Option<DataFile>,
+    bytes: u64,
+    rows: u64,
+}
+
+impl DataFiles {
+    fn new(dir: &Path, first: Cursor) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            cursor: first,
+            file: None,
+            bytes: 0,
+            rows: 0,
+        }
+    }
+
+    /// Writes one episode's rows; returns the file they went to.
+    fn write(&mut self, batch: &arrow_array::RecordBatch) -> Result<Cursor, ExportError> {
+        let n = batch.num_rows() as u64;
+        if let Some(f) = &self.file {
+            let avg = if self.rows > 0 {
+                self.bytes as f64 / self.rows as f64
+            } else {
+                0.0
+            };
+            let limit = (DATA_FILES_SIZE_IN_MB * 1024 * 1024) as f64;
+            if f.bytes_written() as f64 + avg * n as f64 >= limit {
+                self.file.take().map(DataFile::close).transpose()?;
+                self.cursor = self.cursor.next();
+            }
+        }
+        let f = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(DataFile::create(
+                &self.dir.join(self.cursor.path("data", "parquet")),
+                batch.schema(),
+            )?),
+        };
+        let before = f.bytes_written();
+        f.write_batch(batch)?;
+        self.bytes += f.bytes_written() - before;
+        self.rows += n;
+        Ok(self.cursor)
+    }
+
+    fn close(self) -> Result<(), ExportError> {
+        self.file.map(DataFile::close).transpose().map(|_| ())
+    }
+}
+
 /// The parts of an existing dataset an append builds on.
 #[derive(Debug)]
 struct Existing {
@@ -690,13 +746,9 @@ fn build(
         Vec::new()
     };
     let schema = tables::data_schema(&vector_dims, with_subtasks);
-    let mut data_cursor = Cursor::after_existing(&root.join("data"));
-    let mut data_file: Option<DataFile> = None;
-    let mut total_bytes = 0u64;
-    let mut total_rows = 0u64;
+    let mut data_files = DataFiles::new(stage, Cursor::after_existing(&root.join("data")));
     let mut rows_out = Vec::new();
     let mut next_index = frame_base as i64;
-    let limit = DATA_FILES_SIZE_IN_MB * 1024 * 1024;
     for (e, plan) in plans.iter().enumerate() {
         let rows = DataRows {
             vectors: plan.joints.clone(),
@@ -710,30 +762,10 @@ fn build(
             }),
             fps: opts.fps,
         };
-        if let Some(f) = &data_file {
-            let avg = if total_rows > 0 {
-                total_bytes as f64 / total_rows as f64
-            } else {
-                0.0
-            };
-            if f.bytes_written() as f64 + avg * plan.frames as f64 >= limit as f64 {
-                data_file.take().map(DataFile::close).transpose()?;
-                data_cursor = data_cursor.next();
-            }
-        }
-        if data_file.is_none() {
-            data_file = Some(DataFile::create(
-                &stage.join(data_cursor.path("data", "parquet")),
-                schema.clone(),
-            )?);
-        }
-        let f = data_file
-            .as_mut()
-            .ok_or_else(|| ExportError::output(stage, "no data file"))?;
-        let before = f.bytes_written();
-        f.write_episode(&rows)?;
-        total_bytes += f.bytes_written() - before;
-        total_rows += plan.frames as u64;
+        let batch = rows
+            .to_batch(&schema)
+            .map_err(|e| ExportError::output(stage, e))?;
+        let data_cursor = data_files.write(&batch)?;
         let mut stats: Vec<(String, FeatureStats)> = Vec::new();
         let mut joint_iter = plan.joints.iter();
         let mut cam_i = 0;
@@ -772,9 +804,7 @@ fn build(
         });
         next_index += plan.frames as i64;
     }
-    if let Some(f) = data_file {
-        f.close()?;
-    }
+    data_files.close()?;
 
     // meta/episodes: one new file per run.
     let meta_cursor = Cursor::after_existing(&root.join("meta/episodes"));

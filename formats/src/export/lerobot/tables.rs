@@ -176,7 +176,6 @@ impl DataRows {
 /// A data Parquet file being written, one row group per episode.
 pub struct DataFile {
     writer: ArrowWriter<File>,
-    schema: Arc<Schema>,
     path: std::path::PathBuf,
 }
 
@@ -195,21 +194,12 @@ impl DataFile {
             std::fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
         }
         let file = File::create(path).map_err(|e| ExportError::io(path, e))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props()))
-            .map_err(|e| parquet_err(path, e))?;
+        let writer =
+            ArrowWriter::try_new(file, schema, Some(props())).map_err(|e| parquet_err(path, e))?;
         Ok(Self {
             writer,
-            schema,
             path: path.to_path_buf(),
         })
-    }
-
-    /// Appends one episode as its own row group.
-    pub fn write_episode(&mut self, rows: &DataRows) -> Result<(), ExportError> {
-        let batch = rows
-            .to_batch(&self.schema)
-            .map_err(|e| parquet_err(&self.path, e))?;
-        self.write_batch(&batch)
     }
 
     /// Appends one episode's rows, already a batch of this file's schema,
