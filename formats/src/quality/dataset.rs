@@ -202,13 +202,16 @@ pub fn lerobot_checks(root: &Path, thresholds: &Thresholds) -> Vec<CheckResult> 
                 ));
             }
             let file = ds.video_file(key, loc);
+            let first_look = !video_frames.contains_key(&file);
             let frames = *video_frames
                 .entry(file.clone())
                 .or_insert_with(|| mp4_frames(&root.join(&file)));
             match frames {
-                None => videos
+                // Said once per file, not once per episode in it.
+                None if first_look => videos
                     .problems
                     .push(format!("{file}: missing or not a readable MP4")),
+                None => {}
                 Some(n) if (loc.to_timestamp * fps).round() as u64 > n => {
                     videos.problems.push(format!(
                         "episode {} {key}: ends at frame {} of {file}, which has {n}",

@@ -49,7 +49,7 @@ tr.bad td{{background:#fdecea}} .plots{{display:flex;flex-wrap:wrap;gap:16px}}
 svg{{background:#fff;border:1px solid #e4e4e4}} svg text{{font-size:11px;fill:#333}}
 </style></head><body>
 <h1>reel check — {path}</h1>
-<div class="meta">{target} · {n} episode(s) · {version} · checked in {elapsed:.1} s</div>
+<div class="meta">{target}{n} · {version} · checked in {elapsed:.1} s</div>
 <p><span class="verdict {cls}">{verdict}</span> {failed} of {total} checks failed</p>
 "#,
         path = esc(&report.path),
@@ -58,7 +58,10 @@ svg{{background:#fff;border:1px solid #e4e4e4}} svg text{{font-size:11px;fill:#3
             super::Target::Episodes => "a folder of episodes",
             super::Target::ExportedDataset => "an exported dataset",
         },
-        n = report.episodes.len(),
+        n = match report.target {
+            super::Target::ExportedDataset => String::new(),
+            _ => format!(" · {} episode(s)", report.episodes.len()),
+        },
         version = esc(&report.software_version),
         elapsed = report.elapsed_s,
         cls = if report.passed { "pass" } else { "fail" },
@@ -108,6 +111,12 @@ svg{{background:#fff;border:1px solid #e4e4e4}} svg text{{font-size:11px;fill:#3
             m.missing.len(),
             m.added.len()
         );
+    }
+    if report.target == super::Target::ExportedDataset {
+        // An export has no per-episode section: every check is listed, so
+        // what passed is as visible as what failed.
+        h.push_str("<h2>Every check</h2>");
+        checks_table(&mut h, &report.checks.iter().collect::<Vec<_>>());
     }
     for e in &report.episodes {
         episode(&mut h, e, report);
