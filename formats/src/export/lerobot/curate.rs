@@ -508,7 +508,7 @@ fn split_key(seed: u64, id: &str, index: usize) -> String {
 
 /// Train/val/test: per task, the `val` and `test` fractions of its
 /// episodes (rounded, at least one each when the fraction is above zero
-/// and the task has enough episodes), chosen by [`split_key`]; the new
+/// and the task has enough episodes), chosen by a hash of the seed and episode id; the new
 /// order is train, then val, then test, each in source order.
 pub fn split_plan(ds: &Dataset, val: f64, test: f64, seed: u64) -> Result<Plan, ExportError> {
     if !(0.0..1.0).contains(&val) || !(0.0..1.0).contains(&test) || val + test >= 1.0 {
