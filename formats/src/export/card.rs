@@ -44,6 +44,22 @@ pub struct CardEpisode {
     pub operator: Option<String>,
 }
 
+impl CardEpisode {
+    /// The line of a manifest's source entry.
+    pub fn from_source(s: &super::manifest::SourceEntry) -> Self {
+        Self {
+            index: s.episode_index.unwrap_or(0),
+            episode_id: s.episode_id.clone(),
+            source: s.source.clone(),
+            frames: s.frames.unwrap_or(0),
+            task: s.task.clone(),
+            outcome: s.outcome.clone(),
+            dropped: s.dropped_frames.unwrap_or(0) as usize,
+            operator: s.operator.clone(),
+        }
+    }
+}
+
 /// What the card says. Stored in the manifest without its tasks,
 /// episodes and versions, which the dataset's own tables hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -108,12 +108,12 @@ pub fn lerobot_checks(root: &Path, thresholds: &Thresholds) -> Vec<CheckResult> 
     let mut per_episode: BTreeMap<i64, EpisodeRows> = BTreeMap::new();
     let mut rows_total = 0u64;
     let mut next_index = 0i64;
-    let mut data_files: Vec<String> = crate::export::manifest::list_files(root)
+    // Sorted by path: the order LeRobot reads them in.
+    let data_files: Vec<String> = crate::export::manifest::list_files(root)
         .unwrap_or_default()
         .into_iter()
         .filter(|p| p.starts_with("data/") && p.ends_with(".parquet"))
         .collect();
-    data_files.sort();
     let mut non_finite: BTreeMap<String, u64> = BTreeMap::new();
     for rel in &data_files {
         let batches = match read_batches(&root.join(rel)) {

@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::tables::{self, EpisodeRow, VideoLocation};
-use super::{subtasks, Cursor, DataFiles, CHUNKS_SIZE};
+use super::{subtasks, write_json, Cursor, DataFiles, CHUNKS_SIZE};
 use crate::export::card::CardEpisode;
 use crate::export::manifest::{
     self, Derivation, FileEntry, Manifest, ManifestExtras, Release, SourceEntry, APPEND_MARKER,
@@ -855,19 +855,7 @@ pub fn write(
     let mut full_card = card.clone();
     full_card.tasks = tasks.clone();
     full_card.changelog = changelog.clone();
-    full_card.episodes = sources
-        .iter()
-        .map(|s| CardEpisode {
-            index: s.episode_index.unwrap_or(0),
-            episode_id: s.episode_id.clone(),
-            source: s.source.clone(),
-            frames: s.frames.unwrap_or(0),
-            task: s.task.clone(),
-            outcome: s.outcome.clone(),
-            dropped: s.dropped_frames.unwrap_or(0) as usize,
-            operator: s.operator.clone(),
-        })
-        .collect();
+    full_card.episodes = sources.iter().map(CardEpisode::from_source).collect();
     full_card.splits = splits.clone();
     let readme = full_card.render();
     write_atomically(&stage.join("README.md"), readme.as_bytes())?;
@@ -910,15 +898,6 @@ pub fn write(
         written_bytes,
         elapsed_s: t0.elapsed().as_secs_f64(),
     })
-}
-
-fn write_json(path: &Path, value: &Value) -> Result<(), ExportError> {
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(|e| ExportError::io(d, e))?;
-    }
-    let bytes =
-        serde_json::to_vec_pretty(value).map_err(|e| ExportError::output(path, e.to_string()))?;
-    write_atomically(path, &bytes)
 }
 
 fn int_column<'a>(

@@ -306,7 +306,7 @@ fn read_existing(out: &Path, features: &Value, fps: u32) -> Result<Option<Existi
         return Err(different("other features, shapes or joint names".into()));
     }
     let manifest = Manifest::read(out)?;
-    let tasks = read_tasks(&out.join("meta/tasks.parquet"))?;
+    let tasks = tables::read_labels(&out.join("meta/tasks.parquet"), "task")?;
     let stats_path = out.join("meta/stats.json");
     let stats_json: Value = std::fs::read(&stats_path)
         .ok()
@@ -328,10 +328,6 @@ fn read_existing(out: &Path, features: &Value, fps: u32) -> Result<Option<Existi
         stats,
         manifest,
     }))
-}
-
-fn read_tasks(path: &Path) -> Result<Vec<String>, ExportError> {
-    tables::read_labels(path, "task")
 }
 
 /// Runs `f(i)` for i in 0..n on `jobs` threads; stops at the first error.
@@ -929,9 +925,7 @@ fn build(
     std::fs::create_dir_all(root.join("meta")).map_err(|e| ExportError::io(root, e))?;
     let tasks_path = root.join("meta/tasks.parquet");
     let batch = tables::tasks_batch(&tasks).map_err(|e| ExportError::output(&tasks_path, e))?;
-    let tmp = tasks_path.with_extension("reel-tmp");
-    tables::write_table(&tmp, &batch)?;
-    std::fs::rename(&tmp, &tasks_path).map_err(|e| ExportError::io(&tasks_path, e))?;
+    tables::replace_table(&tasks_path, &batch)?;
     write_json(&root.join("meta/stats.json"), &Value::Object(stats_json))?;
     if with_subtasks {
         subtasks::write_table(root, &subtask_labels)?;
@@ -1153,19 +1147,7 @@ fn make_card(
     if appended {
         collection.push("Episodes were added in more than one export; manifest.json lists every source episode with its sha256.".into());
     }
-    let episodes = all
-        .iter()
-        .map(|s| CardEpisode {
-            index: s.episode_index.unwrap_or(0),
-            episode_id: s.episode_id.clone(),
-            source: s.source.clone(),
-            frames: s.frames.unwrap_or(0),
-            task: s.task.clone(),
-            outcome: s.outcome.clone(),
-            dropped: s.dropped_frames.unwrap_or(0) as usize,
-            operator: s.operator.clone(),
-        })
-        .collect();
+    let episodes = all.iter().map(CardEpisode::from_source).collect();
     let video = match settings.codec {
         VideoCodec::Av1 => format!(
             "AV1 (SVT-AV1 preset {}, crf {}, keyframe every {} frames), yuv420p, MP4, {} fps",

@@ -105,7 +105,5 @@ pub fn write_table(root: &Path, labels: &[String]) -> Result<(), ExportError> {
     let path = root.join(TABLE);
     let batch = tables::label_table(FEATURE, "subtask", labels)
         .map_err(|e| ExportError::output(&path, e))?;
-    let tmp = path.with_extension("reel-tmp");
-    tables::write_table(&tmp, &batch)?;
-    std::fs::rename(&tmp, &path).map_err(|e| ExportError::io(&path, e))
+    tables::replace_table(&path, &batch)
 }

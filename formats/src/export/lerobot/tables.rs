@@ -237,6 +237,14 @@ pub fn write_table(path: &Path, batch: &RecordBatch) -> Result<(), ExportError> 
     w.close().map(|_| ()).map_err(|e| parquet_err(path, e))
 }
 
+/// Writes `batch` as `path` through a temporary file and a rename, so a
+/// reader sees the old table or the new one, never half of one.
+pub fn replace_table(path: &Path, batch: &RecordBatch) -> Result<(), ExportError> {
+    let tmp = path.with_extension("reel-tmp");
+    write_table(&tmp, batch)?;
+    std::fs::rename(&tmp, path).map_err(|e| ExportError::io(path, e))
+}
+
 /// `meta/tasks.parquet`: `task_index`, `task`, with the pandas metadata
 /// that makes `task` the index (LeRobot looks tasks up by it).
 pub fn tasks_batch(tasks: &[String]) -> Result<RecordBatch, String> {
