@@ -227,6 +227,12 @@ pub struct Camera {
     /// kernel stamp). Measure it with the calibration tools.
     #[serde(default)]
     pub latency_ms: f64,
+    /// How frames without a device stamp are timed: `arrival` (the host
+    /// time a frame arrived) or `cadence` (the camera exposes on its own
+    /// fixed frame clock, which reel fits to the arrivals so scheduling
+    /// and network delays drop out; see [`crate::clock::FrameCadence`]).
+    #[serde(default)]
+    pub stamps: CameraStamps,
     /// `reel emulate` serves this camera: an MJPEG-over-HTTP stream at the
     /// `source` URL (which must be `http://127.0.0.1:PORT/...`), each frame
     /// stamped with its acquisition time.
@@ -253,6 +259,19 @@ impl Camera {
 
 fn default_camera_format() -> CameraFormat {
     CameraFormat::Jpeg
+}
+
+/// How a camera's frames are timed (V4L2 frames carry a kernel stamp
+/// either way).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraStamps {
+    /// When the frame arrived, minus `latency_ms`.
+    #[default]
+    Arrival,
+    /// On the camera's fixed frame clock, fitted to the arrivals, minus
+    /// `latency_ms`. Only for cameras at a fixed frame rate.
+    Cadence,
 }
 
 /// How a camera is stored.

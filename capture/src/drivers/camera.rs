@@ -1,7 +1,9 @@
 //! The camera driver: any FFmpeg source (V4L2, RTSP/HTTP stream, lavfi
 //! `testsrc2`) to `CompressedImage` (JPEG) or `CompressedVideo` (H.264).
 //! MJPEG sources stored as JPEG pass through without re-encoding; anything
-//! else is decoded and encoded once. A source that fails is reported,
+//! else is decoded and encoded once. Frames are stamped with the V4L2
+//! kernel time, or their arrival, or (rig `stamps = "cadence"`) on the
+//! camera's frame clock fitted to the arrivals. A source that fails is reported,
 //! reopened every second, and the gap is recorded as events.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,9 +17,10 @@ use reel_formats::ros2::sensor_msgs::CompressedImage;
 use reel_formats::ros2::std_msgs::Header;
 use reel_formats::time::host_now_nanos;
 
+use crate::clock::FrameCadence;
 use crate::recorder::sink::{Payload, Sink};
 use crate::recorder::sleep_unless_stopped;
-use crate::rig::{Camera, CameraFormat};
+use crate::rig::{Camera, CameraFormat, CameraStamps};
 use crate::video::{self, Codec, Converter, Encoder, Source};
 
 /// Where a camera's output goes.
@@ -107,51 +110,14 @@ fn stream(
     let paced_start = host_now_nanos();
     let mut n: u64 = 0;
     let mut decoded = ffmpeg::frame::Video::empty();
-    on_open(host_now_nanos());
-    while !stop.load(Ordering::Relaxed) {
-        if source == Source::TestSrc2 {
-            // lavfi makes frames as fast as they are read: pace them like a
-            // sensor that exposes one frame per period.
-            let due = paced_start + n * period;
-            let now = host_now_nanos();
-            if due > now {
-                std::thread::sleep(Duration::from_nanos(due - now));
-            }
-            n += 1;
-        }
-        // A fresh packet per read: av_read_frame does not release what a
-        // reused packet still holds (ffmpeg-next's `read` does not either).
-        let mut packet = ffmpeg::Packet::empty();
-        packet.read(&mut input).map_err(|e| e.to_string())?;
-        if packet.stream() != stream_index {
-            continue;
-        }
-        let received = host_now_nanos();
-        let acquired = match (&source, packet.pts()) {
-            // V4L2 buffers carry the kernel's CLOCK_MONOTONIC stamp (µs).
-            (Source::V4l2(_), Some(pts)) => {
-                let ns = i128::from(pts) * 1_000_000_000 * i128::from(time_base.numerator())
-                    / i128::from(time_base.denominator().max(1));
-                u64::try_from(ns + mono_offset).unwrap_or(received)
-            }
-            _ => received.saturating_sub(latency),
-        };
-        let mut outputs = Vec::new();
-        match encoder.as_mut() {
-            None => {
-                if let Some(data) = packet.data() {
-                    outputs.push(data.to_vec());
-                }
-            }
-            Some(enc) => {
-                decoder.send_packet(&packet).map_err(|e| e.to_string())?;
-                while decoder.receive_frame(&mut decoded).is_ok() {
-                    let mut frame = converter.run(&decoded)?;
-                    outputs.extend(enc.encode(&mut frame)?);
-                }
-            }
-        }
-        for data in outputs {
+    // Frames of a cadence-timed camera wait for their successor (see
+    // `FrameCadence`); V4L2 frames carry the kernel's stamp instead.
+    let mut cadence = (camera.stamps == CameraStamps::Cadence
+        && !matches!(source, Source::V4l2(_)))
+    .then(|| FrameCadence::new(camera.fps));
+    let mut held: Option<(u64, Vec<Vec<u8>>)> = None;
+    let emit = |received: u64, acquired: u64, outputs: Vec<Vec<u8>>| -> bool {
+        outputs.into_iter().all(|data| {
             let payload = match codec {
                 Codec::Jpeg => Payload::Image(CompressedImage {
                     header: Header::new(acquired, frame_id.clone()),
@@ -165,10 +131,79 @@ fn stream(
                     format: "h264".into(),
                 }),
             };
-            if !sink.send(topics.frames, received, acquired, payload) {
-                return Ok(());
+            sink.send(topics.frames, received, acquired, payload)
+        })
+    };
+    on_open(host_now_nanos());
+    let result = 'read: loop {
+        if stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        if source == Source::TestSrc2 {
+            // lavfi makes frames as fast as they are read: pace them like a
+            // sensor that exposes one frame per period.
+            let due = paced_start + n * period;
+            let now = host_now_nanos();
+            if due > now {
+                std::thread::sleep(Duration::from_nanos(due - now));
+            }
+            n += 1;
+        }
+        // A fresh packet per read: av_read_frame does not release what a
+        // reused packet still holds (ffmpeg-next's `read` does not either).
+        let mut packet = ffmpeg::Packet::empty();
+        if let Err(e) = packet.read(&mut input) {
+            break Err(e.to_string());
+        }
+        if packet.stream() != stream_index {
+            continue;
+        }
+        let received = host_now_nanos();
+        let mut outputs = Vec::new();
+        match encoder.as_mut() {
+            None => {
+                if let Some(data) = packet.data() {
+                    outputs.push(data.to_vec());
+                }
+            }
+            Some(enc) => {
+                if let Err(e) = decoder.send_packet(&packet) {
+                    break Err(e.to_string());
+                }
+                while decoder.receive_frame(&mut decoded).is_ok() {
+                    match converter.run(&decoded).and_then(|mut f| enc.encode(&mut f)) {
+                        Ok(packets) => outputs.extend(packets),
+                        Err(e) => break 'read Err(e),
+                    }
+                }
             }
         }
+        let sent = match (cadence.as_mut(), &source, packet.pts()) {
+            (Some(cadence), _, _) => {
+                let settled = cadence.push(received);
+                match (held.replace((received, outputs)), settled) {
+                    (Some((r, o)), Some(t)) => emit(r, t.saturating_sub(latency), o),
+                    _ => true,
+                }
+            }
+            // V4L2 buffers carry the kernel's CLOCK_MONOTONIC stamp (µs).
+            (None, Source::V4l2(_), Some(pts)) => {
+                let ns = i128::from(pts) * 1_000_000_000 * i128::from(time_base.numerator())
+                    / i128::from(time_base.denominator().max(1));
+                let acquired = u64::try_from(ns + mono_offset).unwrap_or(received);
+                emit(received, acquired, outputs)
+            }
+            (None, _, _) => emit(received, received.saturating_sub(latency), outputs),
+        };
+        if !sent {
+            return Ok(());
+        }
+    };
+    // The held frame is complete: store it before reporting how the stream ended.
+    if let (Some(cadence), Some((received, outputs))) = (cadence.as_mut(), held.take()) {
+        if let Some(t) = cadence.flush() {
+            emit(received, t.saturating_sub(latency), outputs);
+        }
     }
-    Ok(())
+    result
 }
