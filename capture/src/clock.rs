@@ -250,6 +250,103 @@ impl FrameCadence {
     }
 }
 
+/// Bounds the sample times of a polled device by its coarse device clock
+/// (Dynamixel's Realtime Tick: milliseconds, wrapping at 32768). The
+/// round-trip midpoint is precise when the two legs take equal time, but
+/// a stalled leg moves it by half the stall; the tick is coarse but says
+/// when the device latched to within its resolution. Over a sliding window,
+/// the midpoints' offsets from the tick (robust quantiles, so bad midpoints
+/// do not count) give the span a sample must fall in; a midpoint outside it
+/// is moved to its edge. A device clock that jumps (reboot) shows as a run
+/// of samples far outside: the window then starts over.
+#[derive(Debug, Clone)]
+pub struct TickBound {
+    wrap_ms: i64,
+    /// (unwrapped device ms, host estimate) of the previous sample.
+    last: Option<(i64, u64)>,
+    /// Recent `estimate − device time`, ns.
+    offsets: VecDeque<i64>,
+    /// (low, high) offset quantiles with margin, ns.
+    span: Option<(i64, i64)>,
+    since_update: usize,
+    outside_run: u32,
+}
+
+/// Offsets kept for the quantiles, and how many samples a new span waits for.
+const TICK_WINDOW: usize = 256;
+const TICK_MIN_SAMPLES: usize = 64;
+/// Margin beyond the quantiles, ns.
+const TICK_MARGIN: i64 = 300_000;
+/// Farther outside than this, a midpoint is not corrected but counted
+/// towards a clock jump (no stalled leg moves a midpoint this far), ns.
+const TICK_JUMP: i64 = 20_000_000;
+
+impl TickBound {
+    /// A device clock in milliseconds that wraps at `wrap_ms`.
+    pub fn new(wrap_ms: u32) -> Self {
+        Self {
+            wrap_ms: i64::from(wrap_ms.max(1)),
+            last: None,
+            offsets: VecDeque::with_capacity(TICK_WINDOW),
+            span: None,
+            since_update: 0,
+            outside_run: 0,
+        }
+    }
+
+    /// The sample time of a reading that carried `tick`, given the host's
+    /// estimate (the round-trip midpoint).
+    pub fn refine(&mut self, tick: u16, estimate: u64) -> u64 {
+        let device_ms = self.unwrap(i64::from(tick), estimate);
+        let device = device_ms * 1_000_000;
+        let offset = estimate as i64 - device;
+        if self.offsets.len() == TICK_WINDOW {
+            self.offsets.pop_front();
+        }
+        self.offsets.push_back(offset);
+        self.since_update += 1;
+        if self.offsets.len() >= TICK_MIN_SAMPLES
+            && (self.span.is_none() || self.since_update >= 32)
+        {
+            self.since_update = 0;
+            let mut sorted: Vec<i64> = self.offsets.iter().copied().collect();
+            sorted.sort_unstable();
+            let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize];
+            self.span = Some((at(0.05) - TICK_MARGIN, at(0.95) + TICK_MARGIN));
+        }
+        let Some((low, high)) = self.span else {
+            return estimate;
+        };
+        let clamped = offset.clamp(low, high);
+        if (offset - clamped).abs() > TICK_JUMP {
+            self.outside_run += 1;
+            if self.outside_run >= 5 {
+                self.offsets.clear();
+                self.span = None;
+                self.outside_run = 0;
+            }
+            return estimate;
+        }
+        self.outside_run = 0;
+        u64::try_from(device + clamped).unwrap_or(estimate)
+    }
+
+    /// The tick count without wraps: the value of `tick` modulo the wrap
+    /// nearest to where the host's elapsed time puts it.
+    fn unwrap(&mut self, tick: i64, estimate: u64) -> i64 {
+        let unwrapped = match self.last {
+            None => tick,
+            Some((last_ms, last_host)) => {
+                let expected = last_ms + (estimate as i64 - last_host as i64) / 1_000_000;
+                let wraps = ((expected - tick) as f64 / self.wrap_ms as f64).round() as i64;
+                tick + wraps * self.wrap_ms
+            }
+        };
+        self.last = Some((unwrapped, estimate));
+        unwrapped
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,5 +453,72 @@ mod tests {
         assert_eq!(clock.push(1_033_333_333), Some(1_000_000_000));
         assert_eq!(clock.flush(), Some(1_033_333_333));
         assert_eq!(clock.flush(), None);
+    }
+
+    /// A 200 Hz poll of a device latching at `t` with a 1 ms tick that
+    /// started at `boot` and drifts 30 ppm; midpoints are within 0.1 ms,
+    /// except 3 % off by 1–5 ms (a stalled leg).
+    #[test]
+    fn tick_bound_corrects_stalled_midpoints() {
+        let mut bound = TickBound::new(32_768);
+        let mut state = 99u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % 1_000_000
+        };
+        let (mut before, mut after) = (Vec::new(), Vec::new());
+        for k in 0..40_000u64 {
+            let truth = 1_000_000_000_000 + k * 5_000_000 + next() / 10;
+            let device_ms = ((truth as f64 * (1.0 + 30e-6)) as u64 / 1_000_000 + 12_345) % 32_768;
+            let noise = match next() {
+                r if r < 30_000 => 1_000_000 + r * 133,
+                r => r / 10,
+            };
+            let estimate = if k % 2 == 0 {
+                truth + noise
+            } else {
+                truth - noise.min(truth)
+            };
+            let refined = bound.refine(device_ms as u16, estimate);
+            if k > 1000 {
+                before.push(estimate.abs_diff(truth) as f64 / 1e6);
+                after.push(refined.abs_diff(truth) as f64 / 1e6);
+            }
+        }
+        let (p99_before, p99_after) = (
+            quantile(before.clone(), 0.99),
+            quantile(after.clone(), 0.99),
+        );
+        let (p50_before, p50_after) = (quantile(before, 0.5), quantile(after.clone(), 0.5));
+        assert!(p99_before > 2.0, "{p99_before}");
+        assert!(p99_after < 1.5, "p99 {p99_before} -> {p99_after} ms");
+        // Good midpoints stay as they were.
+        assert!(
+            (p50_after - p50_before).abs() < 0.01,
+            "p50 {p50_before} -> {p50_after}"
+        );
+        assert!(after.iter().all(|&e| e < 1.6), "{}", quantile(after, 1.0));
+    }
+
+    #[test]
+    fn tick_bound_starts_over_after_a_clock_jump() {
+        let mut bound = TickBound::new(32_768);
+        let mut worst_late = 0u64;
+        for k in 0..2_000u64 {
+            let truth = 5_000_000_000 + k * 5_000_000;
+            // The device reboots at sample 1000: its tick restarts at 0.
+            let device_ms = if k < 1000 {
+                truth / 1_000_000 + 777
+            } else {
+                (k - 1000) * 5
+            } % 32_768;
+            let refined = bound.refine(device_ms as u16, truth + 50_000);
+            if k > 1100 {
+                worst_late = worst_late.max(refined.abs_diff(truth));
+            }
+        }
+        assert!(worst_late < 1_000_000, "{worst_late} ns");
     }
 }

@@ -37,7 +37,9 @@ pub struct StateRead {
     /// Host time the last reply byte arrived.
     pub received_nanos: u64,
     /// Best estimate of when the servos sampled (they latch their registers
-    /// when the instruction completes on the wire); see `Transactor::sample_time`.
+    /// when the instruction completes on the wire): the round-trip midpoint,
+    /// bounded by the first servo's Realtime Tick on Dynamixel
+    /// ([`crate::clock::TickBound`]).
     pub sampled_nanos: u64,
 }
 

@@ -3,16 +3,21 @@
 use std::path::Path;
 
 use super::protocol::{reg, Instruction, InstructionPacket, Packet, PacketDecoder, BROADCAST_ID};
+use crate::clock::TickBound;
 use crate::drivers::servo::{
     BusStats, RawJointReading, ServoBus, StateRead, Status, StatusStream, Transactor,
 };
 use crate::error::{BusError, ProtocolError};
 use crate::serial::SerialLink;
 
-/// Present Current (2) + Present Velocity (4) + Present Position (4),
-/// contiguous from address 126 on XL330/XM430 (Present Load on XL430).
-const STATE_ADDRESS: u16 = reg::PRESENT_CURRENT;
-const STATE_LEN: u16 = 10;
+/// Realtime Tick (2), Moving, Moving Status, Present PWM (2), Present
+/// Current (2; Present Load on XL430), Present Velocity (4), Present
+/// Position (4): contiguous from address 120 on the X series. The tick
+/// bounds each sample's time ([`TickBound`]).
+const STATE_ADDRESS: u16 = reg::REALTIME_TICK;
+const STATE_LEN: u16 = 16;
+/// The Realtime Tick counts milliseconds modulo this.
+const TICK_WRAP_MS: u32 = 32_768;
 
 impl StatusStream for PacketDecoder {
     /// Header 4, ID, LEN 2, 0x55, ERR, CRC 2.
@@ -43,6 +48,8 @@ impl StatusStream for PacketDecoder {
 #[derive(Debug)]
 pub struct DynamixelBus {
     bus: Transactor<PacketDecoder>,
+    /// On the first servo's Realtime Tick.
+    tick: TickBound,
 }
 
 impl DynamixelBus {
@@ -50,6 +57,7 @@ impl DynamixelBus {
     pub fn new(link: SerialLink) -> Self {
         Self {
             bus: Transactor::new(link),
+            tick: TickBound::new(TICK_WRAP_MS),
         }
     }
 }
@@ -80,17 +88,30 @@ impl ServoBus for DynamixelBus {
             length: STATE_LEN,
             ids: ids.to_vec(),
         });
-        self.bus
+        let first_tick = std::cell::Cell::new(None);
+        let mut state = self
+            .bus
             .read_state(&request, ids, usize::from(STATE_LEN), |r| {
                 let p = &r.params;
+                if first_tick.get().is_none() {
+                    first_tick.set(Some(u16::from_le_bytes([p[0], p[1]])));
+                }
                 RawJointReading {
                     id: r.id,
-                    current: i32::from(i16::from_le_bytes([p[0], p[1]])),
-                    velocity: i32::from_le_bytes([p[2], p[3], p[4], p[5]]),
-                    position: i32::from_le_bytes([p[6], p[7], p[8], p[9]]),
+                    current: i32::from(i16::from_le_bytes([p[6], p[7]])),
+                    velocity: i32::from_le_bytes([p[8], p[9], p[10], p[11]]),
+                    position: i32::from_le_bytes([p[12], p[13], p[14], p[15]]),
                     error_bits: r.error,
                 }
-            })
+            })?;
+        if let Some(tick) = first_tick.get() {
+            // Never outside the round trip, whatever the tick says.
+            state.sampled_nanos = self
+                .tick
+                .refine(tick, state.sampled_nanos)
+                .clamp(state.sent_nanos, state.received_nanos);
+        }
+        Ok(state)
     }
 
     fn write_goal_positions(&mut self, goals: &[(u8, i32)]) -> Result<(), BusError> {
