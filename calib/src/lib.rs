@@ -15,6 +15,7 @@ pub mod intrinsics;
 mod lm;
 pub mod model;
 pub mod pose;
+pub mod projected_motion;
 pub mod synthetic;
 pub mod zhang;
 

@@ -117,6 +117,12 @@ pub struct TimeOffsetArgs {
     /// Largest offset searched, milliseconds (either sign).
     #[arg(long, default_value_t = 500.0)]
     max_lag_ms: f64,
+    /// What stands for a joint stream's motion when B is a camera:
+    /// `projected` (the links on /tf seen through B's camera_info and
+    /// /tf_static; joint speed where the episode lacks them) or
+    /// `joint-speed`.
+    #[arg(long, default_value = "projected", value_parser = ["projected", "joint-speed"])]
+    motion: String,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -508,17 +514,31 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
+    use reel_calib::projected_motion::predicted_activity;
     use reel_calib::time_offset::{activity, estimate};
-    let a = activity(&args.episode, &args.a)?;
-    let b = activity(&args.episode, &args.b)?;
+    let mut a = activity(&args.episode, &args.a)?;
+    let mut b = activity(&args.episode, &args.b)?;
+    // A joint stream's motion as the camera on the other side sees it.
+    let mut joint_motion = "joint speed";
+    if args.motion == "projected" {
+        if let Some(projected) = predicted_activity(&args.episode, &args.a, &args.b)? {
+            a = projected;
+            joint_motion = "links projected into the camera";
+        } else if let Some(projected) = predicted_activity(&args.episode, &args.b, &args.a)? {
+            b = projected;
+            joint_motion = "links projected into the camera";
+        }
+    }
     let r = estimate(&a, &b, args.max_lag_ms / 1000.0)
         .with_context(|| args.episode.display().to_string())?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        let mut value = serde_json::to_value(&r)?;
+        value["joint_motion"] = joint_motion.into();
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{} lags {} by {:.2} ms (correlation {:.2}, distinctness {:.2}, {:.1} s of overlap); subtract it from {}'s stamps to align them",
+        "{} lags {} by {:.2} ms (correlation {:.2}, distinctness {:.2}, {:.1} s of overlap, joint motion from {joint_motion}); subtract it from {}'s stamps to align them",
         args.b,
         args.a,
         r.b_lags_a_s * 1000.0,

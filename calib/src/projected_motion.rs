@@ -1,0 +1,269 @@
+//! Image motion predicted from the robot: the links on `/tf` (and any
+//! tracked object on it) projected into a camera through `/tf_static` and
+//! its `camera_info`, as pixels per second summed over points on the moving
+//! links. Joint speed weighs every joint alike, although a camera sees a
+//! gripper's jaw move a few pixels and the same shoulder speed move the arm
+//! far more in some poses than in others; the projection weighs motion as
+//! the camera sees it, so the time offset's estimate is not pulled towards
+//! the joints the camera barely sees. A camera on a link (a wrist camera)
+//! sees the table move instead: points on the ground plane around the
+//! robot stand for it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use reel_formats::episode::{schema_name, EpisodeReader};
+use reel_formats::geometry::Iso;
+use reel_formats::ros2::sensor_msgs::{CameraInfo, JointState};
+use reel_formats::ros2::tf2_msgs::TFMessage;
+
+use crate::error::CalibError;
+use crate::time_offset::Activity;
+
+/// Frames and their parents: `child → (parent, parent_from_child)`.
+type Tree = BTreeMap<String, (String, Iso)>;
+
+/// One `/tf` message: its stamp and its `(parent, child, parent_from_child)`.
+struct TfSample {
+    stamp: u64,
+    entries: Vec<(String, String, Iso)>,
+}
+
+/// What the projection reads from an episode.
+struct Recording {
+    statics: Tree,
+    moving: Vec<TfSample>,
+    info: CameraInfo,
+}
+
+/// Besides each link's origin and the middle of the link to its parent,
+/// points this far along its axes (both ways), so a link turning about its
+/// own axis moves points too, metres.
+const AXIS_POINT_M: f64 = 0.03;
+/// Points closer to the camera than this are not projected, metres.
+const NEAR_M: f64 = 0.05;
+/// The ground grid a moving camera sees: half-size and step, metres.
+const GROUND_HALF_M: f64 = 0.6;
+const GROUND_STEP_M: f64 = 0.05;
+
+/// The pose of `frame` in the tree's root (the frame with no parent), or
+/// `None` for a frame the tree does not hold or a cycle.
+fn root_pose(tree: &Tree, frame: &str) -> Option<Iso> {
+    let mut pose = Iso::IDENTITY;
+    let mut at = frame;
+    for _ in 0..64 {
+        match tree.get(at) {
+            None => return Some(pose),
+            Some((parent, parent_from_child)) => {
+                pose = parent_from_child.then_apply_to(&pose);
+                at = parent;
+            }
+        }
+    }
+    None
+}
+
+/// Predicted image activity of the camera whose frames are on
+/// `image_topic` (`/camera/<name>/...`) from the links that the arm of
+/// `joints_topic` moves: the `/tf` messages stamped like its samples (a
+/// recorder puts an arm's links on `/tf` at its sample times), at the
+/// midpoints between successive ones. `Ok(None)` when the episode lacks
+/// what the projection needs (`JointState` on `joints_topic`, `/tf` at its
+/// stamps, the camera's `camera_info`): joint speed then stands in.
+pub fn predicted_activity(
+    path: &Path,
+    joints_topic: &str,
+    image_topic: &str,
+) -> Result<Option<Activity>, CalibError> {
+    let Some(camera) = image_topic
+        .strip_prefix("/camera/")
+        .and_then(|rest| rest.split('/').next())
+    else {
+        return Ok(None);
+    };
+    let Some(recording) = read(path, joints_topic, camera)? else {
+        return Ok(None);
+    };
+    let info = &recording.info;
+    let (fx, fy, cx, cy) = (info.k[0], info.k[4], info.k[2], info.k[5]);
+    if recording.moving.len() < 8 || fx <= 0.0 || fy <= 0.0 {
+        return Ok(None);
+    }
+    let camera_frame = info.header.frame_id.as_str();
+    let (w, h) = (f64::from(info.width), f64::from(info.height));
+    let project = |p: [f64; 3]| {
+        if p[2] < NEAR_M {
+            return None;
+        }
+        let (u, v) = (fx * p[0] / p[2] + cx, fy * p[1] / p[2] + cy);
+        ((0.0..w).contains(&u) && (0.0..h).contains(&v)).then_some([u, v])
+    };
+
+    let mut moving_frames: Vec<&str> = recording
+        .moving
+        .iter()
+        .flat_map(|m| m.entries.iter().map(|(_, child, _)| child.as_str()))
+        .collect();
+    moving_frames.sort_unstable();
+    moving_frames.dedup();
+    let mut tree = recording.statics.clone();
+    for (parent, child, iso) in recording.moving.iter().flat_map(|m| &m.entries) {
+        tree.entry(child.clone()).or_insert((parent.clone(), *iso));
+    }
+    let ground = if rides_on(&tree, camera_frame, &moving_frames) {
+        ground_points()
+    } else {
+        Vec::new()
+    };
+
+    let mut out = Activity::default();
+    let mut previous: Option<(f64, Vec<Option<[f64; 2]>>)> = None;
+    for sample in &recording.moving {
+        for (parent, child, iso) in &sample.entries {
+            tree.insert(child.clone(), (parent.clone(), *iso));
+        }
+        let Some(root_from_camera) = root_pose(&tree, camera_frame) else {
+            continue;
+        };
+        let camera_from_root = root_from_camera.inverse();
+        let mut points = link_points(&tree, &moving_frames);
+        points.extend(&ground);
+        let pixels: Vec<Option<[f64; 2]>> = points
+            .iter()
+            .map(|p| project(camera_from_root.apply(*p)))
+            .collect();
+        let t = sample.stamp as f64 * 1e-9;
+        if let Some((t0, before)) = &previous {
+            let dt = t - t0;
+            if dt > 0.0 && before.len() == pixels.len() {
+                let moved: f64 = before
+                    .iter()
+                    .zip(&pixels)
+                    .filter_map(|(a, b)| Some((a.as_ref()?, b.as_ref()?)))
+                    .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+                    .sum();
+                out.t.push((t0 + t) / 2.0);
+                out.value.push(moved / dt);
+            }
+        }
+        previous = Some((t, pixels));
+    }
+    Ok((out.t.len() >= 8).then_some(out))
+}
+
+/// The `/tf_static` tree, the `/tf` messages stamped like a sample of
+/// `joints_topic` (only the links that arm moves), and the camera's first
+/// `camera_info`; `None` when one is missing or `joints_topic` is not a
+/// `JointState` stream.
+fn read(path: &Path, joints_topic: &str, camera: &str) -> Result<Option<Recording>, CalibError> {
+    let info_topic = format!("/camera/{camera}/camera_info");
+    let reader = EpisodeReader::open(path).map_err(|e| CalibError::input(path, e.to_string()))?;
+    let bad = |e: reel_formats::Error| CalibError::input(path, e.to_string());
+    let mut statics = Tree::new();
+    let mut info: Option<CameraInfo> = None;
+    let mut moving = Vec::new();
+    let mut joint_stamps = BTreeSet::new();
+    for (index, message) in reader.messages().enumerate() {
+        let message = message.map_err(bad)?;
+        let topic = message.channel.topic.as_str();
+        let schema = schema_name(&message.channel);
+        if topic == joints_topic {
+            if schema != "sensor_msgs/msg/JointState" {
+                return Ok(None);
+            }
+            let js: JointState = reader.decode(&message, index as u64).map_err(bad)?;
+            joint_stamps.insert(js.header.stamp.to_nanos());
+        } else if matches!(topic, "/tf" | "/tf_static") && schema == "tf2_msgs/msg/TFMessage" {
+            let tf: TFMessage = reader.decode(&message, index as u64).map_err(bad)?;
+            let entries = tf.transforms.iter().map(|t| {
+                (
+                    t.header.frame_id.clone(),
+                    t.child_frame_id.clone(),
+                    Iso::from_msg(t),
+                )
+            });
+            if topic == "/tf_static" {
+                for (parent, child, iso) in entries {
+                    statics.insert(child, (parent, iso));
+                }
+            } else if let Some(first) = tf.transforms.first() {
+                moving.push(TfSample {
+                    stamp: first.header.stamp.to_nanos(),
+                    entries: entries.collect(),
+                });
+            }
+        } else if topic == info_topic && info.is_none() {
+            info = Some(reader.decode(&message, index as u64).map_err(bad)?);
+        }
+    }
+    // Only the links this arm moves, at its sample times; most of its
+    // samples must have them.
+    moving.retain(|m| joint_stamps.contains(&m.stamp));
+    if moving.is_empty() || moving.len() * 10 < joint_stamps.len() * 9 {
+        return Ok(None);
+    }
+    Ok(info.map(|info| Recording {
+        statics,
+        moving,
+        info,
+    }))
+}
+
+/// Whether `frame` hangs below one of `moving` (a camera on a link).
+fn rides_on(tree: &Tree, frame: &str, moving: &[&str]) -> bool {
+    let mut at = frame;
+    for _ in 0..64 {
+        if moving.contains(&at) {
+            return true;
+        }
+        match tree.get(at) {
+            Some((parent, _)) => at = parent,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Points on the ground plane (z = 0 of the root) around the origin.
+fn ground_points() -> Vec<[f64; 3]> {
+    let steps = (GROUND_HALF_M / GROUND_STEP_M) as i32;
+    (-steps..=steps)
+        .flat_map(|i| {
+            (-steps..=steps).map(move |j| {
+                [
+                    f64::from(i) * GROUND_STEP_M,
+                    f64::from(j) * GROUND_STEP_M,
+                    0.0,
+                ]
+            })
+        })
+        .collect()
+}
+
+/// In the root frame: each moving frame's origin, points along its axes,
+/// and the middle of its link to its parent.
+fn link_points(tree: &Tree, moving: &[&str]) -> Vec<[f64; 3]> {
+    let mut points = Vec::with_capacity(moving.len() * 8);
+    for frame in moving {
+        let Some(pose) = root_pose(tree, frame) else {
+            continue;
+        };
+        points.push(pose.t);
+        for axis in 0..3 {
+            for sign in [-1.0, 1.0] {
+                let mut p = [0.0; 3];
+                p[axis] = sign * AXIS_POINT_M;
+                points.push(pose.apply(p));
+            }
+        }
+        if let Some(parent_pose) = tree
+            .get(*frame)
+            .and_then(|(parent, _)| root_pose(tree, parent))
+        {
+            points.push(std::array::from_fn(|k| {
+                0.5 * (pose.t[k] + parent_pose.t[k])
+            }));
+        }
+    }
+    points
+}
