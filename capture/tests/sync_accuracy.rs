@@ -64,11 +64,13 @@ fn bimanual_timestamps_match_ground_truth() {
     // targets (p99 ≤ 2 ms joints and LiDAR, ≤ 5 ms cameras) are checked by
     // the release benchmark `record_bimanual`. Here the stamps must be
     // right: a wrong offset, clock mapping or latency model shows up in the
-    // median and in gross outliers.
+    // median and in gross outliers. The cameras are timed on their frame
+    // clock (`stamps = "cadence"`), which scheduling delays do not reach,
+    // so their target holds even here.
     for (name, v, p50_max, p99_max) in [
         ("joints", &errors.joints_ms, 1.0, 10.0),
         ("lidar", &errors.lidar_ms, 1.0, 10.0),
-        ("cameras", &errors.cameras_ms, 2.5, 20.0),
+        ("cameras", &errors.cameras_ms, 1.0, 5.0),
     ] {
         assert!(v.len() > 20, "{name}: only {} samples", v.len());
         let (p50, p99) = (percentile(v, 50.0), percentile(v, 99.0));
