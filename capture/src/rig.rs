@@ -227,10 +227,12 @@ pub struct Camera {
     /// kernel stamp). Measure it with the calibration tools.
     #[serde(default)]
     pub latency_ms: f64,
-    /// How frames without a device stamp are timed: `arrival` (the host
-    /// time a frame arrived) or `cadence` (the camera exposes on its own
+    /// How frames without a kernel stamp are timed: `arrival` (the host
+    /// time a frame arrived), `cadence` (the camera exposes on its own
     /// fixed frame clock, which reel fits to the arrivals so scheduling
-    /// and network delays drop out; see [`crate::clock::FrameCadence`]).
+    /// and network delays drop out; see [`crate::clock::FrameCadence`]) or
+    /// `device` (the stream's presentation times, mapped by
+    /// [`crate::clock::ClockFit`]).
     #[serde(default)]
     pub stamps: CameraStamps,
     /// `reel emulate` serves this camera: an MJPEG-over-HTTP stream at the
@@ -272,6 +274,11 @@ pub enum CameraStamps {
     /// On the camera's fixed frame clock, fitted to the arrivals, minus
     /// `latency_ms`. Only for cameras at a fixed frame rate.
     Cadence,
+    /// By the stream's own presentation times (RTP timestamps of RTSP,
+    /// MPEG-TS PTS), the sender's clock mapped to the host clock by an
+    /// offset + drift fit on the arrivals' lower envelope, minus
+    /// `latency_ms`. Frames without one fall back to their arrival.
+    Device,
 }
 
 /// How a camera is stored.

@@ -3,7 +3,8 @@
 //! MJPEG sources stored as JPEG pass through without re-encoding; anything
 //! else is decoded and encoded once. Frames are stamped with the V4L2
 //! kernel time, or their arrival, or (rig `stamps = "cadence"`) on the
-//! camera's frame clock fitted to the arrivals. A source that fails is reported,
+//! camera's frame clock fitted to the arrivals, or (`stamps = "device"`)
+//! by the stream's own presentation times mapped to the host clock. A source that fails is reported,
 //! reopened every second, and the gap is recorded as events.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +18,7 @@ use reel_formats::ros2::sensor_msgs::CompressedImage;
 use reel_formats::ros2::std_msgs::Header;
 use reel_formats::time::host_now_nanos;
 
-use crate::clock::FrameCadence;
+use crate::clock::{ClockFit, FrameCadence};
 use crate::recorder::sink::{Payload, Sink};
 use crate::recorder::sleep_unless_stopped;
 use crate::rig::{Camera, CameraFormat, CameraStamps};
@@ -116,6 +117,11 @@ fn stream(
         && !matches!(source, Source::V4l2(_)))
     .then(|| FrameCadence::new(camera.fps));
     let mut held: Option<(u64, Vec<Vec<u8>>)> = None;
+    // A stream that carries its sender's presentation times (RTP
+    // timestamps of RTSP, MPEG-TS PTS): that clock mapped to the host's.
+    let mut stream_clock = (camera.stamps == CameraStamps::Device
+        && !matches!(source, Source::V4l2(_)))
+    .then(ClockFit::default);
     let emit = |received: u64, acquired: u64, outputs: Vec<Vec<u8>>| -> bool {
         outputs.into_iter().all(|data| {
             let payload = match codec {
@@ -178,22 +184,30 @@ fn stream(
                 }
             }
         }
-        let sent = match (cadence.as_mut(), &source, packet.pts()) {
-            (Some(cadence), _, _) => {
-                let settled = cadence.push(received);
-                match (held.replace((received, outputs)), settled) {
-                    (Some((r, o)), Some(t)) => emit(r, t.saturating_sub(latency), o),
-                    _ => true,
-                }
+        // The packet's presentation time on the stream's clock, ns.
+        let pts_nanos = packet.pts().map(|pts| {
+            i128::from(pts) * 1_000_000_000 * i128::from(time_base.numerator())
+                / i128::from(time_base.denominator().max(1))
+        });
+        let sent = if let Some(cadence) = cadence.as_mut() {
+            let settled = cadence.push(received);
+            match (held.replace((received, outputs)), settled) {
+                (Some((r, o)), Some(t)) => emit(r, t.saturating_sub(latency), o),
+                _ => true,
             }
+        } else if let (Source::V4l2(_), Some(ns)) = (&source, pts_nanos) {
             // V4L2 buffers carry the kernel's CLOCK_MONOTONIC stamp (µs).
-            (None, Source::V4l2(_), Some(pts)) => {
-                let ns = i128::from(pts) * 1_000_000_000 * i128::from(time_base.numerator())
-                    / i128::from(time_base.denominator().max(1));
-                let acquired = u64::try_from(ns + mono_offset).unwrap_or(received);
-                emit(received, acquired, outputs)
-            }
-            (None, _, _) => emit(received, received.saturating_sub(latency), outputs),
+            let acquired = u64::try_from(ns + mono_offset).unwrap_or(received);
+            emit(received, acquired, outputs)
+        } else if let (Some(clock), Some(ns)) = (
+            stream_clock.as_mut(),
+            pts_nanos.and_then(|ns| u64::try_from(ns).ok()),
+        ) {
+            clock.push(ns, received);
+            let acquired = clock.to_host(ns).unwrap_or(received).min(received);
+            emit(received, acquired.saturating_sub(latency), outputs)
+        } else {
+            emit(received, received.saturating_sub(latency), outputs)
         };
         if !sent {
             return Ok(());
