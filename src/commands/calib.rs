@@ -516,19 +516,26 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
 fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
     use reel_calib::projected_motion::predicted_activity;
     use reel_calib::time_offset::{activity, estimate};
-    let mut a = activity(&args.episode, &args.a)?;
-    let mut b = activity(&args.episode, &args.b)?;
-    // A joint stream's motion as the camera on the other side sees it.
-    let mut joint_motion = "joint speed";
-    if args.motion == "projected" {
-        if let Some(projected) = predicted_activity(&args.episode, &args.a, &args.b)? {
-            a = projected;
-            joint_motion = "links projected into the camera";
-        } else if let Some(projected) = predicted_activity(&args.episode, &args.b, &args.a)? {
-            b = projected;
-            joint_motion = "links projected into the camera";
+    // A joint stream's motion as the camera on the other side sees it; the
+    // stream itself is read only when that is not available.
+    let projected = |joints: &str, camera: &str| -> anyhow::Result<Option<_>> {
+        if args.motion != "projected" {
+            return Ok(None);
         }
-    }
+        Ok(predicted_activity(&args.episode, joints, camera)?)
+    };
+    let mut joint_motion = "links projected into the camera";
+    let (a, b) = if let Some(a) = projected(&args.a, &args.b)? {
+        (a, activity(&args.episode, &args.b)?)
+    } else if let Some(b) = projected(&args.b, &args.a)? {
+        (activity(&args.episode, &args.a)?, b)
+    } else {
+        joint_motion = "joint speed";
+        (
+            activity(&args.episode, &args.a)?,
+            activity(&args.episode, &args.b)?,
+        )
+    };
     let r = estimate(&a, &b, args.max_lag_ms / 1000.0)
         .with_context(|| args.episode.display().to_string())?;
     if args.json {
