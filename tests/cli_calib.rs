@@ -241,16 +241,16 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
     assert_eq!(motion, "joint speed");
     let (wrist, _) = lag("wrist", "projected");
     // The fixed camera is what the projection models: the links moving in
-    // its view (within 2.8 ms on 24 episodes; joint speed, which weighs the
-    // gripper the camera barely sees, up to 13 ms). The wrist camera sees
-    // the whole scene move, which /tf describes only as a ground plane: up
-    // to 6 ms (see the closing note).
+    // its view (within 2.6 ms on 48 sim episodes; joint speed, which weighs
+    // the gripper the camera barely sees, up to 13 ms). The wrist camera
+    // sees the whole scene move, which /tf describes only as a ground
+    // plane: within 2 ms on 41 of 48 episodes, 4.5 ms at worst.
     assert!(front.abs() < 0.0025, "front {front}");
     assert!(
         front_speed.abs() < 0.015,
         "front, joint speed {front_speed}"
     );
-    assert!(wrist.abs() < 0.007, "wrist {wrist}");
+    assert!(wrist.abs() < 0.005, "wrist {wrist}");
 
     // Injected offsets against the truth (the simulator has none of its
     // own), on the fixed camera: the target is 2 ms. Offsets up to
@@ -274,6 +274,20 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
     let worst = errors.iter().copied().fold(0.0, f64::max);
     println!("worst error on injected offsets: {:.2} ms", worst * 1e3);
     assert!(worst < 0.002, "{errors:?}");
+
+    // Several episodes pool into one offset; each one's own estimate is
+    // listed (the same episode twice: the pooled offset is its offset).
+    let out = run(reel()
+        .args(["calib", "time-offset", "--json", "--a", ta, "--b", tb])
+        .arg(&episode)
+        .arg(&episode));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let each = r["episodes"].as_array().unwrap();
+    assert_eq!(each.len(), 2);
+    let pooled = r["b_lags_a_s"].as_f64().unwrap();
+    assert!((pooled - front).abs() < 1e-9, "{pooled} vs {front}");
+    assert!(r["episode_spread_s"].as_f64().unwrap() < 1e-9);
 
     // A stream with no motion signal, and a missing topic.
     let out = run(reel()

@@ -43,6 +43,78 @@ const GRID_S: f64 = 0.001;
 
 /// Estimates the lag of `b` behind `a`, searching ±`max_lag_s`.
 pub fn estimate(a: &Activity, b: &Activity, max_lag_s: f64) -> Result<Offset, CalibError> {
+    estimate_pooled(&[(a, b)], max_lag_s)
+}
+
+/// Estimates one lag of `b` behind `a` shared by several recordings (the
+/// same rig's episodes): each pair's correlation over the lags, weighted by
+/// its overlap, is summed before the peak is taken, so motion in every
+/// episode counts and one episode's quirks weigh less.
+pub fn estimate_pooled(
+    pairs: &[(&Activity, &Activity)],
+    max_lag_s: f64,
+) -> Result<Offset, CalibError> {
+    let mut values: Vec<f64> = Vec::new();
+    let mut overlap_s = 0.0;
+    for (a, b) in pairs {
+        let (curve, overlap) = lag_correlations(a, b, max_lag_s)?;
+        if values.is_empty() {
+            values = vec![0.0; curve.len()];
+        }
+        for (v, c) in values.iter_mut().zip(&curve) {
+            *v += c * overlap;
+        }
+        overlap_s += overlap;
+    }
+    if values.is_empty() || overlap_s <= 0.0 {
+        return Err(CalibError::NotEnoughData("no recordings to compare".into()));
+    }
+    values.iter_mut().for_each(|v| *v /= overlap_s);
+    let max_lag = (max_lag_s / GRID_S) as i64;
+    let (best, &peak) = values
+        .iter()
+        .enumerate()
+        .max_by(|x, y| x.1.total_cmp(y.1))
+        .ok_or_else(|| CalibError::NotEnoughData("no lags to search".into()))?;
+    // Parabola through the peak and its neighbours.
+    let shift = if best > 0 && best + 1 < values.len() {
+        let (l, c, r) = (values[best - 1], values[best], values[best + 1]);
+        let den = l - 2.0 * c + r;
+        if den.abs() > 1e-15 {
+            (0.5 * (l - r) / den).clamp(-0.5, 0.5)
+        } else {
+            0.0
+        }
+    } else {
+        0.0
+    };
+    let lag = (best as i64 - max_lag) as f64 + shift;
+    let away = (0.1 / GRID_S) as usize;
+    let runner_up = values
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| k.abs_diff(best) > away)
+        .map(|(_, v)| *v)
+        .fold(f64::MIN, f64::max);
+    Ok(Offset {
+        b_lags_a_s: lag * GRID_S,
+        correlation: peak,
+        distinctness: if peak > 0.0 {
+            ((peak - runner_up) / peak).clamp(0.0, 1.0)
+        } else {
+            0.0
+        },
+        overlap_s,
+    })
+}
+
+/// The rank correlation of `b` with `a` at every lag in ±`max_lag_s` (on
+/// the [`GRID_S`] grid), and the streams' overlap in seconds.
+fn lag_correlations(
+    a: &Activity,
+    b: &Activity,
+    max_lag_s: f64,
+) -> Result<(Vec<f64>, f64), CalibError> {
     for (name, s) in [("A", a), ("B", b)] {
         if s.t.len() < 8 {
             return Err(CalibError::NotEnoughData(format!(
@@ -98,42 +170,7 @@ pub fn estimate(a: &Activity, b: &Activity, max_lag_s: f64) -> Result<Offset, Ca
         let covariance = dot / count - a_mean * b_mean;
         covariance / (a_sd * b_var.max(0.0).sqrt()).max(1e-12)
     };
-    let values: Vec<f64> = (-max_lag..=max_lag).map(correlation).collect();
-    let (best, &peak) = values
-        .iter()
-        .enumerate()
-        .max_by(|x, y| x.1.total_cmp(y.1))
-        .ok_or_else(|| CalibError::NotEnoughData("no lags to search".into()))?;
-    // Parabola through the peak and its neighbours.
-    let shift = if best > 0 && best + 1 < values.len() {
-        let (l, c, r) = (values[best - 1], values[best], values[best + 1]);
-        let den = l - 2.0 * c + r;
-        if den.abs() > 1e-15 {
-            (0.5 * (l - r) / den).clamp(-0.5, 0.5)
-        } else {
-            0.0
-        }
-    } else {
-        0.0
-    };
-    let lag = (best as i64 - max_lag) as f64 + shift;
-    let away = (0.1 / GRID_S) as usize;
-    let runner_up = values
-        .iter()
-        .enumerate()
-        .filter(|(k, _)| k.abs_diff(best) > away)
-        .map(|(_, v)| *v)
-        .fold(f64::MIN, f64::max);
-    Ok(Offset {
-        b_lags_a_s: lag * GRID_S,
-        correlation: peak,
-        distinctness: if peak > 0.0 {
-            ((peak - runner_up) / peak).clamp(0.0, 1.0)
-        } else {
-            0.0
-        },
-        overlap_s: end - start,
-    })
+    Ok(((-max_lag..=max_lag).map(correlation).collect(), end - start))
 }
 
 fn resample(s: &Activity, start: f64, n: usize) -> Vec<f64> {
@@ -182,17 +219,42 @@ fn normalise(v: &[f64]) -> Option<Vec<f64>> {
     (sd > 1e-9 * mean.abs().max(1e-9)).then(|| v.iter().map(|x| (x - mean) / sd).collect())
 }
 
+/// How far two grey thumbnails `width` pixels wide differ, as a motion in
+/// pixels: their mean absolute change over their mean gradient. The change
+/// alone weighs a textured view more than a plain one for the same motion,
+/// so a wrist camera turning towards texture looked late (+2.5 ms on
+/// average over 26 sim episodes; +0.8 ms with the ratio).
+fn image_motion(before: &[f64], after: &[f64], width: usize) -> f64 {
+    let height = before.len() / width.max(1);
+    let (mut change, mut gradient) = (0.0, 0.0);
+    for y in 0..height.saturating_sub(1) {
+        for x in 0..width.saturating_sub(1) {
+            let i = y * width + x;
+            let slope = |v: &[f64]| (v[i + 1] - v[i]).abs() + (v[i + width] - v[i]).abs();
+            change += (after[i] - before[i]).abs();
+            gradient += 0.5 * (slope(before) + slope(after));
+        }
+    }
+    if gradient > 1e-9 {
+        change / gradient
+    } else {
+        0.0
+    }
+}
+
 /// The activity of one topic of an episode, as a change per second between
 /// successive samples placed midway between them: joint speed from the
-/// positions for `JointState`, mean absolute change of an 80-pixel-wide grey
-/// thumbnail for `CompressedImage`. Both streams are differenced the same
-/// way, so neither is shifted against the other (a driver's velocity field
-/// may be a backward difference, half a sample late).
+/// positions for `JointState`; for `CompressedImage`, the image motion
+/// between 80-pixel-wide grey thumbnails (change over gradient). Both
+/// streams are differenced the same way, so neither is shifted against the
+/// other (a driver's velocity field may be a backward difference, half a
+/// sample late).
 pub fn activity(path: &Path, topic: &str) -> Result<Activity, CalibError> {
     let reader = EpisodeReader::open(path).map_err(|e| CalibError::input(path, e.to_string()))?;
     let mut out = Activity::default();
     let mut previous: Option<(f64, Vec<f64>)> = None;
     let mut kind = None;
+    let mut thumb_width = 0;
     for (index, message) in reader.messages().enumerate() {
         let message = message.map_err(|e| CalibError::input(path, e.to_string()))?;
         if message.channel.topic != topic {
@@ -217,6 +279,7 @@ pub fn activity(path: &Path, topic: &str) -> Result<Activity, CalibError> {
                 let w = 80;
                 let h = (decoded.height() * w / decoded.width().max(1)).max(1);
                 let thumb = image::imageops::thumbnail(&decoded, w, h);
+                thumb_width = w as usize;
                 (t, thumb.as_raw().iter().map(|&p| p as f64).collect())
             }
             other => {
@@ -237,11 +300,7 @@ pub fn activity(path: &Path, topic: &str) -> Result<Activity, CalibError> {
                         .sum::<f64>()
                         .sqrt()
                 } else {
-                    s0.iter()
-                        .zip(&sample)
-                        .map(|(a, b)| (a - b).abs())
-                        .sum::<f64>()
-                        / sample.len() as f64
+                    image_motion(s0, &sample, thumb_width)
                 };
                 out.t.push((t0 + t) / 2.0);
                 out.value.push(change / dt);
@@ -276,6 +335,62 @@ mod tests {
             out.value.push((0.2 + u / 6.0) * burst);
         }
         out
+    }
+
+    #[test]
+    fn pooled_recordings_share_one_lag() {
+        // Two recordings of different motion, both seen 21 ms late, and a
+        // third whose camera is 9 ms late: the pooled lag sits between,
+        // nearer the two that agree.
+        let shifted = |delay: f64, phase: f64| {
+            let mut a = bursts(100.0, phase);
+            let mut b = bursts(30.0, phase + delay);
+            for s in [&mut a, &mut b] {
+                s.t.iter_mut().for_each(|t| *t += 100.0 * phase);
+            }
+            (a, b)
+        };
+        let (a1, b1) = shifted(0.021, 0.0);
+        let (a2, b2) = shifted(0.021, 3.3);
+        let (a3, b3) = shifted(0.009, 7.1);
+        let two = estimate_pooled(&[(&a1, &b1), (&a2, &b2)], 0.5).unwrap();
+        assert!(
+            (two.b_lags_a_s - 0.021).abs() < 1.5e-3,
+            "{}",
+            two.b_lags_a_s
+        );
+        assert!((two.overlap_s - 2.0 * estimate(&a1, &b1, 0.5).unwrap().overlap_s).abs() < 0.1);
+        let three = estimate_pooled(&[(&a1, &b1), (&a2, &b2), (&a3, &b3)], 0.5).unwrap();
+        assert!(
+            three.b_lags_a_s > 0.009 && three.b_lags_a_s < 0.021,
+            "{}",
+            three.b_lags_a_s
+        );
+        assert!(estimate_pooled(&[], 0.5).is_err());
+    }
+
+    #[test]
+    fn image_motion_is_pixels_whatever_the_texture() {
+        // A vertical-edge pattern shifted right by one pixel changes as much
+        // as its gradient: one pixel of motion, at any contrast.
+        let width = 40;
+        let pattern = |contrast: f64, shift: usize| -> Vec<f64> {
+            (0..30 * width)
+                .map(|i| {
+                    let x = (i % width + width - shift) % width;
+                    if (x / 4).is_multiple_of(2) {
+                        100.0
+                    } else {
+                        100.0 + contrast
+                    }
+                })
+                .collect()
+        };
+        for contrast in [10.0, 80.0] {
+            let m = image_motion(&pattern(contrast, 0), &pattern(contrast, 1), width);
+            assert!((m - 1.0).abs() < 0.1, "contrast {contrast}: {m}");
+        }
+        assert_eq!(image_motion(&[5.0; 100], &[5.0; 100], 10), 0.0);
     }
 
     #[test]

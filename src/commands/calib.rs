@@ -126,8 +126,9 @@ pub struct TimeOffsetArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
-    /// The episode.
-    episode: PathBuf,
+    /// The episodes (of one rig: one offset is estimated from all of them).
+    #[arg(required = true, num_args = 1.., value_name = "EPISODE")]
+    episodes: Vec<PathBuf>,
 }
 
 /// Arguments of `reel calib intrinsics`.
@@ -515,43 +516,100 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
 
 fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
     use reel_calib::projected_motion::predicted_activity;
-    use reel_calib::time_offset::{activity, estimate};
+    use reel_calib::time_offset::{activity, estimate, estimate_pooled, Activity};
+    let max_lag_s = args.max_lag_ms / 1000.0;
     // A joint stream's motion as the camera on the other side sees it; the
     // stream itself is read only when that is not available.
-    let projected = |joints: &str, camera: &str| -> anyhow::Result<Option<_>> {
-        if args.motion != "projected" {
-            return Ok(None);
-        }
-        Ok(predicted_activity(&args.episode, joints, camera)?)
+    let streams = |episode: &PathBuf| -> anyhow::Result<(Activity, Activity, &'static str)> {
+        let projected = |joints: &str, camera: &str| -> anyhow::Result<Option<_>> {
+            if args.motion != "projected" {
+                return Ok(None);
+            }
+            Ok(predicted_activity(episode, joints, camera)?)
+        };
+        Ok(if let Some(a) = projected(&args.a, &args.b)? {
+            (
+                a,
+                activity(episode, &args.b)?,
+                "links projected into the camera",
+            )
+        } else if let Some(b) = projected(&args.b, &args.a)? {
+            (
+                activity(episode, &args.a)?,
+                b,
+                "links projected into the camera",
+            )
+        } else {
+            (
+                activity(episode, &args.a)?,
+                activity(episode, &args.b)?,
+                "joint speed",
+            )
+        })
     };
-    let mut joint_motion = "links projected into the camera";
-    let (a, b) = if let Some(a) = projected(&args.a, &args.b)? {
-        (a, activity(&args.episode, &args.b)?)
-    } else if let Some(b) = projected(&args.b, &args.a)? {
-        (activity(&args.episode, &args.a)?, b)
-    } else {
-        joint_motion = "joint speed";
-        (
-            activity(&args.episode, &args.a)?,
-            activity(&args.episode, &args.b)?,
-        )
-    };
-    let r = estimate(&a, &b, args.max_lag_ms / 1000.0)
-        .with_context(|| args.episode.display().to_string())?;
+    let mut recordings = Vec::new();
+    let mut each = Vec::new();
+    for episode in &args.episodes {
+        let (a, b, motion) = streams(episode)?;
+        let r = estimate(&a, &b, max_lag_s).with_context(|| episode.display().to_string())?;
+        each.push((episode, r, motion));
+        recordings.push((a, b));
+    }
+    let pairs: Vec<(&Activity, &Activity)> = recordings.iter().map(|(a, b)| (a, b)).collect();
+    let r = estimate_pooled(&pairs, max_lag_s)?;
+    let mut motions: Vec<&str> = each.iter().map(|(_, _, m)| *m).collect();
+    motions.dedup();
+    let joint_motion = motions.join(", ");
+    // How far the episodes' own estimates scatter around the pooled one.
+    let spread_ms = (each
+        .iter()
+        .map(|(_, e, _)| (e.b_lags_a_s - r.b_lags_a_s).powi(2))
+        .sum::<f64>()
+        / each.len() as f64)
+        .sqrt()
+        * 1000.0;
     if args.json {
         let mut value = serde_json::to_value(&r)?;
         value["joint_motion"] = joint_motion.into();
+        value["episodes"] = each
+            .iter()
+            .map(|(path, e, _)| {
+                serde_json::json!({
+                    "path": path.display().to_string(),
+                    "b_lags_a_s": e.b_lags_a_s,
+                    "correlation": e.correlation,
+                })
+            })
+            .collect();
+        if each.len() > 1 {
+            value["episode_spread_s"] = (spread_ms / 1000.0).into();
+        }
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
+    if each.len() > 1 {
+        for (path, e, _) in &each {
+            println!(
+                "  {}: {:.2} ms (correlation {:.2})",
+                path.display(),
+                e.b_lags_a_s * 1000.0,
+                e.correlation
+            );
+        }
+    }
     println!(
-        "{} lags {} by {:.2} ms (correlation {:.2}, distinctness {:.2}, {:.1} s of overlap, joint motion from {joint_motion}); subtract it from {}'s stamps to align them",
+        "{} lags {} by {:.2} ms (correlation {:.2}, distinctness {:.2}, {:.1} s of overlap{}, joint motion from {joint_motion}); subtract it from {}'s stamps to align them",
         args.b,
         args.a,
         r.b_lags_a_s * 1000.0,
         r.correlation,
         r.distinctness,
         r.overlap_s,
+        if each.len() > 1 {
+            format!(" in {} episodes, which scatter {spread_ms:.2} ms RMS about it", each.len())
+        } else {
+            String::new()
+        },
         args.b
     );
     if r.correlation < 0.3 || r.distinctness < 0.05 {
