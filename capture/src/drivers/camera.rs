@@ -45,6 +45,41 @@ pub fn frame_id(camera: &str) -> String {
     format!("camera_{camera}_optical")
 }
 
+/// How one session with a source stamps its frames.
+enum FrameTiming {
+    /// V4L2: the kernel's CLOCK_MONOTONIC buffer stamp, moved to the host
+    /// clock by this offset.
+    Kernel { monotonic_to_host: i128 },
+    /// On the camera's own frame clock fitted to the arrivals (rig
+    /// `stamps = "cadence"`): each frame waits for its successor, see
+    /// `FrameCadence`; `held` is the waiting frame (arrival, payloads).
+    Cadence {
+        cadence: FrameCadence,
+        held: Option<(u64, Vec<Vec<u8>>)>,
+    },
+    /// The stream's presentation times (RTP timestamps of RTSP, MPEG-TS
+    /// PTS) mapped to the host clock (rig `stamps = "device"`).
+    StreamClock(ClockFit),
+    /// Arrival, less the rig's `latency_ms`.
+    Arrival,
+}
+
+impl FrameTiming {
+    fn for_camera(camera: &Camera, source: &Source) -> Self {
+        match (source, camera.stamps) {
+            (Source::V4l2(_), _) => Self::Kernel {
+                monotonic_to_host: monotonic_to_host_offset(),
+            },
+            (_, CameraStamps::Cadence) => Self::Cadence {
+                cadence: FrameCadence::new(camera.fps),
+                held: None,
+            },
+            (_, CameraStamps::Device) => Self::StreamClock(ClockFit::default()),
+            (_, CameraStamps::Arrival) => Self::Arrival,
+        }
+    }
+}
+
 /// Runs until `stop`, reopening the source after failures.
 pub fn run(camera: &Camera, topics: &CameraTopics, sink: &Sink, stop: &Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
@@ -106,22 +141,11 @@ fn stream(
     let mut converter = Converter::new(Encoder::pixel_format(codec), camera.width, camera.height);
     let frame_id = frame_id(&camera.name);
     let latency = (camera.latency_ms * 1e6) as u64;
-    let mono_offset = monotonic_to_host_offset();
     let period = 1_000_000_000 / u64::from(camera.fps.max(1));
     let paced_start = host_now_nanos();
     let mut n: u64 = 0;
     let mut decoded = ffmpeg::frame::Video::empty();
-    // Frames of a cadence-timed camera wait for their successor (see
-    // `FrameCadence`); V4L2 frames carry the kernel's stamp instead.
-    let mut cadence = (camera.stamps == CameraStamps::Cadence
-        && !matches!(source, Source::V4l2(_)))
-    .then(|| FrameCadence::new(camera.fps));
-    let mut held: Option<(u64, Vec<Vec<u8>>)> = None;
-    // A stream that carries its sender's presentation times (RTP
-    // timestamps of RTSP, MPEG-TS PTS): that clock mapped to the host's.
-    let mut stream_clock = (camera.stamps == CameraStamps::Device
-        && !matches!(source, Source::V4l2(_)))
-    .then(ClockFit::default);
+    let mut timing = FrameTiming::for_camera(camera, &source);
     let emit = |received: u64, acquired: u64, outputs: Vec<Vec<u8>>| -> bool {
         outputs.into_iter().all(|data| {
             let payload = match codec {
@@ -189,34 +213,52 @@ fn stream(
             i128::from(pts) * 1_000_000_000 * i128::from(time_base.numerator())
                 / i128::from(time_base.denominator().max(1))
         });
-        let sent = if let Some(cadence) = cadence.as_mut() {
-            let settled = cadence.push(received);
-            match (held.replace((received, outputs)), settled) {
-                (Some((r, o)), Some(t)) => emit(r, t.saturating_sub(latency), o),
-                _ => true,
+        let arrival = received.saturating_sub(latency);
+        let sent = match &mut timing {
+            FrameTiming::Cadence { cadence, held } => {
+                let settled = cadence.push(received);
+                match (held.replace((received, outputs)), settled) {
+                    (Some((r, o)), Some(t)) => emit(r, t.saturating_sub(latency), o),
+                    _ => true,
+                }
             }
-        } else if let (Source::V4l2(_), Some(ns)) = (&source, pts_nanos) {
-            // V4L2 buffers carry the kernel's CLOCK_MONOTONIC stamp (µs).
-            let acquired = u64::try_from(ns + mono_offset).unwrap_or(received);
-            emit(received, acquired, outputs)
-        } else if let (Some(clock), Some(ns)) = (
-            stream_clock.as_mut(),
-            pts_nanos.and_then(|ns| u64::try_from(ns).ok()),
-        ) {
-            clock.push(ns, received);
-            let acquired = clock.to_host(ns).unwrap_or(received).min(received);
-            emit(received, acquired.saturating_sub(latency), outputs)
-        } else {
-            emit(received, received.saturating_sub(latency), outputs)
+            FrameTiming::Kernel { monotonic_to_host } => match pts_nanos {
+                // V4L2 buffers carry the kernel's CLOCK_MONOTONIC stamp (µs).
+                Some(ns) => emit(
+                    received,
+                    u64::try_from(ns + *monotonic_to_host).unwrap_or(received),
+                    outputs,
+                ),
+                None => emit(received, arrival, outputs),
+            },
+            FrameTiming::StreamClock(clock) => {
+                match pts_nanos.and_then(|ns| u64::try_from(ns).ok()) {
+                    Some(ns) => {
+                        clock.push(ns, received);
+                        let acquired = clock.to_host(ns).unwrap_or(received).min(received);
+                        emit(received, acquired.saturating_sub(latency), outputs)
+                    }
+                    None => emit(received, arrival, outputs),
+                }
+            }
+            FrameTiming::Arrival => emit(received, arrival, outputs),
         };
         if !sent {
             return Ok(());
         }
     };
     // The held frame is complete: store it before reporting how the stream ended.
-    if let (Some(cadence), Some((received, outputs))) = (cadence.as_mut(), held.take()) {
+    if let FrameTiming::Cadence {
+        cadence,
+        held: Some((received, outputs)),
+    } = &mut timing
+    {
         if let Some(t) = cadence.flush() {
-            emit(received, t.saturating_sub(latency), outputs);
+            emit(
+                *received,
+                t.saturating_sub(latency),
+                std::mem::take(outputs),
+            );
         }
     }
     result
