@@ -289,6 +289,60 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
     assert!((pooled - front).abs() < 1e-9, "{pooled} vs {front}");
     assert!(r["episode_spread_s"].as_f64().unwrap() < 1e-9);
 
+    // Stored in a rig: the camera's latency_ms grows by the lag, so
+    // frames recorded with it are stamped that much earlier.
+    let rig = tmp.path().join("rig.toml");
+    let text =
+        std::fs::read_to_string(common::workspace().join("samples/rigs/so101-emulated.toml"))
+            .unwrap()
+            .replacen(
+                "\nstamps = \"cadence\"\n",
+                "\nstamps = \"cadence\"\nlatency_ms = 20.0\n",
+                1,
+            );
+    std::fs::write(&rig, &text).unwrap();
+    let before = reel_capture::rig::Rig::parse(&text).unwrap();
+    assert_eq!(before.cameras[0].name, "front");
+    let out = run(reel()
+        .args(["calib", "time-offset", "--a", ta, "--b", tb, "--rig"])
+        .arg(&rig)
+        .arg(&episode));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("latency_ms raised by"),
+        "{}",
+        stderr(&out)
+    );
+    let after = reel_capture::rig::Rig::parse(&std::fs::read_to_string(&rig).unwrap()).unwrap();
+    let expected = 20.0 + (front * 1e3 * 100.0).round() / 100.0;
+    assert!(
+        (after.cameras[0].latency_ms - expected).abs() < 0.011,
+        "{} vs {expected}",
+        after.cameras[0].latency_ms
+    );
+    assert_eq!(after.cameras[1].latency_ms, before.cameras[1].latency_ms);
+    // Two joint streams: no camera to store it in; the rig is untouched.
+    let stored = std::fs::read_to_string(&rig).unwrap();
+    let out = run(reel()
+        .args([
+            "calib",
+            "time-offset",
+            "--a",
+            ta,
+            "--b",
+            "/robot/leader/joint_commands",
+            "--rig",
+        ])
+        .arg(&rig)
+        .arg(&episode));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("only cameras have a latency_ms"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&rig).unwrap(), stored);
+
     // A stream with no motion signal, and a missing topic.
     let out = run(reel()
         .args(["calib", "time-offset", "--a", ta, "--b", "/tf_static"])

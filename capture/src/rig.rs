@@ -222,9 +222,9 @@ pub struct Camera {
     /// Stored as JPEG frames or H.264 video.
     #[serde(default = "default_camera_format")]
     pub format: CameraFormat,
-    /// Known delay from exposure to arrival, subtracted from the arrival
-    /// time of network and synthetic cameras (V4L2 frames carry their own
-    /// kernel stamp). Measure it with the calibration tools.
+    /// Known delay from exposure to the frame's time (its arrival, or
+    /// the V4L2 kernel stamp), subtracted from every stamp. `reel calib
+    /// time-offset --rig` measures it against the joints and stores it.
     #[serde(default)]
     pub latency_ms: f64,
     /// How frames without a kernel stamp are timed: `arrival` (the host

@@ -27,6 +27,10 @@ pub enum Calibration<'a> {
     Intrinsics(&'a CameraIntrinsics),
     /// A sensor's mount.
     Mount(&'a Mount),
+    /// A camera's frames were found this many ms late against the other
+    /// streams (a time offset): added to its `latency_ms`, which every
+    /// frame stamp subtracts.
+    LatencyShiftMs(f64),
 }
 
 /// Stores `calibration` for `sensor` in the rig config at `path`; returns
@@ -83,6 +87,29 @@ pub fn store(
             t["xyz"] = value(m.xyz.iter().copied().collect::<Array>());
             t["rpy"] = value(m.rpy.iter().copied().collect::<Array>());
             entry.insert("mount", Item::Table(t));
+        }
+        Calibration::LatencyShiftMs(shift) => {
+            if key != "camera" {
+                return Err(invalid("only cameras have a latency_ms".into()));
+            }
+            let old = match entry.get("latency_ms") {
+                None => 0.0,
+                Some(item) => item
+                    .as_float()
+                    .or_else(|| item.as_integer().map(|i| i as f64))
+                    .ok_or_else(|| {
+                        invalid(format!("camera {name:?}: latency_ms is not a number"))
+                    })?,
+            };
+            // Hundredths of a millisecond: finer is below what the offset resolves.
+            let new = ((old + shift) * 100.0).round() / 100.0;
+            if new < 0.0 {
+                return Err(invalid(format!(
+                    "camera {name:?}: its frames come {:.2} ms early with latency_ms = {old}, and latency_ms cannot go below 0; check the host's and the camera's clocks",
+                    -shift
+                )));
+            }
+            entry.insert("latency_ms", value(new));
         }
     }
     let updated = doc.to_string();
@@ -147,6 +174,42 @@ mod tests {
             err.to_string().contains("no [[camera]] named \"nope\""),
             "{err}"
         );
+        // A time offset moves latency_ms by the lag; a negative total is refused.
+        store(
+            &path,
+            Sensor::Camera(&camera),
+            Calibration::LatencyShiftMs(12.344),
+        )
+        .unwrap();
+        store(
+            &path,
+            Sensor::Camera(&camera),
+            Calibration::LatencyShiftMs(-2.3),
+        )
+        .unwrap();
+        let after = Rig::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let before = Rig::parse(&original).unwrap().cameras[0].latency_ms;
+        assert!((after.cameras[0].latency_ms - (before + 10.04)).abs() < 1e-9);
+        let err = store(
+            &path,
+            Sensor::Camera(&camera),
+            Calibration::LatencyShiftMs(-500.0),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("cannot go below 0"), "{err}");
+        let err = store(
+            &path,
+            Sensor::Lidar(&lidar),
+            Calibration::LatencyShiftMs(1.0),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("only cameras"), "{err}");
+        store(
+            &path,
+            Sensor::Camera(&camera),
+            Calibration::LatencyShiftMs(-10.04),
+        )
+        .unwrap();
         let bad = CameraIntrinsics { fx: -1.0, ..k };
         let err = store(
             &path,

@@ -126,6 +126,12 @@ pub struct TimeOffsetArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Also store the result in this rig config as the camera's
+    /// `latency_ms` (the camera of B, or of A when only A is one; a dated
+    /// backup of the previous file is kept): episodes recorded with it
+    /// then carry frame stamps without the offset.
+    #[arg(long)]
+    rig: Option<PathBuf>,
     /// The episodes (of one rig: one offset is estimated from all of them).
     #[arg(required = true, num_args = 1.., value_name = "EPISODE")]
     episodes: Vec<PathBuf>,
@@ -585,10 +591,62 @@ fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
             value["episode_spread_s"] = (spread_ms / 1000.0).into();
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        print_time_offset(args, &r, &each, spread_ms, &joint_motion);
     }
+    let weak = r.correlation < 0.3 || r.distinctness < 0.05;
+    if weak {
+        eprintln!(
+            "reel: warning: weak evidence (correlation {:.2}, distinctness {:.2}): record varied, non-periodic motion that both streams see",
+            r.correlation, r.distinctness
+        );
+    }
+    if let Some(rig) = &args.rig {
+        if weak {
+            bail!(
+                "{}: not updated: the evidence is too weak to store an offset",
+                rig.display()
+            );
+        }
+        // A camera whose frames come late had more delay than its
+        // latency_ms says.
+        let camera = |topic: &str| {
+            topic
+                .strip_prefix("/camera/")
+                .and_then(|rest| rest.split('/').next())
+                .map(str::to_string)
+        };
+        let (name, late_ms) = match (camera(&args.b), camera(&args.a)) {
+            (Some(b), _) => (b, r.b_lags_a_s * 1000.0),
+            (None, Some(a)) => (a, -r.b_lags_a_s * 1000.0),
+            (None, None) => bail!(
+                "{}: not updated: neither --a nor --b is a camera topic (/camera/NAME/...), and only cameras have a latency_ms",
+                rig.display()
+            ),
+        };
+        store_in_rig(
+            rig,
+            Sensor::Camera(&name),
+            Calibration::LatencyShiftMs(late_ms),
+        )?;
+        eprintln!(
+            "reel: camera {name}: latency_ms raised by {late_ms:.2} ms in {}",
+            rig.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text report of `reel calib time-offset`.
+fn print_time_offset(
+    args: &TimeOffsetArgs,
+    r: &reel_calib::time_offset::Offset,
+    each: &[(&PathBuf, reel_calib::time_offset::Offset, &str)],
+    spread_ms: f64,
+    joint_motion: &str,
+) {
     if each.len() > 1 {
-        for (path, e, _) in &each {
+        for (path, e, _) in each {
             println!(
                 "  {}: {:.2} ms (correlation {:.2})",
                 path.display(),
@@ -612,13 +670,6 @@ fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
         },
         args.b
     );
-    if r.correlation < 0.3 || r.distinctness < 0.05 {
-        eprintln!(
-            "reel: warning: weak evidence (correlation {:.2}, distinctness {:.2}): record varied, non-periodic motion that both streams see",
-            r.correlation, r.distinctness
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn intrinsics(args: &IntrinsicsArgs) -> anyhow::Result<ExitCode> {

@@ -48,7 +48,8 @@ pub fn frame_id(camera: &str) -> String {
 /// How one session with a source stamps its frames.
 enum FrameTiming {
     /// V4L2: the kernel's CLOCK_MONOTONIC buffer stamp, moved to the host
-    /// clock by this offset.
+    /// clock by this offset (less `latency_ms`, which a time-offset
+    /// calibration measures).
     Kernel { monotonic_to_host: i128 },
     /// On the camera's own frame clock fitted to the arrivals (rig
     /// `stamps = "cadence"`): each frame waits for its successor, see
@@ -226,7 +227,9 @@ fn stream(
                 // V4L2 buffers carry the kernel's CLOCK_MONOTONIC stamp (µs).
                 Some(ns) => emit(
                     received,
-                    u64::try_from(ns + *monotonic_to_host).unwrap_or(received),
+                    u64::try_from(ns + *monotonic_to_host)
+                        .unwrap_or(received)
+                        .saturating_sub(latency),
                     outputs,
                 ),
                 None => emit(received, arrival, outputs),
