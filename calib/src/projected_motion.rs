@@ -75,10 +75,7 @@ pub fn predicted_activity(
     joints_topic: &str,
     image_topic: &str,
 ) -> Result<Option<Activity>, CalibError> {
-    let Some(camera) = image_topic
-        .strip_prefix("/camera/")
-        .and_then(|rest| rest.split('/').next())
-    else {
+    let Some(camera) = reel_formats::topics::camera_of(image_topic) else {
         return Ok(None);
     };
     let Some(recording) = read(path, joints_topic, camera)? else {

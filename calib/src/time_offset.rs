@@ -43,78 +43,98 @@ const GRID_S: f64 = 0.001;
 
 /// Estimates the lag of `b` behind `a`, searching ±`max_lag_s`.
 pub fn estimate(a: &Activity, b: &Activity, max_lag_s: f64) -> Result<Offset, CalibError> {
-    estimate_pooled(&[(a, b)], max_lag_s)
+    Ok(lag_curve(a, b, max_lag_s)?.offset())
 }
 
-/// Estimates one lag of `b` behind `a` shared by several recordings (the
-/// same rig's episodes): each pair's correlation over the lags, weighted by
-/// its overlap, is summed before the peak is taken, so motion in every
-/// episode counts and one episode's quirks weigh less.
-pub fn estimate_pooled(
-    pairs: &[(&Activity, &Activity)],
-    max_lag_s: f64,
-) -> Result<Offset, CalibError> {
-    let mut values: Vec<f64> = Vec::new();
-    let mut overlap_s = 0.0;
-    for (a, b) in pairs {
-        let (curve, overlap) = lag_correlations(a, b, max_lag_s)?;
-        if values.is_empty() {
-            values = vec![0.0; curve.len()];
+/// The correlation of two streams at every searched lag: one recording's
+/// evidence, which [`pool`] sums with other recordings' before the peak
+/// is taken.
+#[derive(Debug, Clone)]
+pub struct LagCurve {
+    /// Correlation at each lag from −max to +max, 1 ms apart.
+    values: Vec<f64>,
+    /// Seconds of overlap of the two streams.
+    overlap_s: f64,
+}
+
+impl LagCurve {
+    /// The lag at the curve's peak (refined by a parabola through it and
+    /// its neighbours), with its correlation and distinctness.
+    pub fn offset(&self) -> Offset {
+        let values = &self.values;
+        let max_lag = (values.len() / 2) as i64;
+        let Some((best, &peak)) = values.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1))
+        else {
+            return Offset {
+                b_lags_a_s: 0.0,
+                correlation: 0.0,
+                distinctness: 0.0,
+                overlap_s: self.overlap_s,
+            };
+        };
+        let shift = if best > 0 && best + 1 < values.len() {
+            let (l, c, r) = (values[best - 1], values[best], values[best + 1]);
+            let den = l - 2.0 * c + r;
+            if den.abs() > 1e-15 {
+                (0.5 * (l - r) / den).clamp(-0.5, 0.5)
+            } else {
+                0.0
+            }
+        } else {
+            0.0
+        };
+        let lag = (best as i64 - max_lag) as f64 + shift;
+        let away = (0.1 / GRID_S) as usize;
+        let runner_up = values
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k.abs_diff(best) > away)
+            .map(|(_, v)| *v)
+            .fold(f64::MIN, f64::max);
+        Offset {
+            b_lags_a_s: lag * GRID_S,
+            correlation: peak,
+            distinctness: if peak > 0.0 {
+                ((peak - runner_up) / peak).clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            overlap_s: self.overlap_s,
         }
-        for (v, c) in values.iter_mut().zip(&curve) {
-            *v += c * overlap;
-        }
-        overlap_s += overlap;
     }
-    if values.is_empty() || overlap_s <= 0.0 {
+}
+
+/// One lag shared by several recordings (the same rig's episodes): their
+/// curves, each weighted by its overlap, summed before the peak is taken,
+/// so motion in every episode counts and one episode's quirks weigh less.
+pub fn pool(curves: &[LagCurve]) -> Result<Offset, CalibError> {
+    let Some(first) = curves.first() else {
+        return Err(CalibError::NotEnoughData("no recordings to compare".into()));
+    };
+    if curves.iter().any(|c| c.values.len() != first.values.len()) {
+        return Err(CalibError::NotEnoughData(
+            "the recordings were searched over different lags".into(),
+        ));
+    }
+    let overlap_s: f64 = curves.iter().map(|c| c.overlap_s).sum();
+    if overlap_s <= 0.0 {
         return Err(CalibError::NotEnoughData("no recordings to compare".into()));
     }
-    values.iter_mut().for_each(|v| *v /= overlap_s);
-    let max_lag = (max_lag_s / GRID_S) as i64;
-    let (best, &peak) = values
-        .iter()
-        .enumerate()
-        .max_by(|x, y| x.1.total_cmp(y.1))
-        .ok_or_else(|| CalibError::NotEnoughData("no lags to search".into()))?;
-    // Parabola through the peak and its neighbours.
-    let shift = if best > 0 && best + 1 < values.len() {
-        let (l, c, r) = (values[best - 1], values[best], values[best + 1]);
-        let den = l - 2.0 * c + r;
-        if den.abs() > 1e-15 {
-            (0.5 * (l - r) / den).clamp(-0.5, 0.5)
-        } else {
-            0.0
-        }
-    } else {
-        0.0
-    };
-    let lag = (best as i64 - max_lag) as f64 + shift;
-    let away = (0.1 / GRID_S) as usize;
-    let runner_up = values
-        .iter()
-        .enumerate()
-        .filter(|(k, _)| k.abs_diff(best) > away)
-        .map(|(_, v)| *v)
-        .fold(f64::MIN, f64::max);
-    Ok(Offset {
-        b_lags_a_s: lag * GRID_S,
-        correlation: peak,
-        distinctness: if peak > 0.0 {
-            ((peak - runner_up) / peak).clamp(0.0, 1.0)
-        } else {
-            0.0
-        },
-        overlap_s,
-    })
+    let values = (0..first.values.len())
+        .map(|k| {
+            curves
+                .iter()
+                .map(|c| c.values[k] * c.overlap_s)
+                .sum::<f64>()
+                / overlap_s
+        })
+        .collect();
+    Ok(LagCurve { values, overlap_s }.offset())
 }
 
-/// The rank correlation of `b` with `a` at every lag in ±`max_lag_s` (on
-/// the [`GRID_S`] grid), and the streams' overlap in seconds.
-fn lag_correlations(
-    a: &Activity,
-    b: &Activity,
-    max_lag_s: f64,
-) -> Result<(Vec<f64>, f64), CalibError> {
+/// The rank correlation of `b` with `a` at every lag in ±`max_lag_s`, on
+/// a 1 ms grid.
+pub fn lag_curve(a: &Activity, b: &Activity, max_lag_s: f64) -> Result<LagCurve, CalibError> {
     for (name, s) in [("A", a), ("B", b)] {
         if s.t.len() < 8 {
             return Err(CalibError::NotEnoughData(format!(
@@ -170,7 +190,10 @@ fn lag_correlations(
         let covariance = dot / count - a_mean * b_mean;
         covariance / (a_sd * b_var.max(0.0).sqrt()).max(1e-12)
     };
-    Ok(((-max_lag..=max_lag).map(correlation).collect(), end - start))
+    Ok(LagCurve {
+        values: (-max_lag..=max_lag).map(correlation).collect(),
+        overlap_s: end - start,
+    })
 }
 
 fn resample(s: &Activity, start: f64, n: usize) -> Vec<f64> {
@@ -353,20 +376,21 @@ mod tests {
         let (a1, b1) = shifted(0.021, 0.0);
         let (a2, b2) = shifted(0.021, 3.3);
         let (a3, b3) = shifted(0.009, 7.1);
-        let two = estimate_pooled(&[(&a1, &b1), (&a2, &b2)], 0.5).unwrap();
+        let curve = |a: &Activity, b: &Activity| lag_curve(a, b, 0.5).unwrap();
+        let two = pool(&[curve(&a1, &b1), curve(&a2, &b2)]).unwrap();
         assert!(
             (two.b_lags_a_s - 0.021).abs() < 1.5e-3,
             "{}",
             two.b_lags_a_s
         );
         assert!((two.overlap_s - 2.0 * estimate(&a1, &b1, 0.5).unwrap().overlap_s).abs() < 0.1);
-        let three = estimate_pooled(&[(&a1, &b1), (&a2, &b2), (&a3, &b3)], 0.5).unwrap();
+        let three = pool(&[curve(&a1, &b1), curve(&a2, &b2), curve(&a3, &b3)]).unwrap();
         assert!(
             three.b_lags_a_s > 0.009 && three.b_lags_a_s < 0.021,
             "{}",
             three.b_lags_a_s
         );
-        assert!(estimate_pooled(&[], 0.5).is_err());
+        assert!(pool(&[]).is_err());
     }
 
     #[test]

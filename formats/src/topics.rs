@@ -15,6 +15,13 @@ pub fn camera_image(camera: &str) -> String {
     format!("/camera/{camera}/image/compressed")
 }
 
+/// The camera of a `/camera/<name>/...` topic.
+pub fn camera_of(topic: &str) -> Option<&str> {
+    topic
+        .strip_prefix("/camera/")
+        .and_then(|rest| rest.split('/').next())
+}
+
 /// H.264 video of a camera.
 pub fn camera_video(camera: &str) -> String {
     format!("/camera/{camera}/video")

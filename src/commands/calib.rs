@@ -522,7 +522,8 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
 
 fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
     use reel_calib::projected_motion::predicted_activity;
-    use reel_calib::time_offset::{activity, estimate, estimate_pooled, Activity};
+    use reel_calib::time_offset::{activity, lag_curve, pool, Activity};
+    use reel_formats::topics::camera_of;
     let max_lag_s = args.max_lag_ms / 1000.0;
     // A joint stream's motion as the camera on the other side sees it; the
     // stream itself is read only when that is not available.
@@ -553,16 +554,15 @@ fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
             )
         })
     };
-    let mut recordings = Vec::new();
+    let mut curves = Vec::new();
     let mut each = Vec::new();
     for episode in &args.episodes {
         let (a, b, motion) = streams(episode)?;
-        let r = estimate(&a, &b, max_lag_s).with_context(|| episode.display().to_string())?;
-        each.push((episode, r, motion));
-        recordings.push((a, b));
+        let curve = lag_curve(&a, &b, max_lag_s).with_context(|| episode.display().to_string())?;
+        each.push((episode, curve.offset(), motion));
+        curves.push(curve);
     }
-    let pairs: Vec<(&Activity, &Activity)> = recordings.iter().map(|(a, b)| (a, b)).collect();
-    let r = estimate_pooled(&pairs, max_lag_s)?;
+    let r = pool(&curves)?;
     let mut motions: Vec<&str> = each.iter().map(|(_, _, m)| *m).collect();
     motions.dedup();
     let joint_motion = motions.join(", ");
@@ -610,13 +610,7 @@ fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
         }
         // A camera whose frames come late had more delay than its
         // latency_ms says.
-        let camera = |topic: &str| {
-            topic
-                .strip_prefix("/camera/")
-                .and_then(|rest| rest.split('/').next())
-                .map(str::to_string)
-        };
-        let (name, late_ms) = match (camera(&args.b), camera(&args.a)) {
+        let (name, late_ms) = match (camera_of(&args.b), camera_of(&args.a)) {
             (Some(b), _) => (b, r.b_lags_a_s * 1000.0),
             (None, Some(a)) => (a, -r.b_lags_a_s * 1000.0),
             (None, None) => bail!(
@@ -626,7 +620,7 @@ fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
         };
         store_in_rig(
             rig,
-            Sensor::Camera(&name),
+            Sensor::Camera(name),
             Calibration::LatencyShiftMs(late_ms),
         )?;
         eprintln!(

@@ -67,10 +67,7 @@ impl Mask {
 
     /// True when it applies to the camera of `topic` (`/camera/<name>/...`).
     pub fn applies_to(&self, topic: &str) -> bool {
-        topic
-            .strip_prefix("/camera/")
-            .and_then(|rest| rest.split('/').next())
-            == Some(self.camera.as_str())
+        crate::topics::camera_of(topic) == Some(self.camera.as_str())
     }
 
     /// Fills the rectangle black in every plane of a planar YUV frame

@@ -920,10 +920,7 @@ fn calibration_check(
     infos: &BTreeMap<String, CameraInfo>,
     frames: &CameraFrames,
 ) -> CalibrationCheck {
-    let name = topic
-        .strip_prefix("/camera/")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or(topic);
+    let name = topics::camera_of(topic).unwrap_or(topic);
     let info_topic = topics::camera_info(name);
     let mut check = CalibrationCheck {
         topic: topic.to_string(),

@@ -150,14 +150,6 @@ pub fn arm_of(topic: &str) -> &str {
         .unwrap_or(topic)
 }
 
-/// `/camera/<name>/...` → `<name>`.
-fn camera_of(topic: &str) -> &str {
-    topic
-        .strip_prefix("/camera/")
-        .and_then(|t| t.split('/').next())
-        .unwrap_or(topic)
-}
-
 impl Mapping {
     /// The default mapping for episodes like `ep`.
     pub fn default_for(ep: &SourceEpisode) -> Result<Self, ExportError> {
@@ -224,7 +216,10 @@ impl Mapping {
         }
         for topic in ep.cameras.keys() {
             features.push(MappedFeature {
-                name: format!("observation.images.{}", camera_of(topic)),
+                name: format!(
+                    "observation.images.{}",
+                    crate::topics::camera_of(topic).unwrap_or(topic)
+                ),
                 source: FeatureSource::Camera {
                     topic: topic.clone(),
                 },
