@@ -63,18 +63,90 @@ fn root_pose(tree: &Tree, frame: &str) -> Option<Iso> {
     None
 }
 
-/// Predicted image activity of the camera whose frames are on
-/// `image_topic` (`/camera/<name>/...`) from the links that the arm of
-/// `joints_topic` moves: the `/tf` messages stamped like its samples (a
-/// recorder puts an arm's links on `/tf` at its sample times), at the
-/// midpoints between successive ones. `Ok(None)` when the episode lacks
-/// what the projection needs (`JointState` on `joints_topic`, `/tf` at its
-/// stamps, the camera's `camera_info`): joint speed then stands in.
-pub fn predicted_activity(
+/// Where the camera sees the robot: the pixel of every point (on the moving
+/// links, and on the ground for a camera that rides on them) at each `/tf`
+/// sample of the arm, `None` where a point is out of view.
+#[derive(Debug, Clone, Default)]
+pub struct Tracks {
+    /// Sample times, seconds on the episode's clock.
+    pub t: Vec<f64>,
+    /// Per sample, every point's pixel (the same points in the same order
+    /// while the tree holds the same links).
+    pub pixels: Vec<Vec<Option<[f64; 2]>>>,
+    /// Each point's part, numbered from 0: one per moving link, then the
+    /// ground (for a camera that rides on the links).
+    pub part: Vec<usize>,
+    /// Whether the camera hangs below one of the moving links (a wrist
+    /// camera): it sees the world move rather than the links.
+    pub rides: bool,
+}
+
+impl Tracks {
+    /// Pixels per second moved by the points seen at both ends of each
+    /// interval between samples, placed at its middle.
+    pub fn speed(&self) -> Activity {
+        let mut out = Activity::default();
+        for k in 1..self.t.len() {
+            let dt = self.t[k] - self.t[k - 1];
+            // A link missing from the tree changes the point list; such
+            // samples cannot be compared point by point.
+            if dt > 0.0 && self.pixels[k - 1].len() == self.pixels[k].len() {
+                out.t.push(0.5 * (self.t[k - 1] + self.t[k]));
+                out.value
+                    .push(moved(&self.pixels[k - 1], &self.pixels[k]) / dt);
+            }
+        }
+        out
+    }
+
+    /// Every point's pixel at time `t`, interpolated between the samples
+    /// around it (`None` for a point out of view at either of them); `None`
+    /// outside the samples or where the point list changes.
+    pub fn at(&self, t: f64) -> Option<Vec<Option<[f64; 2]>>> {
+        let k = self.t.partition_point(|&s| s <= t);
+        if k == 0 || k >= self.t.len() {
+            return None;
+        }
+        let (before, after) = (&self.pixels[k - 1], &self.pixels[k]);
+        if before.len() != after.len() {
+            return None;
+        }
+        let f = (t - self.t[k - 1]) / (self.t[k] - self.t[k - 1]);
+        Some(
+            before
+                .iter()
+                .zip(after)
+                .map(|(a, b)| {
+                    let (a, b) = (a.as_ref()?, b.as_ref()?);
+                    Some([a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1])])
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Pixels moved between two sets of the same points, summed over those
+/// seen in both.
+pub fn moved(before: &[Option<[f64; 2]>], after: &[Option<[f64; 2]>]) -> f64 {
+    before
+        .iter()
+        .zip(after)
+        .filter_map(|(a, b)| Some((a.as_ref()?, b.as_ref()?)))
+        .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+        .sum()
+}
+
+/// The points of the links that the arm of `joints_topic` moves, projected
+/// into the camera whose frames are on `image_topic`: the `/tf` messages
+/// stamped like its samples (a recorder puts an arm's links on `/tf` at its
+/// sample times). `Ok(None)` when the episode lacks what the projection
+/// needs (`JointState` on `joints_topic`, `/tf` at its stamps, the camera's
+/// `camera_info`).
+pub fn projected_tracks(
     path: &Path,
     joints_topic: &str,
     image_topic: &str,
-) -> Result<Option<Activity>, CalibError> {
+) -> Result<Option<Tracks>, CalibError> {
     let Some(camera) = reel_formats::topics::camera_of(image_topic) else {
         return Ok(None);
     };
@@ -107,14 +179,13 @@ pub fn predicted_activity(
     for (parent, child, iso) in recording.moving.iter().flat_map(|m| &m.entries) {
         tree.entry(child.clone()).or_insert((parent.clone(), *iso));
     }
-    let ground = if rides_on(&tree, camera_frame, &moving_frames) {
-        ground_points()
-    } else {
-        Vec::new()
-    };
+    let rides = rides_on(&tree, camera_frame, &moving_frames);
+    let ground = if rides { ground_points() } else { Vec::new() };
 
-    let mut out = Activity::default();
-    let mut previous: Option<(f64, Vec<Option<[f64; 2]>>)> = None;
+    let mut tracks = Tracks {
+        rides,
+        ..Tracks::default()
+    };
     for sample in &recording.moving {
         for (parent, child, iso) in &sample.entries {
             tree.insert(child.clone(), (parent.clone(), *iso));
@@ -123,29 +194,20 @@ pub fn predicted_activity(
             continue;
         };
         let camera_from_root = root_from_camera.inverse();
-        let mut points = link_points(&tree, &moving_frames);
+        let (mut points, mut part) = link_points(&tree, &moving_frames);
         points.extend(&ground);
+        part.extend(ground.iter().map(|_| moving_frames.len()));
         let pixels: Vec<Option<[f64; 2]>> = points
             .iter()
             .map(|p| project(camera_from_root.apply(*p)))
             .collect();
-        let t = sample.stamp as f64 * 1e-9;
-        if let Some((t0, before)) = &previous {
-            let dt = t - t0;
-            if dt > 0.0 && before.len() == pixels.len() {
-                let moved: f64 = before
-                    .iter()
-                    .zip(&pixels)
-                    .filter_map(|(a, b)| Some((a.as_ref()?, b.as_ref()?)))
-                    .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
-                    .sum();
-                out.t.push((t0 + t) / 2.0);
-                out.value.push(moved / dt);
-            }
+        if tracks.part.is_empty() {
+            tracks.part = part;
         }
-        previous = Some((t, pixels));
+        tracks.t.push(sample.stamp as f64 * 1e-9);
+        tracks.pixels.push(pixels);
     }
-    Ok((out.t.len() >= 8).then_some(out))
+    Ok(Some(tracks))
 }
 
 /// The `/tf_static` tree, the `/tf` messages stamped like a sample of
@@ -238,10 +300,12 @@ fn ground_points() -> Vec<[f64; 3]> {
 }
 
 /// In the root frame: each moving frame's origin, points along its axes,
-/// and the middle of its link to its parent.
-fn link_points(tree: &Tree, moving: &[&str]) -> Vec<[f64; 3]> {
+/// and the middle of its link to its parent; with each point's link (its
+/// index in `moving`).
+fn link_points(tree: &Tree, moving: &[&str]) -> (Vec<[f64; 3]>, Vec<usize>) {
     let mut points = Vec::with_capacity(moving.len() * 8);
-    for frame in moving {
+    let mut part = Vec::with_capacity(moving.len() * 8);
+    for (link, frame) in moving.iter().enumerate() {
         let Some(pose) = root_pose(tree, frame) else {
             continue;
         };
@@ -261,6 +325,7 @@ fn link_points(tree: &Tree, moving: &[&str]) -> Vec<[f64; 3]> {
                 0.5 * (pose.t[k] + parent_pose.t[k])
             }));
         }
+        part.resize(points.len(), link);
     }
-    points
+    (points, part)
 }

@@ -520,49 +520,118 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What one episode gives `reel calib time-offset`: the two activities,
+/// what stood for the joints' motion, and, for a fixed camera whose links
+/// are on /tf, what the link-by-link fit refines the lag with.
+struct OffsetEvidence {
+    a: reel_calib::time_offset::Activity,
+    b: reel_calib::time_offset::Activity,
+    motion: &'static str,
+    fit: Option<LinkFitInput>,
+}
+
+/// A fixed camera's frame pairs and the links' pixels it sees; `flipped`
+/// when the camera is stream A.
+struct LinkFitInput {
+    frames: reel_calib::time_offset::FrameMotion,
+    tracks: reel_calib::projected_motion::Tracks,
+    flipped: bool,
+}
+
 fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
-    use reel_calib::projected_motion::predicted_activity;
-    use reel_calib::time_offset::{activity, lag_curve, pool, Activity};
+    use reel_calib::projected_motion::projected_tracks;
+    use reel_calib::time_offset::{activity, frame_motion, lag_curve, pool, refine};
     use reel_formats::topics::camera_of;
     let max_lag_s = args.max_lag_ms / 1000.0;
     // A joint stream's motion as the camera on the other side sees it; the
     // stream itself is read only when that is not available.
-    let streams = |episode: &PathBuf| -> anyhow::Result<(Activity, Activity, &'static str)> {
-        let projected = |joints: &str, camera: &str| -> anyhow::Result<Option<_>> {
+    let evidence = |episode: &PathBuf| -> anyhow::Result<OffsetEvidence> {
+        let projected = |joints: &str, camera: &str, flipped: bool| -> anyhow::Result<Option<_>> {
             if args.motion != "projected" {
                 return Ok(None);
             }
-            Ok(predicted_activity(episode, joints, camera)?)
+            let Some(tracks) = projected_tracks(episode, joints, camera)? else {
+                return Ok(None);
+            };
+            let speed = tracks.speed();
+            if speed.t.len() < 8 {
+                return Ok(None);
+            }
+            let fit = if tracks.rides {
+                None
+            } else {
+                Some(LinkFitInput {
+                    frames: frame_motion(episode, camera)?,
+                    tracks,
+                    flipped,
+                })
+            };
+            Ok(Some((speed, fit)))
         };
-        Ok(if let Some(a) = projected(&args.a, &args.b)? {
-            (
-                a,
-                activity(episode, &args.b)?,
-                "links projected into the camera",
-            )
-        } else if let Some(b) = projected(&args.b, &args.a)? {
-            (
-                activity(episode, &args.a)?,
-                b,
-                "links projected into the camera",
-            )
-        } else {
-            (
-                activity(episode, &args.a)?,
-                activity(episode, &args.b)?,
-                "joint speed",
-            )
-        })
+        const LINKS: &str = "links projected into the camera";
+        Ok(
+            if let Some((a, fit)) = projected(&args.a, &args.b, false)? {
+                OffsetEvidence {
+                    a,
+                    b: activity(episode, &args.b)?,
+                    motion: LINKS,
+                    fit,
+                }
+            } else if let Some((b, fit)) = projected(&args.b, &args.a, true)? {
+                OffsetEvidence {
+                    a: activity(episode, &args.a)?,
+                    b,
+                    motion: LINKS,
+                    fit,
+                }
+            } else {
+                OffsetEvidence {
+                    a: activity(episode, &args.a)?,
+                    b: activity(episode, &args.b)?,
+                    motion: "joint speed",
+                    fit: None,
+                }
+            },
+        )
     };
     let mut curves = Vec::new();
     let mut each = Vec::new();
+    let mut fits = Vec::new();
     for episode in &args.episodes {
-        let (a, b, motion) = streams(episode)?;
-        let curve = lag_curve(&a, &b, max_lag_s).with_context(|| episode.display().to_string())?;
-        each.push((episode, curve.offset(), motion));
+        let e = evidence(episode)?;
+        let curve =
+            lag_curve(&e.a, &e.b, max_lag_s).with_context(|| episode.display().to_string())?;
+        each.push((episode, curve.offset(), e.motion));
         curves.push(curve);
+        fits.push(e.fit);
     }
-    let r = pool(&curves)?;
+    let mut r = pool(&curves)?;
+    // A fixed camera: the lag is refined, near the activities' estimate,
+    // by fitting the image motion to each link's predicted motion. The
+    // correlation and distinctness stay those of the whole search.
+    let fits: Option<Vec<&LinkFitInput>> = fits.iter().map(Option::as_ref).collect();
+    if let Some(fits) = fits {
+        // The fit is on the camera's lag behind the joints.
+        let sign = |flipped: bool| if flipped { -1.0 } else { 1.0 };
+        let flipped = fits.iter().any(|f| f.flipped);
+        let recordings: Vec<_> = fits.iter().map(|f| (&f.frames, &f.tracks)).collect();
+        match refine(sign(flipped) * r.b_lags_a_s, &recordings) {
+            Ok(Some((pooled, own))) => {
+                r.b_lags_a_s = sign(flipped) * pooled;
+                for ((_, offset, motion), lag) in each.iter_mut().zip(own) {
+                    offset.b_lags_a_s = sign(flipped) * lag;
+                    *motion = "links projected into the camera, fitted link by link";
+                }
+            }
+            Ok(None) => eprintln!(
+                "reel: warning: fitting the camera's motion link by link found no peak near {:.2} ms; the activities' estimate stands",
+                r.b_lags_a_s * 1000.0
+            ),
+            Err(e) => eprintln!(
+                "reel: warning: the camera's motion could not be fitted link by link ({e}); the activities' estimate stands"
+            ),
+        }
+    }
     let mut motions: Vec<&str> = each.iter().map(|(_, _, m)| *m).collect();
     motions.dedup();
     let joint_motion = motions.join(", ");
