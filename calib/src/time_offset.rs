@@ -447,7 +447,7 @@ const FIT_ROUNDS: usize = 4;
 /// (shifted by the lag) is predicted from `tracks`, the image motion is fit
 /// to their sum by weighted least squares (one weight per link, as the
 /// camera sees some links large and others small, plus a constant; see
-/// [`LINK_POWER`] and [`NOISE_POWER`]), and the curve holds how much of the
+/// `LINK_POWER` and `NOISE_POWER`), and the curve holds how much of the
 /// image motion's spread the fit explains, as a correlation. Unlike the rank correlation of two activities
 /// sampled differently ([`lag_curve`]), the prediction covers exactly the
 /// interval each image pair covers, and a link the camera sees larger than
