@@ -127,13 +127,17 @@ impl Tracks {
 
 /// Pixels moved between two sets of the same points, summed over those
 /// seen in both.
-pub fn moved(before: &[Option<[f64; 2]>], after: &[Option<[f64; 2]>]) -> f64 {
+fn moved(before: &[Option<[f64; 2]>], after: &[Option<[f64; 2]>]) -> f64 {
     before
         .iter()
         .zip(after)
-        .filter_map(|(a, b)| Some((a.as_ref()?, b.as_ref()?)))
-        .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+        .filter_map(|(a, b)| Some(pixel_distance(a.as_ref()?, b.as_ref()?)))
         .sum()
+}
+
+/// Distance between two pixels.
+pub(crate) fn pixel_distance(a: &[f64; 2], b: &[f64; 2]) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
 }
 
 /// The points of the links that the arm of `joints_topic` moves, projected

@@ -21,6 +21,7 @@ use reel_formats::episode::{schema_name, EpisodeReader};
 use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState};
 
 use crate::error::CalibError;
+use crate::projected_motion::pixel_distance;
 
 /// A signal sampled at (irregular) times.
 #[derive(Debug, Clone, Default)]
@@ -284,17 +285,30 @@ fn image_motion(before: &[f64], after: &[f64], width: usize) -> f64 {
     }
 }
 
-/// Image motion between successive frames of a camera, and when each
-/// pair was taken.
+/// The change between each pair of successive samples of a stream, and
+/// when each pair was taken.
 #[derive(Debug, Clone, Default)]
-pub struct FrameMotion {
-    /// Stamps of the earlier frame of each pair, seconds.
+pub struct Changes {
+    /// Stamps of the earlier sample of each pair, seconds.
     pub from: Vec<f64>,
-    /// Stamps of the later frame, seconds.
+    /// Stamps of the later sample, seconds.
     pub to: Vec<f64>,
-    /// Image motion between the two, pixels of an 80-pixel-wide thumbnail
-    /// (change over gradient).
-    pub pixels: Vec<f64>,
+    /// The change between the two: for a camera, the image motion in
+    /// pixels of an 80-pixel-wide thumbnail (change over gradient); for a
+    /// `JointState` stream, the distance between the positions.
+    pub change: Vec<f64>,
+}
+
+impl Changes {
+    /// Each change per second, placed midway between its two samples.
+    pub fn per_second(&self) -> Activity {
+        let mut out = Activity::default();
+        for ((from, to), change) in self.from.iter().zip(&self.to).zip(&self.change) {
+            out.t.push((from + to) / 2.0);
+            out.value.push(change / (to - from));
+        }
+        out
+    }
 }
 
 /// The activity of one topic of an episode, as a change per second between
@@ -305,18 +319,13 @@ pub struct FrameMotion {
 /// other (a driver's velocity field may be a backward difference, half a
 /// sample late).
 pub fn activity(path: &Path, topic: &str) -> Result<Activity, CalibError> {
-    let (_, c) = changes(path, topic)?;
-    let mut out = Activity::default();
-    for ((from, to), change) in c.from.iter().zip(&c.to).zip(&c.pixels) {
-        out.t.push((from + to) / 2.0);
-        out.value.push(change / (to - from));
-    }
-    Ok(out)
+    Ok(changes(path, topic)?.1.per_second())
 }
 
 /// The image motion between successive frames of a camera topic
-/// (`CompressedImage`).
-pub fn frame_motion(path: &Path, topic: &str) -> Result<FrameMotion, CalibError> {
+/// (`CompressedImage`); its [`Changes::per_second`] is the camera's
+/// [`activity`].
+pub fn frame_motion(path: &Path, topic: &str) -> Result<Changes, CalibError> {
     let (kind, motion) = changes(path, topic)?;
     if kind != "sensor_msgs/msg/CompressedImage" {
         return Err(CalibError::input(
@@ -328,11 +337,10 @@ pub fn frame_motion(path: &Path, topic: &str) -> Result<FrameMotion, CalibError>
 }
 
 /// The schema of `topic` and the change between each pair of its
-/// successive samples (the `pixels` field holds the joints' distance in
-/// radians or metres for a `JointState` stream).
-fn changes(path: &Path, topic: &str) -> Result<(String, FrameMotion), CalibError> {
+/// successive samples.
+fn changes(path: &Path, topic: &str) -> Result<(String, Changes), CalibError> {
     let reader = EpisodeReader::open(path).map_err(|e| CalibError::input(path, e.to_string()))?;
-    let mut out = FrameMotion::default();
+    let mut out = Changes::default();
     let mut previous: Option<(f64, Vec<f64>)> = None;
     let mut kind = None;
     let mut thumb_width = 0;
@@ -384,7 +392,7 @@ fn changes(path: &Path, topic: &str) -> Result<(String, FrameMotion), CalibError
                 };
                 out.from.push(*t0);
                 out.to.push(t);
-                out.pixels.push(change);
+                out.change.push(change);
             }
         }
         previous = Some((t, sample));
@@ -409,7 +417,7 @@ const REFINE_HALF_WIDTH_S: f64 = 0.04;
 /// lags searched (no peak there: the activities' estimate stands).
 pub fn refine(
     coarse_s: f64,
-    recordings: &[(&FrameMotion, &crate::projected_motion::Tracks)],
+    recordings: &[(&Changes, &crate::projected_motion::Tracks)],
 ) -> Result<Option<(f64, Vec<f64>)>, CalibError> {
     let curves = recordings
         .iter()
@@ -455,7 +463,7 @@ const FIT_ROUNDS: usize = 4;
 /// moves. Every lag is judged on the same frame pairs (those whose shifted
 /// intervals stay within the tracks at every lag).
 pub fn fit_curve(
-    frames: &FrameMotion,
+    frames: &Changes,
     tracks: &crate::projected_motion::Tracks,
     centre_s: f64,
     half_width_s: f64,
@@ -468,7 +476,7 @@ pub fn fit_curve(
     let centre = (centre_s / GRID_S).round() as i64;
     let half = (half_width_s / GRID_S).round() as i64;
     let (lo, hi) = (centre - half, centre + half);
-    let pairs: Vec<usize> = (0..frames.pixels.len())
+    let pairs: Vec<usize> = (0..frames.change.len())
         .filter(|&i| {
             frames.from[i] - hi as f64 * GRID_S > first && frames.to[i] - lo as f64 * GRID_S < last
         })
@@ -482,7 +490,7 @@ pub fn fit_curve(
             4 * columns
         )));
     }
-    let y: Vec<f64> = pairs.iter().map(|&i| frames.pixels[i].max(0.0)).collect();
+    let y: Vec<f64> = pairs.iter().map(|&i| frames.change[i].max(0.0)).collect();
     let n = y.len() as f64;
     let mean = y.iter().sum::<f64>() / n;
     let judged: Vec<f64> = y.iter().map(|v| v.powf(NOISE_POWER)).collect();
@@ -515,7 +523,7 @@ pub fn fit_curve(
             let mut moved = vec![0.0; parts];
             for ((p, q), &part) in a.iter().zip(&b).zip(&tracks.part) {
                 if let (Some(p), Some(q)) = (p, q) {
-                    moved[part] += ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)).sqrt();
+                    moved[part] += pixel_distance(p, q);
                 }
             }
             for (column, m) in moved.iter().enumerate() {
@@ -650,7 +658,7 @@ mod tests {
             tracks.pixels.push(vec![Some(p), Some(q)]);
         }
         let delay = 0.012;
-        let mut frames = FrameMotion::default();
+        let mut frames = Changes::default();
         for i in 1..330 {
             let (from, to) = (
                 1.7e9 + 0.3 + (i - 1) as f64 / 30.0,
@@ -664,19 +672,12 @@ mod tests {
             // Sensor noise: a still view shows 0.1-0.3 pixels of motion.
             let noise = 0.2 + 0.1 * (i as f64 * 12.9898).sin();
             frames
-                .pixels
+                .change
                 .push(swept(p1[0] - p0[0]) + 4.0 * swept(q1[1] - q0[1]) + noise);
         }
-        let image = Activity {
-            t: frames
-                .from
-                .iter()
-                .zip(&frames.to)
-                .map(|(a, b)| (a + b) / 2.0)
-                .collect(),
-            value: frames.pixels.clone(),
-        };
-        let ranked = estimate(&tracks.speed(), &image, 0.5).unwrap().b_lags_a_s;
+        let ranked = estimate(&tracks.speed(), &frames.per_second(), 0.5)
+            .unwrap()
+            .b_lags_a_s;
         eprintln!("rank correlation of the activities: {:.2} ms", ranked * 1e3);
         for coarse in [0.0, 0.02] {
             let (lag, own) = refine(coarse, &[(&frames, &tracks)]).unwrap().unwrap();

@@ -522,83 +522,105 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
 
 /// What one episode gives `reel calib time-offset`: the two activities,
 /// what stood for the joints' motion, and, for a fixed camera whose links
-/// are on /tf, what the link-by-link fit refines the lag with.
+/// are on /tf, its frame pairs and the links' pixels, which the
+/// link-by-link fit refines the lag with.
 struct OffsetEvidence {
     a: reel_calib::time_offset::Activity,
     b: reel_calib::time_offset::Activity,
     motion: &'static str,
-    fit: Option<LinkFitInput>,
+    fit: Option<(
+        reel_calib::time_offset::Changes,
+        reel_calib::projected_motion::Tracks,
+    )>,
     /// The camera rides on the arm's links (a wrist camera).
     camera_rides: bool,
 }
 
-/// A fixed camera's frame pairs and the links' pixels it sees; `flipped`
-/// when the camera is stream A.
-struct LinkFitInput {
-    frames: reel_calib::time_offset::FrameMotion,
-    tracks: reel_calib::projected_motion::Tracks,
-    flipped: bool,
+/// Which side of `reel calib time-offset` is a camera: the joint stream's
+/// topic, the camera's topic and name, and whether the camera is stream A
+/// (B's camera is taken first).
+#[derive(Clone, Copy)]
+struct CameraSide<'a> {
+    joints: &'a str,
+    camera: &'a str,
+    name: &'a str,
+    camera_is_a: bool,
+}
+
+/// An episode's evidence with the joints' motion as the camera sees it:
+/// the links on /tf projected into it. `None` when the episode lacks what
+/// the projection needs.
+fn projected_evidence(
+    episode: &std::path::Path,
+    side: CameraSide<'_>,
+) -> anyhow::Result<Option<OffsetEvidence>> {
+    use reel_calib::projected_motion::projected_tracks;
+    use reel_calib::time_offset::frame_motion;
+    let Some(tracks) = projected_tracks(episode, side.joints, side.camera)? else {
+        return Ok(None);
+    };
+    let joint_motion = tracks.speed();
+    if joint_motion.t.len() < 8 {
+        return Ok(None);
+    }
+    // The frames are decoded once, for the activity and for the fit.
+    let frames = frame_motion(episode, side.camera)?;
+    let camera_motion = frames.per_second();
+    let (a, b) = if side.camera_is_a {
+        (camera_motion, joint_motion)
+    } else {
+        (joint_motion, camera_motion)
+    };
+    let camera_rides = tracks.rides;
+    Ok(Some(OffsetEvidence {
+        a,
+        b,
+        motion: "links projected into the camera",
+        fit: (!camera_rides).then_some((frames, tracks)),
+        camera_rides,
+    }))
 }
 
 fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
-    use reel_calib::projected_motion::projected_tracks;
-    use reel_calib::time_offset::{activity, frame_motion, lag_curve, pool, refine};
+    use reel_calib::time_offset::{activity, lag_curve, pool, refine};
     use reel_formats::topics::camera_of;
     let max_lag_s = args.max_lag_ms / 1000.0;
+    let side = match (camera_of(&args.b), camera_of(&args.a)) {
+        (Some(name), _) => Some(CameraSide {
+            joints: &args.a,
+            camera: &args.b,
+            name,
+            camera_is_a: false,
+        }),
+        (None, Some(name)) => Some(CameraSide {
+            joints: &args.b,
+            camera: &args.a,
+            name,
+            camera_is_a: true,
+        }),
+        (None, None) => None,
+    };
+    // B's lag behind A from the camera's lag behind the joints, and back.
+    let camera_sign = if side.is_some_and(|s| s.camera_is_a) {
+        -1.0
+    } else {
+        1.0
+    };
     // A joint stream's motion as the camera on the other side sees it; the
-    // stream itself is read only when that is not available.
+    // streams themselves are read only when that is not available.
     let evidence = |episode: &PathBuf| -> anyhow::Result<OffsetEvidence> {
-        let projected = |joints: &str, camera: &str, flipped: bool| -> anyhow::Result<Option<_>> {
-            if args.motion != "projected" {
-                return Ok(None);
+        if let Some(side) = side.filter(|_| args.motion == "projected") {
+            if let Some(e) = projected_evidence(episode, side)? {
+                return Ok(e);
             }
-            let Some(tracks) = projected_tracks(episode, joints, camera)? else {
-                return Ok(None);
-            };
-            let speed = tracks.speed();
-            if speed.t.len() < 8 {
-                return Ok(None);
-            }
-            let rides = tracks.rides;
-            let fit = if rides {
-                None
-            } else {
-                Some(LinkFitInput {
-                    frames: frame_motion(episode, camera)?,
-                    tracks,
-                    flipped,
-                })
-            };
-            Ok(Some((speed, fit, rides)))
-        };
-        const LINKS: &str = "links projected into the camera";
-        Ok(
-            if let Some((a, fit, camera_rides)) = projected(&args.a, &args.b, false)? {
-                OffsetEvidence {
-                    a,
-                    b: activity(episode, &args.b)?,
-                    motion: LINKS,
-                    fit,
-                    camera_rides,
-                }
-            } else if let Some((b, fit, camera_rides)) = projected(&args.b, &args.a, true)? {
-                OffsetEvidence {
-                    a: activity(episode, &args.a)?,
-                    b,
-                    motion: LINKS,
-                    fit,
-                    camera_rides,
-                }
-            } else {
-                OffsetEvidence {
-                    a: activity(episode, &args.a)?,
-                    b: activity(episode, &args.b)?,
-                    motion: "joint speed",
-                    fit: None,
-                    camera_rides: false,
-                }
-            },
-        )
+        }
+        Ok(OffsetEvidence {
+            a: activity(episode, &args.a)?,
+            b: activity(episode, &args.b)?,
+            motion: "joint speed",
+            fit: None,
+            camera_rides: false,
+        })
     };
     let mut curves = Vec::new();
     let mut each = Vec::new();
@@ -617,17 +639,16 @@ fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
     // A fixed camera: the lag is refined, near the activities' estimate,
     // by fitting the image motion to each link's predicted motion. The
     // correlation and distinctness stay those of the whole search.
-    let fits: Option<Vec<&LinkFitInput>> = fits.iter().map(Option::as_ref).collect();
-    if let Some(fits) = fits {
-        // The fit is on the camera's lag behind the joints.
-        let sign = |flipped: bool| if flipped { -1.0 } else { 1.0 };
-        let flipped = fits.iter().any(|f| f.flipped);
-        let recordings: Vec<_> = fits.iter().map(|f| (&f.frames, &f.tracks)).collect();
-        match refine(sign(flipped) * r.b_lags_a_s, &recordings) {
+    let fits: Option<Vec<_>> = fits
+        .iter()
+        .map(|f| f.as_ref().map(|(frames, tracks)| (frames, tracks)))
+        .collect();
+    if let Some(recordings) = fits {
+        match refine(camera_sign * r.b_lags_a_s, &recordings) {
             Ok(Some((pooled, own))) => {
-                r.b_lags_a_s = sign(flipped) * pooled;
+                r.b_lags_a_s = camera_sign * pooled;
                 for ((_, offset, motion), lag) in each.iter_mut().zip(own) {
-                    offset.b_lags_a_s = sign(flipped) * lag;
+                    offset.b_lags_a_s = camera_sign * lag;
                     *motion = "links projected into the camera, fitted link by link";
                 }
             }
@@ -695,10 +716,9 @@ fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
         }
         // A camera whose frames come late had more delay than its
         // latency_ms says.
-        let (name, late_ms) = match (camera_of(&args.b), camera_of(&args.a)) {
-            (Some(b), _) => (b, r.b_lags_a_s * 1000.0),
-            (None, Some(a)) => (a, -r.b_lags_a_s * 1000.0),
-            (None, None) => bail!(
+        let (name, late_ms) = match side {
+            Some(side) => (side.name, camera_sign * r.b_lags_a_s * 1000.0),
+            None => bail!(
                 "{}: not updated: neither --a nor --b is a camera topic (/camera/NAME/...), and only cameras have a latency_ms",
                 rig.display()
             ),
