@@ -23,19 +23,18 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use reel_formats::episode::{EpisodeReader, EpisodeWriterOptions};
+use reel_episode::{EpisodeReader, EpisodeWriterOptions};
 
-#[path = "common/bimanual.rs"]
-mod bimanual;
-use bimanual::{record_bimanual, reel};
-use reel_formats::ros2::sensor_msgs::JointState;
-use reel_formats::ros2::RosMessage;
+mod common;
+use common::bimanual::{record_bimanual, reel};
+use reel_episode::ros2::sensor_msgs::JointState;
+use reel_episode::ros2::RosMessage;
 
 const EPISODE_S: u32 = 30;
 
 /// Moves the header stamp (the 8 bytes after the CDR encapsulation) by `shift` ns.
 fn restamp(cdr: &mut [u8], shift: u64) {
-    let Some(stamp) = reel_formats::quality::scan::header_stamp(cdr) else {
+    let Some(stamp) = reel_quality::scan::header_stamp(cdr) else {
         return;
     };
     let t = stamp + shift;
@@ -121,7 +120,7 @@ fn derive(template: &EpisodeReader, k: u64, out: &Path) {
         .unwrap();
     }
     for mut meta in template.metadata().unwrap() {
-        if meta.name == reel_formats::episode::EPISODE_METADATA_NAME {
+        if meta.name == reel_episode::EPISODE_METADATA_NAME {
             let id = meta.metadata.get("episode_id").cloned().unwrap_or_default();
             meta.metadata
                 .insert("episode_id".into(), format!("{id}-bench-{k:04}"));

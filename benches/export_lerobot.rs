@@ -19,22 +19,19 @@
 //! Size: REEL_BENCH_EPISODES (default 3) episodes of REEL_BENCH_SECONDS
 //! (default 10) s, two 640×480 cameras at 30 fps, 6+6 joints at 200 Hz.
 
-#[path = "../formats/tests/common/synthetic_rig.rs"]
-mod synthetic_rig;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use reel_capture::video::{open_input, video_decoder, Codec, Converter, Encoder, Source};
-use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
-use reel_formats::export::lerobot::mapping::Mapping;
-use reel_formats::export::lerobot::plan::{plan_episode, GapPolicy};
-use reel_formats::export::source::SourceEpisode;
-use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState};
-use reel_formats::ros2::std_msgs::Header;
-use reel_formats::topics;
-use reel_formats::video::{decode_jpeg, to_rgb24};
+use reel_dataset::lerobot::mapping::Mapping;
+use reel_dataset::lerobot::plan::{plan_episode, GapPolicy};
+use reel_dataset::source::SourceEpisode;
+use reel_episode::ros2::sensor_msgs::{CompressedImage, JointState};
+use reel_episode::ros2::std_msgs::Header;
+use reel_episode::topics;
+use reel_episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
+use reel_media::camera::{open_input, video_decoder, Codec, Converter, Encoder, Source};
+use reel_media::{decode_jpeg, to_rgb24};
 
 const W: u32 = 640;
 const H: u32 = 480;
@@ -93,7 +90,9 @@ fn write_episode(path: &Path, start: u64, seconds: f64, jpegs: &[Vec<u8>], task:
                 .unwrap()
         })
         .collect();
-    let names: Vec<String> = synthetic_rig::SO101_JOINTS.map(String::from).to_vec();
+    let names: Vec<String> = reel_testkit::synthetic_rig::SO101_JOINTS
+        .map(String::from)
+        .to_vec();
     let end = start + (seconds * 1e9) as u64;
     let mut next_joint = start;
     let mut frame = 0u64;
@@ -139,7 +138,7 @@ fn dump_raw(episode: &Path, dir: &Path, e: usize) -> serde_json::Value {
     let ep = SourceEpisode::read(episode).unwrap();
     let mapping = Mapping::default_for(&ep).unwrap();
     let plan = plan_episode(&ep, &mapping, FPS, GapPolicy::DropFrame).unwrap();
-    let reader = reel_formats::episode::EpisodeReader::open(episode).unwrap();
+    let reader = reel_episode::EpisodeReader::open(episode).unwrap();
     let mut cameras = serde_json::Map::new();
     for (key, ordinals) in &plan.cameras {
         let topic = format!(

@@ -16,7 +16,7 @@ use reel_capture::emulators::ground_truth::{percentile as percentile_ms, sync_er
 use reel_capture::emulators::rig::EmulatedRig;
 use reel_capture::recorder::{Recorder, RecorderOptions};
 use reel_capture::rig::LoadedRig;
-use reel_formats::episode::{EpisodeReader, Outcome};
+use reel_episode::{EpisodeReader, Outcome};
 
 /// utime + stime of this process, seconds (from /proc/self/stat).
 fn cpu_seconds() -> f64 {

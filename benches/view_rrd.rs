@@ -17,18 +17,15 @@
 //! long episode's length (default 10); REEL_BENCH_KEEP=DIR keeps the long
 //! episodes in DIR.
 
-#[path = "common/bimanual.rs"]
-mod bimanual;
-#[path = "../formats/tests/common/synthetic_rig.rs"]
-mod synthetic_rig;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bimanual::{record_bimanual, reel};
-use reel_formats::episode::{EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions};
-use synthetic_rig::{generate_mix, RigMix, RigTopics};
+use common::bimanual::{record_bimanual, reel};
+use reel_episode::{EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions};
+use reel_testkit::synthetic_rig::{generate_mix, RigMix, RigTopics};
 
 /// Peak (RssAnon, RssFile) in MB of a running child, sampled until it exits.
 fn run_sampling(mut cmd: Command) -> (Duration, f64, f64, String) {
@@ -94,7 +91,11 @@ fn synthetic(path: &Path, seconds: f64) -> PathBuf {
     while t < seconds {
         let slice = (seconds - t).min(60.0);
         for m in generate_mix(&mix, start + (t * 1e9) as u64, slice) {
-            if matches!(m.message, synthetic_rig::RigMessage::TfStatic(_)) && t > 0.0 {
+            if matches!(
+                m.message,
+                reel_testkit::synthetic_rig::RigMessage::TfStatic(_)
+            ) && t > 0.0
+            {
                 continue;
             }
             topics.write(&mut w, &m).unwrap();

@@ -2,8 +2,8 @@
 
 use std::io::{self, Write};
 
-use reel_formats::episode::{EpisodeInfo, FileState, RecoveryReport};
-use reel_formats::time::format_utc;
+use reel_episode::time::format_utc;
+use reel_episode::{EpisodeInfo, FileState, RecoveryReport};
 
 /// `1234567` → `1.2 MB`.
 pub fn human_bytes(n: u64) -> String {
@@ -281,7 +281,7 @@ pub fn status_line(s: &reel_capture::recorder::RecorderStatus) -> String {
 }
 
 /// Writes the `reel check` report: scores, failed checks, duplicates.
-pub fn write_quality(out: &mut impl Write, r: &reel_formats::quality::Report) -> io::Result<()> {
+pub fn write_quality(out: &mut impl Write, r: &reel_quality::Report) -> io::Result<()> {
     let failed: Vec<_> = r.failures().collect();
     let what = if r.manifest.is_some() {
         "an export".to_string()

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
-use reel_formats::ros2::sensor_msgs::JointState;
-use reel_formats::ros2::std_msgs::Header;
+use reel_episode::ros2::sensor_msgs::JointState;
+use reel_episode::ros2::std_msgs::Header;
+use reel_episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
 
 mod common;
 use common::stderr;
@@ -196,7 +196,7 @@ fn several_files_report_each() {
 /// wrongly encoded bag, the fixture with an undefined channel); none fails or panics.
 #[test]
 fn info_reads_every_third_party_file() {
-    let Some(testdata) = common::skip::testdata("info_reads_every_third_party_file") else {
+    let Some(testdata) = reel_testkit::skip::testdata("info_reads_every_third_party_file") else {
         return;
     };
     let root = testdata.join("mcap");

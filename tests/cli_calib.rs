@@ -189,7 +189,11 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
     // The scenario's text (URDF path included) seeds the episode: written
     // under the workspace with a relative URDF path, the episode is the same
     // in every checkout.
-    let tmp = tempfile::tempdir_in(common::workspace().join("target")).unwrap();
+    // `target/` in the checkout, even when the build goes elsewhere
+    // (CARGO_TARGET_DIR).
+    let under = common::workspace().join("target");
+    std::fs::create_dir_all(&under).unwrap();
+    let tmp = tempfile::tempdir_in(&under).unwrap();
     let depth = tmp
         .path()
         .strip_prefix(common::workspace())
@@ -198,7 +202,7 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
         .count();
     let urdf = "../".repeat(depth) + "samples/robots/so101/so101_new_calib.urdf";
     let scenario = tmp.path().join("scenario.toml");
-    common::short_scenario::write_short_scenario(
+    reel_testkit::short_scenario::write_short_scenario(
         &common::workspace().join("samples"),
         &scenario,
         8.0,
@@ -432,11 +436,11 @@ fn off_by(found: &nalgebra::Isometry3<f64>, truth: &nalgebra::Isometry3<f64>) ->
 fn write_hand_eye_episode(path: &Path) -> nalgebra::Isometry3<f64> {
     use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
     use reel_calib::pose::{from_formats, iso_to_pose};
-    use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
-    use reel_formats::robot::RobotModel;
-    use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState};
-    use reel_formats::ros2::std_msgs::{Header, StringMsg};
-    use reel_formats::topics;
+    use reel_episode::robot::RobotModel;
+    use reel_episode::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState};
+    use reel_episode::ros2::std_msgs::{Header, StringMsg};
+    use reel_episode::topics;
+    use reel_episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
 
     const START: u64 = 1_700_000_000_000_000_000;
     let camera = truth();
@@ -638,10 +642,10 @@ fn write_camera_lidar_episode(path: &Path) -> nalgebra::Isometry3<f64> {
     use nalgebra::{Isometry3, Matrix3, Rotation3, Translation3, UnitQuaternion};
     use reel_calib::pose::{iso_to_pose, pose_to_iso};
     use reel_calib::synthetic::vlp16_scan;
-    use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
-    use reel_formats::ros2::sensor_msgs::{CompressedImage, PointCloud2};
-    use reel_formats::ros2::std_msgs::Header;
-    use reel_formats::topics;
+    use reel_episode::ros2::sensor_msgs::{CompressedImage, PointCloud2};
+    use reel_episode::ros2::std_msgs::Header;
+    use reel_episode::topics;
+    use reel_episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
 
     const START: u64 = 1_700_000_000_000_000_000;
     let camera = truth();
@@ -769,9 +773,9 @@ fn camera_lidar_from_an_episode_recovers_the_lidar_mount() {
 
 #[test]
 fn calibrations_stored_in_the_rig_reach_recorded_episodes() {
-    use reel_formats::episode::{schema_name, EpisodeReader};
-    use reel_formats::ros2::sensor_msgs::CameraInfo;
-    use reel_formats::ros2::tf2_msgs::TFMessage;
+    use reel_episode::ros2::sensor_msgs::CameraInfo;
+    use reel_episode::ros2::tf2_msgs::TFMessage;
+    use reel_episode::{schema_name, EpisodeReader};
 
     let dir = tempfile::tempdir().unwrap();
     let rig = reel_capture::emulators::rig::isolated_copy(
@@ -870,7 +874,7 @@ fn calibrations_stored_in_the_rig_reach_recorded_episodes() {
     let t = &tf.transforms[0];
     assert_eq!(t.header.frame_id, "gripper_link");
     assert_eq!(t.child_frame_id, "camera_wrist_optical");
-    let found = reel_calib::pose::from_formats(&reel_formats::geometry::Iso::from_msg(t));
+    let found = reel_calib::pose::from_formats(&reel_episode::geometry::Iso::from_msg(t));
     let (deg, mm) = off_by(&found, &mount);
     println!("recorded /tf_static: {deg:.3} deg, {mm:.2} mm off the true mount");
     assert!(mm < 2.0 && deg < 0.5, "{mm} mm, {deg} deg");

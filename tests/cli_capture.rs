@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reel_formats::episode::{EpisodeReader, Outcome};
+use reel_episode::{EpisodeReader, Outcome};
 
 mod common;
 use common::{reel, run, workspace};
@@ -79,11 +79,11 @@ fn record_emulated_rig_unattended_and_third_party_readers_agree() {
 /// forward kinematics of that sample's positions (robot_state_publisher's
 /// job), and the URDF's fixed joints are on `/tf_static`.
 fn follower_links_on_tf(episode: &Path) {
-    use reel_formats::episode::schema_name;
-    use reel_formats::robot::RobotModel;
-    use reel_formats::ros2::sensor_msgs::JointState;
-    use reel_formats::ros2::tf2_msgs::TFMessage;
-    use reel_formats::ros2::RosMessage;
+    use reel_episode::robot::RobotModel;
+    use reel_episode::ros2::sensor_msgs::JointState;
+    use reel_episode::ros2::tf2_msgs::TFMessage;
+    use reel_episode::ros2::RosMessage;
+    use reel_episode::schema_name;
     let model = RobotModel::parse(
         &std::fs::read_to_string(workspace().join("samples/robots/so101/so101_new_calib.urdf"))
             .unwrap(),
@@ -118,7 +118,7 @@ fn follower_links_on_tf(episode: &Path) {
     let moving = model
         .joints
         .iter()
-        .filter(|j| j.kind != reel_formats::robot::JointKind::Fixed)
+        .filter(|j| j.kind != reel_episode::robot::JointKind::Fixed)
         .count();
     for tf in tfs.iter().step_by(37) {
         assert_eq!(tf.transforms.len(), moving);
@@ -136,7 +136,7 @@ fn follower_links_on_tf(episode: &Path) {
             assert_eq!(t.header.frame_id, joint.parent);
             let i = js.name.iter().position(|n| *n == joint.name).unwrap();
             let expected = joint.transform(js.position[i]);
-            let got = reel_formats::geometry::Iso::from_msg(t);
+            let got = reel_episode::geometry::Iso::from_msg(t);
             let dq: f64 = expected
                 .q
                 .iter()
@@ -202,7 +202,7 @@ fn separate_emulate_process_and_kill_9_of_the_recorder_loses_about_a_second() {
         .unwrap();
     std::thread::sleep(Duration::from_secs(5));
     recorder.kill().unwrap(); // SIGKILL
-    let killed_at = reel_formats::time::host_now_nanos();
+    let killed_at = reel_episode::time::host_now_nanos();
     recorder.wait().unwrap();
     let partial = episodes(&out, ".mcap.partial");
     assert_eq!(partial.len(), 1, "{partial:?}");
@@ -338,14 +338,14 @@ fn interactive_record_on_a_terminal_takes_keys() {
         .output()
     {
         Err(_) => {
-            common::skip::skip(
+            reel_testkit::skip::skip(
                 "interactive recording",
                 "`script` (util-linux) is missing; the recorder was not driven through a terminal",
             );
             return;
         }
         Ok(o) if !o.status.success() => {
-            common::skip::skip(
+            reel_testkit::skip::skip(
                 "interactive recording",
                 &format!(
                     "`script` cannot open a pseudo-terminal here ({}); the recorder was not driven through a terminal",

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use arrow_array::{Array, FixedSizeListArray, Float32Array, Float64Array, Int64Array, RecordBatch};
 use ffmpeg_next as ffmpeg;
 use reel_capture::timecode;
-use reel_capture::video::{Codec, Encoder};
-use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
-use reel_formats::ros2::geometry_msgs::{Quaternion, Transform, TransformStamped, Vector3};
-use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2, PointField};
-use reel_formats::ros2::std_msgs::Header;
-use reel_formats::ros2::tf2_msgs::TFMessage;
+use reel_episode::ros2::geometry_msgs::{Quaternion, Transform, TransformStamped, Vector3};
+use reel_episode::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2, PointField};
+use reel_episode::ros2::std_msgs::Header;
+use reel_episode::ros2::tf2_msgs::TFMessage;
+use reel_episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
+use reel_media::camera::{Codec, Encoder};
 
 const W: u32 = 320;
 const H: u32 = 240;
@@ -241,7 +241,7 @@ fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
 /// Time codes read back from every frame of an MP4, in order.
 /// Every decoded frame of the video at `path`, in order, through `each`.
 fn for_each_frame(path: &Path, mut each: impl FnMut(&ffmpeg::frame::Video)) {
-    reel_formats::video::init();
+    reel_media::init();
     let mut input = ffmpeg::format::input(path).unwrap();
     let stream = input.streams().best(ffmpeg::media::Type::Video).unwrap();
     let index = stream.index();
@@ -554,7 +554,7 @@ fn append_adds_episodes_without_touching_the_existing_files() {
     let out = dir.path().join("ds");
     let o = export(&["--vcodec", "h264"], &[&a], &out);
     assert!(o.status.success(), "{}", stderr(&o));
-    let before = reel_formats::export::manifest::Manifest::read(&out).unwrap();
+    let before = reel_dataset::manifest::Manifest::read(&out).unwrap();
     assert_eq!(before.version.as_deref(), Some("1.0.0"));
     // Keep release 1.0.0 (hard links: no copy) to compare with the next.
     let old = dir.path().join("ds-1.0.0");
@@ -582,7 +582,7 @@ fn append_adds_episodes_without_touching_the_existing_files() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("appended to"));
-    let after = reel_formats::export::manifest::Manifest::read(&out).unwrap();
+    let after = reel_dataset::manifest::Manifest::read(&out).unwrap();
     assert_eq!(after.version.as_deref(), Some("1.1.0"));
     assert_eq!(after.changelog.len(), 2);
     assert_eq!(after.changelog[1].note, "a second pick");

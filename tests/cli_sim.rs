@@ -7,13 +7,13 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{reel, run, stderr, workspace};
-use reel_formats::episode::EpisodeReader;
+use reel_episode::EpisodeReader;
 
 /// The sample scenario shortened to `seconds`, cameras at 128×96, with the
 /// URDF path rewritten to `urdf`.
 fn scenario_in(dir: &Path, seconds: f64, urdf: &Path) -> PathBuf {
     let path = dir.join("scenario.toml");
-    common::short_scenario::write_short_scenario(
+    reel_testkit::short_scenario::write_short_scenario(
         &workspace().join("samples"),
         &path,
         seconds,
@@ -204,7 +204,7 @@ fn replaying_an_episodes_commands_reproduces_its_motion() {
         for (i, m) in reader.messages().enumerate() {
             let m = m.unwrap();
             if m.channel.topic == "/robot/follower/joint_states" {
-                let js: reel_formats::ros2::sensor_msgs::JointState =
+                let js: reel_episode::ros2::sensor_msgs::JointState =
                     reader.decode(&m, i as u64).unwrap();
                 out.push(js.position);
             }

@@ -4,17 +4,15 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-#[path = "../formats/tests/common/synthetic_rig.rs"]
-mod synthetic_rig;
 
 use std::path::{Path, PathBuf};
 
 use common::{reel, run, stderr, venv_python, workspace};
-use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
-use reel_formats::ros2::std_msgs::StringMsg;
-use reel_formats::topics;
+use reel_episode::ros2::std_msgs::StringMsg;
+use reel_episode::topics;
+use reel_episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions};
+use reel_testkit::synthetic_rig::{generate_mix, RigMessage, RigMix, RigTopics, SO101_JOINTS};
 use serde_json::Value;
-use synthetic_rig::{generate_mix, RigMessage, RigMix, RigTopics, SO101_JOINTS};
 
 const START: u64 = 1_790_000_000_000_000_000;
 
@@ -357,7 +355,7 @@ fn record_view_streams_the_live_episode() {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "mcap"))
         .unwrap();
-    let info = reel_formats::episode::info(&episode).unwrap();
+    let info = reel_episode::info(&episode).unwrap();
     let written = |topic: &str| {
         info.topics
             .iter()
@@ -392,7 +390,7 @@ fn record_view_streams_the_live_episode() {
 fn sim_episode_cameras_hang_from_their_links_and_the_arm_moves() {
     let tmp = tempfile::tempdir().unwrap();
     let scenario = tmp.path().join("scenario.toml");
-    common::short_scenario::write_short_scenario(
+    reel_testkit::short_scenario::write_short_scenario(
         &workspace().join("samples"),
         &scenario,
         2.0,

@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use reel_formats::episode::{schema_name, EpisodeReader};
-use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
-use reel_formats::ros2::std_msgs::StringMsg;
-use reel_formats::topics;
+use reel_episode::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
+use reel_episode::ros2::std_msgs::StringMsg;
+use reel_episode::topics;
+use reel_episode::{schema_name, EpisodeReader};
 
 use crate::error::CalibError;
-use reel_formats::calibration::CameraIntrinsics;
+use reel_episode::calibration::CameraIntrinsics;
 
 use crate::model::CameraModel;
 
@@ -69,7 +69,7 @@ pub fn read(path: &Path, camera: &str, also: Also<'_>) -> Result<CameraData, Cal
     let joint_topic = also.arm.map(topics::joint_states);
     let cloud_topic = also.lidar.map(topics::lidar_points);
     let mut out = CameraData::default();
-    let bad = |e: reel_formats::Error| CalibError::input(path, e.to_string());
+    let bad = |e: reel_episode::Error| CalibError::input(path, e.to_string());
     for (index, message) in reader.messages().enumerate() {
         let message = message.map_err(bad)?;
         let topic = message.channel.topic.as_str();

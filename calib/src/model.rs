@@ -3,7 +3,7 @@
 //! fisheye (OpenCV's equidistant model, ROS `equidistant`).
 
 use nalgebra::{Rotation3, Vector3};
-use reel_formats::calibration::CameraIntrinsics;
+use reel_episode::calibration::CameraIntrinsics;
 
 /// Lens model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -81,8 +81,8 @@ pub fn iso_to_pose(iso: &Isometry3<f64>) -> Pose {
     }
 }
 
-/// A `reel_formats` transform (URDF kinematics) as an isometry.
-pub fn from_formats(iso: &reel_formats::geometry::Iso) -> Isometry3<f64> {
+/// A `reel_episode` transform (URDF kinematics) as an isometry.
+pub fn from_formats(iso: &reel_episode::geometry::Iso) -> Isometry3<f64> {
     let [w, x, y, z] = iso.q;
     Isometry3::from_parts(
         Translation3::new(iso.t[0], iso.t[1], iso.t[2]),
@@ -103,8 +103,8 @@ pub struct Transform {
 
 impl Transform {
     /// The same placement as a rig config's sensor mount under `parent`.
-    pub fn mount(&self, parent: &str) -> reel_formats::calibration::Mount {
-        reel_formats::calibration::Mount {
+    pub fn mount(&self, parent: &str) -> reel_episode::calibration::Mount {
+        reel_episode::calibration::Mount {
             parent: parent.to_string(),
             xyz: self.translation,
             rpy: self.rpy,

@@ -12,10 +12,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use reel_formats::episode::{schema_name, EpisodeReader};
-use reel_formats::geometry::Iso;
-use reel_formats::ros2::sensor_msgs::{CameraInfo, JointState};
-use reel_formats::ros2::tf2_msgs::TFMessage;
+use reel_episode::geometry::Iso;
+use reel_episode::ros2::sensor_msgs::{CameraInfo, JointState};
+use reel_episode::ros2::tf2_msgs::TFMessage;
+use reel_episode::{schema_name, EpisodeReader};
 
 use crate::error::CalibError;
 use crate::time_offset::Activity;
@@ -151,7 +151,7 @@ pub fn projected_tracks(
     joints_topic: &str,
     image_topic: &str,
 ) -> Result<Option<Tracks>, CalibError> {
-    let Some(camera) = reel_formats::topics::camera_of(image_topic) else {
+    let Some(camera) = reel_episode::topics::camera_of(image_topic) else {
         return Ok(None);
     };
     let Some(recording) = read(path, joints_topic, camera)? else {
@@ -221,7 +221,7 @@ pub fn projected_tracks(
 fn read(path: &Path, joints_topic: &str, camera: &str) -> Result<Option<Recording>, CalibError> {
     let info_topic = format!("/camera/{camera}/camera_info");
     let reader = EpisodeReader::open(path).map_err(|e| CalibError::input(path, e.to_string()))?;
-    let bad = |e: reel_formats::Error| CalibError::input(path, e.to_string());
+    let bad = |e: reel_episode::Error| CalibError::input(path, e.to_string());
     let mut statics = Tree::new();
     let mut info: Option<CameraInfo> = None;
     let mut moving = Vec::new();

@@ -17,8 +17,8 @@
 
 use std::path::Path;
 
-use reel_formats::episode::{schema_name, EpisodeReader};
-use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState};
+use reel_episode::ros2::sensor_msgs::{CompressedImage, JointState};
+use reel_episode::{schema_name, EpisodeReader};
 
 use crate::error::CalibError;
 use crate::projected_motion::pixel_distance;

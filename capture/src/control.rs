@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use reel_formats::episode::Outcome;
+use reel_episode::Outcome;
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::recorder::Recorder;

@@ -1,7 +1,7 @@
 //! reel-capture: device drivers (Dynamixel 2.0, Feetech STS, cameras through
 //! FFmpeg, Velodyne VLP-16), wire-exact emulators of the same devices, clock
 //! sync, and the recording daemon that writes episodes through
-//! `reel_formats::episode::EpisodeWriter`.
+//! `reel_episode::EpisodeWriter`.
 //!
 //! Layout: `drivers/` speak to devices (the same code to hardware and to
 //! `emulators/`), `recorder/` runs one thread per device into one writer
@@ -19,6 +19,5 @@ pub mod rig;
 pub mod rig_edit;
 pub mod serial;
 pub mod timecode;
-pub mod video;
 
 pub use error::{BusError, LidarError, ProtocolError, RigError};

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
 
-use reel_formats::calibration::{CameraIntrinsics, Mount};
+use reel_episode::calibration::{CameraIntrinsics, Mount};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RigError;
@@ -366,7 +366,7 @@ impl LoadedRig {
             path: path.clone(),
             reason,
         })?;
-        let sha256 = reel_formats::sha256_hex(text.as_bytes());
+        let sha256 = reel_episode::sha256_hex(text.as_bytes());
         Ok(Self {
             rig,
             path,
@@ -386,7 +386,7 @@ impl Rig {
     /// The rate every data topic is configured for (topic → Hz): what
     /// `reel check` measures an episode's completeness against.
     pub fn nominal_rates_hz(&self) -> std::collections::BTreeMap<String, f64> {
-        use reel_formats::topics;
+        use reel_episode::topics;
         let mut rates = std::collections::BTreeMap::new();
         for a in &self.arms {
             let topic = match a.role {

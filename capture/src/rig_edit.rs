@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use reel_formats::calibration::{CameraIntrinsics, Mount};
+use reel_episode::calibration::{CameraIntrinsics, Mount};
 use toml_edit::{value, Array, DocumentMut, Item, Table};
 
 use crate::error::RigError;
@@ -115,7 +115,7 @@ pub fn store(
     let updated = doc.to_string();
     Rig::parse(&updated)
         .map_err(|e| invalid(format!("the updated config would not load ({e})")))?;
-    let stamp = reel_formats::time::format_utc(reel_formats::time::host_now_nanos())
+    let stamp = reel_episode::time::format_utc(reel_episode::time::host_now_nanos())
         .replace([':', '-'], "");
     let stamp = stamp.split('.').next().unwrap_or(&stamp).to_string();
     let file = path

@@ -11,7 +11,8 @@ use reel_capture::drivers::camera::{self, CameraTopics};
 use reel_capture::emulators::camera::CameraEmulator;
 use reel_capture::recorder::sink::{DeviceStatus, Envelope, Payload, Sink};
 use reel_capture::rig::{Camera, CameraFormat, CameraStamps};
-use reel_capture::{timecode, video};
+use reel_capture::timecode;
+use reel_media::camera as video;
 
 fn camera(source: &str, format: CameraFormat) -> Camera {
     Camera {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use reel_capture::emulators::rig::EmulatedRig;
 use reel_capture::recorder::{Recorder, RecorderOptions};
-use reel_formats::episode::{recover, EpisodeReader, RecoverOptions};
+use reel_episode::{recover, EpisodeReader, RecoverOptions};
 
 struct Tmpfs(std::path::PathBuf);
 impl Drop for Tmpfs {
@@ -29,7 +29,7 @@ fn mount_tmpfs(at: &Path, size: &str) -> Option<Tmpfs> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        common::skip::skip(
+        reel_testkit::skip::skip(
             "disk_full",
             "cannot mount a tmpfs here (needs CAP_SYS_ADMIN); disk-full behaviour not tested",
         );

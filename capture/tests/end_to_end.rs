@@ -9,8 +9,8 @@ mod common;
 use common::{events, record_for, streams, wait_connected};
 use reel_capture::emulators::rig::EmulatedRig;
 use reel_capture::recorder::{Recorder, RecorderOptions};
-use reel_formats::episode::{EpisodeReader, Outcome};
-use reel_formats::ros2::sensor_msgs::JointState;
+use reel_episode::ros2::sensor_msgs::JointState;
+use reel_episode::{EpisodeReader, Outcome};
 
 #[test]
 fn so101_episode_has_every_topic_at_rate_and_teleop_moves_the_follower() {

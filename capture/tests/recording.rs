@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use reel_capture::emulators::rig::EmulatedRig;
 use reel_capture::recorder::{Recorder, RecorderOptions};
-use reel_formats::episode::{EpisodeReader, Outcome};
+use reel_episode::{EpisodeReader, Outcome};
 
 #[test]
 fn unplugged_bus_is_a_recorded_gap_and_reconnects_while_the_rest_goes_on() {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use reel_capture::emulators::ground_truth::{percentile, sync_errors};
 use reel_capture::emulators::rig::EmulatedRig;
 use reel_capture::recorder::{Recorder, RecorderOptions};
-use reel_formats::episode::{EpisodeReader, Outcome};
+use reel_episode::{EpisodeReader, Outcome};
 
 #[test]
 fn bimanual_timestamps_match_ground_truth() {
@@ -41,7 +41,7 @@ fn bimanual_timestamps_match_ground_truth() {
         match m.channel.topic.as_str() {
             "/lidar/top/points" => clouds += 1,
             "/lidar/top/packets" => {
-                let scan: reel_formats::ros2::velodyne_msgs::VelodyneScan =
+                let scan: reel_episode::ros2::velodyne_msgs::VelodyneScan =
                     reader.decode(&m, i as u64).unwrap();
                 assert!(scan
                     .packets

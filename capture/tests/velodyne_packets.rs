@@ -174,7 +174,7 @@ fn capture_assembles_into_revolutions() {
 
 #[test]
 fn revolution_becomes_the_episode_point_cloud() {
-    use reel_formats::ros2::{sensor_msgs::PointCloud2, RosMessage};
+    use reel_episode::ros2::{sensor_msgs::PointCloud2, RosMessage};
     let packets: Vec<DataPacket> = payloads_or_return!("velodyne_vlp16.pcap", DATA_PORT)
         .iter()
         .map(|p| DataPacket::parse(p).unwrap())

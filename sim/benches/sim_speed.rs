@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use reel_formats::episode::Outcome;
+use reel_episode::Outcome;
 use reel_sim::{Scenario, SimOptions};
 
 fn main() {

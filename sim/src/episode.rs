@@ -8,15 +8,13 @@ use std::path::{Path, PathBuf};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rand_distr::{Distribution, Normal};
-use reel_formats::calibration::CameraIntrinsics;
-use reel_formats::episode::{
-    EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, Outcome, SourceKind,
-};
-use reel_formats::geometry::Iso;
-use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, Image, JointState};
-use reel_formats::ros2::std_msgs::{Header, StringMsg};
-use reel_formats::ros2::tf2_msgs::TFMessage;
-use reel_formats::topics;
+use reel_episode::calibration::CameraIntrinsics;
+use reel_episode::geometry::Iso;
+use reel_episode::ros2::sensor_msgs::{CameraInfo, CompressedImage, Image, JointState};
+use reel_episode::ros2::std_msgs::{Header, StringMsg};
+use reel_episode::ros2::tf2_msgs::TFMessage;
+use reel_episode::topics;
+use reel_episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, Outcome, SourceKind};
 
 use crate::lidar::Lidar;
 use crate::policy::{self, PickPlace, Policy, Replay};
@@ -129,7 +127,7 @@ fn camera_info(stamp: u64, c: &Camera) -> CameraInfo {
     )
 }
 
-fn writer_err(path: &Path) -> impl Fn(reel_formats::Error) -> SimError + '_ {
+fn writer_err(path: &Path) -> impl Fn(reel_episode::Error) -> SimError + '_ {
     move |source| SimError::Episode {
         path: path.to_path_buf(),
         source: Box::new(source),
@@ -158,7 +156,7 @@ pub fn synthesize(
     meta.episode_id = episode_id(scenario, seed, index);
     meta.source = SourceKind::Sim;
     meta.seed = Some(seed);
-    let scenario_sha256 = reel_formats::sha256_hex(scenario.text.as_bytes());
+    let scenario_sha256 = reel_episode::sha256_hex(scenario.text.as_bytes());
     meta.rig_config_hash = Some(scenario_sha256.clone());
     let mut params = draws.to_params();
     params.insert("scenario".into(), spec.scenario.name.clone());

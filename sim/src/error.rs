@@ -29,7 +29,7 @@ pub enum SimError {
         /// The episode file.
         path: PathBuf,
         /// The writer's error.
-        source: Box<reel_formats::Error>,
+        source: Box<reel_episode::Error>,
     },
 }
 

@@ -3,8 +3,8 @@
 //! arms reel targets have 5–7 joints and the solve is a few 6×n products,
 //! which `formats::robot`'s forward kinematics already provide.
 
-use reel_formats::geometry::Iso;
-use reel_formats::robot::RobotModel;
+use reel_episode::geometry::Iso;
+use reel_episode::robot::RobotModel;
 
 /// What the tool link should do.
 #[derive(Debug, Clone, Copy)]

@@ -17,7 +17,7 @@ pub mod render;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use reel_formats::episode::Outcome;
+use reel_episode::Outcome;
 
 pub use episode::{synthesize, EpisodeResult, SimOptions};
 pub use scenario::Scenario;

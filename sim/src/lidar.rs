@@ -10,10 +10,10 @@ use rand_chacha::ChaCha20Rng;
 use rand_distr::{Distribution, Normal};
 use rapier3d::math::Vector;
 use rapier3d::prelude::{QueryFilter, Ray};
-use reel_formats::geometry::Iso;
-use reel_formats::ros2::sensor_msgs::PointCloud2;
-use reel_formats::ros2::std_msgs::Header;
-use reel_formats::vlp16::{
+use reel_episode::geometry::Iso;
+use reel_episode::ros2::sensor_msgs::PointCloud2;
+use reel_episode::ros2::std_msgs::Header;
+use reel_episode::vlp16::{
     ring_of_laser, ELEVATION_DEG, LASERS, LASER_PERIOD_US, SEQUENCE_PERIOD_US,
     VERTICAL_CORRECTION_MM,
 };

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use reel_formats::episode::EpisodeReader;
-use reel_formats::geometry::Iso;
-use reel_formats::ros2::sensor_msgs::JointState;
+use reel_episode::geometry::Iso;
+use reel_episode::ros2::sensor_msgs::JointState;
+use reel_episode::EpisodeReader;
 
 use crate::ik::{self, Tool, ToolGoal};
 use crate::scenario::Scenario;
@@ -254,7 +254,7 @@ impl Replay {
         })?;
         let names: Vec<String> = world.joints.iter().map(|j| j.name.clone()).collect();
         let home: Vec<f64> = (0..names.len()).map(|i| world.joint_state(i).0).collect();
-        let wanted = reel_formats::topics::joint_commands(arm);
+        let wanted = reel_episode::topics::joint_commands(arm);
         let mut by_topic: BTreeMap<String, Vec<(u64, JointState)>> = BTreeMap::new();
         for (index, m) in reader.messages().enumerate() {
             let m = m.map_err(|e| SimError::input(episode, format!("unreadable message: {e}")))?;

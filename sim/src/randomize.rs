@@ -113,7 +113,7 @@ pub fn draw(scenario: &Scenario, seed: u64, index: u64) -> Draws {
     let ambient = uniform(&mut rng, l.ambient);
     let intensity = uniform(&mut rng, l.intensity);
     let tilt = jitter_direction(&mut rng, l.direction_jitter_deg.to_radians());
-    let light_direction = reel_formats::geometry::Iso::axis_angle(
+    let light_direction = reel_episode::geometry::Iso::axis_angle(
         tilt,
         (tilt[0] * tilt[0] + tilt[1] * tilt[1] + tilt[2] * tilt[2]).sqrt(),
     )

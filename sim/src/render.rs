@@ -9,7 +9,7 @@
 //! predicts every pixel), bit-identical results on every machine, and
 //! depth in metres, in about 200 lines.
 
-use reel_formats::geometry::Iso;
+use reel_episode::geometry::Iso;
 
 use crate::mesh::Mesh;
 

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use rapier3d::math::{Pose, Rotation, Vector};
 use rapier3d::prelude::*;
-use reel_formats::geometry::Iso;
-use reel_formats::robot::{JointKind, RobotModel, Shape};
+use reel_episode::geometry::Iso;
+use reel_episode::robot::{JointKind, RobotModel, Shape};
 
 use crate::mesh::Mesh;
 use crate::scenario::Scenario;
@@ -409,7 +409,7 @@ fn x_to(axis: [f64; 3]) -> Iso {
     }
 }
 
-fn mass_properties(i: &reel_formats::robot::Inertial, body_from_link: &Iso) -> MassProperties {
+fn mass_properties(i: &reel_episode::robot::Inertial, body_from_link: &Iso) -> MassProperties {
     let mass = i.mass.max(1e-3) as f32;
     let [xx, xy, xz, yy, yz, zz] = i.inertia.map(|v| v as f32);
     // Tiny or missing tensors (placeholder links) get a small solid sphere's.

@@ -1,14 +1,10 @@
 //! Physics, sensor truth and determinism of the simulator.
 
-mod common {
-    pub mod short_scenario;
-}
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use reel_formats::episode::{EpisodeReader, Outcome};
-use reel_formats::geometry::Iso;
+use reel_episode::geometry::Iso;
+use reel_episode::{EpisodeReader, Outcome};
 use reel_sim::lidar::Lidar;
 use reel_sim::scenario::{LidarSpec, PoseSpec, Scenario};
 use reel_sim::world::{MeshCache, RobotSource, World};
@@ -24,7 +20,7 @@ fn samples() -> PathBuf {
 fn short_scenario(dir: &Path, seconds: f64) -> Scenario {
     let path = dir.join("short.toml");
     let urdf = samples().join("robots/so101/so101_new_calib.urdf");
-    common::short_scenario::write_short_scenario(&samples(), &path, seconds, (96, 72), &urdf);
+    reel_testkit::short_scenario::write_short_scenario(&samples(), &path, seconds, (96, 72), &urdf);
     Scenario::read(&path).expect("short scenario")
 }
 
@@ -249,8 +245,8 @@ fn the_expert_places_the_cube_on_most_seeds() {
 
 #[test]
 fn tf_chains_to_the_urdf_kinematics_of_the_joint_states() {
-    use reel_formats::ros2::sensor_msgs::JointState;
-    use reel_formats::ros2::tf2_msgs::TFMessage;
+    use reel_episode::ros2::sensor_msgs::JointState;
+    use reel_episode::ros2::tf2_msgs::TFMessage;
     let dir = tempfile::tempdir().expect("tempdir");
     let s = short_scenario(dir.path(), 0.3);
     let out = SimOptions {
@@ -299,69 +295,5 @@ fn tf_chains_to_the_urdf_kinematics_of_the_joint_states() {
     assert!(
         d < 0.005,
         "/tf puts the gripper {d} m from the URDF kinematics"
-    );
-}
-
-/// Times (s from the episode's first sample) of the expert's phase events.
-fn phase_times(path: &Path) -> BTreeMap<String, f64> {
-    use reel_formats::ros2::std_msgs::StringMsg;
-    let reader = EpisodeReader::open(path).expect("open");
-    let mut start = None;
-    let mut out = BTreeMap::new();
-    for (i, m) in reader.messages().enumerate() {
-        let m = m.expect("message");
-        if m.channel.topic == "/robot/follower/joint_states" && start.is_none() {
-            start = Some(m.publish_time);
-        }
-        if m.channel.topic == "/episode/events" {
-            let s: StringMsg = reader.decode(&m, i as u64).expect("event");
-            let v: serde_json::Value = serde_json::from_str(&s.data).expect("json");
-            if let (Some(phase), Some(t0)) = (v["phase"].as_str(), start) {
-                out.entry(phase.to_string())
-                    .or_insert((m.publish_time as f64 - t0 as f64) / 1e9);
-            }
-        }
-    }
-    out
-}
-
-#[test]
-fn pre_labels_find_the_grasp_and_the_release_within_100_ms() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = short_scenario(dir.path(), 12.0);
-    let options = SimOptions {
-        out: dir.path().join("out"),
-        ..Default::default()
-    };
-    let episodes = reel_sim::run(&s, 5, &[0, 1, 2], 2, &options, &|_| {}).expect("sim");
-    let mut worst: f64 = 0.0;
-    for e in &episodes {
-        let truth = phase_times(&e.path);
-        use reel_formats::annotation::prelabel;
-        let reader = EpisodeReader::open(&e.path).expect("open");
-        let start = prelabel::first_sample_ns(&reader).expect("start");
-        let labels = prelabel::prelabel(&e.path, start).expect("prelabel");
-        for (label, phase) in [("grasp", "grasp"), ("release", "release")] {
-            let found = labels
-                .iter()
-                .find(|s| s.label == label)
-                .unwrap_or_else(|| panic!("no {label} in {labels:?}"));
-            let error = (found.start_s - truth[phase]).abs();
-            assert!(
-                error <= 0.1,
-                "{label} at {:.3} s, the expert's {phase} phase at {:.3} s ({})",
-                found.start_s,
-                truth[phase],
-                e.path.display()
-            );
-            worst = worst.max(error);
-        }
-        // The hold lasts from the grasp to the release; idle ends are found.
-        assert!(labels.iter().any(|s| s.label == "holding"));
-        assert!(labels.iter().filter(|s| s.label == "idle").count() >= 1);
-    }
-    println!(
-        "worst pre-label error over 3 episodes: {:.1} ms",
-        worst * 1e3
     );
 }

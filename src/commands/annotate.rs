@@ -4,7 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use reel_formats::annotation::{self, Edit};
+use reel_episode::annotations::parse_segment;
+use reel_quality::annotate::{annotate, Edit};
 
 /// Arguments of `reel annotate`.
 #[derive(Debug, clap::Args)]
@@ -52,7 +53,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         add: args
             .add
             .iter()
-            .map(|s| annotation::parse_segment(s))
+            .map(|s| parse_segment(s))
             .collect::<Result<_, _>>()?,
         remove: args.remove.clone(),
         confirm: args.confirm,
@@ -60,7 +61,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut all = Vec::new();
     for episode in &args.episodes {
-        let a = annotation::annotate(episode, &edit)?;
+        let a = annotate(episode, &edit)?;
         if args.json {
             all.push(serde_json::json!({"episode": episode, "annotations": a}));
             continue;

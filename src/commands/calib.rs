@@ -381,7 +381,7 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
     use reel_calib::episode::{one_frame_per_pause, read, Also};
     use reel_calib::hand_eye::{calibrate as solve, Setup, View};
     use reel_calib::pose::{from_formats, Transform};
-    use reel_formats::robot::RobotModel;
+    use reel_episode::robot::RobotModel;
 
     let path = &args.episode;
     let board = Checkerboard::parse(&args.board)?;
@@ -583,7 +583,7 @@ fn projected_evidence(
 
 fn time_offset(args: &TimeOffsetArgs) -> anyhow::Result<ExitCode> {
     use reel_calib::time_offset::{activity, lag_curve, pool, refine};
-    use reel_formats::topics::camera_of;
+    use reel_episode::topics::camera_of;
     let max_lag_s = args.max_lag_ms / 1000.0;
     let side = match (camera_of(&args.b), camera_of(&args.a)) {
         (Some(name), _) => Some(CameraSide {

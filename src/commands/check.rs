@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use reel_formats::quality::{self, Dimension, ReadMode, Thresholds};
+use reel_quality::{self as quality, Dimension, ReadMode, Thresholds};
 
 use crate::{EXIT_DATA_LOSS, EXIT_QUALITY};
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use reel_formats::export::lerobot::curate::{self, Curated, Dataset, FilterRules};
+use reel_dataset::lerobot::curate::{self, Curated, Dataset, FilterRules};
 
 /// What both commands take.
 #[derive(Debug, clap::Args)]

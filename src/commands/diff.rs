@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use reel_formats::export::manifest;
+use reel_dataset::manifest;
 
 /// Arguments of `reel diff`.
 #[derive(Debug, clap::Args)]

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use reel_formats::export::las::{self, LasOptions};
-use reel_formats::export::lerobot::subtasks::SubtaskPolicy;
-use reel_formats::export::lerobot::{self, plan::GapPolicy, LeRobotOptions};
-use reel_formats::video::VideoCodec;
+use reel_dataset::las::{self, LasOptions};
+use reel_dataset::lerobot::subtasks::SubtaskPolicy;
+use reel_dataset::lerobot::{self, plan::GapPolicy, LeRobotOptions};
+use reel_media::VideoCodec;
 
 /// Arguments of `reel export`.
 #[derive(Debug, clap::Args)]
@@ -74,8 +74,8 @@ struct LeRobotArgs {
     license: String,
     /// Black out a region of a camera in every exported frame, as fractions
     /// of the image (repeatable); listed in meta/deidentification.json.
-    #[arg(long, value_name = "CAMERA:X,Y,W,H", value_parser = reel_formats::export::deid::Mask::parse)]
-    mask: Vec<reel_formats::export::deid::Mask>,
+    #[arg(long, value_name = "CAMERA:X,Y,W,H", value_parser = reel_dataset::deid::Mask::parse)]
+    mask: Vec<reel_dataset::deid::Mask>,
     /// This release's version, MAJOR.MINOR.PATCH, newer than the dataset's
     /// [default: 1.0.0 for a new dataset, the next minor for an append].
     #[arg(long = "dataset-version", value_name = "X.Y.Z")]
@@ -152,7 +152,7 @@ fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
         pseudonym_key: a
             .pseudonym_key
             .as_deref()
-            .map(reel_formats::export::deid::PseudonymKey::read)
+            .map(reel_dataset::deid::PseudonymKey::read)
             .transpose()?,
         changelog: a.changelog.clone(),
     };

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use reel_formats::episode;
+use reel_episode as episode;
 
 use crate::{report, EXIT_DATA_LOSS};
 

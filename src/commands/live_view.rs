@@ -9,8 +9,8 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use reel_capture::recorder::sink::{Payload, Tapped};
 use reel_capture::rig::{LoadedRig, Role};
-use reel_formats::ros2::RosMessage;
-use reel_formats::topics;
+use reel_episode::ros2::RosMessage;
+use reel_episode::topics;
 use reel_viewer::layout::Layout;
 use reel_viewer::{EpisodeLogger, Output, RobotSource, StreamKind, Target};
 
@@ -43,32 +43,32 @@ fn rig_layout(rig: &LoadedRig) -> Layout {
 fn cdr(payload: &Payload) -> (&'static str, Vec<u8>) {
     match payload {
         Payload::Joints(m) => (
-            reel_formats::ros2::sensor_msgs::JointState::TYPE_NAME,
+            reel_episode::ros2::sensor_msgs::JointState::TYPE_NAME,
             m.to_cdr(),
         ),
         Payload::Image(m) => (
-            reel_formats::ros2::sensor_msgs::CompressedImage::TYPE_NAME,
+            reel_episode::ros2::sensor_msgs::CompressedImage::TYPE_NAME,
             m.to_cdr(),
         ),
         Payload::Video(m) => (
-            reel_formats::ros2::foxglove_msgs::CompressedVideo::TYPE_NAME,
+            reel_episode::ros2::foxglove_msgs::CompressedVideo::TYPE_NAME,
             m.to_cdr(),
         ),
         Payload::Cloud(m) => (
-            reel_formats::ros2::sensor_msgs::PointCloud2::TYPE_NAME,
+            reel_episode::ros2::sensor_msgs::PointCloud2::TYPE_NAME,
             m.to_cdr(),
         ),
         Payload::Tf(m) => (
-            reel_formats::ros2::tf2_msgs::TFMessage::TYPE_NAME,
+            reel_episode::ros2::tf2_msgs::TFMessage::TYPE_NAME,
             m.to_cdr(),
         ),
         Payload::Scan(m) => (
-            reel_formats::ros2::velodyne_msgs::VelodyneScan::TYPE_NAME,
+            reel_episode::ros2::velodyne_msgs::VelodyneScan::TYPE_NAME,
             m.to_cdr(),
         ),
         Payload::Event(s) => (
-            reel_formats::ros2::std_msgs::StringMsg::TYPE_NAME,
-            reel_formats::ros2::std_msgs::StringMsg { data: s.clone() }.to_cdr(),
+            reel_episode::ros2::std_msgs::StringMsg::TYPE_NAME,
+            reel_episode::ros2::std_msgs::StringMsg { data: s.clone() }.to_cdr(),
         ),
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
 use reel_capture::recorder::writer::EpisodeSummary;
 use reel_capture::recorder::Recorder;
-use reel_formats::episode::Outcome;
+use reel_episode::Outcome;
 
 /// Arguments of `reel record`.
 #[derive(Debug, clap::Args)]

@@ -57,11 +57,11 @@ fn evaluate(args: &Args, scenario: &Scenario) -> anyhow::Result<ExitCode> {
     let wall = started.elapsed().as_secs_f64();
     let successes = results
         .iter()
-        .filter(|r| r.1 == reel_formats::episode::Outcome::Success)
+        .filter(|r| r.1 == reel_episode::Outcome::Success)
         .count();
     let failed: Vec<u64> = results
         .iter()
-        .filter(|r| r.1 != reel_formats::episode::Outcome::Success)
+        .filter(|r| r.1 != reel_episode::Outcome::Success)
         .map(|r| r.0)
         .collect();
     let rate = 100.0 * successes as f64 / results.len().max(1) as f64;
@@ -130,7 +130,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let simulated: f64 = results.iter().map(|r| r.sim_seconds).sum();
     let successes = results
         .iter()
-        .filter(|r| r.outcome == reel_formats::episode::Outcome::Success)
+        .filter(|r| r.outcome == reel_episode::Outcome::Success)
         .count();
     let mut out = std::io::stdout().lock();
     if args.json {

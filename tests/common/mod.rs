@@ -5,12 +5,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-#[path = "../../formats/tests/common/skip.rs"]
-pub mod skip;
-use skip::skip;
-
-#[path = "../../sim/tests/common/short_scenario.rs"]
-pub mod short_scenario;
+use reel_testkit::skip::skip;
 
 /// The repository root.
 pub fn workspace() -> PathBuf {
@@ -49,7 +44,7 @@ pub fn venv_python(checks: &str) -> Option<PathBuf> {
 
 /// Messages per topic as reel reads them.
 pub fn topic_counts(path: &std::path::Path) -> std::collections::BTreeMap<String, u64> {
-    let reader = reel_formats::episode::EpisodeReader::open(path).unwrap();
+    let reader = reel_episode::EpisodeReader::open(path).unwrap();
     let mut out = std::collections::BTreeMap::new();
     for m in reader.messages() {
         *out.entry(m.unwrap().channel.topic.clone()).or_insert(0) += 1;

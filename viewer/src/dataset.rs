@@ -23,7 +23,7 @@ use crate::{entity_part, ViewError};
 
 /// Timeline of frame numbers within an episode.
 pub const FRAME_INDEX: &str = "frame_index";
-const SUBTASK: &str = reel_formats::export::lerobot::subtasks::FEATURE;
+const SUBTASK: &str = reel_dataset::lerobot::subtasks::FEATURE;
 /// Timeline of seconds from the episode's start.
 pub const TIMESTAMP: &str = "timestamp";
 /// Where a dataset's rows sit: frame index and timestamp.
@@ -267,7 +267,7 @@ impl Dataset {
             }
         }
         episodes.sort_by_key(|e| e.index);
-        let subtasks = reel_formats::export::lerobot::subtasks::read_table(root)
+        let subtasks = reel_dataset::lerobot::subtasks::read_table(root)
             .map_err(|e| bad(root, e.to_string()))?;
         Ok(Self {
             subtasks,

@@ -8,16 +8,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use reel_formats::annotation;
-use reel_formats::episode::{schema_name, EpisodeReader, FileState};
-use reel_formats::geometry::Iso;
-use reel_formats::robot::RobotModel;
-use reel_formats::ros2::builtin_interfaces::Time;
-use reel_formats::ros2::foxglove_msgs::CompressedVideo;
-use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
-use reel_formats::ros2::std_msgs::StringMsg;
-use reel_formats::ros2::tf2_msgs::TFMessage;
-use reel_formats::ros2::RosMessage;
+use reel_episode::annotations;
+use reel_episode::geometry::Iso;
+use reel_episode::robot::RobotModel;
+use reel_episode::ros2::builtin_interfaces::Time;
+use reel_episode::ros2::foxglove_msgs::CompressedVideo;
+use reel_episode::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
+use reel_episode::ros2::std_msgs::StringMsg;
+use reel_episode::ros2::tf2_msgs::TFMessage;
+use reel_episode::ros2::RosMessage;
+use reel_episode::{schema_name, EpisodeReader, FileState};
 
 use crate::columns::{Rows, Timeline, FILE_ROWS};
 use crate::layout::Layout;
@@ -84,10 +84,10 @@ impl StreamKind {
                 Self::Points(topic.trim_matches('/').replace('/', "_"))
             }
             ("tf2_msgs/msg/TFMessage", _) => Self::Tf {
-                is_static: topic == reel_formats::topics::TF_STATIC,
+                is_static: topic == reel_episode::topics::TF_STATIC,
             },
-            ("std_msgs/msg/String", _) if topic == reel_formats::topics::EVENTS => Self::Events,
-            ("std_msgs/msg/String", _) if topic == reel_formats::topics::ROBOT_DESCRIPTION => {
+            ("std_msgs/msg/String", _) if topic == reel_episode::topics::EVENTS => Self::Events,
+            ("std_msgs/msg/String", _) if topic == reel_episode::topics::ROBOT_DESCRIPTION => {
                 Self::RobotDescription
             }
             _ => Self::Other,
@@ -780,7 +780,7 @@ impl EpisodeSource {
         let has_tf = self.reader.summary().is_some_and(|s| {
             s.channels
                 .values()
-                .any(|c| c.topic == reel_formats::topics::TF)
+                .any(|c| c.topic == reel_episode::topics::TF)
         });
         let mut seen_tf = false;
         for m in self.reader.messages().take(5000) {
@@ -882,7 +882,7 @@ impl EpisodeSource {
         let Ok(Some(meta)) = self.reader.episode_meta() else {
             return Ok(());
         };
-        let a = match annotation::read(self.reader.path(), &meta.episode_id) {
+        let a = match annotations::read(self.reader.path(), &meta.episode_id) {
             Ok(Some(a)) => a,
             Ok(None) => return Ok(()),
             Err(e) => return logger.warn(format!("{e}; annotations not shown")),
@@ -897,7 +897,7 @@ impl EpisodeSource {
             a.success
                 .map_or("unknown", |s| if s { "yes" } else { "no" })
         ));
-        doc.extend(a.segments.iter().map(annotation::Segment::describe));
+        doc.extend(a.segments.iter().map(annotations::Segment::describe));
         rec.log_static(
             "annotations/summary",
             &rerun::TextDocument::new(doc.join("\n")),

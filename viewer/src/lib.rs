@@ -117,7 +117,7 @@ fn classify(path: &Path) -> Result<Input, ViewError> {
     if dataset::Dataset::is_dataset(path) {
         return Ok(Input::Dataset(path.to_path_buf()));
     }
-    let files = reel_formats::episode::episode_files_in(path).map_err(|e| ViewError::Input {
+    let files = reel_episode::episode_files_in(path).map_err(|e| ViewError::Input {
         path: path.to_path_buf(),
         reason: format!("cannot list: {e}"),
     })?;
@@ -182,7 +182,7 @@ pub fn view(path: &Path, output: &Output, options: &ViewOptions) -> Result<ViewS
                 }
             };
             let robot_model = match &options.robot.urdf {
-                Some(p) => Some(reel_formats::robot::RobotModel::read(p).map_err(|e| {
+                Some(p) => Some(reel_episode::robot::RobotModel::read(p).map_err(|e| {
                     ViewError::Input {
                         path: p.clone(),
                         reason: e.to_string(),
@@ -214,7 +214,7 @@ pub fn view(path: &Path, output: &Output, options: &ViewOptions) -> Result<ViewS
                     robot::RobotAnimator::new(
                         m,
                         &ds.robot_type,
-                        reel_formats::geometry::Iso::IDENTITY,
+                        reel_episode::geometry::Iso::IDENTITY,
                         &dataset::DATASET_TIMELINES,
                         output.rows_per_chunk(),
                     )

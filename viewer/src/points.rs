@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow_array::{FixedSizeListArray, Float32Array, UInt32Array};
 use arrow_schema::{DataType, Field};
-use reel_formats::ros2::sensor_msgs::{PointCloud2, PointField};
+use reel_episode::ros2::sensor_msgs::{PointCloud2, PointField};
 
 /// The cloud's points with intensity colours (turbo over 0..=max intensity).
 pub fn points3d(m: &PointCloud2) -> Result<rerun::Points3D, String> {
@@ -105,7 +105,7 @@ pub fn turbo(t: f32) -> [u8; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reel_formats::ros2::std_msgs::Header;
+    use reel_episode::ros2::std_msgs::Header;
 
     fn cloud(points: &[[f32; 4]]) -> PointCloud2 {
         let f = |name: &str, offset| PointField {

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use reel_formats::geometry::Iso;
-use reel_formats::robot::{JointKind, RobotModel, Shape};
+use reel_episode::geometry::Iso;
+use reel_episode::robot::{JointKind, RobotModel, Shape};
 
 use crate::columns::{Rows, Timeline};
 use crate::ViewError;

@@ -12,17 +12,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ffmpeg_next as ffmpeg;
-use reel_formats::ros2::builtin_interfaces::Time;
-use reel_formats::ros2::foxglove_msgs::CompressedVideo;
-use reel_formats::ros2::sensor_msgs::CompressedImage;
-use reel_formats::ros2::std_msgs::Header;
-use reel_formats::time::host_now_nanos;
+use reel_episode::ros2::builtin_interfaces::Time;
+use reel_episode::ros2::foxglove_msgs::CompressedVideo;
+use reel_episode::ros2::sensor_msgs::CompressedImage;
+use reel_episode::ros2::std_msgs::Header;
+use reel_episode::time::host_now_nanos;
 
 use crate::clock::{ClockFit, FrameCadence};
 use crate::recorder::sink::{Payload, Sink};
 use crate::recorder::sleep_unless_stopped;
 use crate::rig::{Camera, CameraFormat, CameraStamps};
-use crate::video::{self, Codec, Converter, Encoder, Source};
+use reel_media::camera::{self as camera_io, Codec, Converter, Encoder, Source};
 
 /// Where a camera's output goes.
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ fn stream(
     };
     let input_format = (camera.format == CameraFormat::Jpeg && matches!(source, Source::V4l2(_)))
         .then_some("mjpeg");
-    let mut input = video::open_input(
+    let mut input = camera_io::open_input(
         &source,
         camera.width,
         camera.height,
@@ -123,7 +123,7 @@ fn stream(
         input_format,
         interrupt,
     )?;
-    let (mut decoder, stream_index, codec_id, time_base) = video::video_decoder(&input)?;
+    let (mut decoder, stream_index, codec_id, time_base) = camera_io::video_decoder(&input)?;
     let codec = match camera.format {
         CameraFormat::Jpeg => Codec::Jpeg,
         CameraFormat::H264 => Codec::H264,

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use reel_formats::time::host_now_nanos;
+use reel_episode::time::host_now_nanos;
 
 use crate::error::{BusError, ProtocolError};
 use crate::rig::Protocol;

@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ffmpeg_next as ffmpeg;
-use reel_formats::time::host_now_nanos;
+use reel_episode::time::host_now_nanos;
 
 use super::threads::DeviceThreads;
 use crate::timecode;
-use crate::video::{self, Codec, Converter, Encoder, Source};
+use reel_media::camera::{self as camera_io, Codec, Converter, Encoder, Source};
 
 const BOUNDARY: &str = "reelframe";
 
@@ -58,7 +58,7 @@ impl CameraEmulator {
         let stats = Arc::new(CameraEmulatorStats::default());
         let clients: Clients = Arc::default();
         // Open the pattern source now so a bad FFmpeg fails here, not later.
-        let input = video::open_input(&Source::TestSrc2, width, height, fps, None, || false)
+        let input = camera_io::open_input(&Source::TestSrc2, width, height, fps, None, || false)
             .map_err(std::io::Error::other)?;
         let mut threads = DeviceThreads::default();
         {
@@ -148,7 +148,7 @@ fn produce_loop(
     stop: &AtomicBool,
     stats: &CameraEmulatorStats,
 ) -> Result<(), String> {
-    let (mut decoder, stream_index, _, _) = video::video_decoder(&input)?;
+    let (mut decoder, stream_index, _, _) = camera_io::video_decoder(&input)?;
     let mut converter = Converter::new(Encoder::pixel_format(Codec::Jpeg), width, height);
     let mut encoder = Encoder::new(Codec::Jpeg, width, height, fps)?;
     let period = 1_000_000_000 / u64::from(fps);

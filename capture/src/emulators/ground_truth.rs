@@ -4,12 +4,13 @@
 //! VLP-16 knows when its beam crossed the revolution cut. Used by the sync
 //! test and the recording benchmark.
 
-use reel_formats::episode::EpisodeReader;
-use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
+use reel_episode::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
+use reel_episode::EpisodeReader;
 
 use super::rig::EmulatedRig;
 use crate::rig::Rig;
-use crate::{timecode, video};
+use crate::timecode;
+use reel_media::camera as camera_io;
 
 /// Absolute time stamp errors, ms, per kind of stream.
 #[derive(Debug, Clone, Default)]
@@ -73,7 +74,7 @@ pub fn sync_errors(
             }
         } else if topic.starts_with("/camera/") && topic.ends_with("/image/compressed") {
             let img: CompressedImage = reader.decode(&m, i as u64).map_err(|e| e.to_string())?;
-            let frame = video::decode_jpeg(&img.data)?;
+            let frame = camera_io::decode_jpeg(&img.data)?;
             if let Some(truth) =
                 timecode::read(frame.data(0), frame.stride(0), frame.width() as usize)
             {

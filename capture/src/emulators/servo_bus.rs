@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reel_formats::time::host_now_nanos;
+use reel_episode::time::host_now_nanos;
 use serialport::{SerialPort, TTYPort};
 
 use super::motion::JointMotion;

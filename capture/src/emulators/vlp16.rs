@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reel_formats::time::host_now_nanos;
+use reel_episode::time::host_now_nanos;
 
 use super::threads::DeviceThreads;
 use crate::drivers::velodyne::protocol::{

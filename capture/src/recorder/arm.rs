@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reel_formats::robot::RobotModel;
-use reel_formats::ros2::sensor_msgs::JointState;
-use reel_formats::ros2::std_msgs::Header;
-use reel_formats::ros2::tf2_msgs::TFMessage;
-use reel_formats::time::host_now_nanos;
+use reel_episode::robot::RobotModel;
+use reel_episode::ros2::sensor_msgs::JointState;
+use reel_episode::ros2::std_msgs::Header;
+use reel_episode::ros2::tf2_msgs::TFMessage;
+use reel_episode::time::host_now_nanos;
 
 use super::sink::{Payload, Sink};
 use super::sleep_unless_stopped;

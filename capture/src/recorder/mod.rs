@@ -16,9 +16,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
-use reel_formats::episode::{EpisodeMeta, EpisodeWriterOptions, Outcome};
-use reel_formats::time::host_now_nanos;
-use reel_formats::topics;
+use reel_episode::time::host_now_nanos;
+use reel_episode::topics;
+use reel_episode::{EpisodeMeta, EpisodeWriterOptions, Outcome};
 
 use crate::drivers::camera::{self, CameraTopics};
 use crate::drivers::velodyne::driver::{self as lidar, LidarTopics};
@@ -133,7 +133,7 @@ pub struct Recorder {
     urdf: Option<(String, String)>,
     /// The URDF's fixed joints of every follower that publishes its links,
     /// for `/tf_static` at each episode start (computed once).
-    link_statics: Vec<reel_formats::ros2::geometry_msgs::TransformStamped>,
+    link_statics: Vec<reel_episode::ros2::geometry_msgs::TransformStamped>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -178,7 +178,7 @@ impl Recorder {
                     .map_err(|e| format!("{}: {e}; check the rig's urdf path", path.display()))?;
                 if followers > 0 {
                     links_model = Some(Arc::new(
-                        reel_formats::robot::RobotModel::parse(&text).map_err(|e| {
+                        reel_episode::robot::RobotModel::parse(&text).map_err(|e| {
                             format!("{}: {e}; check the rig's urdf path", path.display())
                         })?,
                     ));
@@ -392,7 +392,7 @@ impl Recorder {
                 .join(", "),
         );
         let n = self.episode_counter.fetch_add(1, Ordering::Relaxed);
-        let stamp = reel_formats::time::format_utc(host_now_nanos())
+        let stamp = reel_episode::time::format_utc(host_now_nanos())
             .replace([':', '-'], "")
             .replace('.', "_");
         let path = self

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Sender, TrySendError};
-use reel_formats::ros2::foxglove_msgs::CompressedVideo;
-use reel_formats::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
-use reel_formats::ros2::tf2_msgs::TFMessage;
-use reel_formats::ros2::velodyne_msgs::VelodyneScan;
+use reel_episode::ros2::foxglove_msgs::CompressedVideo;
+use reel_episode::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
+use reel_episode::ros2::tf2_msgs::TFMessage;
+use reel_episode::ros2::velodyne_msgs::VelodyneScan;
 
 /// A message body, by type.
 #[derive(Debug, Clone)]
@@ -193,7 +193,7 @@ impl Sink {
 
     /// Queues an event (device lost, reconnected, gap) for `/episode/events`.
     pub fn event(&self, topic: usize, json: String) {
-        let now = reel_formats::time::host_now_nanos();
+        let now = reel_episode::time::host_now_nanos();
         // Events are rare and matter: wait briefly rather than drop them.
         let _ = self.tx.send_timeout(
             Envelope {

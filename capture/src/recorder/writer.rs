@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use reel_formats::episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, Outcome, Topic};
-use reel_formats::ros2::builtin_interfaces::Time;
-use reel_formats::ros2::foxglove_msgs::CompressedVideo;
-use reel_formats::ros2::geometry_msgs::TransformStamped;
-use reel_formats::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
-use reel_formats::ros2::std_msgs::StringMsg;
-use reel_formats::ros2::tf2_msgs::TFMessage;
-use reel_formats::ros2::velodyne_msgs::VelodyneScan;
-use reel_formats::time::host_now_nanos;
+use reel_episode::ros2::builtin_interfaces::Time;
+use reel_episode::ros2::foxglove_msgs::CompressedVideo;
+use reel_episode::ros2::geometry_msgs::TransformStamped;
+use reel_episode::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
+use reel_episode::ros2::std_msgs::StringMsg;
+use reel_episode::ros2::tf2_msgs::TFMessage;
+use reel_episode::ros2::velodyne_msgs::VelodyneScan;
+use reel_episode::time::host_now_nanos;
+use reel_episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, Outcome, Topic};
 
 use super::sink::{DeviceStatus, Envelope, Payload, Tapped};
 
@@ -328,7 +328,7 @@ fn start(
         write_text(&mut open, config.description_topic, urdf, now).map_err(|e| e.to_string())?;
     }
     // Calibrations once, at the start, like ROS's latched topics.
-    let err = |e: reel_formats::Error| e.to_string();
+    let err = |e: reel_episode::Error| e.to_string();
     for (topic, mut info) in plan.camera_infos {
         info.header.stamp = Time::from_nanos(now);
         let t = open.writer.add_topic::<CameraInfo>(&topic).map_err(err)?;
@@ -341,7 +341,7 @@ fn start(
         }
         let t = open
             .writer
-            .add_topic::<TFMessage>(reel_formats::topics::TF_STATIC)
+            .add_topic::<TFMessage>(reel_episode::topics::TF_STATIC)
             .map_err(err)?;
         open.writer
             .write(t, &TFMessage { transforms }, now, now)

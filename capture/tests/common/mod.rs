@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-#[path = "../../../formats/tests/common/skip.rs"]
-pub mod skip;
+use reel_testkit::skip;
 
 /// `shared/testdata/<rel>`, or None (skip recorded for `test`) in a clone
 /// without the shared files.
@@ -66,8 +65,8 @@ pub fn sample_rig_in(name: &str, dir: &std::path::Path) -> reel_capture::rig::Lo
 // Episode helpers of the recorder tests.
 
 use reel_capture::recorder::Recorder;
-use reel_formats::episode::{EpisodeReader, Outcome};
-use reel_formats::ros2::std_msgs::StringMsg;
+use reel_episode::ros2::std_msgs::StringMsg;
+use reel_episode::{EpisodeReader, Outcome};
 use std::collections::BTreeMap;
 use std::time::Duration;
 

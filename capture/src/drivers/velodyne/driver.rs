@@ -7,10 +7,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use reel_formats::ros2::builtin_interfaces::Time;
-use reel_formats::ros2::std_msgs::Header;
-use reel_formats::ros2::velodyne_msgs::{VelodynePacket, VelodyneScan};
-use reel_formats::time::host_now_nanos;
+use reel_episode::ros2::builtin_interfaces::Time;
+use reel_episode::ros2::std_msgs::Header;
+use reel_episode::ros2::velodyne_msgs::{VelodynePacket, VelodyneScan};
+use reel_episode::time::host_now_nanos;
 
 use super::protocol::{DataPacket, PACKET_PERIOD_US};
 use super::revolution::RevolutionAssembler;

@@ -13,7 +13,7 @@
 //! velodyne driver (see `shared/spec/hardware.md` §3).
 
 use crate::error::LidarError;
-pub use reel_formats::vlp16::{
+pub use reel_episode::vlp16::{
     ring_of_laser, ELEVATION_DEG, LASERS, LASER_PERIOD_US, SEQUENCE_PERIOD_US,
     VERTICAL_CORRECTION_MM,
 };

@@ -4,8 +4,8 @@
 //! straight ahead). Per-point time is kept relative to the revolution's first
 //! firing, so lossless re-processing needs nothing but the cloud.
 
-use reel_formats::ros2::sensor_msgs::PointCloud2;
-use reel_formats::ros2::std_msgs::Header;
+use reel_episode::ros2::sensor_msgs::PointCloud2;
+use reel_episode::ros2::std_msgs::Header;
 
 use super::protocol::{DataPacket, Point};
 

@@ -1,0 +1,3 @@
+//! Shared by the benchmarks of the `reel` binary.
+
+pub mod bimanual;

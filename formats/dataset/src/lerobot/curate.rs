@@ -1,0 +1,983 @@
+//! Curation of a LeRobot dataset that `reel export` wrote: `reel filter`
+//! keeps a subset of its episodes, `reel split` orders them into
+//! train/val/test ranges stratified by task. Either way the result is a new
+//! release in a new directory and the source is left as it is:
+//! - the data and `meta/episodes` tables are rewritten with contiguous
+//!   `episode_index` and `index` (LeRobot reads episodes positionally);
+//! - per-episode stats of the index features are recomputed, and
+//!   `meta/stats.json` is aggregated again from the kept episodes' stats;
+//! - videos are hard-linked, not copied: each episode row keeps pointing at
+//!   its span of the same MP4 file, so no video byte is copied or
+//!   re-encoded (a copy is made only where the file system cannot link);
+//! - the manifest records the parent release and its manifest hash, the
+//!   card and changelog gain the new release.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
+use arrow_schema::DataType;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::tables::{self, EpisodeRow, VideoLocation};
+use super::{subtasks, write_json, Cursor, DataFiles, CHUNKS_SIZE};
+use crate::card::CardEpisode;
+use crate::manifest::{
+    self, Derivation, FileEntry, Manifest, ManifestExtras, Release, SourceEntry, APPEND_MARKER,
+};
+use crate::stats::{FeatureStats, StatsShape, QUANTILES};
+use crate::{deid, write_atomically, ExportError, Staging};
+
+/// A released dataset, read for curation.
+#[derive(Debug)]
+pub struct Dataset {
+    /// Its directory.
+    pub root: PathBuf,
+    /// `meta/info.json`.
+    pub info: Value,
+    /// `manifest.json`.
+    pub manifest: Manifest,
+    manifest_sha256: String,
+    /// Tasks in task_index order.
+    pub tasks: Vec<String>,
+    /// `meta/episodes` rows, row i = episode i.
+    pub episodes: Vec<EpisodeRow>,
+}
+
+impl Dataset {
+    /// Reads the dataset at `root` to derive a release from it. Files must
+    /// still have the sizes the manifest gives (a cheap guard; `reel check`
+    /// verifies the hashes).
+    pub fn open(root: &Path) -> Result<Self, ExportError> {
+        let ds = Self::read(root)?;
+        for f in &ds.manifest.files {
+            let path = root.join(&f.path);
+            match std::fs::metadata(&path) {
+                Ok(m) if m.len() == f.size => {}
+                Ok(_) => {
+                    return Err(ExportError::input(
+                        &path,
+                        "changed since the release (size differs from manifest.json); run `reel check` on the dataset",
+                    ))
+                }
+                Err(_) => {
+                    return Err(ExportError::input(
+                        &path,
+                        "missing since the release; run `reel check` on the dataset",
+                    ))
+                }
+            }
+        }
+        Ok(ds)
+    }
+
+    /// Reads the dataset's metadata and episode table, without the size
+    /// guard of [`Self::open`].
+    pub fn read(root: &Path) -> Result<Self, ExportError> {
+        let info_path = root.join("meta/info.json");
+        let info: Value = serde_json::from_slice(
+            &std::fs::read(&info_path).map_err(|e| ExportError::io(&info_path, e))?,
+        )
+        .map_err(|e| ExportError::input(&info_path, format!("not JSON: {e}")))?;
+        if info["codebase_version"] != "v3.0" {
+            return Err(ExportError::input(
+                &info_path,
+                format!(
+                    "codebase_version {} is not v3.0; only LeRobot v3.0 datasets can be curated",
+                    info["codebase_version"]
+                ),
+            ));
+        }
+        if root.join(APPEND_MARKER).exists() {
+            return Err(ExportError::input(
+                root,
+                "an append to this dataset did not finish; restore it before curating",
+            ));
+        }
+        let manifest = Manifest::read(root)?;
+        let manifest_sha256 = manifest::hash_file(&root.join(manifest::MANIFEST))?.1;
+        let tasks = tables::read_labels(&root.join("meta/tasks.parquet"), "task")?;
+        let mut episodes = Vec::new();
+        for rel in manifest::list_files(root)? {
+            if rel.starts_with("meta/episodes/") && rel.ends_with(".parquet") {
+                let path = root.join(&rel);
+                for batch in read_batches(&path)? {
+                    episodes.extend(parse_episode_rows(&path, &batch)?);
+                }
+            }
+        }
+        if let Some((i, r)) = episodes
+            .iter()
+            .enumerate()
+            .find(|(i, r)| r.episode_index != *i as i64)
+        {
+            return Err(ExportError::input(
+                root.join("meta/episodes"),
+                format!(
+                    "row {i} holds episode {}; rows must be in episode order",
+                    r.episode_index
+                ),
+            ));
+        }
+        if info["total_episodes"].as_u64() != Some(episodes.len() as u64) {
+            return Err(ExportError::input(
+                &info_path,
+                format!(
+                    "total_episodes {} but meta/episodes has {} rows",
+                    info["total_episodes"],
+                    episodes.len()
+                ),
+            ));
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            info,
+            manifest,
+            manifest_sha256,
+            tasks,
+            episodes,
+        })
+    }
+
+    /// The manifest's entry of episode `index`.
+    pub fn source_of(&self, index: usize) -> Option<&SourceEntry> {
+        self.manifest
+            .sources
+            .iter()
+            .find(|s| s.episode_index == Some(index as u64))
+    }
+
+    /// The video file (relative to the root) of `key` at `loc`.
+    pub fn video_file(&self, key: &str, loc: &VideoLocation) -> String {
+        self.info["video_path"]
+            .as_str()
+            .unwrap_or("videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4")
+            .replace("{video_key}", key)
+            .replace("{chunk_index:03d}", &format!("{:03}", loc.chunk))
+            .replace("{file_index:03d}", &format!("{:03}", loc.file))
+    }
+
+    /// The data file (relative to the root) of episode row `row`.
+    pub fn data_file(&self, row: &EpisodeRow) -> String {
+        self.info["data_path"]
+            .as_str()
+            .unwrap_or("data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet")
+            .replace("{chunk_index:03d}", &format!("{:03}", row.data_chunk))
+            .replace("{file_index:03d}", &format!("{:03}", row.data_file))
+    }
+
+    /// The episode's task (its first).
+    pub fn task_of(&self, index: usize) -> &str {
+        self.episodes[index]
+            .tasks
+            .first()
+            .map_or("", String::as_str)
+    }
+}
+
+/// All record batches of a Parquet file, each row group whole.
+pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, ExportError> {
+    let file = std::fs::File::open(path).map_err(|e| ExportError::io(path, e))?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| ExportError::input(path, format!("not readable Parquet: {e}")))?;
+    // One batch per file: an episode's rows then never straddle batches.
+    let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
+    builder
+        .with_batch_size(rows)
+        .build()
+        .map_err(|e| ExportError::input(path, format!("not readable Parquet: {e}")))?
+        .map(|b| b.map_err(|e| ExportError::input(path, format!("not readable Parquet: {e}"))))
+        .collect()
+}
+
+/// Every float in `a` (nested lists flattened), ints as floats.
+fn flat_floats(a: &dyn Array) -> Option<(Vec<f64>, usize)> {
+    match a.data_type() {
+        DataType::Float64 => Some((a.as_primitive::<Float64Type>().values().to_vec(), 0)),
+        DataType::Int64 => Some((
+            a.as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .map(|&v| v as f64)
+                .collect(),
+            0,
+        )),
+        DataType::List(_) => {
+            let l = a.as_list::<i32>();
+            let mut out = Vec::new();
+            let mut depth = 0;
+            for i in 0..l.len() {
+                let (v, d) = flat_floats(l.value(i).as_ref())?;
+                out.extend(v);
+                depth = d + 1;
+            }
+            Some((out, depth.max(1)))
+        }
+        _ => None,
+    }
+}
+
+/// The rows of one `meta/episodes` batch (the columns `tables` writes).
+fn parse_episode_rows(path: &Path, b: &RecordBatch) -> Result<Vec<EpisodeRow>, ExportError> {
+    let bad = |what: String| ExportError::input(path, format!("meta/episodes: {what}"));
+    let int = |name: &str| -> Result<&Int64Array, ExportError> {
+        b.column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<Int64Type>())
+            .ok_or_else(|| bad(format!("no int64 column {name}")))
+    };
+    let float = |name: &str| -> Result<&arrow_array::Float64Array, ExportError> {
+        b.column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<Float64Type>())
+            .ok_or_else(|| bad(format!("no float64 column {name}")))
+    };
+    let tasks = b
+        .column_by_name("tasks")
+        .and_then(|c| c.as_list_opt::<i32>())
+        .ok_or_else(|| bad("no tasks list column".into()))?;
+    let names: Vec<String> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let video_keys: Vec<&str> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix("videos/")?.strip_suffix("/chunk_index"))
+        .collect();
+    // stats/<feature>/<stat>, features in column order.
+    let mut stat_features: Vec<&str> = Vec::new();
+    for n in &names {
+        if let Some((feature, _)) = n.strip_prefix("stats/").and_then(|r| r.rsplit_once('/')) {
+            if !stat_features.contains(&feature) {
+                stat_features.push(feature);
+            }
+        }
+    }
+    let (ep, length) = (int("episode_index")?, int("length")?);
+    let (dc, df) = (int("data/chunk_index")?, int("data/file_index")?);
+    let (from, to) = (int("dataset_from_index")?, int("dataset_to_index")?);
+    let mut rows = Vec::with_capacity(b.num_rows());
+    for r in 0..b.num_rows() {
+        let task_list = tasks.value(r);
+        let task_list = task_list
+            .as_string_opt::<i32>()
+            .ok_or_else(|| bad("tasks is not a list of strings".into()))?;
+        let mut videos = Vec::new();
+        for key in &video_keys {
+            videos.push((
+                key.to_string(),
+                VideoLocation {
+                    chunk: int(&format!("videos/{key}/chunk_index"))?.value(r) as u32,
+                    file: int(&format!("videos/{key}/file_index"))?.value(r) as u32,
+                    from_timestamp: float(&format!("videos/{key}/from_timestamp"))?.value(r),
+                    to_timestamp: float(&format!("videos/{key}/to_timestamp"))?.value(r),
+                },
+            ));
+        }
+        let mut stats = Vec::new();
+        for feature in &stat_features {
+            let get = |stat: &str| -> Result<(Vec<f64>, usize), ExportError> {
+                let name = format!("stats/{feature}/{stat}");
+                let col = b
+                    .column_by_name(&name)
+                    .and_then(|c| c.as_list_opt::<i32>())
+                    .ok_or_else(|| bad(format!("no list column {name}")))?;
+                flat_floats(col.value(r).as_ref())
+                    .ok_or_else(|| bad(format!("{name} is not numeric")))
+            };
+            let (min, depth) = get("min")?;
+            let mut quantiles: [Vec<f64>; 5] = Default::default();
+            for (i, (_, key)) in QUANTILES.iter().enumerate() {
+                quantiles[i] = get(key)?.0;
+            }
+            stats.push((
+                feature.to_string(),
+                FeatureStats {
+                    shape: if depth > 1 {
+                        StatsShape::Image
+                    } else {
+                        StatsShape::Vector
+                    },
+                    min,
+                    max: get("max")?.0,
+                    mean: get("mean")?.0,
+                    std: get("std")?.0,
+                    count: get("count")?.0.first().copied().unwrap_or(0.0) as u64,
+                    quantiles,
+                },
+            ));
+        }
+        rows.push(EpisodeRow {
+            episode_index: ep.value(r),
+            tasks: (0..task_list.len())
+                .map(|i| task_list.value(i).to_string())
+                .collect(),
+            length: length.value(r),
+            data_chunk: dc.value(r) as u32,
+            data_file: df.value(r) as u32,
+            from_index: from.value(r),
+            to_index: to.value(r),
+            videos,
+            stats,
+        });
+    }
+    Ok(rows)
+}
+
+/// Which episodes `reel filter` drops.
+#[derive(Debug, Clone, Default)]
+pub struct FilterRules {
+    /// Episodes labelled failure.
+    pub drop_failed: bool,
+    /// Episodes with no success/failure label.
+    pub drop_unlabelled: bool,
+    /// Episodes by index or `reel.episode` id.
+    pub drop: Vec<String>,
+    /// A `reel check --json` report of the source episodes: episodes with a
+    /// failed check or found to duplicate another are dropped.
+    pub flagged_by: Option<PathBuf>,
+    /// Keep only episodes of these tasks (empty: every task).
+    pub tasks: Vec<String>,
+}
+
+/// An episode left out, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dropped {
+    /// Index in the source dataset.
+    pub index: u64,
+    /// `reel.episode` id.
+    pub episode_id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What goes into a derived dataset, in order.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Source episode indices, in their new order.
+    pub order: Vec<usize>,
+    /// Named ranges of the new order (`train`, `val`, ...), as counts.
+    pub splits: Vec<(String, usize)>,
+    /// Episodes left out.
+    pub dropped: Vec<Dropped>,
+    /// What was done, for the manifest and changelog.
+    pub operation: String,
+}
+
+/// Episode ids a `reel check --json` report flags, with the reason.
+fn flagged_ids(report: &Path) -> Result<BTreeMap<String, String>, ExportError> {
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(report).map_err(|e| ExportError::io(report, e))?)
+            .map_err(|e| {
+                ExportError::input(report, format!("not a `reel check --json` report: {e}"))
+            })?;
+    let episodes = r["episodes"].as_array().ok_or_else(|| {
+        ExportError::input(report, "not a `reel check --json` report (no episodes)")
+    })?;
+    let mut id_of: HashMap<String, String> = HashMap::new();
+    for e in episodes {
+        if let Some(id) = e["episode_id"].as_str() {
+            for k in ["path", "file_name"] {
+                if let Some(p) = e[k].as_str() {
+                    id_of.insert(p.to_string(), id.to_string());
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for c in r["checks"].as_array().into_iter().flatten() {
+        if c["passed"] == false {
+            if let Some(id) = c["subject"].as_str().and_then(|s| id_of.get(s)) {
+                out.entry(id.clone()).or_insert_with(|| {
+                    format!(
+                        "flagged by reel check: {}/{}: {}",
+                        c["dimension"].as_str().unwrap_or(""),
+                        c["check"].as_str().unwrap_or(""),
+                        c["message"].as_str().unwrap_or("")
+                    )
+                });
+            }
+        }
+    }
+    for g in r["duplicates"].as_array().into_iter().flatten() {
+        for c in g["copies"].as_array().into_iter().flatten() {
+            if let Some(id) = c["file"].as_str().and_then(|s| id_of.get(s)) {
+                out.entry(id.clone()).or_insert_with(|| {
+                    format!(
+                        "flagged by reel check: duplicate of {}",
+                        c["of"].as_str().unwrap_or("")
+                    )
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The episodes `rules` keep, in their order.
+pub fn filter_plan(ds: &Dataset, rules: &FilterRules) -> Result<Plan, ExportError> {
+    let flagged = match &rules.flagged_by {
+        Some(p) => flagged_ids(p)?,
+        None => BTreeMap::new(),
+    };
+    let mut named: BTreeSet<&str> = rules.drop.iter().map(String::as_str).collect();
+    let mut plan = Plan {
+        order: Vec::new(),
+        splits: Vec::new(),
+        dropped: Vec::new(),
+        operation: String::new(),
+    };
+    for i in 0..ds.episodes.len() {
+        let src = ds.source_of(i);
+        let id = src.map_or("", |s| s.episode_id.as_str());
+        let outcome = src.map_or("", |s| s.outcome.as_str());
+        let by_name = [i.to_string(), id.to_string()]
+            .iter()
+            .any(|k| named.remove(k.as_str()));
+        let reason = if by_name {
+            Some("named on the command line".to_string())
+        } else if rules.drop_failed && outcome == "failure" {
+            Some("labelled failure".into())
+        } else if rules.drop_unlabelled && outcome != "success" && outcome != "failure" {
+            Some("no success/failure label".into())
+        } else if let Some(why) = flagged.get(id) {
+            Some(why.clone())
+        } else if !rules.tasks.is_empty() && !rules.tasks.iter().any(|t| t == ds.task_of(i)) {
+            Some(format!("task {:?} not selected", ds.task_of(i)))
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => plan.dropped.push(Dropped {
+                index: i as u64,
+                episode_id: id.to_string(),
+                reason,
+            }),
+            None => plan.order.push(i),
+        }
+    }
+    if let Some(n) = named.first() {
+        return Err(ExportError::input(
+            &ds.root,
+            format!("--drop {n}: no episode has that index or id"),
+        ));
+    }
+    let mut what = Vec::new();
+    if rules.drop_failed {
+        what.push("failed".to_string());
+    }
+    if rules.drop_unlabelled {
+        what.push("unlabelled".into());
+    }
+    if rules.flagged_by.is_some() {
+        what.push("flagged by reel check".into());
+    }
+    if !rules.drop.is_empty() {
+        what.push(format!("named ({})", rules.drop.len()));
+    }
+    if !rules.tasks.is_empty() {
+        what.push(format!("other tasks than {:?}", rules.tasks));
+    }
+    plan.operation = format!(
+        "filter: kept {} of {} episodes, dropped {} ({})",
+        plan.order.len(),
+        ds.episodes.len(),
+        plan.dropped.len(),
+        if what.is_empty() {
+            "no rule given".into()
+        } else {
+            what.join(", ")
+        }
+    );
+    let n = plan.order.len();
+    plan.splits.push(("train".into(), n));
+    Ok(plan)
+}
+
+/// A stable pseudo-random key of an episode under `seed`: an episode's
+/// split depends on its id and the seed only, so adding episodes later
+/// does not move the ones already split.
+fn split_key(seed: u64, id: &str, index: usize) -> String {
+    reel_episode::sha256_hex(format!("{seed}:{id}:{index}").as_bytes())
+}
+
+/// Train/val/test: per task, the `val` and `test` fractions of its
+/// episodes (rounded, at least one each when the fraction is above zero
+/// and the task has enough episodes), chosen by a hash of the seed and episode id; the new
+/// order is train, then val, then test, each in source order.
+pub fn split_plan(ds: &Dataset, val: f64, test: f64, seed: u64) -> Result<Plan, ExportError> {
+    if !(0.0..1.0).contains(&val) || !(0.0..1.0).contains(&test) || val + test >= 1.0 {
+        return Err(ExportError::input(
+            &ds.root,
+            format!("--val {val} and --test {test} must be fractions in [0, 1) that leave some episodes for training"),
+        ));
+    }
+    let mut by_task: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for i in 0..ds.episodes.len() {
+        by_task.entry(ds.task_of(i)).or_default().push(i);
+    }
+    let mut part = vec![0u8; ds.episodes.len()];
+    for eps in by_task.values() {
+        let n = eps.len();
+        let want = |f: f64| -> usize {
+            if f <= 0.0 {
+                0
+            } else {
+                ((f * n as f64).round() as usize).max(1)
+            }
+        };
+        let (mut nv, mut nt) = (want(val), want(test));
+        // Training keeps at least one episode of every task.
+        while nv + nt >= n && (nv > 0 || nt > 0) {
+            if nt >= nv && nt > 0 {
+                nt -= 1;
+            } else {
+                nv -= 1;
+            }
+        }
+        let mut ranked = eps.clone();
+        ranked.sort_by_key(|&i| {
+            split_key(
+                seed,
+                ds.source_of(i).map_or("", |s| s.episode_id.as_str()),
+                i,
+            )
+        });
+        for &i in &ranked[..nv] {
+            part[i] = 1;
+        }
+        for &i in &ranked[nv..nv + nt] {
+            part[i] = 2;
+        }
+    }
+    let mut plan = Plan {
+        order: Vec::new(),
+        splits: Vec::new(),
+        dropped: Vec::new(),
+        operation: String::new(),
+    };
+    let mut counts = Vec::new();
+    for (p, name) in [(0u8, "train"), (1, "val"), (2, "test")] {
+        let members: Vec<usize> = (0..part.len()).filter(|&i| part[i] == p).collect();
+        if p == 0 || !members.is_empty() {
+            plan.splits.push((name.to_string(), members.len()));
+            counts.push(format!("{name} {}", members.len()));
+        }
+        plan.order.extend(members);
+    }
+    plan.operation = format!(
+        "split: {} (stratified by task over {} task(s), seed {seed})",
+        counts.join(" / "),
+        by_task.len()
+    );
+    Ok(plan)
+}
+
+/// What writing a derived dataset did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Curated {
+    /// The new dataset.
+    pub out: PathBuf,
+    /// Its version.
+    pub version: String,
+    /// What was done.
+    pub operation: String,
+    /// Episodes kept: (source index, new index, id).
+    pub kept: Vec<(u64, u64, String)>,
+    /// Episodes left out.
+    pub dropped: Vec<Dropped>,
+    /// Named ranges of episode indices.
+    pub splits: BTreeMap<String, String>,
+    /// Frames in the new dataset.
+    pub total_frames: u64,
+    /// Video bytes hard-linked from the source.
+    pub linked_bytes: u64,
+    /// Video bytes copied (the file system could not link).
+    pub copied_bytes: u64,
+    /// Bytes of rewritten tables and metadata.
+    pub written_bytes: u64,
+    /// Seconds.
+    pub elapsed_s: f64,
+}
+
+/// Links `src` to `dst`, copying when the file system cannot link; returns
+/// (linked, copied) bytes.
+fn link_or_copy(src: &Path, dst: &Path) -> Result<(u64, u64), ExportError> {
+    if let Some(d) = dst.parent() {
+        std::fs::create_dir_all(d).map_err(|e| ExportError::io(d, e))?;
+    }
+    let size = std::fs::metadata(src)
+        .map_err(|e| ExportError::io(src, e))?
+        .len();
+    match std::fs::hard_link(src, dst) {
+        Ok(()) => Ok((size, 0)),
+        Err(_) => {
+            std::fs::copy(src, dst).map_err(|e| ExportError::io(dst, e))?;
+            Ok((0, size))
+        }
+    }
+}
+
+/// The next release after `prev`: `requested`, or the next major version,
+/// since episode indices change.
+fn derived_version(prev: Option<&str>, requested: Option<&str>) -> Result<String, String> {
+    match (requested, prev.and_then(manifest::parse_semver)) {
+        (None, Some((a, _, _))) => Ok(format!("{}.0.0", a + 1)),
+        _ => manifest::next_version(prev, requested),
+    }
+}
+
+/// Writes the episodes of `plan` from `ds` as a new dataset at `out`.
+pub fn write(
+    ds: &Dataset,
+    out: &Path,
+    plan: &Plan,
+    version: Option<&str>,
+    note: Option<&str>,
+) -> Result<Curated, ExportError> {
+    let t0 = Instant::now();
+    if plan.order.is_empty() {
+        return Err(ExportError::input(
+            &ds.root,
+            "no episode is left after filtering; nothing to write",
+        ));
+    }
+    let version = derived_version(ds.manifest.version.as_deref(), version)
+        .map_err(|e| ExportError::input(out, e))?;
+    let staging = Staging::new(out)?;
+    let stage = staging.path().to_path_buf();
+
+    // Tasks still used, in their old order.
+    let used: BTreeSet<&str> = plan.order.iter().map(|&i| ds.task_of(i)).collect();
+    let tasks: Vec<String> = ds
+        .tasks
+        .iter()
+        .filter(|t| used.contains(t.as_str()))
+        .cloned()
+        .collect();
+    let new_task: HashMap<i64, i64> = ds
+        .tasks
+        .iter()
+        .enumerate()
+        .filter_map(|(old, t)| {
+            let new = tasks.iter().position(|x| x == t)?;
+            Some((old as i64, new as i64))
+        })
+        .collect();
+
+    // Data: each kept episode's rows, renumbered, one row group each.
+    let mut loaded: HashMap<(u32, u32), RecordBatch> = HashMap::new();
+    let mut data_files = DataFiles::new(&stage, Cursor::default());
+    let mut rows_out = Vec::new();
+    let mut next_index = 0i64;
+    for (new_ep, &old_ep) in plan.order.iter().enumerate() {
+        let row = &ds.episodes[old_ep];
+        let key = (row.data_chunk, row.data_file);
+        let path = ds.root.join(ds.data_file(row));
+        if let std::collections::hash_map::Entry::Vacant(slot) = loaded.entry(key) {
+            let mut batches = read_batches(&path)?;
+            if batches.len() != 1 {
+                return Err(ExportError::input(&path, "holds no rows"));
+            }
+            slot.insert(batches.remove(0));
+        }
+        let batch = &loaded[&key];
+        let episode = episode_rows(&path, batch, row)?;
+        let n = episode.num_rows();
+        let new_rows = renumber(&path, &episode, new_ep as i64, next_index, &new_task)?;
+        let cursor = data_files.write(&new_rows)?;
+
+        let mut new_row = row.clone();
+        new_row.episode_index = new_ep as i64;
+        new_row.data_chunk = cursor.chunk;
+        new_row.data_file = cursor.file;
+        new_row.from_index = next_index;
+        new_row.to_index = next_index + n as i64;
+        for name in ["episode_index", "index", "task_index"] {
+            let values = int_column(&path, &new_rows, name)?;
+            let col: Vec<f64> = values.values().iter().map(|&v| v as f64).collect();
+            let s = FeatureStats::of_columns(&[col], n as u64, StatsShape::Vector);
+            match new_row.stats.iter_mut().find(|(k, _)| k == name) {
+                Some((_, old)) => *old = s,
+                None => new_row.stats.push((name.to_string(), s)),
+            }
+        }
+        rows_out.push(new_row);
+        next_index += n as i64;
+    }
+    data_files.close()?;
+    drop(loaded);
+
+    // Videos: the files the kept episodes point into, linked.
+    let mut linked_files: BTreeSet<String> = BTreeSet::new();
+    for r in &rows_out {
+        for (key, loc) in &r.videos {
+            linked_files.insert(ds.video_file(key, loc));
+        }
+    }
+    if ds.root.join(subtasks::TABLE).exists() {
+        linked_files.insert(subtasks::TABLE.to_string());
+    }
+    let (mut linked_bytes, mut copied_bytes) = (0, 0);
+    for rel in &linked_files {
+        let (l, c) = link_or_copy(&ds.root.join(rel), &stage.join(rel))?;
+        linked_bytes += l;
+        copied_bytes += c;
+    }
+
+    // meta/episodes, stats, tasks, info.
+    let batch = tables::episodes_batch(&rows_out, 0, 0)
+        .map_err(|e| ExportError::output(&stage, format!("episodes table: {e}")))?;
+    tables::write_table(
+        &stage.join(Cursor::default().path("meta/episodes", "parquet")),
+        &batch,
+    )?;
+    let mut by_feature: Vec<(String, Vec<&FeatureStats>)> = Vec::new();
+    for r in &rows_out {
+        for (k, s) in &r.stats {
+            match by_feature.iter_mut().find(|(n, _)| n == k) {
+                Some((_, v)) => v.push(s),
+                None => by_feature.push((k.clone(), vec![s])),
+            }
+        }
+    }
+    let mut stats_json = serde_json::Map::new();
+    for (k, parts) in &by_feature {
+        if let Some(s) = FeatureStats::aggregate(parts) {
+            stats_json.insert(k.clone(), s.to_json());
+        }
+    }
+    write_json(&stage.join("meta/stats.json"), &Value::Object(stats_json))?;
+    let tasks_batch = tables::tasks_batch(&tasks).map_err(|e| ExportError::output(&stage, e))?;
+    tables::write_table(&stage.join("meta/tasks.parquet"), &tasks_batch)?;
+    let mut splits = BTreeMap::new();
+    let mut at = 0;
+    for (name, n) in &plan.splits {
+        splits.insert(name.clone(), format!("{at}:{}", at + n));
+        at += n;
+    }
+    let total_frames = next_index as u64;
+    let mut info = ds.info.clone();
+    info["total_episodes"] = json!(rows_out.len());
+    info["total_frames"] = json!(total_frames);
+    info["total_tasks"] = json!(tasks.len());
+    info["chunks_size"] = json!(CHUNKS_SIZE);
+    info["splits"] = json!(splits);
+
+    // What de-identification removed, for the episodes kept.
+    let new_index: HashMap<u64, u64> = plan
+        .order
+        .iter()
+        .enumerate()
+        .map(|(new, &old)| (old as u64, new as u64))
+        .collect();
+    let deid_path = ds.root.join(deid::REPORT);
+    if deid_path.exists() {
+        let mut report = deid::Report::read_or_default(&ds.root)?;
+        report
+            .masks
+            .retain(|m| new_index.contains_key(&m.episode_index));
+        for m in &mut report.masks {
+            m.episode_index = new_index[&m.episode_index];
+        }
+        let kept_ids: BTreeSet<String> = plan
+            .order
+            .iter()
+            .filter_map(|&i| ds.source_of(i).map(|s| s.episode_id.clone()))
+            .collect();
+        for ids in [
+            &mut report.operator_removed_from,
+            &mut report.site_removed_from,
+            &mut report.pseudonymised_in,
+        ] {
+            ids.retain(|id| kept_ids.contains(id));
+        }
+        write_json(
+            &stage.join(deid::REPORT),
+            &serde_json::to_value(&report)
+                .map_err(|e| ExportError::output(&stage, e.to_string()))?,
+        )?;
+    }
+
+    // Sources, release, card, manifest.
+    let mut sources = Vec::new();
+    let mut kept = Vec::new();
+    for (new, &old) in plan.order.iter().enumerate() {
+        let mut s = ds.source_of(old).cloned().ok_or_else(|| {
+            ExportError::input(
+                ds.root.join(manifest::MANIFEST),
+                format!("lists no source for episode {old}"),
+            )
+        })?;
+        s.episode_index = Some(new as u64);
+        kept.push((old as u64, new as u64, s.episode_id.clone()));
+        sources.push(s);
+    }
+    let mut changelog = ds.manifest.changelog.clone();
+    changelog.push(Release {
+        version: version.clone(),
+        created: reel_episode::time::format_utc(reel_episode::time::host_now_nanos()),
+        note: note.map_or_else(
+            || {
+                format!(
+                    "{} (from version {})",
+                    plan.operation,
+                    ds.manifest.version.as_deref().unwrap_or("unversioned")
+                )
+            },
+            str::to_string,
+        ),
+    });
+    let derived_from = Derivation {
+        path: ds.root.display().to_string(),
+        version: ds.manifest.version.clone(),
+        manifest_sha256: ds.manifest_sha256.clone(),
+        operation: plan.operation.clone(),
+    };
+    let mut card = ds.manifest.card.clone().ok_or_else(|| {
+        ExportError::input(
+            ds.root.join(manifest::MANIFEST),
+            "has no card record (written by an older reel); export the episodes again to curate them",
+        )
+    })?;
+    card.collection.retain(|l| !l.starts_with("Derived from "));
+    card.collection.push(format!(
+        "Derived from version {} of this dataset (manifest sha256 {}) by {}.",
+        ds.manifest.version.as_deref().unwrap_or("unversioned"),
+        &ds.manifest_sha256,
+        plan.operation
+    ));
+    let mut full_card = card.clone();
+    full_card.tasks = tasks.clone();
+    full_card.changelog = changelog.clone();
+    full_card.episodes = sources.iter().map(CardEpisode::from_source).collect();
+    full_card.splits = splits.clone();
+    let readme = full_card.render();
+    write_atomically(&stage.join("README.md"), readme.as_bytes())?;
+    write_json(&stage.join("meta/info.json"), &info)?;
+    let unchanged: Vec<FileEntry> = ds
+        .manifest
+        .files
+        .iter()
+        .filter(|f| linked_files.contains(&f.path))
+        .cloned()
+        .collect();
+    let m = Manifest::write(
+        &stage,
+        &ds.manifest.kind,
+        sources,
+        &unchanged,
+        ManifestExtras {
+            changelog,
+            derived_from: Some(derived_from),
+            card: Some(card),
+        },
+    )?;
+    let written_bytes = m
+        .files
+        .iter()
+        .filter(|f| !linked_files.contains(&f.path))
+        .map(|f| f.size)
+        .sum();
+    staging.commit()?;
+    Ok(Curated {
+        out: out.to_path_buf(),
+        version,
+        operation: plan.operation.clone(),
+        kept,
+        dropped: plan.dropped.clone(),
+        splits,
+        total_frames,
+        linked_bytes,
+        copied_bytes,
+        written_bytes,
+        elapsed_s: t0.elapsed().as_secs_f64(),
+    })
+}
+
+fn int_column<'a>(
+    path: &Path,
+    b: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a Int64Array, ExportError> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .ok_or_else(|| ExportError::input(path, format!("no int64 column {name}")))
+}
+
+/// The rows of episode `row` in its data file's batch, checked.
+fn episode_rows(
+    path: &Path,
+    b: &RecordBatch,
+    row: &EpisodeRow,
+) -> Result<RecordBatch, ExportError> {
+    let index = int_column(path, b, "index")?;
+    let start = index.values().partition_point(|&v| v < row.from_index);
+    let n = (row.to_index - row.from_index) as usize;
+    if start + n > b.num_rows() || n as i64 != row.length {
+        return Err(ExportError::input(
+            path,
+            format!(
+                "does not hold rows {}..{} of episode {}",
+                row.from_index, row.to_index, row.episode_index
+            ),
+        ));
+    }
+    let slice = b.slice(start, n);
+    let ep = int_column(path, &slice, "episode_index")?;
+    let idx = int_column(path, &slice, "index")?;
+    if ep.values().iter().any(|&v| v != row.episode_index)
+        || idx
+            .values()
+            .iter()
+            .copied()
+            .ne(row.from_index..row.to_index)
+    {
+        return Err(ExportError::input(
+            path,
+            format!(
+                "rows {}..{} are not all episode {}; the dataset is inconsistent",
+                row.from_index, row.to_index, row.episode_index
+            ),
+        ));
+    }
+    Ok(slice)
+}
+
+/// `rows` with new episode_index, index and task_index columns.
+fn renumber(
+    path: &Path,
+    rows: &RecordBatch,
+    episode: i64,
+    first_index: i64,
+    new_task: &HashMap<i64, i64>,
+) -> Result<RecordBatch, ExportError> {
+    let n = rows.num_rows() as i64;
+    let schema = rows.schema();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(rows.num_columns());
+    for (f, c) in schema.fields().iter().zip(rows.columns()) {
+        let col: ArrayRef = match f.name().as_str() {
+            "episode_index" => Arc::new(Int64Array::from(vec![episode; n as usize])),
+            "index" => Arc::new(Int64Array::from_iter_values(first_index..first_index + n)),
+            "task_index" => {
+                let old = int_column(path, rows, "task_index")?;
+                let mapped: Option<Vec<i64>> = old
+                    .values()
+                    .iter()
+                    .map(|v| new_task.get(v).copied())
+                    .collect();
+                Arc::new(Int64Array::from(mapped.ok_or_else(|| {
+                    ExportError::input(path, "a task_index has no row in meta/tasks.parquet")
+                })?))
+            }
+            _ => c.clone(),
+        };
+        columns.push(col);
+    }
+    RecordBatch::try_new(schema, columns).map_err(|e| ExportError::output(path, e.to_string()))
+}

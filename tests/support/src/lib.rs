@@ -1,0 +1,11 @@
+//! Fixtures shared by reel's tests, benchmarks and examples (not
+//! published): where third-party test files are and how a test skips
+//! without them ([`skip`]), a synthetic rig's message mix
+//! ([`synthetic_rig`]), small episodes written with it ([`episodes`]) and
+//! the sample sim scenario made short ([`short_scenario`]).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod episodes;
+pub mod short_scenario;
+pub mod skip;
+pub mod synthetic_rig;
