@@ -156,24 +156,37 @@ pub fn camera_model(info: &CameraInfo) -> Option<CameraModel> {
     CameraModel::from_intrinsics(&k, info.width, info.height)
 }
 
+/// Why the arm does not count as still at a frame.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum NotStill {
+    /// No joint state within the window.
+    #[error("no joint state within the window")]
+    NoSamples,
+    /// The joint states start after or end before the frame.
+    #[error("joint states do not cover the frame")]
+    NotCovered,
+    /// A joint moved more than allowed within the window.
+    #[error("arm moving ({0:.2} deg within the window)")]
+    Moving(f64),
+}
+
 /// The arm's joint positions at `stamp_ns` if it stood still around then:
 /// every sample within `window_ns` either side differs from the others by at
-/// most `still_rad`. `Err` says why not (no samples around, or moving by how
-/// much).
+/// most `still_rad`. `Err` says why not.
 pub fn still_joints(
     joints: &[JointSample],
     stamp_ns: i64,
     window_ns: i64,
     still_rad: f64,
-) -> Result<Vec<(String, f64)>, String> {
+) -> Result<Vec<(String, f64)>, NotStill> {
     let start = joints.partition_point(|s| s.stamp_ns < stamp_ns - window_ns);
     let end = joints.partition_point(|s| s.stamp_ns <= stamp_ns + window_ns);
     let near = &joints[start..end];
     let (Some(first), Some(last)) = (near.first(), near.last()) else {
-        return Err("no joint state within the window".into());
+        return Err(NotStill::NoSamples);
     };
     if first.stamp_ns > stamp_ns || last.stamp_ns < stamp_ns {
-        return Err("joint states do not cover the frame".into());
+        return Err(NotStill::NotCovered);
     }
     let mut spread: f64 = 0.0;
     for k in 0..first.position.len() {
@@ -182,10 +195,7 @@ pub fn still_joints(
         spread = spread.max(hi - lo);
     }
     if spread > still_rad {
-        return Err(format!(
-            "arm moving ({:.2} deg within the window)",
-            spread.to_degrees()
-        ));
+        return Err(NotStill::Moving(spread.to_degrees()));
     }
     let nearest = near
         .iter()

@@ -29,29 +29,49 @@ pub struct ControlOptions {
     pub allow_remote: bool,
 }
 
+/// Why the control API could not serve.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// A non-loopback address without remote control allowed.
+    #[error("refusing to listen on {listen}: the control API starts and deletes recordings; allow remote control explicitly to expose it beyond this machine")]
+    RemoteNotAllowed {
+        /// The address asked for.
+        listen: SocketAddr,
+    },
+    /// The address cannot be listened on.
+    #[error("cannot listen on {listen}: {reason}; is another daemon running?")]
+    Listen {
+        /// The address.
+        listen: SocketAddr,
+        /// What the OS said.
+        reason: String,
+    },
+    /// Receiving requests failed.
+    #[error("control API: {0}")]
+    Receive(std::io::Error),
+}
+
 /// Serves the API for `recorder` until `stop`.
 pub fn serve(
     recorder: &Recorder,
     options: &ControlOptions,
     stop: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<(), ControlError> {
     if !options.listen.ip().is_loopback() && !options.allow_remote {
-        return Err(format!(
-            "refusing to listen on {}: the control API starts and deletes recordings; pass --allow-remote to expose it beyond this machine",
-            options.listen
-        ));
+        return Err(ControlError::RemoteNotAllowed {
+            listen: options.listen,
+        });
     }
-    let server = Server::http(options.listen).map_err(|e| {
-        format!(
-            "cannot listen on {}: {e}; is another daemon running?",
-            options.listen
-        )
+    let server = Server::http(options.listen).map_err(|e| ControlError::Listen {
+        listen: options.listen,
+        reason: e.to_string(),
     })?;
     while !stop.load(Ordering::Relaxed) {
         match server.recv_timeout(Duration::from_millis(200)) {
             Ok(Some(request)) => handle(recorder, options, request),
             Ok(None) => {}
-            Err(e) => return Err(format!("control API: {e}")),
+            Err(e) => return Err(ControlError::Receive(e)),
         }
     }
     Ok(())
@@ -90,7 +110,8 @@ fn handle(recorder: &Recorder, options: &ControlOptions, mut request: Request) {
     if !remote_ok {
         let _ = request.respond(err(
             403,
-            "requests from other hosts are refused (daemon started without --allow-remote)".into(),
+            "requests from other hosts are refused (the daemon does not allow remote control)"
+                .into(),
         ));
         return;
     }
@@ -121,7 +142,7 @@ fn handle(recorder: &Recorder, options: &ControlOptions, mut request: Request) {
         ),
         (Method::Post, "/start") => match recorder.start_episode(args["task"].as_str()) {
             Ok(path) => json_response(200, &serde_json::json!({ "episode": path })),
-            Err(e) => err(409, e),
+            Err(e) => err(409, e.to_string()),
         },
         (Method::Post, "/stop") => {
             let outcome = match args["outcome"].as_str().unwrap_or("unknown") {
@@ -133,12 +154,12 @@ fn handle(recorder: &Recorder, options: &ControlOptions, mut request: Request) {
                 Ok(summary) => {
                     json_response(200, &serde_json::to_value(summary).unwrap_or_default())
                 }
-                Err(e) => err(409, e),
+                Err(e) => err(409, e.to_string()),
             }
         }
         (Method::Post, "/discard") => match recorder.discard_episode() {
             Ok(()) => json_response(200, &serde_json::json!({})),
-            Err(e) => err(409, e),
+            Err(e) => err(409, e.to_string()),
         },
         (_, "/status" | "/start" | "/stop" | "/discard") => {
             err(405, "wrong method: GET /status, POST the others".into())

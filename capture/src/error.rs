@@ -178,3 +178,111 @@ impl BusError {
         )
     }
 }
+
+/// Why the recorder could not start, or open, write or close an episode.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecorderError {
+    /// The episode file failed (disk, permissions, a full disk mid-write).
+    #[error(transparent)]
+    Episode(#[from] reel_episode::Error),
+    /// A file or folder the recorder needs.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Free space at the output ran below the recorder's reserve.
+    #[error(
+        "{}: only {:.1} MB free, below the {:.1} MB the recorder keeps in reserve; free some space or record elsewhere",
+        path.display(), *free as f64 / 1e6, *reserve as f64 / 1e6
+    )]
+    DiskFull {
+        /// The output folder.
+        path: std::path::PathBuf,
+        /// Bytes free.
+        free: u64,
+        /// Bytes kept in reserve.
+        reserve: u64,
+    },
+    /// The rig's URDF cannot be read or parsed.
+    #[error("{}: {reason}; check the rig's urdf path", path.display())]
+    Urdf {
+        /// The URDF file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A device's settings in the rig cannot be used.
+    #[error("{device}: {reason}")]
+    Device {
+        /// `lidar top`, `camera front`, ...
+        device: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A recorder thread could not be started.
+    #[error("cannot start thread {name}: {source}")]
+    Thread {
+        /// The thread's name.
+        name: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The writer thread stopped or did not answer.
+    #[error("the writer thread {0}")]
+    Writer(&'static str),
+    /// Start while recording, or stop/discard while not.
+    #[error("{0}")]
+    State(&'static str),
+    /// The episode ended early and could not even be closed: its
+    /// `.partial` file keeps every chunk written up to the last second.
+    #[error("{error}; closing the episode failed too ({close}): {} keeps everything up to the last second, run `reel recover {}` once there is space", partial.display(), partial.display())]
+    CloseFailed {
+        /// Why the episode ended.
+        error: String,
+        /// Why closing failed.
+        close: String,
+        /// The file left behind.
+        partial: std::path::PathBuf,
+    },
+    /// A message whose payload does not match its topic (a bug in reel).
+    #[error("internal: message for topic {0} has the wrong type")]
+    WrongPayload(usize),
+}
+
+/// Why an emulator could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatorError {
+    /// A device of the rig could not be emulated.
+    #[error("{device}: {reason}")]
+    Device {
+        /// `arm leader`, `lidar top`, `camera front`.
+        device: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No emulated device of that name.
+    #[error("no emulated device {0:?}")]
+    Unknown(String),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The rig config cannot be used.
+    #[error(transparent)]
+    Rig(#[from] RigError),
+    /// An episode could not be read (ground-truth comparison).
+    #[error(transparent)]
+    Episode(#[from] reel_episode::Error),
+    /// libav failed (the emulated cameras' test pattern).
+    #[error(transparent)]
+    Media(#[from] reel_media::MediaError),
+}

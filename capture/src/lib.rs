@@ -20,4 +20,4 @@ pub mod rig_edit;
 pub mod serial;
 pub mod timecode;
 
-pub use error::{BusError, LidarError, ProtocolError, RigError};
+pub use error::{BusError, EmulatorError, LidarError, ProtocolError, RecorderError, RigError};

@@ -364,7 +364,7 @@ impl LoadedRig {
         })?;
         let rig = Rig::parse(&text).map_err(|reason| RigError::Invalid {
             path: path.clone(),
-            reason,
+            reason: reason.0,
         })?;
         let sha256 = reel_episode::sha256_hex(text.as_bytes());
         Ok(Self {
@@ -413,22 +413,22 @@ impl Rig {
     }
 
     /// Parses and validates TOML text; the error is one sentence.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, InvalidRig> {
         let rig: Rig = toml::from_str(text).map_err(|e| {
             let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
             match e.span() {
                 Some(span) => {
                     let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    format!("line {line}: {message}")
+                    InvalidRig(format!("line {line}: {message}"))
                 }
-                None => message,
+                None => InvalidRig(message),
             }
         })?;
         rig.validate()?;
         Ok(rig)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), InvalidRig> {
         let mut names = BTreeSet::new();
         let all_names = self
             .arms
@@ -438,94 +438,100 @@ impl Rig {
             .chain(self.lidars.iter().map(|l| ("lidar", &l.name)));
         for (kind, name) in all_names {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!(
+                return Err(InvalidRig(format!(
                     "{kind} name {name:?} must be letters, digits or _ (it becomes a topic)"
-                ));
+                )));
             }
             if !names.insert((kind, name)) {
-                return Err(format!("two {kind}s are named {name:?}"));
+                return Err(InvalidRig(format!("two {kind}s are named {name:?}")));
             }
         }
         for arm in &self.arms {
             if arm.joints.is_empty() {
-                return Err(format!("arm {:?} has no joints", arm.name));
+                return Err(InvalidRig(format!("arm {:?} has no joints", arm.name)));
             }
             if !(arm.rate_hz > 0.0 && arm.rate_hz <= 2000.0) {
-                return Err(format!(
+                return Err(InvalidRig(format!(
                     "arm {:?}: rate_hz {} is outside 0..2000",
                     arm.name, arm.rate_hz
-                ));
+                )));
             }
             let mut ids = BTreeSet::new();
             for j in &arm.joints {
                 if j.model.protocol() != arm.protocol {
-                    return Err(format!(
+                    return Err(InvalidRig(format!(
                         "arm {:?}: joint {:?} is a {:?} servo on a {:?} bus",
                         arm.name, j.name, j.model, arm.protocol
-                    ));
+                    )));
                 }
                 if !ids.insert(j.id) {
-                    return Err(format!("arm {:?}: two joints have id {}", arm.name, j.id));
+                    return Err(InvalidRig(format!(
+                        "arm {:?}: two joints have id {}",
+                        arm.name, j.id
+                    )));
                 }
                 if j.id >= 0xFD {
-                    return Err(format!(
+                    return Err(InvalidRig(format!(
                         "arm {:?}: joint {:?} has id {} (max 252)",
                         arm.name, j.name, j.id
-                    ));
+                    )));
                 }
                 if j.direction != 1 && j.direction != -1 {
-                    return Err(format!(
+                    return Err(InvalidRig(format!(
                         "arm {:?}: joint {:?} direction must be 1 or -1",
                         arm.name, j.name
-                    ));
+                    )));
                 }
                 if j.range_ticks[0] >= j.range_ticks[1] {
-                    return Err(format!(
+                    return Err(InvalidRig(format!(
                         "arm {:?}: joint {:?} range_ticks must be [min, max]",
                         arm.name, j.name
-                    ));
+                    )));
                 }
             }
         }
         for c in &self.cameras {
             if let Some(k) = &c.intrinsics {
                 k.check()
-                    .map_err(|e| format!("camera {:?} intrinsics: {e}", c.name))?;
+                    .map_err(|e| InvalidRig(format!("camera {:?} intrinsics: {e}", c.name)))?;
             }
             if c.width == 0 || c.height == 0 || c.fps == 0 {
-                return Err(format!(
+                return Err(InvalidRig(format!(
                     "camera {:?} needs width, height and fps above 0",
                     c.name
-                ));
+                )));
             }
             if c.emulated && c.emulator_address().is_none() {
-                return Err(format!(
+                return Err(InvalidRig(format!(
                     "camera {:?} is emulated, so its source must be http://HOST:PORT/..., not {:?}",
                     c.name, c.source
-                ));
+                )));
             }
             if !(0.0..=1000.0).contains(&c.latency_ms) {
-                return Err(format!("camera {:?}: latency_ms must be 0..1000", c.name));
+                return Err(InvalidRig(format!(
+                    "camera {:?}: latency_ms must be 0..1000",
+                    c.name
+                )));
             }
         }
         for l in &self.lidars {
             if l.model != "vlp16" {
-                return Err(format!(
+                return Err(InvalidRig(format!(
                     "lidar {:?}: model {:?} is not supported (vlp16)",
                     l.name, l.model
-                ));
+                )));
             }
             if !(300..=1200).contains(&l.rpm) {
-                return Err(format!(
+                return Err(InvalidRig(format!(
                     "lidar {:?}: rpm {} is outside 300..1200",
                     l.name, l.rpm
-                ));
+                )));
             }
             l.address.parse::<std::net::SocketAddr>().map_err(|_| {
-                format!(
+                InvalidRig(format!(
                     "lidar {:?}: address {:?} is not host:port",
                     l.name, l.address
-                )
+                ))
             })?;
         }
         for t in &self.teleop {
@@ -534,26 +540,31 @@ impl Rig {
             match (leader, follower) {
                 (Some(l), Some(f)) => {
                     if l.role != Role::Leader || f.role != Role::Follower {
-                        return Err(format!(
+                        return Err(InvalidRig(format!(
                             "teleop {} → {}: needs a leader and a follower",
                             t.leader, t.follower
-                        ));
+                        )));
                     }
                     if l.joints.len() != f.joints.len() {
-                        return Err(format!(
+                        return Err(InvalidRig(format!(
                             "teleop {} → {}: joint counts differ",
                             t.leader, t.follower
-                        ));
+                        )));
                     }
                 }
                 _ => {
-                    return Err(format!(
+                    return Err(InvalidRig(format!(
                         "teleop names unknown arm {:?} or {:?}",
                         t.leader, t.follower
-                    ))
+                    )))
                 }
             }
         }
         Ok(())
     }
 }
+/// Why a rig config's text is not a valid rig: one sentence, which
+/// [`RigError::Invalid`] completes with the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidRig(pub String);

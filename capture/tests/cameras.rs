@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reel_capture::drivers::camera::{self, CameraTopics};
 use reel_capture::emulators::camera::CameraEmulator;
+use reel_capture::recorder::camera::{self, CameraTopics};
 use reel_capture::recorder::sink::{DeviceStatus, Envelope, Payload, Sink};
 use reel_capture::rig::{Camera, CameraFormat, CameraStamps};
 use reel_capture::timecode;

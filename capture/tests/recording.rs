@@ -119,5 +119,6 @@ fn discard_deletes_the_episode() {
     assert!(recorder
         .stop_episode(Outcome::Unknown)
         .unwrap_err()
+        .to_string()
         .contains("no episode"));
 }

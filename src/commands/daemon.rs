@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use reel_capture::control::{self, ControlOptions};
+use reel_capture::control::{self, ControlError, ControlOptions};
 
 /// Arguments of `reel daemon`.
 #[derive(Debug, clap::Args)]
@@ -35,7 +35,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &stop,
     );
     let closed = recorder.shutdown();
-    served.map_err(anyhow::Error::msg)?;
+    served.map_err(|e| match e {
+        ControlError::RemoteNotAllowed { .. } => anyhow::anyhow!("{e} (--allow-remote)"),
+        e => e.into(),
+    })?;
     eprintln!("reel daemon: stopped after {} episodes", closed.len());
     Ok(ExitCode::SUCCESS)
 }

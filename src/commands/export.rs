@@ -37,6 +37,16 @@ enum OnGap {
     FailEpisode,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Subtasks {
+    /// Every segment, automatic pre-labels included.
+    All,
+    /// Only segments a person set or confirmed.
+    Confirmed,
+    /// No subtask feature.
+    None,
+}
+
 #[derive(Debug, clap::Args)]
 struct LeRobotArgs {
     /// Episode files or directories of episodes (`*.mcap`).
@@ -85,8 +95,8 @@ struct LeRobotArgs {
     changelog: Option<String>,
     /// Which `reel annotate` segments become the per-frame `subtask_index`
     /// feature: all, confirmed (set or confirmed by a person), or none.
-    #[arg(long, default_value = "all", value_parser = SubtaskPolicy::parse)]
-    subtasks: SubtaskPolicy,
+    #[arg(long, value_enum, default_value_t = Subtasks::All)]
+    subtasks: Subtasks,
     /// A secret key file (≥ 16 bytes): operators and sites are exported as
     /// keyed pseudonyms, stable across releases made with the same key
     /// [default: they are left out].
@@ -148,7 +158,11 @@ fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
         license: a.license.clone(),
         masks: a.mask.clone(),
         version: a.dataset_version.clone(),
-        subtasks: a.subtasks,
+        subtasks: match a.subtasks {
+            Subtasks::All => SubtaskPolicy::All,
+            Subtasks::Confirmed => SubtaskPolicy::Confirmed,
+            Subtasks::None => SubtaskPolicy::Off,
+        },
         pseudonym_key: a
             .pseudonym_key
             .as_deref()

@@ -4,34 +4,32 @@ use std::sync::Arc;
 
 use arrow_array::{FixedSizeListArray, Float32Array, UInt32Array};
 use arrow_schema::{DataType, Field};
+use reel_episode::cloud::{read_field, CloudError, CloudLayout};
 use reel_episode::ros2::sensor_msgs::{PointCloud2, PointField};
 
 /// The cloud's points with intensity colours (turbo over 0..=max intensity).
-pub fn points3d(m: &PointCloud2) -> Result<rerun::Points3D, String> {
-    let field = |name: &str| m.fields.iter().find(|f| f.name == name);
-    let (Some(x), Some(y), Some(z)) = (field("x"), field("y"), field("z")) else {
-        return Err("no x, y, z fields".into());
-    };
-    let step = m.point_step as usize;
-    let n = (m.width as usize) * (m.height.max(1) as usize);
-    if step == 0 || m.data.len() < n * step {
-        return Err(format!(
-            "{} bytes hold fewer than {n} points of {step} bytes",
-            m.data.len()
-        ));
-    }
-    let intensity = field("intensity");
+pub fn points3d(m: &PointCloud2) -> Result<rerun::Points3D, CloudError> {
+    let layout = CloudLayout::of(m)?;
+    let (x, y, z) = (
+        m.require_field("x")?,
+        m.require_field("y")?,
+        m.require_field("z")?,
+    );
+    let intensity = m.field("intensity");
+    let step = layout.point_step();
+    let n = layout.len();
     let mut positions: Vec<[f32; 3]> = Vec::with_capacity(n);
     let mut values = Vec::with_capacity(n);
-    let f32_le =
-        |f: &PointField| f.datatype == 7 && !m.is_bigendian && f.offset as usize + 4 <= step;
+    let f32_le = |f: &PointField| {
+        f.datatype == PointField::FLOAT32 && !m.is_bigendian && f.offset as usize + 4 <= step
+    };
     if f32_le(x) && f32_le(y) && f32_le(z) && intensity.is_none_or(f32_le) {
         // The layout reel (and most drivers) write: little-endian f32 fields.
         let at = |p: &[u8], o: u32| {
             let o = o as usize;
             f32::from_le_bytes([p[o], p[o + 1], p[o + 2], p[o + 3]])
         };
-        for p in m.data[..n * step].chunks_exact(step) {
+        for p in layout.points(m) {
             let (px, py, pz) = (at(p, x.offset), at(p, y.offset), at(p, z.offset));
             if px.is_finite() && py.is_finite() && pz.is_finite() {
                 positions.push([px, py, pz]);
@@ -39,18 +37,17 @@ pub fn points3d(m: &PointCloud2) -> Result<rerun::Points3D, String> {
             }
         }
     } else {
-        // Any other layout, through the message's own field reader.
-        let read = |f: &PointField, i: usize| m.value(f, i).map(|v| v as f32);
-        for i in 0..n {
-            let p = [read(x, i), read(y, i), read(z, i)];
-            let (Some(px), Some(py), Some(pz)) = (p[0], p[1], p[2]) else {
-                return Err("a point field has an unknown datatype".into());
+        // Any other layout, field by field.
+        for p in layout.points(m) {
+            let read = |f: &PointField| read_field(p, f, m.is_bigendian).map(|v| v as f32);
+            let (Some(px), Some(py), Some(pz)) = (read(x), read(y), read(z)) else {
+                continue; // unreachable: the layout checked every datatype
             };
             if !(px.is_finite() && py.is_finite() && pz.is_finite()) {
                 continue; // NaN marks no return in organised clouds
             }
             positions.push([px, py, pz]);
-            values.push(intensity.and_then(|f| read(f, i)).unwrap_or(0.0));
+            values.push(intensity.and_then(read).unwrap_or(0.0));
         }
     }
     let max = values.iter().copied().fold(1.0f32, f32::max);
@@ -67,8 +64,8 @@ pub fn points3d(m: &PointCloud2) -> Result<rerun::Points3D, String> {
     // took a fifth of the conversion of a LiDAR episode.
     let flat: Vec<f32> = positions.into_flattened();
     let item = Arc::new(Field::new("item", DataType::Float32, false));
-    let positions = FixedSizeListArray::try_new(item, 3, Arc::new(Float32Array::from(flat)), None)
-        .map_err(|e| format!("positions: {e}"))?;
+    // Three values per point by construction: the list cannot be ragged.
+    let positions = FixedSizeListArray::new(item, 3, Arc::new(Float32Array::from(flat)), None);
     let mut points = rerun::Points3D::update_fields().with_radii([0.01f32]);
     points.positions = Some(rerun::SerializedComponentBatch::new(
         Arc::new(positions),
@@ -143,6 +140,7 @@ mod tests {
         short.data.truncate(20);
         assert!(points3d(&short)
             .unwrap_err()
+            .to_string()
             .contains("fewer than 3 points"));
     }
 

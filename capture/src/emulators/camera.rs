@@ -19,6 +19,7 @@ use reel_episode::time::host_now_nanos;
 use super::threads::DeviceThreads;
 use crate::timecode;
 use reel_media::camera::{self as camera_io, Codec, Converter, Encoder, Source};
+use reel_media::MediaError;
 
 const BOUNDARY: &str = "reelframe";
 
@@ -147,7 +148,7 @@ fn produce_loop(
     clients: &Clients,
     stop: &AtomicBool,
     stats: &CameraEmulatorStats,
-) -> Result<(), String> {
+) -> Result<(), MediaError> {
     let (mut decoder, stream_index, _, _) = camera_io::video_decoder(&input)?;
     let mut converter = Converter::new(Encoder::pixel_format(Codec::Jpeg), width, height);
     let mut encoder = Encoder::new(Codec::Jpeg, width, height, fps)?;
@@ -160,11 +161,15 @@ fn produce_loop(
         // A fresh packet per read: av_read_frame does not release what a
         // reused packet still holds (ffmpeg-next's `read` does not either).
         let mut packet = ffmpeg::Packet::empty();
-        packet.read(&mut input).map_err(|e| e.to_string())?;
+        packet
+            .read(&mut input)
+            .map_err(MediaError::libav("reading the test pattern"))?;
         if packet.stream() != stream_index {
             continue;
         }
-        decoder.send_packet(&packet).map_err(|e| e.to_string())?;
+        decoder
+            .send_packet(&packet)
+            .map_err(MediaError::libav("decoding the test pattern"))?;
         if decoder.receive_frame(&mut decoded).is_err() {
             continue;
         }
@@ -190,7 +195,7 @@ fn produce_loop(
             .encode(&mut frame)?
             .into_iter()
             .next()
-            .ok_or("the JPEG encoder gave no packet")?;
+            .ok_or(MediaError::Stream("the JPEG encoder gave no packet"))?;
         let now = host_now_nanos();
         if acquired > now {
             std::thread::sleep(Duration::from_nanos(acquired - now));

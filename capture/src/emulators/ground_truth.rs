@@ -8,6 +8,7 @@ use reel_episode::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
 use reel_episode::EpisodeReader;
 
 use super::rig::EmulatedRig;
+use crate::error::EmulatorError;
 use crate::rig::Rig;
 use crate::timecode;
 use reel_media::camera as camera_io;
@@ -39,11 +40,11 @@ pub fn sync_errors(
     episode: &std::path::Path,
     rig: &Rig,
     emulators: &EmulatedRig,
-) -> Result<SyncErrors, String> {
-    let reader = EpisodeReader::open(episode).map_err(|e| e.to_string())?;
+) -> Result<SyncErrors, EmulatorError> {
+    let reader = EpisodeReader::open(episode)?;
     let mut out = SyncErrors::default();
     for (i, m) in reader.messages().enumerate() {
-        let m = m.map_err(|e| e.to_string())?;
+        let m = m?;
         let topic = m.channel.topic.as_str();
         if let Some(arm_name) = topic
             .strip_prefix("/robot/")
@@ -55,7 +56,7 @@ pub fn sync_errors(
             ) else {
                 continue;
             };
-            let js: JointState = reader.decode(&m, i as u64).map_err(|e| e.to_string())?;
+            let js: JointState = reader.decode(&m, i as u64)?;
             let stamp = js.header.stamp.to_nanos();
             // rad → ticks through the calibration (exact: raw ticks are recoverable).
             let ticks: Vec<i32> = arm
@@ -73,7 +74,7 @@ pub fn sync_errors(
                 out.joints_ms.push(stamp.abs_diff(truth) as f64 / 1e6);
             }
         } else if topic.starts_with("/camera/") && topic.ends_with("/image/compressed") {
-            let img: CompressedImage = reader.decode(&m, i as u64).map_err(|e| e.to_string())?;
+            let img: CompressedImage = reader.decode(&m, i as u64)?;
             let frame = camera_io::decode_jpeg(&img.data)?;
             if let Some(truth) =
                 timecode::read(frame.data(0), frame.stride(0), frame.width() as usize)
@@ -88,7 +89,7 @@ pub fn sync_errors(
             let Some(lidar) = emulators.lidar(name) else {
                 continue;
             };
-            let cloud: PointCloud2 = reader.decode(&m, i as u64).map_err(|e| e.to_string())?;
+            let cloud: PointCloud2 = reader.decode(&m, i as u64)?;
             let stamp = cloud.header.stamp.to_nanos();
             let truth = lidar.true_time_of_azimuth(0.0, stamp);
             out.lidar_ms.push(stamp.abs_diff(truth) as f64 / 1e6);

@@ -11,6 +11,7 @@ use super::camera::CameraEmulator;
 use super::motion::JointMotion;
 use super::servo_bus::{EmulatedServo, ServoBusEmulator};
 use super::vlp16::{Vlp16Emulator, Vlp16EmulatorConfig};
+use crate::error::EmulatorError;
 use crate::rig::{Arm, Camera, Lidar, LoadedRig, Rig};
 
 /// Writes a copy of the rig config `config` into `dir` with every emulated
@@ -18,27 +19,29 @@ use crate::rig::{Arm, Camera, Lidar, LoadedRig, Rig};
 /// emulated cameras and LiDARs, the URDF path made absolute. Tests and
 /// benchmarks run side by side this way without clashing; the copy is
 /// byte-for-byte the original otherwise. Returns the new file's path.
-pub fn isolated_copy(config: &Path, dir: &Path) -> Result<PathBuf, String> {
-    let loaded = LoadedRig::load(config).map_err(|e| e.to_string())?;
+pub fn isolated_copy(config: &Path, dir: &Path) -> Result<PathBuf, EmulatorError> {
+    let loaded = LoadedRig::load(config)?;
     let rig = &loaded.rig;
     let mut text = loaded.text.clone();
     let quoted = |s: &str| format!("{s:?}");
     for arm in &rig.arms {
-        let name = arm
-            .port
-            .file_name()
-            .ok_or_else(|| format!("arm {}: port has no file name", arm.name))?;
+        let name = arm.port.file_name().ok_or_else(|| EmulatorError::Device {
+            device: format!("arm {}", arm.name),
+            reason: "its port has no file name".into(),
+        })?;
         let moved = dir.join(name).display().to_string();
         text = text.replace(&quoted(&arm.port.display().to_string()), &quoted(&moved));
     }
-    let free = |udp: bool| -> Result<u16, String> {
+    let free = |udp: bool| -> Result<u16, EmulatorError> {
         let port = if udp {
             std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr())
         } else {
             std::net::TcpListener::bind("127.0.0.1:0").and_then(|s| s.local_addr())
         };
-        port.map(|a| a.port())
-            .map_err(|e| format!("no free loopback port: {e}"))
+        port.map(|a| a.port()).map_err(|e| EmulatorError::Device {
+            device: "loopback".into(),
+            reason: format!("no free port: {e}"),
+        })
     };
     for camera in rig.cameras.iter().filter(|c| c.emulated) {
         if let Some(address) = camera.emulator_address() {
@@ -51,16 +54,20 @@ pub fn isolated_copy(config: &Path, dir: &Path) -> Result<PathBuf, String> {
         text = text.replace(&quoted(&lidar.address), &quoted(&moved));
     }
     if let (Some(urdf), Some(path)) = (&rig.rig.urdf, loaded.urdf_path()) {
-        let absolute = path
-            .canonicalize()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let absolute = path.canonicalize().map_err(|source| EmulatorError::Io {
+            path: path.clone(),
+            source,
+        })?;
         text = text.replace(
             &quoted(&urdf.display().to_string()),
             &quoted(&absolute.display().to_string()),
         );
     }
     let out = dir.join(config.file_name().unwrap_or_else(|| "rig.toml".as_ref()));
-    std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::write(&out, text).map_err(|source| EmulatorError::Io {
+        path: out.clone(),
+        source,
+    })?;
     Ok(out)
 }
 
@@ -86,45 +93,52 @@ pub fn emulated_servos(arm: &Arm, arm_index: usize) -> Vec<EmulatedServo> {
         .collect()
 }
 
-fn start_bus(arm: &Arm, index: usize) -> Result<ServoBusEmulator, String> {
+fn start_bus(arm: &Arm, index: usize) -> Result<ServoBusEmulator, EmulatorError> {
     ServoBusEmulator::start(
         arm.protocol,
         &arm.port,
         arm.baud,
         &emulated_servos(arm, index),
     )
-    .map_err(|e| {
-        format!(
-            "arm {}: cannot emulate a bus at {}: {e}",
-            arm.name,
-            arm.port.display()
-        )
+    .map_err(|e| EmulatorError::Device {
+        device: format!("arm {}", arm.name),
+        reason: format!("cannot emulate a bus at {}: {e}", arm.port.display()),
     })
 }
 
-fn start_lidar(lidar: &Lidar) -> Result<Vlp16Emulator, String> {
-    let target = lidar
-        .address
-        .parse()
-        .map_err(|_| format!("lidar {}: bad address {}", lidar.name, lidar.address))?;
-    Vlp16Emulator::start(Vlp16EmulatorConfig::new(target, lidar.rpm))
-        .map_err(|e| format!("lidar {}: {e}", lidar.name))
+fn start_lidar(lidar: &Lidar) -> Result<Vlp16Emulator, EmulatorError> {
+    let device = || format!("lidar {}", lidar.name);
+    let target = lidar.address.parse().map_err(|_| EmulatorError::Device {
+        device: device(),
+        reason: format!("bad address {}; expected HOST:PORT", lidar.address),
+    })?;
+    Vlp16Emulator::start(Vlp16EmulatorConfig::new(target, lidar.rpm)).map_err(|e| {
+        EmulatorError::Device {
+            device: device(),
+            reason: e.to_string(),
+        }
+    })
 }
 
-fn start_camera(camera: &Camera) -> Result<CameraEmulator, String> {
-    let address = camera.emulator_address().ok_or_else(|| {
-        format!(
-            "camera {}: emulated cameras need an http://HOST:PORT/ source",
-            camera.name
-        )
-    })?;
-    CameraEmulator::start(address, camera.width, camera.height, camera.fps)
-        .map_err(|e| format!("camera {}: {e}", camera.name))
+fn start_camera(camera: &Camera) -> Result<CameraEmulator, EmulatorError> {
+    let device = || format!("camera {}", camera.name);
+    let address = camera
+        .emulator_address()
+        .ok_or_else(|| EmulatorError::Device {
+            device: device(),
+            reason: "emulated cameras need an http://HOST:PORT/ source".into(),
+        })?;
+    CameraEmulator::start(address, camera.width, camera.height, camera.fps).map_err(|e| {
+        EmulatorError::Device {
+            device: device(),
+            reason: e.to_string(),
+        }
+    })
 }
 
 impl EmulatedRig {
     /// Starts the rig's emulators; on any failure the ones started are stopped.
-    pub fn start(rig: &Rig) -> Result<Self, String> {
+    pub fn start(rig: &Rig) -> Result<Self, EmulatorError> {
         let mut this = Self {
             rig: rig.clone(),
             buses: Vec::new(),
@@ -226,9 +240,9 @@ impl EmulatedRig {
     }
 
     /// Starts a stopped device again.
-    pub fn restart_device(&mut self, device: &str) -> Result<(), String> {
+    pub fn restart_device(&mut self, device: &str) -> Result<(), EmulatorError> {
         let (kind, name) = device.split_once(' ').unwrap_or(("", device));
-        let unknown = || format!("no emulated device {device:?}");
+        let unknown = || EmulatorError::Unknown(device.to_string());
         match kind {
             "arm" => {
                 let i = self

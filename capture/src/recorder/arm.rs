@@ -14,6 +14,7 @@ use reel_episode::time::host_now_nanos;
 use super::sink::{Payload, Sink};
 use super::sleep_unless_stopped;
 use crate::drivers::servo::{open_bus, ServoBus, StateRead};
+use crate::error::BusError;
 use crate::rig::Arm;
 
 /// Consecutive failed reads after which a bus that is still open counts as
@@ -150,7 +151,7 @@ pub fn run(
             &device,
         );
         if let Err(reason) = outcome {
-            sink.device_lost(topics.events, &reason, host_now_nanos());
+            sink.device_lost(topics.events, &reason.to_string(), host_now_nanos());
             sleep_unless_stopped(Duration::from_millis(200), stop);
         }
     }
@@ -169,7 +170,7 @@ fn poll(
     publish_to: Option<&LeaderShare>,
     follow: Option<&FollowLeader>,
     device: &str,
-) -> Result<(), String> {
+) -> Result<(), BusError> {
     let status = sink.status().clone();
     let period_ns = period.as_nanos() as u64;
     let mut next = host_now_nanos();
@@ -193,7 +194,7 @@ fn poll(
         next += period_ns;
         let read = match bus.read_state(ids) {
             Ok(r) => r,
-            Err(e) if e.is_link_lost() => break Err(e.to_string()),
+            Err(e) if e.is_link_lost() => break Err(e),
             Err(e) => {
                 status.error(e.to_string());
                 failures += 1;

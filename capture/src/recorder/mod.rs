@@ -5,6 +5,8 @@
 //! [`Recorder::stop_episode`] / [`Recorder::discard_episode`].
 
 pub mod arm;
+pub mod camera;
+pub mod lidar;
 pub mod sink;
 pub mod writer;
 
@@ -20,10 +22,12 @@ use reel_episode::time::host_now_nanos;
 use reel_episode::topics;
 use reel_episode::{EpisodeMeta, EpisodeWriterOptions, Outcome};
 
-use crate::drivers::camera::{self, CameraTopics};
-use crate::drivers::velodyne::driver::{self as lidar, LidarTopics};
+use crate::drivers::camera::frame_id;
+use crate::error::RecorderError;
 use crate::rig::{CameraFormat, LoadedRig, Role};
 use arm::{ArmTopics, FollowLeader, LeaderShare};
+use camera::CameraTopics;
+use lidar::LidarTopics;
 use sink::{DeviceStatus, Sink};
 use writer::{
     Command, EpisodePlan, EpisodeSummary, TopicKind, TopicSpec, WriterConfig, WriterState,
@@ -160,9 +164,11 @@ impl Plan {
 
 impl Recorder {
     /// Starts every device of the rig and the writer thread.
-    pub fn start(rig: LoadedRig, options: RecorderOptions) -> Result<Self, String> {
-        std::fs::create_dir_all(&options.out_dir)
-            .map_err(|e| format!("{}: {e}; check --out", options.out_dir.display()))?;
+    pub fn start(rig: LoadedRig, options: RecorderOptions) -> Result<Self, RecorderError> {
+        std::fs::create_dir_all(&options.out_dir).map_err(|source| RecorderError::Io {
+            path: options.out_dir.clone(),
+            source,
+        })?;
         let followers = rig
             .rig
             .arms
@@ -174,13 +180,15 @@ impl Recorder {
         let mut links_model = None;
         let urdf = match rig.urdf_path() {
             Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("{}: {e}; check the rig's urdf path", path.display()))?;
+                let urdf_error = |reason: String| RecorderError::Urdf {
+                    path: path.clone(),
+                    reason,
+                };
+                let text = std::fs::read_to_string(&path).map_err(|e| urdf_error(e.to_string()))?;
                 if followers > 0 {
                     links_model = Some(Arc::new(
-                        reel_episode::robot::RobotModel::parse(&text).map_err(|e| {
-                            format!("{}: {e}; check the rig's urdf path", path.display())
-                        })?,
+                        reel_episode::robot::RobotModel::parse(&text)
+                            .map_err(|e| urdf_error(e.to_string()))?,
                     ));
                 }
                 let name = path
@@ -304,10 +312,10 @@ impl Recorder {
             };
             let status = DeviceStatus::new(format!("lidar {}", l.name));
             let sink = Sink::new(data_tx.clone(), status.clone());
-            let address = l
-                .address
-                .parse()
-                .map_err(|_| format!("lidar {}: bad address {}", l.name, l.address))?;
+            let address = l.address.parse().map_err(|_| RecorderError::Device {
+                device: format!("lidar {}", l.name),
+                reason: format!("bad address {}; expected HOST:PORT", l.address),
+            })?;
             let (name, stop) = (l.name.clone(), stop.clone());
             let frame = l.frame_id();
             let status_for_error = status.clone();
@@ -370,7 +378,7 @@ impl Recorder {
     }
 
     /// Opens a new episode file in the output folder; returns its path.
-    pub fn start_episode(&self, task: Option<&str>) -> Result<PathBuf, String> {
+    pub fn start_episode(&self, task: Option<&str>) -> Result<PathBuf, RecorderError> {
         let r = &self.rig.rig;
         let task = task
             .filter(|t| !t.is_empty())
@@ -421,14 +429,14 @@ impl Recorder {
                 .iter()
                 .filter_map(|c| {
                     let k = c.intrinsics.as_ref()?;
-                    let info = k.camera_info(c.width, c.height, 0, &camera::frame_id(&c.name));
+                    let info = k.camera_info(c.width, c.height, 0, &frame_id(&c.name));
                     Some((topics::camera_info(&c.name), info))
                 })
                 .collect(),
             mounts: r
                 .cameras
                 .iter()
-                .filter_map(|c| Some(c.mount.as_ref()?.transform(0, &camera::frame_id(&c.name))))
+                .filter_map(|c| Some(c.mount.as_ref()?.transform(0, &frame_id(&c.name))))
                 .chain(
                     r.lidars
                         .iter()
@@ -441,22 +449,25 @@ impl Recorder {
     }
 
     /// Closes the open episode with `outcome`.
-    pub fn stop_episode(&self, outcome: Outcome) -> Result<EpisodeSummary, String> {
+    pub fn stop_episode(&self, outcome: Outcome) -> Result<EpisodeSummary, RecorderError> {
         self.ask(|reply| Command::Stop(outcome, reply))
     }
 
     /// Closes and deletes the open episode.
-    pub fn discard_episode(&self) -> Result<(), String> {
+    pub fn discard_episode(&self) -> Result<(), RecorderError> {
         self.ask(Command::Discard)
     }
 
-    fn ask<T>(&self, make: impl FnOnce(Sender<Result<T, String>>) -> Command) -> Result<T, String> {
+    fn ask<T>(
+        &self,
+        make: impl FnOnce(Sender<Result<T, RecorderError>>) -> Command,
+    ) -> Result<T, RecorderError> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.commands
             .send(make(tx))
-            .map_err(|_| "the writer thread has stopped".to_string())?;
+            .map_err(|_| RecorderError::Writer("has stopped"))?;
         rx.recv_timeout(Duration::from_secs(30))
-            .map_err(|_| "the writer thread did not answer".to_string())?
+            .map_err(|_| RecorderError::Writer("did not answer"))?
     }
 
     /// Whether an episode is open.
@@ -561,11 +572,11 @@ impl Drop for Recorder {
     }
 }
 
-fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, String> {
+fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, RecorderError> {
     std::thread::Builder::new()
         .name(name.clone())
         .spawn(f)
-        .map_err(|e| format!("cannot start thread {name}: {e}"))
+        .map_err(|source| RecorderError::Thread { name, source })
 }
 
 /// Sleeps `total`, waking early when `stop` is set (checked every 20 ms).

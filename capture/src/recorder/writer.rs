@@ -20,6 +20,7 @@ use reel_episode::time::host_now_nanos;
 use reel_episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, Outcome, Topic};
 
 use super::sink::{DeviceStatus, Envelope, Payload, Tapped};
+use crate::error::RecorderError;
 
 /// Message type of a topic in the recorder's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +81,11 @@ pub struct EpisodePlan {
 /// Commands to the writer thread; each carries its reply channel.
 pub enum Command {
     /// Open an episode.
-    Start(Box<EpisodePlan>, Sender<Result<PathBuf, String>>),
+    Start(Box<EpisodePlan>, Sender<Result<PathBuf, RecorderError>>),
     /// Close the open episode.
-    Stop(Outcome, Sender<Result<EpisodeSummary, String>>),
+    Stop(Outcome, Sender<Result<EpisodeSummary, RecorderError>>),
     /// Close and delete the open episode.
-    Discard(Sender<Result<(), String>>),
+    Discard(Sender<Result<(), RecorderError>>),
 }
 
 /// What a closed episode holds.
@@ -175,7 +176,7 @@ pub fn run(
             recv(commands) -> cmd => match cmd {
                 Ok(Command::Start(plan, reply)) => {
                     let r = if open.is_some() {
-                        Err("an episode is already being recorded; stop it first".to_string())
+                        Err(RecorderError::State("an episode is already being recorded; stop it first"))
                     } else {
                         let started = Tapped::Started {
                             path: plan.path.clone(),
@@ -200,7 +201,7 @@ pub fn run(
                 }
                 Ok(Command::Stop(outcome, reply)) => {
                     let r = match open.take() {
-                        None => Err("no episode is being recorded".to_string()),
+                        None => Err(RecorderError::State("no episode is being recorded")),
                         Some(o) => finish(o, config, devices, outcome, None),
                     };
                     tap_stopped(config);
@@ -209,7 +210,7 @@ pub fn run(
                 }
                 Ok(Command::Discard(reply)) => {
                     let r = match open.take() {
-                        None => Err("no episode is being recorded".to_string()),
+                        None => Err(RecorderError::State("no episode is being recorded")),
                         Some(o) => discard(o),
                     };
                     tap_stopped(config);
@@ -238,7 +239,7 @@ pub fn run(
                     fail(&mut open, config, devices, state, e);
                 }
             } else if let Err(e) = o.writer.flush_if_due() {
-                fail(&mut open, config, devices, state, e.to_string());
+                fail(&mut open, config, devices, state, e.into());
             }
         }
     }
@@ -266,7 +267,7 @@ fn tap_stopped(config: &WriterConfig) {
     }
 }
 
-fn record_closed(state: &Mutex<WriterState>, r: &Result<EpisodeSummary, String>) {
+fn record_closed(state: &Mutex<WriterState>, r: &Result<EpisodeSummary, RecorderError>) {
     if let Ok(mut s) = state.lock() {
         s.episode = None;
         s.started_nanos = None;
@@ -277,7 +278,7 @@ fn record_closed(state: &Mutex<WriterState>, r: &Result<EpisodeSummary, String>)
                 }
                 s.closed.push(summary.clone());
             }
-            Err(e) => s.last_error = Some(e.clone()),
+            Err(e) => s.last_error = Some(e.to_string()),
         }
     }
 }
@@ -286,11 +287,10 @@ fn start(
     config: &WriterConfig,
     plan: EpisodePlan,
     devices: &[Arc<DeviceStatus>],
-) -> Result<Open, String> {
+) -> Result<Open, RecorderError> {
     let dir = plan.path.parent().unwrap_or(Path::new("."));
     check_space(dir, config.min_free_bytes)?;
-    let mut writer = EpisodeWriter::create(&plan.path, plan.meta, config.writer_options.clone())
-        .map_err(|e| e.to_string())?;
+    let mut writer = EpisodeWriter::create(&plan.path, plan.meta, config.writer_options.clone())?;
     let mut handles = Vec::with_capacity(config.topics.len());
     for t in &config.topics {
         let h = match t.kind {
@@ -301,15 +301,12 @@ fn start(
             TopicKind::Tf => writer.add_topic(&t.name).map(Handle::Tf),
             TopicKind::Packets => writer.add_topic(&t.name).map(Handle::Packets),
             TopicKind::Text => writer.add_topic(&t.name).map(Handle::Text),
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         handles.push(h);
     }
     let now = host_now_nanos();
     for (name, media, bytes) in &plan.attachments {
-        writer
-            .attach(name, media, bytes, now)
-            .map_err(|e| e.to_string())?;
+        writer.attach(name, media, bytes, now)?;
     }
     let dropped: Vec<u64> = devices
         .iter()
@@ -325,14 +322,13 @@ fn start(
         dropped_reported: dropped,
     };
     if let Some(urdf) = plan.robot_description {
-        write_text(&mut open, config.description_topic, urdf, now).map_err(|e| e.to_string())?;
+        write_text(&mut open, config.description_topic, urdf, now)?;
     }
     // Calibrations once, at the start, like ROS's latched topics.
-    let err = |e: reel_episode::Error| e.to_string();
     for (topic, mut info) in plan.camera_infos {
         info.header.stamp = Time::from_nanos(now);
-        let t = open.writer.add_topic::<CameraInfo>(&topic).map_err(err)?;
-        open.writer.write(t, &info, now, now).map_err(err)?;
+        let t = open.writer.add_topic::<CameraInfo>(&topic)?;
+        open.writer.write(t, &info, now, now)?;
     }
     if !plan.mounts.is_empty() {
         let mut transforms = plan.mounts;
@@ -341,11 +337,8 @@ fn start(
         }
         let t = open
             .writer
-            .add_topic::<TFMessage>(reel_episode::topics::TF_STATIC)
-            .map_err(err)?;
-        open.writer
-            .write(t, &TFMessage { transforms }, now, now)
-            .map_err(err)?;
+            .add_topic::<TFMessage>(reel_episode::topics::TF_STATIC)?;
+        open.writer.write(t, &TFMessage { transforms }, now, now)?;
     }
     let disconnected: Vec<&str> = devices
         .iter()
@@ -353,18 +346,14 @@ fn start(
         .map(|d| d.name.as_str())
         .collect();
     let start_event = serde_json::json!({"event": "start", "devices_not_answering": disconnected});
-    write_text(&mut open, config.events_topic, start_event.to_string(), now)
-        .map_err(|e| e.to_string())?;
+    write_text(&mut open, config.events_topic, start_event.to_string(), now)?;
     Ok(open)
 }
 
-fn write_text(open: &mut Open, topic: usize, text: String, at: u64) -> Result<(), String> {
+fn write_text(open: &mut Open, topic: usize, text: String, at: u64) -> Result<(), RecorderError> {
     match open.handles.get(topic) {
-        Some(Handle::Text(t)) => open
-            .writer
-            .write(*t, &StringMsg { data: text }, at, at)
-            .map_err(|e| e.to_string()),
-        _ => Err(format!("topic {topic} is not a text topic")),
+        Some(Handle::Text(t)) => Ok(open.writer.write(*t, &StringMsg { data: text }, at, at)?),
+        _ => Err(RecorderError::WrongPayload(topic)),
     }
 }
 
@@ -383,7 +372,7 @@ fn account_latency(open: &mut Open, state: &mut WriterState) {
     );
 }
 
-fn write(open: &mut Open, env: &Envelope) -> Result<(), String> {
+fn write(open: &mut Open, env: &Envelope) -> Result<(), RecorderError> {
     let (log, publish) = (env.log_nanos, env.publish_nanos);
     open.pending.push(publish);
     let w = &mut open.writer;
@@ -397,14 +386,9 @@ fn write(open: &mut Open, env: &Envelope) -> Result<(), String> {
         (Some(Handle::Text(t)), Payload::Event(s)) => {
             w.write(*t, &StringMsg { data: s.clone() }, log, publish)
         }
-        _ => {
-            return Err(format!(
-                "internal: message for topic {} has the wrong type",
-                env.topic
-            ))
-        }
+        _ => return Err(RecorderError::WrongPayload(env.topic)),
     };
-    r.map_err(|e| e.to_string())
+    Ok(r?)
 }
 
 /// Free space at `dir`, bytes.
@@ -414,14 +398,13 @@ pub fn free_bytes(dir: &Path) -> Option<u64> {
         .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
 }
 
-fn check_space(dir: &Path, min: u64) -> Result<(), String> {
+fn check_space(dir: &Path, min: u64) -> Result<(), RecorderError> {
     match free_bytes(dir) {
-        Some(free) if free < min => Err(format!(
-            "{}: only {:.1} MB free, below the {:.1} MB the recorder keeps in reserve; free some space or record elsewhere",
-            dir.display(),
-            free as f64 / 1e6,
-            min as f64 / 1e6
-        )),
+        Some(free) if free < min => Err(RecorderError::DiskFull {
+            path: dir.to_path_buf(),
+            free,
+            reserve: min,
+        }),
         _ => Ok(()),
     }
 }
@@ -431,7 +414,7 @@ fn housekeeping(
     open: &mut Open,
     config: &WriterConfig,
     devices: &[Arc<DeviceStatus>],
-) -> Result<(), String> {
+) -> Result<(), RecorderError> {
     let now = host_now_nanos();
     for (i, d) in devices.iter().enumerate() {
         let dropped = d.dropped.load(Ordering::Relaxed);
@@ -449,7 +432,7 @@ fn housekeeping(
         .unwrap_or(Path::new("."))
         .to_path_buf();
     check_space(&dir, config.min_free_bytes)?;
-    open.writer.flush_if_due().map_err(|e| e.to_string())?;
+    open.writer.flush_if_due()?;
     Ok(())
 }
 
@@ -459,7 +442,7 @@ fn finish(
     devices: &[Arc<DeviceStatus>],
     outcome: Outcome,
     error: Option<String>,
-) -> Result<EpisodeSummary, String> {
+) -> Result<EpisodeSummary, RecorderError> {
     let now = host_now_nanos();
     let dropped: Vec<(String, u64)> = devices
         .iter()
@@ -473,7 +456,7 @@ fn finish(
     let _ = write_text(&mut open, config.events_topic, stop.to_string(), now);
     open.writer.set_outcome(outcome);
     let messages = open.writer.messages_written();
-    let path = open.writer.finish().map_err(|e| e.to_string())?;
+    let path = open.writer.finish()?;
     Ok(EpisodeSummary {
         path,
         messages,
@@ -483,10 +466,13 @@ fn finish(
     })
 }
 
-fn discard(open: Open) -> Result<(), String> {
+fn discard(open: Open) -> Result<(), RecorderError> {
     let partial = open.writer.partial_path().to_path_buf();
     drop(open);
-    std::fs::remove_file(&partial).map_err(|e| format!("{}: {e}", partial.display()))
+    std::fs::remove_file(&partial).map_err(|source| RecorderError::Io {
+        path: partial,
+        source,
+    })
 }
 
 /// The episode cannot go on (disk full, write error): close it as well as
@@ -497,23 +483,24 @@ fn fail(
     config: &WriterConfig,
     devices: &[Arc<DeviceStatus>],
     state: &Mutex<WriterState>,
-    error: String,
+    error: RecorderError,
 ) {
     let Some(o) = open.take() else { return };
     let partial = o.writer.partial_path().to_path_buf();
+    let error = error.to_string();
     let result = match finish(o, config, devices, Outcome::Unknown, Some(error.clone())) {
         Ok(summary) => Ok(summary),
-        Err(close_error) => Err(format!(
-            "{error}; closing the episode failed too ({close_error}): {} keeps everything up to the last second, run `reel recover {}` once there is space",
-            partial.display(),
-            partial.display()
-        )),
+        Err(close_error) => Err(RecorderError::CloseFailed {
+            error: error.clone(),
+            close: close_error.to_string(),
+            partial,
+        }),
     };
     record_closed(state, &result);
     if let Ok(mut s) = state.lock() {
         s.last_error = Some(match &result {
             Ok(_) => format!("episode closed early: {error}"),
-            Err(e) => e.clone(),
+            Err(e) => e.to_string(),
         });
     }
 }

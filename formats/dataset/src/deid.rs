@@ -30,12 +30,31 @@ pub struct Mask {
     pub h: f64,
 }
 
+/// Why a mask cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MaskError {
+    /// The text is not `CAMERA:X,Y,W,H`.
+    #[error("mask {given:?}: {why}; expected CAMERA:X,Y,W,H as fractions 0-1")]
+    Syntax {
+        /// What was given.
+        given: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// Frames of a pixel format the mask cannot blacken.
+    #[error("cannot mask {0} frames (planar YUV expected)")]
+    PixelFormat(String),
+}
+
 impl Mask {
     /// Parses `CAMERA:X,Y,W,H` (fractions of the image, so one mask fits
     /// every resolution of the camera).
-    pub fn parse(given: &str) -> Result<Self, String> {
-        let bad =
-            |why: &str| format!("mask {given:?}: {why}; expected CAMERA:X,Y,W,H as fractions 0-1");
+    pub fn parse(given: &str) -> Result<Self, MaskError> {
+        let bad = |why: &'static str| MaskError::Syntax {
+            given: given.to_string(),
+            why,
+        };
         let (camera, rect) = given.split_once(':').ok_or_else(|| bad("no ':'"))?;
         let v: Vec<f64> = rect
             .split(',')
@@ -72,18 +91,14 @@ impl Mask {
 
     /// Fills the rectangle black in every plane of a planar YUV frame
     /// (luma at the format's black, chroma at neutral grey).
-    pub fn apply(&self, frame: &mut VideoFrame) -> Result<(), String> {
+    pub fn apply(&self, frame: &mut VideoFrame) -> Result<(), MaskError> {
         use ffmpeg_next::format::Pixel;
         let full_range = match frame.format() {
             Pixel::YUVJ420P | Pixel::YUVJ422P | Pixel::YUVJ444P | Pixel::YUVJ440P => true,
             Pixel::YUV420P | Pixel::YUV422P | Pixel::YUV444P | Pixel::YUV440P | Pixel::GRAY8 => {
                 false
             }
-            other => {
-                return Err(format!(
-                    "cannot mask {other:?} frames (planar YUV expected)"
-                ))
-            }
+            other => return Err(MaskError::PixelFormat(format!("{other:?}"))),
         };
         let (fw, fh) = (f64::from(frame.width()), f64::from(frame.height()));
         for plane in 0..frame.planes() {

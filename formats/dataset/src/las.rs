@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::manifest::{Manifest, SourceEntry};
 use super::source::open_finished;
 use super::{ExportError, Staging};
+use reel_episode::cloud::{read_field, CloudError, CloudLayout};
 use reel_episode::ros2::sensor_msgs::{PointCloud2, PointField};
 use reel_episode::ros2::tf2_msgs::TFMessage;
 use reel_episode::tf::{Iso, TfBuffer};
@@ -54,7 +55,7 @@ pub struct LasSummary {
     pub points: u64,
 }
 
-/// Where the fields of a cloud are.
+/// Where the fields of a cloud are, checked against its data.
 struct Layout {
     x: PointField,
     y: PointField,
@@ -62,26 +63,26 @@ struct Layout {
     intensity: Option<PointField>,
     ring: Option<PointField>,
     time: Option<PointField>,
-    step: usize,
+    points: CloudLayout,
 }
 
-fn field(fields: &[PointField], name: &str) -> Option<PointField> {
-    fields.iter().find(|f| f.name == name).cloned()
-}
-
-fn layout(cloud: &PointCloud2) -> Option<Layout> {
-    let xyz = |n| {
-        field(&cloud.fields, n)
+fn layout(cloud: &PointCloud2) -> Result<Layout, CloudError> {
+    let points = CloudLayout::of(cloud)?;
+    let xyz = |n: &str| {
+        cloud
+            .field(n)
             .filter(|f| f.datatype == PointField::FLOAT32 || f.datatype == PointField::FLOAT64)
+            .cloned()
+            .ok_or_else(|| CloudError::MissingField(format!("float {n}")))
     };
-    Some(Layout {
+    Ok(Layout {
         x: xyz("x")?,
         y: xyz("y")?,
         z: xyz("z")?,
-        intensity: field(&cloud.fields, "intensity"),
-        ring: field(&cloud.fields, "ring"),
-        time: field(&cloud.fields, "time").or_else(|| field(&cloud.fields, "t")),
-        step: cloud.point_step as usize,
+        intensity: cloud.field("intensity").cloned(),
+        ring: cloud.field("ring").cloned(),
+        time: cloud.field("time").or_else(|| cloud.field("t")).cloned(),
+        points,
     })
 }
 
@@ -95,13 +96,10 @@ struct LasPoint {
 
 fn cloud_points(cloud: &PointCloud2, l: &Layout, iso: &Iso) -> Vec<LasPoint> {
     let stamp = cloud.header.stamp.to_nanos() as f64 / 1e9;
-    let n = (cloud.width as usize) * (cloud.height as usize);
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        if (i + 1) * l.step > cloud.data.len() {
-            break;
-        }
-        let value = |f: &PointField| cloud.value(f, i).unwrap_or(0.0);
+    // Bounded by the data: the layout was checked against it.
+    let mut out = Vec::with_capacity(l.points.len());
+    for point in l.points.points(cloud) {
+        let value = |f: &PointField| read_field(point, f, cloud.is_bigendian).unwrap_or(0.0);
         let p = [value(&l.x), value(&l.y), value(&l.z)];
         if !(p[0].is_finite() && p[1].is_finite() && p[2].is_finite()) {
             continue;
@@ -259,10 +257,13 @@ pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummar
             continue;
         }
         let cloud: PointCloud2 = reader.decode(&m, i as u64)?;
-        let l = layout(&cloud).ok_or_else(|| {
+        let l = layout(&cloud).map_err(|e| {
             ExportError::input(
                 episode,
-                format!("{}: the cloud has no float x, y, z fields", m.channel.topic),
+                format!(
+                    "{} message {i}: {e}; the cloud cannot be exported",
+                    m.channel.topic
+                ),
             )
         })?;
         let lidar = name_of(&m.channel.topic);
@@ -273,7 +274,7 @@ pub fn export(episode: &Path, out: &Path, opts: &LasOptions) -> Result<LasSummar
                     ExportError::input(
                         episode,
                         format!(
-                            "no /tf path from {:?} to {:?}; give a --frame the transforms reach",
+                            "no /tf path from {:?} to {:?}; merge into a frame the transforms reach",
                             cloud.header.frame_id, opts.frame
                         ),
                     )

@@ -47,6 +47,14 @@ pub enum ExportError {
     /// Reading an episode failed.
     #[error(transparent)]
     Episode(#[from] reel_episode::Error),
+    /// A table could not be built (a bug in reel if it happens).
+    #[error("{}: {source}", path.display())]
+    Table {
+        /// The table's file.
+        path: PathBuf,
+        /// What Arrow said.
+        source: arrow_schema::ArrowError,
+    },
 }
 
 impl ExportError {
@@ -64,6 +72,12 @@ impl ExportError {
             path: path.as_ref().to_path_buf(),
             reason: reason.into(),
         }
+    }
+
+    /// An Arrow error building the table of `path`.
+    pub fn table(path: impl AsRef<Path>) -> impl FnOnce(arrow_schema::ArrowError) -> Self {
+        let path = path.as_ref().to_path_buf();
+        move |source| Self::Table { path, source }
     }
 
     /// An OS error on `path`.

@@ -147,26 +147,57 @@ pub fn parse_semver(v: &str) -> Option<(u64, u64, u64)> {
     }
 }
 
+/// Why a release version cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VersionError {
+    /// The requested version is not semver.
+    #[error("version {given:?} is not MAJOR.MINOR.PATCH")]
+    NotSemver {
+        /// What was asked for.
+        given: String,
+    },
+    /// The dataset's own version is not semver.
+    #[error("the dataset's version {found:?} is not MAJOR.MINOR.PATCH")]
+    DatasetNotSemver {
+        /// What the manifest says.
+        found: String,
+    },
+    /// The requested version is not newer than the dataset's.
+    #[error("version {given} is not newer than the dataset's {current}; releases are immutable, give a higher one")]
+    NotNewer {
+        /// What was asked for.
+        given: String,
+        /// The dataset's version.
+        current: String,
+    },
+}
+
 /// The version of a new release after `previous` (None: a first release):
 /// `requested` when given (it must be semver and newer), else 1.0.0 for a
 /// first release and the next minor version otherwise (episodes added).
-pub fn next_version(previous: Option<&str>, requested: Option<&str>) -> Result<String, String> {
+pub fn next_version(
+    previous: Option<&str>,
+    requested: Option<&str>,
+) -> Result<String, VersionError> {
     let prev = match previous {
         Some(p) => Some(
-            parse_semver(p)
-                .ok_or_else(|| format!("the dataset's version {p:?} is not MAJOR.MINOR.PATCH"))?,
+            parse_semver(p).ok_or_else(|| VersionError::DatasetNotSemver {
+                found: p.to_string(),
+            })?,
         ),
         None => None,
     };
     match (requested, prev) {
         (Some(r), prev) => {
-            let v =
-                parse_semver(r).ok_or_else(|| format!("version {r:?} is not MAJOR.MINOR.PATCH"))?;
+            let v = parse_semver(r).ok_or_else(|| VersionError::NotSemver {
+                given: r.to_string(),
+            })?;
             match prev {
-                Some(p) if v <= p => Err(format!(
-                    "version {r} is not newer than the dataset's {}.{}.{}; releases are immutable, give a higher one",
-                    p.0, p.1, p.2
-                )),
+                Some(p) if v <= p => Err(VersionError::NotNewer {
+                    given: r.to_string(),
+                    current: format!("{}.{}.{}", p.0, p.1, p.2),
+                }),
                 _ => Ok(r.to_string()),
             }
         }

@@ -44,28 +44,28 @@ impl CameraIntrinsics {
     }
 
     /// Why these intrinsics cannot be used, if they cannot.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), InvalidIntrinsics> {
         let coefficients = match self.model.as_str() {
             "plumb_bob" => 5,
             "equidistant" => 4,
             other => {
-                return Err(format!(
+                return Err(InvalidIntrinsics(format!(
                     "distortion model {other:?}: expected plumb_bob or equidistant"
-                ))
+                )))
             }
         };
         if !(self.fx > 0.0 && self.fy > 0.0) {
-            return Err(format!(
+            return Err(InvalidIntrinsics(format!(
                 "focal lengths must be positive (fx {}, fy {})",
                 self.fx, self.fy
-            ));
+            )));
         }
         if self.distortion.len() != coefficients {
-            return Err(format!(
+            return Err(InvalidIntrinsics(format!(
                 "{} takes {coefficients} distortion coefficients, not {}",
                 self.model,
                 self.distortion.len()
-            ));
+            )));
         }
         Ok(())
     }
@@ -138,6 +138,12 @@ impl Mount {
     }
 }
 
+/// Why intrinsics cannot be used: one sentence, which the caller completes
+/// with the camera and file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidIntrinsics(pub String);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +166,11 @@ mod tests {
             distortion: vec![0.0; 5],
             ..k
         };
-        assert!(bad.check().unwrap_err().contains("4 distortion"));
+        assert!(bad
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("4 distortion"));
     }
 
     #[test]

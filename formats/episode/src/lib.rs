@@ -14,6 +14,7 @@
 //!   URDF kinematics;
 //! - [`calibration`]: camera intrinsics and sensor mounts as rigs and
 //!   episodes store them;
+//! - [`cloud`]: `PointCloud2` data read only after its layout is checked;
 //! - [`vlp16`]: the VLP-16's beam geometry and timing (capture and sim);
 //! - [`annotations`]: instructions, success and labelled segments beside an
 //!   episode.
@@ -42,6 +43,7 @@
 
 pub mod annotations;
 pub mod calibration;
+pub mod cloud;
 pub mod error;
 pub mod geometry;
 pub mod info;

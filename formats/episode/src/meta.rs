@@ -146,34 +146,44 @@ impl EpisodeMeta {
     }
 
     /// Parses the stored map; unknown keys are ignored so newer files stay readable.
-    pub fn from_map(m: &BTreeMap<String, String>) -> Result<Self, String> {
+    pub fn from_map(m: &BTreeMap<String, String>) -> Result<Self, MetaError> {
         let get = |k: &str| m.get(k).cloned();
-        let parse_enum = |k: &str, default: &str| -> Result<String, String> {
-            Ok(format!("\"{}\"", get(k).unwrap_or_else(|| default.into())))
-        };
-        let source: SourceKind = serde_json::from_str(&parse_enum("source", "other")?)
-            .map_err(|_| format!("unknown source {:?}", get("source").unwrap_or_default()))?;
-        let outcome: Outcome = serde_json::from_str(&parse_enum("outcome", "unknown")?)
-            .map_err(|_| format!("unknown outcome {:?}", get("outcome").unwrap_or_default()))?;
+        let quoted =
+            |k: &str, default: &str| format!("\"{}\"", get(k).unwrap_or_else(|| default.into()));
+        let bad = |reason: String| MetaError(reason);
+        let source: SourceKind =
+            serde_json::from_str(&quoted("source", "other")).map_err(|_| {
+                bad(format!(
+                    "unknown source {:?}",
+                    get("source").unwrap_or_default()
+                ))
+            })?;
+        let outcome: Outcome =
+            serde_json::from_str(&quoted("outcome", "unknown")).map_err(|_| {
+                bad(format!(
+                    "unknown outcome {:?}",
+                    get("outcome").unwrap_or_default()
+                ))
+            })?;
         let source_params = match get("source_params") {
             Some(s) if !s.is_empty() => serde_json::from_str(&s)
-                .map_err(|e| format!("source_params is not a JSON string map: {e}"))?,
+                .map_err(|e| bad(format!("source_params is not a JSON string map: {e}")))?,
             _ => BTreeMap::new(),
         };
         let seed = match get("seed") {
             Some(s) => Some(
                 s.parse()
-                    .map_err(|_| format!("seed {s:?} is not an integer"))?,
+                    .map_err(|_| bad(format!("seed {s:?} is not an integer")))?,
             ),
             None => None,
         };
         let nominal_rates_hz = match get("nominal_rates_hz") {
             Some(s) if !s.is_empty() => serde_json::from_str(&s)
-                .map_err(|e| format!("nominal_rates_hz is not a JSON map of rates: {e}"))?,
+                .map_err(|e| bad(format!("nominal_rates_hz is not a JSON map of rates: {e}")))?,
             _ => BTreeMap::new(),
         };
         Ok(Self {
-            episode_id: get("episode_id").ok_or("episode_id is missing")?,
+            episode_id: get("episode_id").ok_or_else(|| bad("episode_id is missing".into()))?,
             task: get("task").unwrap_or_default(),
             robot_type: get("robot_type").unwrap_or_default(),
             operator: get("operator"),
@@ -188,6 +198,12 @@ impl EpisodeMeta {
         })
     }
 }
+
+/// Why a `reel.episode` record does not parse: one sentence, which the
+/// reader completes with the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MetaError(pub String);
 
 #[cfg(test)]
 mod tests {
@@ -213,11 +229,15 @@ mod tests {
     fn bad_values_are_reported() {
         let mut m = EpisodeMeta::new("t", "r").to_map();
         m.insert("seed".into(), "x".into());
-        assert!(EpisodeMeta::from_map(&m).unwrap_err().contains("seed"));
+        assert!(EpisodeMeta::from_map(&m)
+            .unwrap_err()
+            .to_string()
+            .contains("seed"));
         m.remove("seed");
         m.remove("episode_id");
         assert!(EpisodeMeta::from_map(&m)
             .unwrap_err()
+            .to_string()
             .contains("episode_id"));
     }
 }

@@ -322,7 +322,7 @@ impl EpisodeReader {
         last.map(|m| {
             EpisodeMeta::from_map(&m.metadata).map_err(|reason| Error::BadMetadata {
                 path: self.path.clone(),
-                reason,
+                reason: reason.0,
             })
         })
         .transpose()

@@ -2,6 +2,7 @@
 //! source (V4L2 device, network stream, lavfi test source), decode,
 //! convert, and encode JPEG or H.264.
 
+use crate::MediaError;
 pub use crate::{decode_jpeg, init, Converter};
 use ffmpeg::{codec, decoder, encoder, format, frame, Dictionary, Packet, Rational};
 use ffmpeg_next as ffmpeg;
@@ -43,30 +44,42 @@ pub fn open_input<F: FnMut() -> bool + Send + 'static>(
     fps: u32,
     input_format: Option<&str>,
     interrupt: F,
-) -> Result<format::context::Input, String> {
+) -> Result<format::context::Input, MediaError> {
     init();
     let mut options = Dictionary::new();
     match source {
         Source::TestSrc2 => {
-            let lavfi = input_device("lavfi").ok_or("this FFmpeg has no lavfi input device")?;
+            let lavfi = input_device("lavfi").ok_or_else(|| MediaError::Missing {
+                what: "lavfi input device".into(),
+            })?;
             let graph = format!("testsrc2=size={width}x{height}:rate={fps}");
-            match format::open_with(&graph, &lavfi, options).map_err(|e| e.to_string())? {
+            match format::open_with(&graph, &lavfi, options)
+                .map_err(MediaError::libav("opening the lavfi test source"))?
+            {
                 format::context::Context::Input(i) => Ok(i),
-                format::context::Context::Output(_) => Err("lavfi opened as output".into()),
+                format::context::Context::Output(_) => {
+                    Err(MediaError::Stream("lavfi opened as output"))
+                }
             }
         }
         Source::V4l2(device) => {
             let v4l2 = input_device("video4linux2,v4l2")
                 .or_else(|| input_device("v4l2"))
-                .ok_or("this FFmpeg has no v4l2 input device")?;
+                .ok_or_else(|| MediaError::Missing {
+                    what: "v4l2 input device".into(),
+                })?;
             options.set("video_size", &format!("{width}x{height}"));
             options.set("framerate", &fps.to_string());
             if let Some(f) = input_format {
                 options.set("input_format", f);
             }
-            match format::open_with(device, &v4l2, options).map_err(|e| e.to_string())? {
+            match format::open_with(device, &v4l2, options)
+                .map_err(MediaError::libav("opening the V4L2 device"))?
+            {
                 format::context::Context::Input(i) => Ok(i),
-                format::context::Context::Output(_) => Err("v4l2 opened as output".into()),
+                format::context::Context::Output(_) => {
+                    Err(MediaError::Stream("v4l2 opened as output"))
+                }
             }
         }
         Source::Url(url) => {
@@ -77,7 +90,7 @@ pub fn open_input<F: FnMut() -> bool + Send + 'static>(
                 options.set("rtsp_transport", "tcp");
             }
             format::input_with_interrupt_and_dictionary(url, interrupt, options)
-                .map_err(|e| e.to_string())
+                .map_err(MediaError::libav("opening the stream"))
         }
     }
 }
@@ -86,16 +99,16 @@ pub fn open_input<F: FnMut() -> bool + Send + 'static>(
 /// the stream index, codec id and time base.
 pub fn video_decoder(
     input: &format::context::Input,
-) -> Result<(decoder::Video, usize, codec::Id, Rational), String> {
+) -> Result<(decoder::Video, usize, codec::Id, Rational), MediaError> {
     let stream = input
         .streams()
         .best(ffmpeg::media::Type::Video)
-        .ok_or("no video stream")?;
+        .ok_or(MediaError::Stream("no video stream"))?;
     let params = stream.parameters();
     let id = params.id();
     let decoder = codec::context::Context::from_parameters(params)
         .and_then(|c| c.decoder().video())
-        .map_err(|e| e.to_string())?;
+        .map_err(MediaError::libav("opening the stream's decoder"))?;
     Ok((decoder, stream.index(), id, stream.time_base()))
 }
 
@@ -133,7 +146,7 @@ impl Encoder {
     }
 
     /// Opens an encoder for `width`×`height` at `fps`.
-    pub fn new(codec: Codec, width: u32, height: u32, fps: u32) -> Result<Self, String> {
+    pub fn new(codec: Codec, width: u32, height: u32, fps: u32) -> Result<Self, MediaError> {
         init();
         let (id, name) = match codec {
             Codec::Jpeg => (codec::Id::MJPEG, "mjpeg"),
@@ -141,11 +154,13 @@ impl Encoder {
         };
         let found = encoder::find_by_name(name)
             .or_else(|| encoder::find(id))
-            .ok_or_else(|| format!("this FFmpeg has no {name} encoder"))?;
+            .ok_or_else(|| MediaError::Missing {
+                what: format!("{name} encoder"),
+            })?;
         let mut enc = codec::context::Context::new_with_codec(found)
             .encoder()
             .video()
-            .map_err(|e| e.to_string())?;
+            .map_err(MediaError::libav("creating the encoder"))?;
         enc.set_width(width);
         enc.set_height(height);
         enc.set_format(Self::pixel_format(codec));
@@ -167,7 +182,9 @@ impl Encoder {
                 options.set("x264-params", "repeat-headers=1");
             }
         }
-        let encoder = enc.open_with(options).map_err(|e| e.to_string())?;
+        let encoder = enc
+            .open_with(options)
+            .map_err(MediaError::libav("opening the encoder"))?;
         Ok(Self {
             encoder,
             codec,
@@ -177,10 +194,12 @@ impl Encoder {
 
     /// Encodes one frame (already in [`Self::pixel_format`]); returns the
     /// packets that came out (JPEG: always one; H.264 zero-latency: one).
-    pub fn encode(&mut self, frame: &mut frame::Video) -> Result<Vec<Vec<u8>>, String> {
+    pub fn encode(&mut self, frame: &mut frame::Video) -> Result<Vec<Vec<u8>>, MediaError> {
         frame.set_pts(Some(self.next_pts));
         self.next_pts += 1;
-        self.encoder.send_frame(frame).map_err(|e| e.to_string())?;
+        self.encoder
+            .send_frame(frame)
+            .map_err(MediaError::libav("encoding a frame"))?;
         let mut out = Vec::new();
         let mut packet = Packet::empty();
         while self.encoder.receive_packet(&mut packet).is_ok() {

@@ -1,16 +1,25 @@
 //! libav* (through ffmpeg-next) as reel uses it, in one place: decoding
-//! stored frames (JPEG, H.264), converting them, encoding dataset videos
-//! (AV1 through SVT-AV1, or H.264) into MP4, and joining MP4 files by
-//! stream copy; [`camera`] opens camera sources and encodes their frames.
-//! Capture, export, checks and the viewer share it.
+//! stored frames ([`decode`]), converting them ([`convert`]), encoding
+//! dataset videos (AV1 through SVT-AV1, or H.264) into MP4 and joining MP4
+//! files by stream copy ([`mp4`]); [`camera`] opens camera sources and
+//! encodes their frames. Capture, export, checks and the viewer share it.
 
 pub mod camera;
+pub mod convert;
+pub mod decode;
+pub mod mp4;
 
-use std::path::Path;
-use std::sync::{Mutex, Once};
+use std::path::PathBuf;
+use std::sync::Once;
 
-use ffmpeg::{codec, decoder, encoder, format, frame, software, Dictionary, Packet, Rational};
 use ffmpeg_next as ffmpeg;
+
+pub use convert::{to_rgb24, Converter};
+pub use decode::{decode_jpeg, StoredCodec, StreamDecoder};
+pub use mp4::{Mp4Concat, Mp4Encoder, VideoCodec, VideoSettings};
+
+/// Re-exports for callers that need libav types.
+pub use ffmpeg::frame::Video as VideoFrame;
 
 /// Initialises libav* once (devices included: v4l2, lavfi).
 pub fn init() {
@@ -23,477 +32,40 @@ pub fn init() {
     });
 }
 
-/// Converts decoded frames to one pixel format and size.
-pub struct Converter {
-    scaler: Option<(software::scaling::Context, format::Pixel, u32, u32)>,
-    out: format::Pixel,
-    width: u32,
-    height: u32,
+/// Why libav could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaError {
+    /// This FFmpeg build lacks a codec or device.
+    #[error("this FFmpeg has no {what}; install an FFmpeg built with it")]
+    Missing {
+        /// The codec, encoder or device.
+        what: String,
+    },
+    /// A libav call failed.
+    #[error("{context}: {source}")]
+    Libav {
+        /// What was being done.
+        context: &'static str,
+        /// What libav said.
+        source: ffmpeg::Error,
+    },
+    /// A media file that cannot be used.
+    #[error("{}: {reason}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A stream that does not hold what it should.
+    #[error("{0}")]
+    Stream(&'static str),
 }
 
-impl std::fmt::Debug for Converter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Converter")
-            .field("width", &self.width)
-            .field("height", &self.height)
-            .finish_non_exhaustive()
+impl MediaError {
+    /// Wraps a libav error with what was being done.
+    pub fn libav(context: &'static str) -> impl FnOnce(ffmpeg::Error) -> Self {
+        move |source| Self::Libav { context, source }
     }
 }
-
-impl Converter {
-    /// Converts to `out` at `width`×`height`.
-    pub fn new(out: format::Pixel, width: u32, height: u32) -> Self {
-        Self {
-            scaler: None,
-            out,
-            width,
-            height,
-        }
-    }
-
-    /// `input` converted (a new frame). The scaler is rebuilt when the
-    /// input's format or size changes (a camera reopened at another mode).
-    pub fn run(&mut self, input: &frame::Video) -> Result<frame::Video, String> {
-        let key = (input.format(), input.width(), input.height());
-        let stale = match &self.scaler {
-            Some((_, f, w, h)) => (*f, *w, *h) != key,
-            None => true,
-        };
-        if stale {
-            let ctx = software::scaling::Context::get(
-                key.0,
-                key.1,
-                key.2,
-                self.out,
-                self.width,
-                self.height,
-                software::scaling::Flags::BILINEAR,
-            )
-            .map_err(|e| e.to_string())?;
-            self.scaler = Some((ctx, key.0, key.1, key.2));
-        }
-        let mut out = frame::Video::empty();
-        if let Some((s, ..)) = self.scaler.as_mut() {
-            s.run(input, &mut out).map_err(|e| e.to_string())?;
-        }
-        out.set_pts(input.pts());
-        Ok(out)
-    }
-}
-
-/// Decodes one JPEG image to a frame (for tests and for re-encoding).
-pub fn decode_jpeg(jpeg: &[u8]) -> Result<frame::Video, String> {
-    let mut dec = StreamDecoder::new(StoredCodec::Jpeg)?;
-    let mut frames = dec.decode(jpeg)?;
-    frames.extend(dec.finish()?);
-    frames
-        .into_iter()
-        .next()
-        .ok_or_else(|| "the JPEG decoded to no frame".to_string())
-}
-
-/// How frames were stored in an episode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoredCodec {
-    /// One JPEG per message (`sensor_msgs/CompressedImage`).
-    Jpeg,
-    /// H.264 Annex B, one access unit per message (`CompressedVideo`).
-    H264,
-}
-
-/// A decoder fed one stored message at a time.
-pub struct StreamDecoder {
-    decoder: decoder::Video,
-}
-
-impl std::fmt::Debug for StreamDecoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamDecoder").finish_non_exhaustive()
-    }
-}
-
-impl StreamDecoder {
-    /// A decoder for `codec`.
-    pub fn new(codec: StoredCodec) -> Result<Self, String> {
-        Self::open(codec, Dictionary::new())
-    }
-
-    /// A decoder that returns frames at 1/2^`lowres` of their size
-    /// (libav's `lowres`: the MJPEG decoder skips the high-frequency part
-    /// of the IDCT, several times faster). For sampling frames, not export.
-    /// H.264 has no reduced decoding; it decodes at full size.
-    pub fn reduced(codec: StoredCodec, lowres: u8) -> Result<Self, String> {
-        let mut options = Dictionary::new();
-        if codec == StoredCodec::Jpeg {
-            options.set("lowres", &lowres.min(3).to_string());
-        }
-        Self::open(codec, options)
-    }
-
-    fn open(codec: StoredCodec, options: Dictionary<'_>) -> Result<Self, String> {
-        init();
-        let id = match codec {
-            StoredCodec::Jpeg => codec::Id::MJPEG,
-            StoredCodec::H264 => codec::Id::H264,
-        };
-        let found =
-            decoder::find(id).ok_or_else(|| format!("this FFmpeg has no {id:?} decoder"))?;
-        let decoder = codec::context::Context::new_with_codec(found)
-            .decoder()
-            .open_as_with(found, options)
-            .and_then(|d| d.video())
-            .map_err(|e| e.to_string())?;
-        Ok(Self { decoder })
-    }
-
-    /// Feeds one message's bytes; returns the frames that came out.
-    pub fn decode(&mut self, data: &[u8]) -> Result<Vec<frame::Video>, String> {
-        self.decoder
-            .send_packet(&Packet::copy(data))
-            .map_err(|e| e.to_string())?;
-        Ok(self.drain())
-    }
-
-    /// Flushes the decoder; returns the frames still inside.
-    pub fn finish(&mut self) -> Result<Vec<frame::Video>, String> {
-        self.decoder.send_eof().map_err(|e| e.to_string())?;
-        Ok(self.drain())
-    }
-
-    fn drain(&mut self) -> Vec<frame::Video> {
-        let mut out = Vec::new();
-        loop {
-            let mut f = frame::Video::empty();
-            if self.decoder.receive_frame(&mut f).is_err() {
-                break;
-            }
-            out.push(f);
-        }
-        out
-    }
-}
-
-/// The dataset video codecs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VideoCodec {
-    /// AV1 through SVT-AV1 (LeRobot's default).
-    Av1,
-    /// H.264 through libx264.
-    H264,
-}
-
-impl VideoCodec {
-    /// The stream's canonical codec name, as ffprobe and LeRobot's
-    /// `video.codec` report it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Av1 => "av1",
-            Self::H264 => "h264",
-        }
-    }
-
-    fn encoder_name(self) -> &'static str {
-        match self {
-            Self::Av1 => "libsvtav1",
-            Self::H264 => "libx264",
-        }
-    }
-}
-
-/// Encoder settings, named as LeRobot's `info.json` `video.*` keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VideoSettings {
-    /// Codec.
-    pub codec: VideoCodec,
-    /// Constant rate factor (AV1 0..63, H.264 0..51).
-    pub crf: u32,
-    /// Keyframe interval in frames (LeRobot: 2, for fast random access).
-    pub gop: u32,
-    /// SVT-AV1 preset (0 slowest .. 13 fastest); ignored for H.264.
-    pub preset: u32,
-    /// Frames per second (an integer, as LeRobot requires).
-    pub fps: u32,
-}
-
-impl VideoSettings {
-    /// LeRobot's defaults (`g=2`, `crf=30`, SVT-AV1 preset 12).
-    pub fn lerobot_default(codec: VideoCodec, fps: u32) -> Self {
-        Self {
-            codec,
-            crf: 30,
-            gop: 2,
-            preset: 12,
-            fps,
-        }
-    }
-}
-
-/// Serializes opening and closing encoders. SVT-AV1 keeps process-global
-/// state (lookup tables filled at init, a CPU-topology pointer that every
-/// teardown frees) without locking, so two instances opened or closed at the
-/// same moment can fail or crash; encoding itself runs in parallel.
-static ENCODER_LIFECYCLE: Mutex<()> = Mutex::new(());
-
-/// Writes frames to an MP4 file: constant frame rate, sample k at k/fps,
-/// every sample lasting one frame.
-pub struct Mp4Encoder {
-    output: format::context::Output,
-    /// Always Some until dropped (taken in Drop under the lifecycle lock).
-    encoder: Option<encoder::Video>,
-    converter: Converter,
-    encoder_time_base: Rational,
-    stream_time_base: Rational,
-    next_pts: i64,
-    frames: u64,
-}
-
-impl std::fmt::Debug for Mp4Encoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mp4Encoder")
-            .field("frames", &self.frames)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Mp4Encoder {
-    /// Creates `path` for `width`×`height` video.
-    pub fn create(
-        path: &Path,
-        width: u32,
-        height: u32,
-        settings: VideoSettings,
-    ) -> Result<Self, String> {
-        init();
-        let name = settings.codec.encoder_name();
-        let found = encoder::find_by_name(name).ok_or_else(|| {
-            format!("this FFmpeg has no {name} encoder; install an FFmpeg built with it")
-        })?;
-        let mut output = format::output_as(path, "mp4").map_err(|e| e.to_string())?;
-        let global_header = output
-            .format()
-            .flags()
-            .contains(format::Flags::GLOBAL_HEADER);
-        let mut enc = codec::context::Context::new_with_codec(found)
-            .encoder()
-            .video()
-            .map_err(|e| e.to_string())?;
-        let fps = settings.fps as i32;
-        let time_base = Rational(1, fps);
-        enc.set_width(width);
-        enc.set_height(height);
-        enc.set_format(format::Pixel::YUV420P);
-        enc.set_time_base(time_base);
-        enc.set_frame_rate(Some(Rational(fps, 1)));
-        enc.set_gop(settings.gop);
-        enc.set_max_b_frames(0);
-        if global_header {
-            enc.set_flags(codec::Flags::GLOBAL_HEADER);
-        }
-        let mut options = Dictionary::new();
-        options.set("crf", &settings.crf.to_string());
-        match settings.codec {
-            VideoCodec::Av1 => {
-                options.set("preset", &settings.preset.to_string());
-                options.set("svtav1-params", "fast-decode=0");
-            }
-            VideoCodec::H264 => {
-                options.set("preset", "veryfast");
-                options.set("x264-params", "bframes=0");
-            }
-        }
-        let encoder = {
-            let _lifecycle = ENCODER_LIFECYCLE.lock().unwrap_or_else(|p| p.into_inner());
-            enc.open_with(options).map_err(|e| e.to_string())?
-        };
-        {
-            let mut stream = output.add_stream(found).map_err(|e| e.to_string())?;
-            stream.set_parameters(&encoder);
-            stream.set_time_base(time_base);
-            stream.set_avg_frame_rate(Rational(fps, 1));
-            stream.set_rate(Rational(fps, 1));
-        }
-        output.write_header().map_err(|e| e.to_string())?;
-        // The muxer picks the stream's time base when writing the header.
-        let stream_time_base = output
-            .stream(0)
-            .map(|s| s.time_base())
-            .ok_or("the output has no stream")?;
-        Ok(Self {
-            output,
-            encoder: Some(encoder),
-            converter: Converter::new(format::Pixel::YUV420P, width, height),
-            encoder_time_base: time_base,
-            stream_time_base,
-            next_pts: 0,
-            frames: 0,
-        })
-    }
-
-    /// Encodes one decoded frame (any pixel format; converted here).
-    pub fn push(&mut self, input: &frame::Video) -> Result<(), String> {
-        let mut yuv = self.converter.run(input)?;
-        yuv.set_pts(Some(self.next_pts));
-        self.next_pts += 1;
-        self.frames += 1;
-        self.encoder_mut()?
-            .send_frame(&yuv)
-            .map_err(|e| e.to_string())?;
-        self.write_packets()
-    }
-
-    /// Frames pushed so far.
-    pub fn frames(&self) -> u64 {
-        self.frames
-    }
-
-    fn write_packets(&mut self) -> Result<(), String> {
-        let mut packet = Packet::empty();
-        while self.encoder_mut()?.receive_packet(&mut packet).is_ok() {
-            packet.set_stream(0);
-            packet.set_duration(1);
-            packet.rescale_ts(self.encoder_time_base, self.stream_time_base);
-            packet
-                .write_interleaved(&mut self.output)
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
-    }
-
-    fn encoder_mut(&mut self) -> Result<&mut encoder::Video, String> {
-        self.encoder
-            .as_mut()
-            .ok_or_else(|| "the encoder is closed".to_string())
-    }
-
-    /// Flushes the encoder and closes the file.
-    pub fn finish(mut self) -> Result<u64, String> {
-        self.encoder_mut()?.send_eof().map_err(|e| e.to_string())?;
-        self.write_packets()?;
-        self.output.write_trailer().map_err(|e| e.to_string())?;
-        Ok(self.frames)
-    }
-}
-
-impl Drop for Mp4Encoder {
-    fn drop(&mut self) {
-        let _lifecycle = ENCODER_LIFECYCLE.lock().unwrap_or_else(|p| p.into_inner());
-        drop(self.encoder.take());
-    }
-}
-
-/// Joins MP4 files of one stream by stream copy (no re-encoding), each
-/// input's timestamps shifted to follow the previous one's end. The first
-/// input's codec parameters (AV1 sequence header, H.264 SPS/PPS) are used;
-/// every input must come from the same encoder settings.
-pub struct Mp4Concat {
-    output: Option<format::context::Output>,
-    path: std::path::PathBuf,
-    fps: i32,
-    /// Frames written so far (the next input starts here).
-    frames: i64,
-}
-
-impl std::fmt::Debug for Mp4Concat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mp4Concat")
-            .field("path", &self.path)
-            .field("frames", &self.frames)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Mp4Concat {
-    /// Will write `path` at `fps`.
-    pub fn new(path: &Path, fps: u32) -> Self {
-        Self {
-            output: None,
-            path: path.to_path_buf(),
-            fps: fps as i32,
-            frames: 0,
-        }
-    }
-
-    /// Frames written so far.
-    pub fn frames(&self) -> u64 {
-        self.frames as u64
-    }
-
-    /// Appends every packet of `input`; returns its frame count.
-    pub fn append(&mut self, input_path: &Path) -> Result<u64, String> {
-        init();
-        let mut input =
-            format::input(input_path).map_err(|e| format!("{}: {e}", input_path.display()))?;
-        let (in_index, in_tb, params) = {
-            let stream = input
-                .streams()
-                .best(ffmpeg::media::Type::Video)
-                .ok_or_else(|| format!("{}: no video stream", input_path.display()))?;
-            (stream.index(), stream.time_base(), stream.parameters())
-        };
-        if self.output.is_none() {
-            let mut output = format::output_as(&self.path, "mp4").map_err(|e| e.to_string())?;
-            {
-                let mut stream = output
-                    .add_stream(None::<ffmpeg::Codec>)
-                    .map_err(|e| e.to_string())?;
-                stream.set_parameters(params);
-                stream.set_time_base(Rational(1, self.fps));
-                stream.set_avg_frame_rate(Rational(self.fps, 1));
-                stream.set_rate(Rational(self.fps, 1));
-            }
-            // The index goes to the front so players and loaders can seek
-            // without reading the whole file first.
-            let mut options = Dictionary::new();
-            options.set("movflags", "faststart");
-            output
-                .write_header_with(options)
-                .map_err(|e| e.to_string())?;
-            self.output = Some(output);
-        }
-        let output = self.output.as_mut().ok_or("no output")?;
-        let out_tb = output
-            .stream(0)
-            .map(|s| s.time_base())
-            .ok_or("no output stream")?;
-        let frame_tb = Rational(1, self.fps);
-        let offset = self.frames;
-        let mut count = 0i64;
-        for (stream, mut packet) in input.packets() {
-            if stream.index() != in_index {
-                continue;
-            }
-            // Frame number inside the input, from its own time base.
-            packet.rescale_ts(in_tb, frame_tb);
-            let k = packet.pts().unwrap_or(count);
-            packet.set_pts(Some(k + offset));
-            packet.set_dts(packet.dts().map(|d| d + offset));
-            packet.set_duration(1);
-            packet.set_position(-1);
-            packet.set_stream(0);
-            packet.rescale_ts(frame_tb, out_tb);
-            packet
-                .write_interleaved(output)
-                .map_err(|e| e.to_string())?;
-            count += 1;
-        }
-        self.frames += count;
-        Ok(count as u64)
-    }
-
-    /// Writes the trailer (and moves the index to the front).
-    pub fn finish(mut self) -> Result<u64, String> {
-        if let Some(mut output) = self.output.take() {
-            output.write_trailer().map_err(|e| e.to_string())?;
-        }
-        Ok(self.frames as u64)
-    }
-}
-
-/// Converts a frame to packed RGB24 at its own size (for image statistics).
-pub fn to_rgb24(input: &frame::Video) -> Result<frame::Video, String> {
-    let mut c = Converter::new(format::Pixel::RGB24, input.width(), input.height());
-    c.run(input)
-}
-
-/// Re-exports for callers that need libav types.
-pub use ffmpeg::frame::Video as VideoFrame;

@@ -153,7 +153,7 @@ impl CameraSampler {
                 if self.decoder.is_none() {
                     match StreamDecoder::reduced(StoredCodec::Jpeg, LOWRES) {
                         Ok(d) => self.decoder = Some(d),
-                        Err(e) => return self.failed(e),
+                        Err(e) => return self.failed(e.to_string()),
                     }
                 }
                 self.decoder
@@ -175,7 +175,7 @@ impl CameraSampler {
             Err(e) => {
                 // A broken JPEG can leave the decoder unusable; start afresh.
                 self.decoder = None;
-                return self.failed(e);
+                return self.failed(e.to_string());
             }
         };
         let (w, h) = (frame.width() as usize, frame.height() as usize);

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::protocol::{reg, Instruction, InstructionPacket, Packet, PacketDecoder, BROADCAST_ID};
 use crate::clock::TickBound;
-use crate::drivers::servo::{
+use crate::drivers::servo::bus::{
     BusStats, RawJointReading, ServoBus, StateRead, Status, StatusStream, Transactor,
 };
 use crate::error::{BusError, ProtocolError};

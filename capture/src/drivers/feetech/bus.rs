@@ -7,7 +7,7 @@ use super::protocol::{
     decode_sign_magnitude, encode_sign_magnitude, reg, Instruction, InstructionPacket,
     PacketDecoder, StatusPacket, BROADCAST_ID,
 };
-use crate::drivers::servo::{
+use crate::drivers::servo::bus::{
     BusStats, RawJointReading, ServoBus, StateRead, Status, StatusStream, Transactor,
 };
 use crate::error::{BusError, ProtocolError};

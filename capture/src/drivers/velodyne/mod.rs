@@ -1,5 +1,4 @@
 //! Velodyne VLP-16 over UDP.
 
-pub mod driver;
 pub mod protocol;
 pub mod revolution;

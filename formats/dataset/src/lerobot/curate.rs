@@ -625,7 +625,10 @@ fn link_or_copy(src: &Path, dst: &Path) -> Result<(u64, u64), ExportError> {
 
 /// The next release after `prev`: `requested`, or the next major version,
 /// since episode indices change.
-fn derived_version(prev: Option<&str>, requested: Option<&str>) -> Result<String, String> {
+fn derived_version(
+    prev: Option<&str>,
+    requested: Option<&str>,
+) -> Result<String, manifest::VersionError> {
     match (requested, prev.and_then(manifest::parse_semver)) {
         (None, Some((a, _, _))) => Ok(format!("{}.0.0", a + 1)),
         _ => manifest::next_version(prev, requested),
@@ -648,7 +651,7 @@ pub fn write(
         ));
     }
     let version = derived_version(ds.manifest.version.as_deref(), version)
-        .map_err(|e| ExportError::input(out, e))?;
+        .map_err(|e| ExportError::input(out, e.to_string()))?;
     let staging = Staging::new(out)?;
     let stage = staging.path().to_path_buf();
 
@@ -753,7 +756,7 @@ pub fn write(
         }
     }
     write_json(&stage.join("meta/stats.json"), &Value::Object(stats_json))?;
-    let tasks_batch = tables::tasks_batch(&tasks).map_err(|e| ExportError::output(&stage, e))?;
+    let tasks_batch = tables::tasks_batch(&tasks).map_err(ExportError::table(&stage))?;
     tables::write_table(&stage.join("meta/tasks.parquet"), &tasks_batch)?;
     let mut splits = BTreeMap::new();
     let mut at = 0;

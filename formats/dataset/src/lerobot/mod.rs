@@ -598,7 +598,7 @@ fn build(
         existing.and_then(|e| e.manifest.version.as_deref()),
         opts.version.as_deref(),
     )
-    .map_err(|e| ExportError::input(out, e))?;
+    .map_err(|e| ExportError::input(out, e.to_string()))?;
     changelog.push(super::manifest::Release {
         version: version.clone(),
         created: reel_episode::time::format_utc(reel_episode::time::host_now_nanos()),
@@ -681,7 +681,7 @@ fn build(
                     .take()
                     .map(|m| m.finish())
                     .transpose()
-                    .map_err(|err| ExportError::output(stage, err))?;
+                    .map_err(|err| ExportError::output(stage, err.to_string()))?;
                 cursor = cursor.next();
                 concat_size = 0;
                 frames_in_file = 0;
@@ -699,7 +699,7 @@ fn build(
                 .ok_or_else(|| ExportError::output(&path, "no video writer"))?;
             let n = m
                 .append(&tmp)
-                .map_err(|err| ExportError::output(&path, err))?;
+                .map_err(|err| ExportError::output(&path, err.to_string()))?;
             if n != encoded[e * n_cam + c].frames || n != plans[e].frames as u64 {
                 return Err(ExportError::output(
                     &path,
@@ -724,7 +724,8 @@ fn build(
             std::fs::remove_file(&tmp).map_err(|err| ExportError::io(&tmp, err))?;
         }
         if let Some(m) = concat {
-            m.finish().map_err(|err| ExportError::output(stage, err))?;
+            m.finish()
+                .map_err(|err| ExportError::output(stage, err.to_string()))?;
         }
     }
     let _ = std::fs::remove_dir(&tmp_dir);
@@ -758,9 +759,7 @@ fn build(
             }),
             fps: opts.fps,
         };
-        let batch = rows
-            .to_batch(&schema)
-            .map_err(|e| ExportError::output(stage, e))?;
+        let batch = rows.to_batch(&schema).map_err(ExportError::table(stage))?;
         let data_cursor = data_files.write(&batch)?;
         let mut stats: Vec<(String, FeatureStats)> = Vec::new();
         let mut joint_iter = plan.joints.iter();
@@ -924,7 +923,7 @@ fn build(
     // is what makes the new episodes count.
     std::fs::create_dir_all(root.join("meta")).map_err(|e| ExportError::io(root, e))?;
     let tasks_path = root.join("meta/tasks.parquet");
-    let batch = tables::tasks_batch(&tasks).map_err(|e| ExportError::output(&tasks_path, e))?;
+    let batch = tables::tasks_batch(&tasks).map_err(ExportError::table(&tasks_path))?;
     tables::replace_table(&tasks_path, &batch)?;
     write_json(&root.join("meta/stats.json"), &Value::Object(stats_json))?;
     if with_subtasks {

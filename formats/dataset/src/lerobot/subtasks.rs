@@ -33,16 +33,6 @@ pub enum SubtaskPolicy {
 }
 
 impl SubtaskPolicy {
-    /// Parses `all`, `confirmed` or `none`.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "all" => Ok(Self::All),
-            "confirmed" => Ok(Self::Confirmed),
-            "none" => Ok(Self::Off),
-            _ => Err(format!("--subtasks {s:?}: expected all, confirmed or none")),
-        }
-    }
-
     /// The episode's annotations with only the segments this policy keeps.
     fn segments_of(self, ep: &SourceEpisode) -> Option<Annotations> {
         let mut a = ep.annotations.clone()?;
@@ -103,7 +93,7 @@ pub fn read_table(root: &Path) -> Result<Vec<String>, ExportError> {
 /// Writes the label table atomically.
 pub fn write_table(root: &Path, labels: &[String]) -> Result<(), ExportError> {
     let path = root.join(TABLE);
-    let batch = tables::label_table(FEATURE, "subtask", labels)
-        .map_err(|e| ExportError::output(&path, e))?;
+    let batch =
+        tables::label_table(FEATURE, "subtask", labels).map_err(ExportError::table(&path))?;
     tables::replace_table(&path, &batch)
 }

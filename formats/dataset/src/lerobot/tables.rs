@@ -12,7 +12,7 @@ use arrow_array::builder::{
     FixedSizeListBuilder, Float32Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
 };
 use arrow_array::{Array, ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{ArrowError, DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -97,7 +97,7 @@ pub fn data_schema(vectors: &[(String, usize)], with_subtasks: bool) -> Arc<Sche
 
 impl DataRows {
     /// As a record batch of `schema`.
-    pub fn to_batch(&self, schema: &Arc<Schema>) -> Result<RecordBatch, String> {
+    pub fn to_batch(&self, schema: &Arc<Schema>) -> Result<RecordBatch, ArrowError> {
         let mut columns: Vec<ArrayRef> = Vec::new();
         for (_, dim, values) in &self.vectors {
             let mut b = FixedSizeListBuilder::with_capacity(
@@ -130,7 +130,7 @@ impl DataRows {
         columns.push(Arc::new(Int64Array::from_iter_values(
             (0..n).map(|_| self.task_index),
         )));
-        RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
+        RecordBatch::try_new(schema.clone(), columns)
     }
 
     /// Stats of `subtask_index` over this episode's rows, when it has one.
@@ -247,7 +247,7 @@ pub fn replace_table(path: &Path, batch: &RecordBatch) -> Result<(), ExportError
 
 /// `meta/tasks.parquet`: `task_index`, `task`, with the pandas metadata
 /// that makes `task` the index (LeRobot looks tasks up by it).
-pub fn tasks_batch(tasks: &[String]) -> Result<RecordBatch, String> {
+pub fn tasks_batch(tasks: &[String]) -> Result<RecordBatch, ArrowError> {
     label_table("task_index", "task", tasks)
 }
 
@@ -257,7 +257,7 @@ pub fn label_table(
     index_name: &str,
     label_name: &str,
     labels: &[String],
-) -> Result<RecordBatch, String> {
+) -> Result<RecordBatch, ArrowError> {
     let pandas = json!({
         "index_columns": [label_name],
         "column_indexes": [],
@@ -280,7 +280,6 @@ pub fn label_table(
             Arc::new(StringArray::from_iter_values(labels)),
         ],
     )
-    .map_err(|e| e.to_string())
 }
 
 /// The string column `label_name` of a label table, in row order.
@@ -343,8 +342,10 @@ pub fn episodes_batch(
     rows: &[EpisodeRow],
     meta_chunk: u32,
     meta_file: u32,
-) -> Result<RecordBatch, String> {
-    let first = rows.first().ok_or("no episodes")?;
+) -> Result<RecordBatch, ArrowError> {
+    let first = rows
+        .first()
+        .ok_or_else(|| ArrowError::InvalidArgumentError("no episodes".into()))?;
     let mut fields: Vec<Field> = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
     let int_col = |f: &mut Vec<Field>, c: &mut Vec<ArrayRef>, name: &str, v: Vec<i64>| {
@@ -493,5 +494,5 @@ pub fn episodes_batch(
         "meta/episodes/file_index",
         vec![i64::from(meta_file); rows.len()],
     );
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }

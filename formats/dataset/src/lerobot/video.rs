@@ -10,7 +10,9 @@ use crate::ExportError;
 use reel_episode::ros2::foxglove_msgs::CompressedVideo;
 use reel_episode::ros2::sensor_msgs::CompressedImage;
 use reel_episode::EpisodeReader;
-use reel_media::{Converter, Mp4Encoder, StoredCodec, StreamDecoder, VideoFrame, VideoSettings};
+use reel_media::{
+    Converter, MediaError, Mp4Encoder, StoredCodec, StreamDecoder, VideoFrame, VideoSettings,
+};
 
 /// LeRobot's `estimate_num_samples` + `sample_indices`: every frame up to
 /// 100, then about n^0.75 (at most 10 000), evenly spread.
@@ -49,7 +51,7 @@ fn sample_pixels(
     rgb_converter: &mut Converter,
     frame: &VideoFrame,
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), MediaError> {
     let rgb = rgb_converter.run(frame)?;
     let stride = downsample_stride(rgb.width(), rgb.height());
     let line = rgb.stride(0);
@@ -92,7 +94,7 @@ pub fn encode_camera(
     let reader = EpisodeReader::open(source)?;
     let mut encoder = Mp4Encoder::create(out, size.0, size.1, settings)
         .map_err(|e| ExportError::output(out, format!("{topic}: video encoder: {e}")))?;
-    let mut decoder = StreamDecoder::new(codec).map_err(fail)?;
+    let mut decoder = StreamDecoder::new(codec).map_err(|e| fail(e.to_string()))?;
     let sampled = sample_indices(ordinals.len());
     let mut next_sample = 0;
     let mut pixels = Vec::new();
@@ -116,7 +118,7 @@ pub fn encode_camera(
             }
             if !masks.is_empty() {
                 for m in masks {
-                    m.apply(frame).map_err(&fail)?;
+                    m.apply(frame).map_err(|e| fail(e.to_string()))?;
                 }
                 masked += 1;
             }
@@ -124,7 +126,8 @@ pub fn encode_camera(
                 .push(frame)
                 .map_err(|e| ExportError::output(out, format!("{topic}: video encoder: {e}")))?;
             if sampled.get(next_sample) == Some(written) {
-                sample_pixels(&mut rgb_converter, frame, &mut pixels).map_err(&fail)?;
+                sample_pixels(&mut rgb_converter, frame, &mut pixels)
+                    .map_err(|e| fail(e.to_string()))?;
                 while sampled.get(next_sample) == Some(written) {
                     next_sample += 1;
                 }
@@ -166,7 +169,7 @@ pub fn encode_camera(
             ordinal += 1;
         }
     }
-    for mut f in decoder.finish().map_err(fail)? {
+    for mut f in decoder.finish().map_err(|e| fail(e.to_string()))? {
         emit(&mut f, ordinal, &mut written)?;
         ordinal += 1;
     }

@@ -331,67 +331,6 @@ impl PointCloud2 {
 }
 
 impl PointCloud2 {
-    /// Field `name` of point `index` as f64, for any datatype and byte order;
-    /// `None` past the data or for an unknown datatype.
-    pub fn value(&self, field: &PointField, index: usize) -> Option<f64> {
-        let at = index * self.point_step as usize + field.offset as usize;
-        macro_rules! num {
-            ($t:ty, $n:expr) => {{
-                let b: [u8; $n] = self.data.get(at..at + $n)?.try_into().ok()?;
-                (if self.is_bigendian {
-                    <$t>::from_be_bytes(b)
-                } else {
-                    <$t>::from_le_bytes(b)
-                }) as f64
-            }};
-        }
-        Some(match field.datatype {
-            PointField::INT8 => num!(i8, 1),
-            PointField::UINT8 => num!(u8, 1),
-            PointField::INT16 => num!(i16, 2),
-            PointField::UINT16 => num!(u16, 2),
-            PointField::INT32 => num!(i32, 4),
-            PointField::UINT32 => num!(u32, 4),
-            PointField::FLOAT32 => num!(f32, 4),
-            PointField::FLOAT64 => num!(f64, 8),
-            _ => return None,
-        })
-    }
-
-    /// Every finite point's x, y, z (NaN marks "no return" in organised
-    /// clouds), or why the cloud cannot be read.
-    pub fn xyz(&self) -> Result<Vec<[f64; 3]>, String> {
-        let field = |name: &str| {
-            self.fields
-                .iter()
-                .find(|f| f.name == name)
-                .ok_or_else(|| format!("no {name} field"))
-        };
-        let (x, y, z) = (field("x")?, field("y")?, field("z")?);
-        let n = self.width as usize * self.height.max(1) as usize;
-        if self.point_step == 0 || self.data.len() < n * self.point_step as usize {
-            return Err(format!(
-                "{} bytes hold fewer than {n} points of {} bytes",
-                self.data.len(),
-                self.point_step
-            ));
-        }
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            let (Some(px), Some(py), Some(pz)) =
-                (self.value(x, i), self.value(y, i), self.value(z, i))
-            else {
-                return Err("a coordinate field has an unknown datatype".into());
-            };
-            if px.is_finite() && py.is_finite() && pz.is_finite() {
-                out.push([px, py, pz]);
-            }
-        }
-        Ok(out)
-    }
-}
-
-impl PointCloud2 {
     /// Appends one point in reel's LiDAR layout ([`Self::lidar_fields`]) to `data`.
     pub fn push_lidar_point(
         data: &mut Vec<u8>,

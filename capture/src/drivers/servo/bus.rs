@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use reel_episode::time::host_now_nanos;
 
 use crate::error::{BusError, ProtocolError};
-use crate::rig::Protocol;
 use crate::serial::{wire_time, SerialLink};
 
 /// One servo's raw registers from a state read.
@@ -74,22 +73,6 @@ pub trait ServoBus: Send {
     fn stats(&self) -> BusStats;
     /// The device path.
     fn port(&self) -> &Path;
-}
-
-/// Opens the bus at `port` speaking `protocol`.
-pub fn open_bus(protocol: Protocol, port: &Path, baud: u32) -> Result<Box<dyn ServoBus>, BusError> {
-    let link = SerialLink::open(port, baud)?;
-    Ok(match protocol {
-        Protocol::Dynamixel => Box::new(super::dynamixel::bus::DynamixelBus::new(link)),
-        Protocol::Feetech => Box::new(super::feetech::bus::FeetechBus::new(link)),
-    })
-}
-
-/// Pings every ID in `ids`; returns (ID, model number) of those that answer.
-pub fn scan(bus: &mut dyn ServoBus, ids: impl IntoIterator<Item = u8>) -> Vec<(u8, u16)> {
-    ids.into_iter()
-        .filter_map(|id| bus.ping(id).ok().map(|model| (id, model)))
-        .collect()
 }
 
 /// Reply deadline for an exchange of `bytes` on the wire: the wire time, one

@@ -1,6 +1,7 @@
-//! The VLP-16 driver: receives data packets on UDP, maps the sensor clock
-//! onto the host clock ([`ClockFit`]) and hands one `PointCloud2` per
-//! revolution to the recorder. A silent sensor is reported as a gap; the
+//! A LiDAR's session loop: receives VLP-16 data packets on UDP, decodes
+//! and assembles them into revolutions (`drivers::velodyne`), maps the
+//! sensor clock onto the host clock ([`ClockFit`]) and hands one
+//! `PointCloud2` per revolution to the writer. A silent sensor is reported as a gap; the
 //! socket stays bound, so the sensor is back as soon as packets arrive.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -12,10 +13,10 @@ use reel_episode::ros2::std_msgs::Header;
 use reel_episode::ros2::velodyne_msgs::{VelodynePacket, VelodyneScan};
 use reel_episode::time::host_now_nanos;
 
-use super::protocol::{DataPacket, PACKET_PERIOD_US};
-use super::revolution::RevolutionAssembler;
+use super::sink::{Payload, Sink};
 use crate::clock::ClockFit;
-use crate::recorder::sink::{Payload, Sink};
+use crate::drivers::velodyne::protocol::{DataPacket, PACKET_PERIOD_US};
+use crate::drivers::velodyne::revolution::RevolutionAssembler;
 
 /// Silence after which the sensor counts as lost.
 const LOST_AFTER: Duration = Duration::from_millis(500);
