@@ -4,6 +4,7 @@
 //! function and reports. Exit codes are decided only here.
 
 mod commands;
+mod progress;
 mod report;
 
 use std::process::ExitCode;
@@ -22,6 +23,10 @@ pub const EXIT_QUALITY: u8 = 4;
     about = "Record, synthesize, convert and inspect robot episodes (MCAP)"
 )]
 struct Cli {
+    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace);
+    /// RUST_LOG=<filter> chooses them finely.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,6 +72,7 @@ fn main() -> ExitCode {
         std::env::set_var("SVT_LOG", "1");
     }
     let cli = Cli::parse();
+    init_logs(cli.verbose);
     let result = match cli.command {
         Command::Info(args) => commands::info::run(&args),
         Command::Recover(args) => commands::recover::run(&args),
@@ -94,6 +100,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Diagnostics through `tracing` on stderr: quiet (warnings only) unless
+/// `RUST_LOG` or `-v` asks for more.
+fn init_logs(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::new(spec),
+        _ => EnvFilter::new(match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose >= 2)
+        .try_init();
 }
 
 /// `reel info ... | head` closes our stdout early; that is not an error.

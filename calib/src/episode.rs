@@ -104,19 +104,19 @@ pub fn read(path: &Path, camera: &str, also: Also<'_>) -> Result<CameraData, Cal
     if out.frames.is_empty() {
         return Err(CalibError::input(
             path,
-            format!("no JPEG frames on {image_topic}; check --camera against `reel info` (calibration needs CompressedImage frames)"),
+            format!("no JPEG frames on {image_topic}; check the camera name against `reel info` (calibration needs CompressedImage frames)"),
         ));
     }
     if let (Some(topic), true) = (&joint_topic, out.joints.is_empty()) {
         return Err(CalibError::input(
             path,
-            format!("no joint states on {topic}; check --arm against `reel info`"),
+            format!("no joint states on {topic}; check the arm name against `reel info`"),
         ));
     }
     if let (Some(topic), true) = (&cloud_topic, out.cloud_stamps.is_empty()) {
         return Err(CalibError::input(
             path,
-            format!("no point clouds on {topic}; check --lidar against `reel info`"),
+            format!("no point clouds on {topic}; check the LiDAR name against `reel info`"),
         ));
     }
     Ok(out)

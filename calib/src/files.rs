@@ -3,9 +3,7 @@
 //! `cv2.FileStorage`).
 
 use std::fmt::Write as _;
-use std::path::Path;
 
-use crate::error::CalibError;
 use crate::intrinsics::Intrinsics;
 use crate::model::CameraModel;
 
@@ -78,12 +76,4 @@ pub fn opencv_yaml(result: &Intrinsics) -> String {
         result.views.iter().filter(|v| !v.rejected).count()
     );
     s
-}
-
-/// Writes `text` to `path` through a temporary file and a rename, so a
-/// failure never leaves half a calibration behind.
-pub fn write_atomically(path: &Path, text: &str) -> Result<(), CalibError> {
-    let tmp = path.with_extension("reel-tmp");
-    std::fs::write(&tmp, text).map_err(|e| CalibError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| CalibError::io(path, e))
 }

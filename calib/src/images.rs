@@ -30,7 +30,7 @@ pub fn read_folder(dir: &Path) -> Result<Vec<NamedImage>, CalibError> {
     if paths.is_empty() {
         return Err(CalibError::input(
             dir,
-            "no .png or .jpg images here; point --images at the folder of target pictures",
+            "no .png or .jpg images here; give the folder of target pictures",
         ));
     }
     paths

@@ -1,7 +1,9 @@
 //! reel-calib: camera intrinsics from checkerboard views, hand-eye mounts
 //! from views plus forward kinematics, camera–LiDAR extrinsics from a board
 //! both sensors see, time offsets between streams from correlated motion,
-//! and the ROS and OpenCV calibration files the rest of the toolchain reads.
+//! and the ROS and OpenCV calibration files the rest of the toolchain reads;
+//! [`workflow`] runs each calibration whole, from an episode or a folder of
+//! pictures to a report and the rig change that stores it.
 
 pub mod board;
 pub mod camera_lidar;
@@ -17,6 +19,7 @@ pub mod model;
 pub mod pose;
 pub mod projected_motion;
 pub mod synthetic;
+pub mod workflow;
 pub mod zhang;
 
 pub use board::Checkerboard;

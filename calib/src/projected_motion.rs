@@ -18,7 +18,7 @@ use reel_episode::ros2::tf2_msgs::TFMessage;
 use reel_episode::{schema_name, EpisodeReader};
 
 use crate::error::CalibError;
-use crate::time_offset::Activity;
+use crate::time_offset::activity::Activity;
 
 /// Frames and their parents: `child → (parent, parent_from_child)`.
 type Tree = BTreeMap<String, (String, Iso)>;

@@ -104,7 +104,7 @@ pub enum LidarError {
 #[non_exhaustive]
 pub enum RigError {
     /// The file cannot be read.
-    #[error("{}: {source}; check the --rig path", path.display())]
+    #[error("{}: {source}; check the rig config's path", path.display())]
     Read {
         /// The file.
         path: std::path::PathBuf,

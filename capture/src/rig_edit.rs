@@ -118,15 +118,8 @@ pub fn store(
     let stamp = reel_episode::time::format_utc(reel_episode::time::host_now_nanos())
         .replace([':', '-'], "");
     let stamp = stamp.split('.').next().unwrap_or(&stamp).to_string();
-    let file = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let backup = path.with_file_name(format!("{file}.{stamp}.bak"));
-    std::fs::copy(path, &backup).map_err(io)?;
-    let temporary = path.with_file_name(format!(".{file}.reel-partial"));
-    std::fs::write(&temporary, &updated).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)?;
+    let backup = reel_episode::fs::backup_copy(path, &stamp).map_err(io)?;
+    reel_episode::fs::write_atomically(path, updated.as_bytes()).map_err(io)?;
     Ok(backup)
 }
 

@@ -103,7 +103,7 @@ fn mistakes_are_named() {
     assert!(LoadedRig::load(dirs_free_path())
         .unwrap_err()
         .to_string()
-        .contains("check the --rig path"));
+        .contains("check the rig config's path"));
     let ok = LoadedRig::load(write_tmp(ARM).path().join("rig.toml"));
     assert!(ok.is_ok(), "{ok:?}");
     assert!(invalid(&ARM.replace("rate_hz", "rate")).contains("unknown field"));

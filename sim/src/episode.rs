@@ -572,7 +572,7 @@ fn make_policy(
         ("replay", None) => {
             return Err(SimError::input(
                 &scenario.path,
-                "policy = \"replay\" needs an episode to replay (--replay EPISODE)",
+                "policy = \"replay\" needs an episode to replay",
             ))
         }
         _ => match (pick, draws.target) {

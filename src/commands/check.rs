@@ -1,11 +1,11 @@
 //! `reel check PATH`
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::progress::Progress;
 use anyhow::Context;
-use reel_quality::{self as quality, Dimension, ReadMode, Thresholds};
+use reel_quality::{self as quality, CheckProgress, Dimension, ReadMode, Thresholds};
 
 use crate::{EXIT_DATA_LOSS, EXIT_QUALITY};
 
@@ -62,9 +62,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         (_, true) => ReadMode::Sampled,
         _ => ReadMode::Auto,
     };
-    let report = quality::check(path, &thresholds, &options)?;
+    let bar = Progress::bar(0, "");
+    let report = quality::check_with_progress(path, &thresholds, &options, &|p| match p {
+        CheckProgress::Hashed { done, total } => {
+            bar.show(done as u64, total as u64, "files hashed")
+        }
+        CheckProgress::Scanned { done, total } => {
+            bar.show(done as u64, total as u64, "episodes checked")
+        }
+    })?;
+    bar.finish();
     if let Some(html) = &args.html {
-        write_atomically(html, quality::html::render(&report).as_bytes())
+        reel_episode::fs::write_atomically(html, quality::html::render(&report).as_bytes())
             .with_context(|| format!("{}: cannot write the HTML report", html.display()))?;
     }
     if args.json {
@@ -88,15 +97,4 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::from(EXIT_QUALITY))
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }

@@ -19,7 +19,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let rig = super::load_rig(&args.rig)?;
     let stop = super::interrupted()?;
-    let emu = EmulatedRig::start(&rig.rig).map_err(anyhow::Error::msg)?;
+    let emu = EmulatedRig::start(&rig.rig)?;
     eprintln!(
         "reel emulate: {} ({})",
         rig.rig.rig.name,

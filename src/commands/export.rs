@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use reel_dataset::las::{self, LasOptions};
 use reel_dataset::lerobot::subtasks::SubtaskPolicy;
-use reel_dataset::lerobot::{self, plan::GapPolicy, LeRobotOptions};
+use reel_dataset::lerobot::{self, plan::GapPolicy, ExportProgress, LeRobotOptions};
+
+use crate::progress::Progress;
 use reel_media::VideoCodec;
 
 /// Arguments of `reel export`.
@@ -170,7 +172,17 @@ fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
             .transpose()?,
         changelog: a.changelog.clone(),
     };
-    let s = lerobot::export(&a.episodes, &a.out, &opts)?;
+    let bar = Progress::bar(a.episodes.len() as u64, "episodes read");
+    let s = lerobot::export(&a.episodes, &a.out, &opts, &|p| match p {
+        ExportProgress::Read { done, total } => {
+            bar.show(done as u64, total as u64, "episodes read")
+        }
+        ExportProgress::Encoded { done, total } => {
+            bar.show(done as u64, total as u64, "videos encoded")
+        }
+        ExportProgress::Written => bar.finish(),
+    })?;
+    bar.finish();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(ExitCode::SUCCESS);

@@ -30,7 +30,12 @@ pub fn interrupted() -> anyhow::Result<Arc<AtomicBool>> {
 
 /// Loads a rig config, or explains what is wrong with it in one line.
 pub fn load_rig(path: &std::path::Path) -> anyhow::Result<reel_capture::rig::LoadedRig> {
-    Ok(reel_capture::rig::LoadedRig::load(path)?)
+    reel_capture::rig::LoadedRig::load(path).map_err(|e| match e {
+        reel_capture::RigError::Read { path, source } => {
+            anyhow::anyhow!("{}: {source}; check the --rig path", path.display())
+        }
+        e => e.into(),
+    })
 }
 
 /// What `reel record` and `reel daemon` both take.
@@ -63,10 +68,7 @@ impl RecorderArgs {
     )> {
         let rig = load_rig(&self.rig)?;
         let emulators = if self.emulate {
-            Some(
-                reel_capture::emulators::rig::EmulatedRig::start(&rig.rig)
-                    .map_err(anyhow::Error::msg)?,
-            )
+            Some(reel_capture::emulators::rig::EmulatedRig::start(&rig.rig)?)
         } else {
             None
         };
@@ -74,8 +76,7 @@ impl RecorderArgs {
         options.task.clone_from(&self.task);
         options.operator = operator;
         options.tap = tap;
-        let recorder =
-            reel_capture::recorder::Recorder::start(rig, options).map_err(anyhow::Error::msg)?;
+        let recorder = reel_capture::recorder::Recorder::start(rig, options)?;
         Ok((emulators, recorder))
     }
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crate::progress::Progress;
+
 use reel_sim::{Scenario, SimOptions};
 
 /// Arguments of `reel sim`.
@@ -114,18 +116,21 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let indices: Vec<u64> = (args.first..args.first + args.episodes).collect();
     let started = Instant::now();
     let quiet = args.json;
+    let bar = Progress::bar(indices.len() as u64, "episodes synthesized");
     let results = reel_sim::run(&scenario, args.seed, &indices, args.jobs, &options, &|r| {
+        bar.step();
         if !quiet {
-            println!(
+            bar.println(&format!(
                 "episode {:4}  {:8}  {:5.1} s simulated  {:6} messages  {}",
                 r.index,
                 r.outcome.as_str(),
                 r.sim_seconds,
                 r.messages,
                 r.path.display()
-            );
+            ));
         }
     })?;
+    bar.finish();
     let wall = started.elapsed().as_secs_f64();
     let simulated: f64 = results.iter().map(|r| r.sim_seconds).sum();
     let successes = results

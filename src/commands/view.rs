@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use reel_viewer::{Output, RobotSource, Target, ViewOptions};
+use reel_viewer::{Output, RobotSource, Target, ViewError, ViewOptions};
+
+use crate::progress::Progress;
 
 /// Arguments of `reel view`.
 #[derive(Debug, clap::Args)]
@@ -104,7 +106,24 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             mesh_dirs: mesh_dirs(&args.path, &args.meshes),
         },
     };
-    let summary = reel_viewer::view(&args.path, &output, &options)?;
+    // A bar while an .rrd is written; a live viewer shows progress itself.
+    let bar = if args.save.is_some() {
+        Progress::bar(0, "episodes converted")
+    } else {
+        Progress::bar(0, "").hidden()
+    };
+    let summary = reel_viewer::view_with_progress(&args.path, &output, &options, &|done, total| {
+        bar.show(done as u64, total as u64, "episodes converted")
+    })
+    .map_err(|e| match e {
+        // The index is the command's --episode.
+        ViewError::NoSuchEpisode { path, index, count } => anyhow::anyhow!(
+            "{}: --episode {index}: there are {count} episode(s) (0-based)",
+            path.display()
+        ),
+        e => e.into(),
+    })?;
+    bar.finish();
     for (name, stats) in &summary.recordings {
         let logged: u64 = stats.logged.values().sum();
         eprintln!(

@@ -12,7 +12,7 @@ use rerun::blueprint::{
 };
 
 use crate::entity_part;
-use crate::episode::StreamKind;
+use crate::streams::StreamKind;
 
 /// The streams an episode or dataset offers.
 #[derive(Debug, Default, Clone)]

@@ -12,6 +12,7 @@ pub mod output;
 pub mod points;
 pub mod quality;
 pub mod robot;
+pub mod streams;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,16 @@ pub enum ViewError {
         path: PathBuf,
         /// What is wrong and what to do.
         reason: String,
+    },
+    /// An episode index past the episodes there are.
+    #[error("{}: episode {index}: there are {count} episode(s) (0-based)", path.display())]
+    NoSuchEpisode {
+        /// The folder or dataset.
+        path: PathBuf,
+        /// The index asked for.
+        index: usize,
+        /// Episodes there are.
+        count: usize,
     },
     /// One message that does not decode.
     #[error("{topic}: {reason}")]
@@ -134,22 +145,33 @@ fn pick<T>(items: Vec<T>, episode: Option<usize>, path: &Path) -> Result<Vec<T>,
     match episode {
         None => Ok(items),
         Some(i) if i < items.len() => Ok(items.into_iter().nth(i).into_iter().collect()),
-        Some(i) => Err(ViewError::Input {
+        Some(i) => Err(ViewError::NoSuchEpisode {
             path: path.to_path_buf(),
-            reason: format!(
-                "--episode {i}: there are {} episode(s) (0-based)",
-                items.len()
-            ),
+            index: i,
+            count: items.len(),
         }),
     }
 }
 
 /// Shows `path` on `output`.
 pub fn view(path: &Path, output: &Output, options: &ViewOptions) -> Result<ViewSummary, ViewError> {
+    view_with_progress(path, output, options, &|_, _| {})
+}
+
+/// [`view`], calling `progress(episodes done, episodes)` after each one.
+pub fn view_with_progress(
+    path: &Path,
+    output: &Output,
+    options: &ViewOptions,
+    progress: &dyn Fn(usize, usize),
+) -> Result<ViewSummary, ViewError> {
     let mut summary = ViewSummary::default();
     match classify(path)? {
         Input::Episodes(files) => {
-            for file in pick(files, options.episode, path)? {
+            let files = pick(files, options.episode, path)?;
+            let total = files.len();
+            for (k, file) in files.into_iter().enumerate() {
+                progress(k, total);
                 let name = file
                     .file_name()
                     .map(|n| n.to_string_lossy().to_string())
@@ -170,12 +192,10 @@ pub fn view(path: &Path, output: &Output, options: &ViewOptions) -> Result<ViewS
                         .cloned()
                         .collect();
                     if found.is_empty() {
-                        return Err(ViewError::Input {
+                        return Err(ViewError::NoSuchEpisode {
                             path: root.clone(),
-                            reason: format!(
-                                "--episode {i}: no such episode_index ({} episodes)",
-                                ds.episodes.len()
-                            ),
+                            index: i,
+                            count: ds.episodes.len(),
                         });
                     }
                     found
@@ -199,7 +219,8 @@ pub fn view(path: &Path, output: &Output, options: &ViewOptions) -> Result<ViewS
                 .iter()
                 .map(|k| (k.clone(), dataset::Dataset::camera_path(k)))
                 .collect();
-            for ep in &episodes {
+            for (k, ep) in episodes.iter().enumerate() {
+                progress(k, episodes.len());
                 let name = format!(
                     "{} episode {}",
                     root.file_name()

@@ -137,7 +137,7 @@ impl Output {
                 let executable = executable.clone().or_else(viewer_executable).ok_or_else(|| {
                     ViewError::Sink(
                         "no rerun viewer found: run scripts/setup.sh (installs rerun-sdk 0.36.3 in .venv), \
-                         set REEL_RERUN, or use --save out.rrd / --web"
+                         set REEL_RERUN, or save a recording (.rrd) or serve the web viewer instead"
                             .into(),
                     )
                 })?;
@@ -218,7 +218,7 @@ impl Output {
         let Self { sink, save, .. } = self;
         drop(sink);
         if let Some((partial, path)) = save {
-            std::fs::rename(&partial, &path).map_err(|e| ViewError::Input {
+            reel_episode::fs::commit(&partial, &path).map_err(|e| ViewError::Input {
                 path: path.clone(),
                 reason: format!("cannot move {} into place: {e}", partial.display()),
             })?;

@@ -206,7 +206,7 @@ impl RobotAnimator {
             missing.sort();
             missing.dedup();
             warnings.push(format!(
-                "robot {}: {} mesh file(s) not found (e.g. {}); give their folder with --meshes DIR",
+                "robot {}: {} mesh file(s) not found (e.g. {}); give the folder that holds them",
                 self.model.name,
                 missing.len(),
                 missing[0]

@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::release::Release;
+
 /// One feature's line in the data dictionary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardFeature {
@@ -44,22 +46,6 @@ pub struct CardEpisode {
     pub operator: Option<String>,
 }
 
-impl CardEpisode {
-    /// The line of a manifest's source entry.
-    pub fn from_source(s: &super::manifest::SourceEntry) -> Self {
-        Self {
-            index: s.episode_index.unwrap_or(0),
-            episode_id: s.episode_id.clone(),
-            source: s.source.clone(),
-            frames: s.frames.unwrap_or(0),
-            task: s.task.clone(),
-            outcome: s.outcome.clone(),
-            dropped: s.dropped_frames.unwrap_or(0) as usize,
-            operator: s.operator.clone(),
-        }
-    }
-}
-
 /// What the card says. Stored in the manifest without its tasks,
 /// episodes and versions, which the dataset's own tables hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,7 +74,7 @@ pub struct Card {
     pub alignment: String,
     /// Releases, oldest first; the last is this version.
     #[serde(skip)]
-    pub changelog: Vec<super::manifest::Release>,
+    pub changelog: Vec<Release>,
     /// Named ranges of episode indices (`info.json` `splits`).
     #[serde(skip)]
     pub splits: std::collections::BTreeMap<String, String>,
@@ -245,7 +231,7 @@ impl Card {
         if self.license == "other" {
             let _ = writeln!(
                 s,
-                "No licence was stated at export (`--license`); ask the publisher before use."
+                "No licence was stated at export; ask the publisher before use."
             );
         } else {
             let _ = writeln!(s, "`{}`.", self.license);

@@ -11,6 +11,7 @@ pub mod deid;
 pub mod las;
 pub mod lerobot;
 pub mod manifest;
+pub mod release;
 pub mod source;
 pub mod stats;
 
@@ -206,7 +207,5 @@ impl Drop for Staging {
 /// Writes `bytes` to `path` through a temporary file and a rename, so the
 /// file is either the old or the new version, never half of one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let tmp = path.with_extension("reel-tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| ExportError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| ExportError::io(path, e))
+    reel_episode::fs::write_atomically(path, bytes).map_err(|e| ExportError::io(path, e))
 }

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{write_atomically, ExportError};
+use crate::card::{Card, CardEpisode};
+pub use crate::release::{next_version, parse_semver, Derivation, Release, VersionError};
 
 /// The manifest's file name (at the export's root).
 pub const MANIFEST: &str = "manifest.json";
@@ -127,82 +129,19 @@ impl SourceEntry {
     }
 }
 
-/// One release of a dataset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Release {
-    /// Semantic version (`1.2.0`).
-    pub version: String,
-    /// When (UTC).
-    pub created: String,
-    /// What changed.
-    pub note: String,
-}
-
-/// `MAJOR.MINOR.PATCH` as numbers; None when `v` is not one.
-pub fn parse_semver(v: &str) -> Option<(u64, u64, u64)> {
-    let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(Some(a)), Some(Some(b)), Some(Some(c)), None) => Some((a, b, c)),
-        _ => None,
-    }
-}
-
-/// Why a release version cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum VersionError {
-    /// The requested version is not semver.
-    #[error("version {given:?} is not MAJOR.MINOR.PATCH")]
-    NotSemver {
-        /// What was asked for.
-        given: String,
-    },
-    /// The dataset's own version is not semver.
-    #[error("the dataset's version {found:?} is not MAJOR.MINOR.PATCH")]
-    DatasetNotSemver {
-        /// What the manifest says.
-        found: String,
-    },
-    /// The requested version is not newer than the dataset's.
-    #[error("version {given} is not newer than the dataset's {current}; releases are immutable, give a higher one")]
-    NotNewer {
-        /// What was asked for.
-        given: String,
-        /// The dataset's version.
-        current: String,
-    },
-}
-
-/// The version of a new release after `previous` (None: a first release):
-/// `requested` when given (it must be semver and newer), else 1.0.0 for a
-/// first release and the next minor version otherwise (episodes added).
-pub fn next_version(
-    previous: Option<&str>,
-    requested: Option<&str>,
-) -> Result<String, VersionError> {
-    let prev = match previous {
-        Some(p) => Some(
-            parse_semver(p).ok_or_else(|| VersionError::DatasetNotSemver {
-                found: p.to_string(),
-            })?,
-        ),
-        None => None,
-    };
-    match (requested, prev) {
-        (Some(r), prev) => {
-            let v = parse_semver(r).ok_or_else(|| VersionError::NotSemver {
-                given: r.to_string(),
-            })?;
-            match prev {
-                Some(p) if v <= p => Err(VersionError::NotNewer {
-                    given: r.to_string(),
-                    current: format!("{}.{}.{}", p.0, p.1, p.2),
-                }),
-                _ => Ok(r.to_string()),
-            }
+impl SourceEntry {
+    /// This episode's line in the dataset card.
+    pub fn card_episode(&self) -> CardEpisode {
+        CardEpisode {
+            index: self.episode_index.unwrap_or(0),
+            episode_id: self.episode_id.clone(),
+            source: self.source.clone(),
+            frames: self.frames.unwrap_or(0),
+            task: self.task.clone(),
+            outcome: self.outcome.clone(),
+            dropped: self.dropped_frames.unwrap_or(0) as usize,
+            operator: self.operator.clone(),
         }
-        (None, None) => Ok("1.0.0".into()),
-        (None, Some((a, b, _))) => Ok(format!("{a}.{}.0", b + 1)),
     }
 }
 
@@ -233,20 +172,7 @@ pub struct Manifest {
     /// What the dataset card says apart from its tasks, episodes and
     /// versions, so a derived dataset's card can be written again.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub card: Option<super::card::Card>,
-}
-
-/// Where a derived dataset came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Derivation {
-    /// The source dataset's directory, as given.
-    pub path: String,
-    /// Its version.
-    pub version: Option<String>,
-    /// sha256 of its manifest, which pins every file it had.
-    pub manifest_sha256: String,
-    /// What was done (`filter`, `split`) and how.
-    pub operation: String,
+    pub card: Option<Card>,
 }
 
 /// What a manifest records besides files and sources.
@@ -257,7 +183,7 @@ pub struct ManifestExtras {
     /// The source dataset of a derived one.
     pub derived_from: Option<Derivation>,
     /// The card's content.
-    pub card: Option<super::card::Card>,
+    pub card: Option<Card>,
 }
 
 /// Hashes one file.
@@ -396,6 +322,14 @@ impl CheckReport {
 
 /// Compares `root` with its manifest.
 pub fn check(root: &Path) -> Result<CheckReport, ExportError> {
+    check_with_progress(root, &|_, _| {})
+}
+
+/// [`check`], calling `progress(files hashed, files listed)` as it goes.
+pub fn check_with_progress(
+    root: &Path,
+    progress: &dyn Fn(usize, usize),
+) -> Result<CheckReport, ExportError> {
     if !root.is_dir() {
         return Err(ExportError::input(
             root,
@@ -413,7 +347,8 @@ pub fn check(root: &Path) -> Result<CheckReport, ExportError> {
         ..Default::default()
     };
     let on_disk = list_files(root)?;
-    for rel in &on_disk {
+    for (k, rel) in on_disk.iter().enumerate() {
+        progress(k, on_disk.len());
         match listed.get(rel.as_str()) {
             None => report.added.push(rel.clone()),
             Some(entry) => {

@@ -217,16 +217,12 @@ pub fn read(episode: &Path, episode_id: &str) -> Result<Option<Annotations>, Ann
 /// leaves the old one or the new one, never half of either).
 pub fn write(episode: &Path, a: &Annotations) -> Result<PathBuf, AnnotationError> {
     let path = sidecar_path(episode);
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
     let io = |source| AnnotationError::Io {
         path: path.clone(),
         source,
     };
     let text = serde_json::to_vec_pretty(a).map_err(|e| io(std::io::Error::other(e)))?;
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)?;
+    crate::fs::write_atomically(&path, &text).map_err(io)?;
     Ok(path)
 }
 

@@ -16,6 +16,7 @@
 //!   episodes store them;
 //! - [`cloud`]: `PointCloud2` data read only after its layout is checked;
 //! - [`vlp16`]: the VLP-16's beam geometry and timing (capture and sim);
+//! - [`fs`]: files replaced whole, with one durability rule;
 //! - [`annotations`]: instructions, success and labelled segments beside an
 //!   episode.
 //!
@@ -45,6 +46,7 @@ pub mod annotations;
 pub mod calibration;
 pub mod cloud;
 pub mod error;
+pub mod fs;
 pub mod geometry;
 pub mod info;
 pub mod meta;

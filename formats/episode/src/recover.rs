@@ -121,7 +121,7 @@ pub fn recover(input: impl AsRef<Path>, options: &RecoverOptions) -> Result<Reco
         let _ = std::fs::remove_file(&temp);
         return Err(Error::NothingToRecover { path: input });
     }
-    std::fs::rename(&temp, &output).map_err(Error::io(&output))?;
+    crate::fs::commit(&temp, &output).map_err(Error::io(&output))?;
     report.input = input;
     report.output = output;
     Ok(report)

@@ -415,15 +415,9 @@ impl EpisodeWriter {
         }
         std::fs::rename(&self.partial_path, &self.final_path)
             .map_err(Error::io(&self.final_path))?;
-        if let Some(dir) = self
-            .final_path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            // Make the rename itself durable; not every filesystem allows it.
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
+        if let Some(dir) = self.final_path.parent() {
+            // Make the rename itself durable.
+            crate::fs::sync_dir(dir);
         }
         Ok(self.final_path.clone())
     }

@@ -49,7 +49,7 @@ pub enum QualityError {
         reason: String,
     },
     /// The thresholds file does not parse.
-    #[error("{path}: {reason}; see `reel check --print-thresholds` for the format")]
+    #[error("{path}: {reason}; the default thresholds show the format")]
     Thresholds {
         /// The file.
         path: PathBuf,
@@ -305,6 +305,35 @@ pub fn check(
     thresholds: &Thresholds,
     options: &CheckOptions,
 ) -> Result<Report, QualityError> {
+    check_with_progress(path, thresholds, options, &|_| {})
+}
+
+/// How far a check is, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckProgress {
+    /// Files of an export hashed against its manifest.
+    Hashed {
+        /// Files so far.
+        done: usize,
+        /// Files in the export.
+        total: usize,
+    },
+    /// Episodes scanned.
+    Scanned {
+        /// Episodes so far.
+        done: usize,
+        /// Episodes to scan.
+        total: usize,
+    },
+}
+
+/// [`check`], telling `progress` how far it is.
+pub fn check_with_progress(
+    path: &Path,
+    thresholds: &Thresholds,
+    options: &CheckOptions,
+    progress: &(dyn Fn(CheckProgress) + Sync),
+) -> Result<Report, QualityError> {
     let started = std::time::Instant::now();
     let input_error = |reason: String| QualityError::Input {
         path: path.to_path_buf(),
@@ -314,7 +343,10 @@ pub fn check(
     let (target, files, manifest_report) = if meta.is_file() {
         (Target::Episode, vec![path.to_path_buf()], None)
     } else if path.join(manifest::MANIFEST).is_file() {
-        let report = manifest::check(path).map_err(|e| input_error(e.to_string()))?;
+        let report = manifest::check_with_progress(path, &|done, total| {
+            progress(CheckProgress::Hashed { done, total })
+        })
+        .map_err(|e| input_error(e.to_string()))?;
         (Target::ExportedDataset, Vec::new(), Some(report))
     } else {
         let files = episode_files_in(path).map_err(|e| input_error(e.to_string()))?;
@@ -325,7 +357,12 @@ pub fn check(
         }
         (Target::Episodes, files, None)
     };
-    let episodes = scan_all(&files, thresholds, options);
+    let episodes = scan_all(&files, thresholds, options, &|done| {
+        progress(CheckProgress::Scanned {
+            done,
+            total: files.len(),
+        })
+    });
     let duplicates = unique::find_duplicates(&episodes, &thresholds.uniqueness);
     let mut checks = rules::evaluate(&episodes, &duplicates, thresholds);
     if let Some(m) = &manifest_report {
@@ -357,8 +394,10 @@ fn scan_all(
     files: &[PathBuf],
     thresholds: &Thresholds,
     options: &CheckOptions,
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Vec<EpisodeScan> {
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<EpisodeScan>>> =
         files.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
@@ -370,6 +409,7 @@ fn scan_all(
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(scan);
                 }
+                progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
             });
         }
     });

@@ -26,7 +26,6 @@ use serde_json::{json, Value};
 
 use super::tables::{self, EpisodeRow, VideoLocation};
 use super::{subtasks, write_json, Cursor, DataFiles, CHUNKS_SIZE};
-use crate::card::CardEpisode;
 use crate::manifest::{
     self, Derivation, FileEntry, Manifest, ManifestExtras, Release, SourceEntry, APPEND_MARKER,
 };
@@ -374,10 +373,10 @@ fn flagged_ids(report: &Path) -> Result<BTreeMap<String, String>, ExportError> {
     let r: Value =
         serde_json::from_slice(&std::fs::read(report).map_err(|e| ExportError::io(report, e))?)
             .map_err(|e| {
-                ExportError::input(report, format!("not a `reel check --json` report: {e}"))
+                ExportError::input(report, format!("not a JSON report of `reel check`: {e}"))
             })?;
     let episodes = r["episodes"].as_array().ok_or_else(|| {
-        ExportError::input(report, "not a `reel check --json` report (no episodes)")
+        ExportError::input(report, "not a JSON report of `reel check` (no episodes)")
     })?;
     let mut id_of: HashMap<String, String> = HashMap::new();
     for e in episodes {
@@ -464,7 +463,7 @@ pub fn filter_plan(ds: &Dataset, rules: &FilterRules) -> Result<Plan, ExportErro
     if let Some(n) = named.first() {
         return Err(ExportError::input(
             &ds.root,
-            format!("--drop {n}: no episode has that index or id"),
+            format!("episode {n}: no episode has that index or id"),
         ));
     }
     let mut what = Vec::new();
@@ -514,7 +513,7 @@ pub fn split_plan(ds: &Dataset, val: f64, test: f64, seed: u64) -> Result<Plan, 
     if !(0.0..1.0).contains(&val) || !(0.0..1.0).contains(&test) || val + test >= 1.0 {
         return Err(ExportError::input(
             &ds.root,
-            format!("--val {val} and --test {test} must be fractions in [0, 1) that leave some episodes for training"),
+            format!("validation {val} and test {test} must be fractions in [0, 1) that leave some episodes for training"),
         ));
     }
     let mut by_task: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -858,7 +857,7 @@ pub fn write(
     let mut full_card = card.clone();
     full_card.tasks = tasks.clone();
     full_card.changelog = changelog.clone();
-    full_card.episodes = sources.iter().map(CardEpisode::from_source).collect();
+    full_card.episodes = sources.iter().map(SourceEntry::card_episode).collect();
     full_card.splits = splits.clone();
     let readme = full_card.render();
     write_atomically(&stage.join("README.md"), readme.as_bytes())?;

@@ -193,7 +193,7 @@ impl Mapping {
         if states.is_empty() {
             return Err(ExportError::input(
                 &ep.path,
-                "no /robot/<arm>/joint_states topic for observation.state; pass a mapping file (--mapping)",
+                "no /robot/<arm>/joint_states topic for observation.state; give a mapping file",
             ));
         }
         let mut features = vec![MappedFeature {
@@ -375,6 +375,6 @@ fn missing(ep: &SourceEpisode, topic: &str, feature: &str, kind: &str) -> Export
     };
     ExportError::input(
         &ep.path,
-        format!("topic {topic} for feature {feature} is missing{present}; record it or map the feature to another topic (--mapping)"),
+        format!("topic {topic} for feature {feature} is missing{present}; record it or map the feature to another topic in a mapping file"),
     )
 }

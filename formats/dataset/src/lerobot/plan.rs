@@ -207,7 +207,7 @@ pub fn plan_episode(
                 return Err(ExportError::input(
                     &ep.path,
                     format!(
-                        "grid frame {k} (t = {time_s:.3} s) has no {} within tolerance; the episode fails under --on-gap fail-episode (use drop-frame to leave such frames out)",
+                        "grid frame {k} (t = {time_s:.3} s) has no {} within tolerance; the episode fails under the fail-episode gap policy (drop-frame leaves such frames out)",
                         missing.join(", ")
                     ),
                 ));

@@ -14,7 +14,7 @@ use crate::ExportError;
 use reel_episode::annotations::Annotations;
 
 /// The feature's name.
-pub const FEATURE: &str = "subtask_index";
+pub use super::tables::SUBTASK_FEATURE as FEATURE;
 /// The label table, relative to the dataset root.
 pub const TABLE: &str = "meta/subtasks.parquet";
 /// `subtask_index` of a frame no segment covers.

@@ -21,6 +21,9 @@ use serde_json::{json, Value};
 use crate::stats::{FeatureStats, StatsShape};
 use crate::ExportError;
 
+/// The per-frame subtask feature (`reel annotate` segments; see `subtasks`).
+pub const SUBTASK_FEATURE: &str = "subtask_index";
+
 /// The five features LeRobot adds to every dataset.
 pub const DEFAULT_FEATURES: [&str; 5] = [
     "timestamp",
@@ -78,7 +81,7 @@ pub fn data_schema(vectors: &[(String, usize)], with_subtasks: bool) -> Arc<Sche
         );
     }
     if with_subtasks {
-        let name = super::subtasks::FEATURE;
+        let name = SUBTASK_FEATURE;
         fields.push(Field::new(name, DataType::Int64, true));
         hf.insert(name.into(), json!({"dtype": "int64", "_type": "Value"}));
     }
@@ -138,7 +141,7 @@ impl DataRows {
         let sub = self.subtasks.as_ref()?;
         let col: Vec<f64> = sub.iter().map(|&v| v as f64).collect();
         Some((
-            super::subtasks::FEATURE.to_string(),
+            SUBTASK_FEATURE.to_string(),
             FeatureStats::of_columns(&[col], sub.len() as u64, StatsShape::Vector),
         ))
     }
@@ -240,9 +243,12 @@ pub fn write_table(path: &Path, batch: &RecordBatch) -> Result<(), ExportError> 
 /// Writes `batch` as `path` through a temporary file and a rename, so a
 /// reader sees the old table or the new one, never half of one.
 pub fn replace_table(path: &Path, batch: &RecordBatch) -> Result<(), ExportError> {
-    let tmp = path.with_extension("reel-tmp");
-    write_table(&tmp, batch)?;
-    std::fs::rename(&tmp, path).map_err(|e| ExportError::io(path, e))
+    let tmp = reel_episode::fs::temporary_path(path);
+    if let Err(e) = write_table(&tmp, batch) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    reel_episode::fs::commit(&tmp, path).map_err(|e| ExportError::io(path, e))
 }
 
 /// `meta/tasks.parquet`: `task_index`, `task`, with the pandas metadata
