@@ -477,7 +477,7 @@ fn write_hand_eye_episode(path: &Path) -> nalgebra::Isometry3<f64> {
         pose.rotation()[(2, 2)] > 0.5
             && margin.iter().all(|p| {
                 camera
-                    .project(&pose.apply(p))
+                    .project(pose.apply(p).into())
                     .is_some_and(|u| u[0] > 4.0 && u[1] > 4.0 && u[0] < 635.0 && u[1] < 475.0)
             })
     };

@@ -407,9 +407,9 @@ fn exported_rows_and_video_frames_match_the_source_exactly() {
         .max()
         .unwrap();
         let n = (to.value(e) - from.value(e)) as usize;
-        let end_ns = ep_start + (secs * 1e9) as u64;
+        let end_nanos = ep_start + (secs * 1e9) as u64;
         assert!(
-            n as f64 >= (end_ns - first) as f64 / 1e9 * 30.0 - 1.0,
+            n as f64 >= (end_nanos - first) as f64 / 1e9 * 30.0 - 1.0,
             "episode {e}: {n} frames"
         );
         assert!(vfrom.value(e) >= 0.0);
@@ -990,7 +990,7 @@ fn annotated_segments_become_a_per_frame_subtask_feature() {
         &std::fs::read(dir.path().join("ep.mcap.annotations.json")).unwrap(),
     )
     .unwrap();
-    let origin_ns = sidecar["start_ns"].as_i64().unwrap();
+    let origin_nanos = sidecar["start_ns"].as_i64().unwrap();
 
     let out = dir.path().join("ds");
     let o = export(&["--vcodec", "h264", "--json"], &[&ep], &out);
@@ -1017,8 +1017,8 @@ fn annotated_segments_become_a_per_frame_subtask_feature() {
         let fi = col::<Int64Array>(b, "frame_index");
         let sub = col::<Int64Array>(b, "subtask_index");
         for r in 0..b.num_rows() {
-            let t_ns = grid_start + fi.value(r) * 1_000_000_000 / 30;
-            let t = (t_ns - origin_ns) as f64 / 1e9;
+            let t_nanos = grid_start + fi.value(r) * 1_000_000_000 / 30;
+            let t = (t_nanos - origin_nanos) as f64 / 1e9;
             if segments
                 .iter()
                 .any(|(a, e, _)| (t - a).abs() < 1e-3 || (t - e).abs() < 1e-3)

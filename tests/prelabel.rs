@@ -57,7 +57,7 @@ fn pre_labels_find_the_grasp_and_the_release_within_100_ms() {
     for e in &episodes {
         let truth = phase_times(&e.path);
         let reader = EpisodeReader::open(&e.path).expect("open");
-        let start = reel_quality::prelabel::first_sample_ns(&reader).expect("start");
+        let start = reel_quality::prelabel::first_sample_nanos(&reader).expect("start");
         let labels = reel_quality::prelabel::prelabel(&e.path, start).expect("prelabel");
         for (label, phase) in [("grasp", "grasp"), ("release", "release")] {
             let found = labels

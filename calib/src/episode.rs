@@ -9,7 +9,6 @@ use reel_episode::topics;
 use reel_episode::{schema_name, EpisodeReader};
 
 use crate::error::CalibError;
-use reel_episode::calibration::CameraIntrinsics;
 
 use crate::model::CameraModel;
 
@@ -17,7 +16,7 @@ use crate::model::CameraModel;
 #[derive(Debug, Clone)]
 pub struct Frame {
     /// Acquisition time, nanoseconds since the epoch.
-    pub stamp_ns: i64,
+    pub stamp_nanos: i64,
     /// The camera's optical frame.
     pub frame_id: String,
     /// JPEG bytes.
@@ -28,7 +27,7 @@ pub struct Frame {
 #[derive(Debug, Clone)]
 pub struct JointSample {
     /// Acquisition time, nanoseconds since the epoch.
-    pub stamp_ns: i64,
+    pub stamp_nanos: i64,
     /// Joint names.
     pub name: Vec<String>,
     /// Positions, radians or metres.
@@ -79,7 +78,7 @@ pub fn read(path: &Path, camera: &str, also: Also<'_>) -> Result<CameraData, Cal
         {
             let m: CompressedImage = reader.decode(&message, index).map_err(bad)?;
             out.frames.push(Frame {
-                stamp_ns: m.header.stamp.to_nanos() as i64,
+                stamp_nanos: m.header.stamp.to_nanos() as i64,
                 frame_id: m.header.frame_id,
                 jpeg: m.data,
             });
@@ -88,7 +87,7 @@ pub fn read(path: &Path, camera: &str, also: Also<'_>) -> Result<CameraData, Cal
         } else if Some(topic) == joint_topic.as_deref() {
             let m: JointState = reader.decode(&message, index).map_err(bad)?;
             out.joints.push(JointSample {
-                stamp_ns: m.header.stamp.to_nanos() as i64,
+                stamp_nanos: m.header.stamp.to_nanos() as i64,
                 name: m.name,
                 position: m.position,
             });
@@ -152,8 +151,7 @@ pub fn read_clouds(
 
 /// The camera model a `camera_info` describes, if it holds one.
 pub fn camera_model(info: &CameraInfo) -> Option<CameraModel> {
-    let k = CameraIntrinsics::from_camera_info(info)?;
-    CameraModel::from_intrinsics(&k, info.width, info.height)
+    CameraModel::from_camera_info(info)
 }
 
 /// Why the arm does not count as still at a frame.
@@ -170,22 +168,22 @@ pub enum NotStill {
     Moving(f64),
 }
 
-/// The arm's joint positions at `stamp_ns` if it stood still around then:
-/// every sample within `window_ns` either side differs from the others by at
+/// The arm's joint positions at `stamp_nanos` if it stood still around then:
+/// every sample within `window_nanos` either side differs from the others by at
 /// most `still_rad`. `Err` says why not.
 pub fn still_joints(
     joints: &[JointSample],
-    stamp_ns: i64,
-    window_ns: i64,
+    stamp_nanos: i64,
+    window_nanos: i64,
     still_rad: f64,
 ) -> Result<Vec<(String, f64)>, NotStill> {
-    let start = joints.partition_point(|s| s.stamp_ns < stamp_ns - window_ns);
-    let end = joints.partition_point(|s| s.stamp_ns <= stamp_ns + window_ns);
+    let start = joints.partition_point(|s| s.stamp_nanos < stamp_nanos - window_nanos);
+    let end = joints.partition_point(|s| s.stamp_nanos <= stamp_nanos + window_nanos);
     let near = &joints[start..end];
     let (Some(first), Some(last)) = (near.first(), near.last()) else {
         return Err(NotStill::NoSamples);
     };
-    if first.stamp_ns > stamp_ns || last.stamp_ns < stamp_ns {
+    if first.stamp_nanos > stamp_nanos || last.stamp_nanos < stamp_nanos {
         return Err(NotStill::NotCovered);
     }
     let mut spread: f64 = 0.0;
@@ -199,7 +197,7 @@ pub fn still_joints(
     }
     let nearest = near
         .iter()
-        .min_by_key(|s| (s.stamp_ns - stamp_ns).abs())
+        .min_by_key(|s| (s.stamp_nanos - stamp_nanos).abs())
         .unwrap_or(first);
     Ok(nearest
         .name
@@ -225,13 +223,13 @@ pub struct StillFrame {
 /// joint state around them.
 pub fn one_frame_per_pause(
     data: &CameraData,
-    window_ns: i64,
+    window_nanos: i64,
     still_rad: f64,
 ) -> (Vec<StillFrame>, usize) {
     let mut groups: Vec<Vec<StillFrame>> = Vec::new();
     let mut passed_over = 0;
     for (frame, f) in data.frames.iter().enumerate() {
-        let Ok(joints) = still_joints(&data.joints, f.stamp_ns, window_ns, still_rad) else {
+        let Ok(joints) = still_joints(&data.joints, f.stamp_nanos, window_nanos, still_rad) else {
             passed_over += 1;
             continue;
         };

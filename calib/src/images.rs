@@ -54,12 +54,12 @@ pub fn read_folder(dir: &Path) -> Result<Vec<NamedImage>, CalibError> {
 /// Up to `max` frames of `camera`'s JPEG stream in an episode, evenly spread.
 pub fn read_episode(path: &Path, camera: &str, max: usize) -> Result<Vec<NamedImage>, CalibError> {
     let frames = crate::episode::read(path, camera, crate::episode::Also::default())?.frames;
-    let t0 = frames[0].stamp_ns;
+    let t0 = frames[0].stamp_nanos;
     let stride = frames.len().div_ceil(max.max(1));
     frames
         .iter()
         .step_by(stride)
-        .map(|f| decode_jpeg(path, (f.stamp_ns - t0) as f64 * 1e-9, &f.jpeg))
+        .map(|f| decode_jpeg(path, (f.stamp_nanos - t0) as f64 * 1e-9, &f.jpeg))
         .collect()
 }
 

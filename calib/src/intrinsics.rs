@@ -242,7 +242,7 @@ fn residuals(
     let t = Vector3::from(pose.tvec);
     for (p, c) in object.iter().zip(corners) {
         // A point behind the camera costs as if projected far away.
-        let q = camera.project(&(r * p + t)).unwrap_or([1e6, 1e6]);
+        let q = camera.project((r * p + t).into()).unwrap_or([1e6, 1e6]);
         out.push(q[0] - c[0]);
         out.push(q[1] - c[1]);
     }

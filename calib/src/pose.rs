@@ -45,7 +45,7 @@ pub(crate) fn reprojection(
     for (p, c) in object.iter().zip(corners) {
         let q = camera_from_board.transform_point(&(*p).into()).coords;
         // A point behind the camera counts as far off, so the fit turns away.
-        let uv = camera.project(&q).unwrap_or([c[0] + 1e3, c[1] + 1e3]);
+        let uv = camera.project(q.into()).unwrap_or([c[0] + 1e3, c[1] + 1e3]);
         out.push(uv[0] - c[0]);
         out.push(uv[1] - c[1]);
     }

@@ -9,30 +9,23 @@
 //! sees the table move instead: points on the ground plane around the
 //! robot stand for it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
-use reel_episode::geometry::Iso;
 use reel_episode::ros2::sensor_msgs::{CameraInfo, JointState};
 use reel_episode::ros2::tf2_msgs::TFMessage;
+use reel_episode::tf::TfBuffer;
 use reel_episode::{schema_name, EpisodeReader};
 
 use crate::error::CalibError;
 use crate::time_offset::activity::Activity;
 
-/// Frames and their parents: `child → (parent, parent_from_child)`.
-type Tree = BTreeMap<String, (String, Iso)>;
-
-/// One `/tf` message: its stamp and its `(parent, child, parent_from_child)`.
-struct TfSample {
-    stamp: u64,
-    entries: Vec<(String, String, Iso)>,
-}
-
-/// What the projection reads from an episode.
+/// What the projection reads from an episode: the `/tf_static` tree and
+/// the arm's `/tf` samples in one buffer, the samples' stamps, and the
+/// camera's `camera_info`.
 struct Recording {
-    statics: Tree,
-    moving: Vec<TfSample>,
+    tf: TfBuffer,
+    stamps: Vec<u64>,
     info: CameraInfo,
 }
 
@@ -45,23 +38,6 @@ const NEAR_M: f64 = 0.05;
 /// The ground grid a moving camera sees: half-size and step, metres.
 const GROUND_HALF_M: f64 = 0.6;
 const GROUND_STEP_M: f64 = 0.05;
-
-/// The pose of `frame` in the tree's root (the frame with no parent), or
-/// `None` for a frame the tree does not hold or a cycle.
-fn root_pose(tree: &Tree, frame: &str) -> Option<Iso> {
-    let mut pose = Iso::IDENTITY;
-    let mut at = frame;
-    for _ in 0..64 {
-        match tree.get(at) {
-            None => return Some(pose),
-            Some((parent, parent_from_child)) => {
-                pose = parent_from_child.then_apply_to(&pose);
-                at = parent;
-            }
-        }
-    }
-    None
-}
 
 /// Where the camera sees the robot: the pixel of every point (on the moving
 /// links, and on the ground for a camera that rides on them) at each `/tf`
@@ -159,7 +135,7 @@ pub fn projected_tracks(
     };
     let info = &recording.info;
     let (fx, fy, cx, cy) = (info.k[0], info.k[4], info.k[2], info.k[5]);
-    if recording.moving.len() < 8 || fx <= 0.0 || fy <= 0.0 {
+    if recording.stamps.len() < 8 || fx <= 0.0 || fy <= 0.0 {
         return Ok(None);
     }
     let camera_frame = info.header.frame_id.as_str();
@@ -172,33 +148,19 @@ pub fn projected_tracks(
         ((0.0..w).contains(&u) && (0.0..h).contains(&v)).then_some([u, v])
     };
 
-    let mut moving_frames: Vec<&str> = recording
-        .moving
-        .iter()
-        .flat_map(|m| m.entries.iter().map(|(_, child, _)| child.as_str()))
-        .collect();
-    moving_frames.sort_unstable();
-    moving_frames.dedup();
-    let mut tree = recording.statics.clone();
-    for (parent, child, iso) in recording.moving.iter().flat_map(|m| &m.entries) {
-        tree.entry(child.clone()).or_insert((parent.clone(), *iso));
-    }
-    let rides = rides_on(&tree, camera_frame, &moving_frames);
+    let tf = &recording.tf;
+    let moving_frames = tf.moving_frames();
+    let rides = rides_on(tf, camera_frame, &moving_frames);
     let ground = if rides { ground_points() } else { Vec::new() };
 
     let mut tracks = Tracks {
         rides,
         ..Tracks::default()
     };
-    for sample in &recording.moving {
-        for (parent, child, iso) in &sample.entries {
-            tree.insert(child.clone(), (parent.clone(), *iso));
-        }
-        let Some(root_from_camera) = root_pose(&tree, camera_frame) else {
-            continue;
-        };
-        let camera_from_root = root_from_camera.inverse();
-        let (mut points, mut part) = link_points(&tree, &moving_frames);
+    for &stamp in &recording.stamps {
+        let t = stamp as i64;
+        let camera_from_root = tf.to_root(camera_frame, t).1.inverse();
+        let (mut points, mut part) = link_points(tf, &moving_frames, t);
         points.extend(&ground);
         part.extend(ground.iter().map(|_| moving_frames.len()));
         let pixels: Vec<Option<[f64; 2]>> = points
@@ -208,7 +170,7 @@ pub fn projected_tracks(
         if tracks.part.is_empty() {
             tracks.part = part;
         }
-        tracks.t.push(sample.stamp as f64 * 1e-9);
+        tracks.t.push(stamp as f64 * 1e-9);
         tracks.pixels.push(pixels);
     }
     Ok(Some(tracks))
@@ -222,9 +184,9 @@ fn read(path: &Path, joints_topic: &str, camera: &str) -> Result<Option<Recordin
     let info_topic = format!("/camera/{camera}/camera_info");
     let reader = EpisodeReader::open(path).map_err(|e| CalibError::input(path, e.to_string()))?;
     let bad = |e: reel_episode::Error| CalibError::input(path, e.to_string());
-    let mut statics = Tree::new();
+    let mut statics = Vec::new();
     let mut info: Option<CameraInfo> = None;
-    let mut moving = Vec::new();
+    let mut moving: Vec<(u64, TFMessage)> = Vec::new();
     let mut joint_stamps = BTreeSet::new();
     for (index, message) in reader.messages().enumerate() {
         let message = message.map_err(bad)?;
@@ -238,22 +200,10 @@ fn read(path: &Path, joints_topic: &str, camera: &str) -> Result<Option<Recordin
             joint_stamps.insert(js.header.stamp.to_nanos());
         } else if matches!(topic, "/tf" | "/tf_static") && schema == "tf2_msgs/msg/TFMessage" {
             let tf: TFMessage = reader.decode(&message, index as u64).map_err(bad)?;
-            let entries = tf.transforms.iter().map(|t| {
-                (
-                    t.header.frame_id.clone(),
-                    t.child_frame_id.clone(),
-                    Iso::from_msg(t),
-                )
-            });
             if topic == "/tf_static" {
-                for (parent, child, iso) in entries {
-                    statics.insert(child, (parent, iso));
-                }
+                statics.extend(tf.transforms);
             } else if let Some(first) = tf.transforms.first() {
-                moving.push(TfSample {
-                    stamp: first.header.stamp.to_nanos(),
-                    entries: entries.collect(),
-                });
+                moving.push((first.header.stamp.to_nanos(), tf));
             }
         } else if topic == info_topic && info.is_none() {
             info = Some(reader.decode(&message, index as u64).map_err(bad)?);
@@ -261,26 +211,34 @@ fn read(path: &Path, joints_topic: &str, camera: &str) -> Result<Option<Recordin
     }
     // Only the links this arm moves, at its sample times; most of its
     // samples must have them.
-    moving.retain(|m| joint_stamps.contains(&m.stamp));
+    moving.retain(|(stamp, _)| joint_stamps.contains(stamp));
     if moving.is_empty() || moving.len() * 10 < joint_stamps.len() * 9 {
         return Ok(None);
     }
+    let mut tf = TfBuffer::default();
+    for t in &statics {
+        tf.add(t, true);
+    }
+    for t in moving.iter().flat_map(|(_, m)| &m.transforms) {
+        tf.add(t, false);
+    }
+    tf.finish();
     Ok(info.map(|info| Recording {
-        statics,
-        moving,
+        tf,
+        stamps: moving.iter().map(|(stamp, _)| *stamp).collect(),
         info,
     }))
 }
 
 /// Whether `frame` hangs below one of `moving` (a camera on a link).
-fn rides_on(tree: &Tree, frame: &str, moving: &[&str]) -> bool {
+fn rides_on(tf: &TfBuffer, frame: &str, moving: &[&str]) -> bool {
     let mut at = frame;
     for _ in 0..64 {
         if moving.contains(&at) {
             return true;
         }
-        match tree.get(at) {
-            Some((parent, _)) => at = parent,
+        match tf.parent_of(at) {
+            Some(parent) => at = parent,
             None => return false,
         }
     }
@@ -306,13 +264,11 @@ fn ground_points() -> Vec<[f64; 3]> {
 /// In the root frame: each moving frame's origin, points along its axes,
 /// and the middle of its link to its parent; with each point's link (its
 /// index in `moving`).
-fn link_points(tree: &Tree, moving: &[&str]) -> (Vec<[f64; 3]>, Vec<usize>) {
+fn link_points(tf: &TfBuffer, moving: &[&str], t: i64) -> (Vec<[f64; 3]>, Vec<usize>) {
     let mut points = Vec::with_capacity(moving.len() * 8);
     let mut part = Vec::with_capacity(moving.len() * 8);
     for (link, frame) in moving.iter().enumerate() {
-        let Some(pose) = root_pose(tree, frame) else {
-            continue;
-        };
+        let pose = tf.to_root(frame, t).1;
         points.push(pose.t);
         for axis in 0..3 {
             for sign in [-1.0, 1.0] {
@@ -321,10 +277,7 @@ fn link_points(tree: &Tree, moving: &[&str]) -> (Vec<[f64; 3]>, Vec<usize>) {
                 points.push(pose.apply(p));
             }
         }
-        if let Some(parent_pose) = tree
-            .get(*frame)
-            .and_then(|(parent, _)| root_pose(tree, parent))
-        {
+        if let Some(parent_pose) = tf.parent_of(frame).map(|parent| tf.to_root(parent, t).1) {
             points.push(std::array::from_fn(|k| {
                 0.5 * (pose.t[k] + parent_pose.t[k])
             }));

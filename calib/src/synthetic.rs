@@ -106,7 +106,7 @@ pub fn varied_poses(camera: &CameraModel, board: &Checkerboard, views: usize) ->
         .collect::<Vec<_>>();
     let inside = |pose: &Pose| {
         margin.iter().all(|p| {
-            camera.project(&pose.apply(p)).is_some_and(|q| {
+            camera.project(pose.apply(p).into()).is_some_and(|q| {
                 q[0] > 2.0
                     && q[1] > 2.0
                     && q[0] < camera.width as f64 - 3.0
@@ -136,11 +136,6 @@ pub fn varied_poses(camera: &CameraModel, board: &Checkerboard, views: usize) ->
         .collect()
 }
 
-/// VLP-16 laser elevations, degrees, in firing order (the sensor's manual).
-const VLP16_ELEVATIONS_DEG: [f64; 16] = [
-    -15.0, 1.0, -13.0, 3.0, -11.0, 5.0, -9.0, 7.0, -7.0, 9.0, -5.0, 11.0, -3.0, 13.0, -1.0, 15.0,
-];
-
 /// One VLP-16 revolution (16 lines, 0.2° azimuth steps) over a scene of a
 /// board and a floor: the board is the rectangle `x0..x1 × y0..y1` of its
 /// frame's z = 0 plane, placed by `lidar_from_board`; the floor is the
@@ -169,7 +164,7 @@ pub fn vlp16_scan(
     let mut out = Vec::new();
     for step in 0..1800 {
         let azimuth = (step as f64 * 0.2).to_radians();
-        for elevation in VLP16_ELEVATIONS_DEG {
+        for elevation in reel_episode::vlp16::ELEVATION_DEG {
             let e = elevation.to_radians();
             let d = Vector3::new(e.cos() * azimuth.cos(), e.cos() * azimuth.sin(), e.sin());
             let mut range = f64::INFINITY;

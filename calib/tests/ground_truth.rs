@@ -61,7 +61,7 @@ fn recovers_known_intrinsics_and_distortion_from_rendered_boards() {
         };
         // The detector's corners, in order, against the true projections.
         for (c, p) in corners.iter().zip(board.object_points()) {
-            let truth = camera.project(&pose.apply(&p)).unwrap();
+            let truth = camera.project(pose.apply(&p).into()).unwrap();
             worst_corner =
                 worst_corner.max(((c[0] - truth[0]).powi(2) + (c[1] - truth[1]).powi(2)).sqrt());
         }
@@ -312,7 +312,7 @@ mod hand_eye {
                     base_from_gripper: arm,
                     corners: object
                         .iter()
-                        .map(|p| camera.project(&target.apply(p)).unwrap())
+                        .map(|p| camera.project(target.apply(p).into()).unwrap())
                         .collect(),
                 }
             })

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
 
-use reel_episode::calibration::{CameraIntrinsics, Mount};
+use reel_episode::calibration::{CameraModel, LensModel, Mount};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RigError;
@@ -242,8 +242,14 @@ pub struct Camera {
     pub emulated: bool,
     /// Intrinsics (`reel calib intrinsics --rig`); episodes then carry them
     /// on `/camera/<name>/camera_info`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub intrinsics: Option<CameraIntrinsics>,
+    /// The table holds the lens model by its ROS name, focal lengths,
+    /// principal point and distortion; the image size is the camera's.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "intrinsics_table"
+    )]
+    pub intrinsics: Option<CameraModel>,
     /// Where the optical frame sits (`reel calib hand-eye --rig`); episodes
     /// then carry it on `/tf_static`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -424,6 +430,14 @@ impl Rig {
                 None => InvalidRig(message),
             }
         })?;
+        let mut rig = rig;
+        // The intrinsics table leaves the image size to the camera.
+        for c in &mut rig.cameras {
+            if let Some(k) = &mut c.intrinsics {
+                k.width = c.width;
+                k.height = c.height;
+            }
+        }
         rig.validate()?;
         Ok(rig)
     }
@@ -563,6 +577,62 @@ impl Rig {
         Ok(())
     }
 }
+/// A camera's `intrinsics` table in a rig config: the lens model by its
+/// ROS name (`plumb_bob`, `equidistant`), fx, fy, cx, cy, distortion. The
+/// image size is the camera's own `width` and `height`.
+mod intrinsics_table {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{CameraModel, LensModel};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Table {
+        model: String,
+        fx: f64,
+        fy: f64,
+        cx: f64,
+        cy: f64,
+        #[serde(default)]
+        distortion: Vec<f64>,
+    }
+
+    pub fn serialize<S: Serializer>(k: &Option<CameraModel>, s: S) -> Result<S::Ok, S::Error> {
+        k.as_ref()
+            .map(|k| Table {
+                model: k.lens.ros_name().into(),
+                fx: k.fx,
+                fy: k.fy,
+                cx: k.cx,
+                cy: k.cy,
+                distortion: k.distortion.clone(),
+            })
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CameraModel>, D::Error> {
+        let Some(t) = Option::<Table>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let lens = LensModel::parse(&t.model).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "distortion model {:?}: expected plumb_bob or equidistant",
+                t.model
+            ))
+        })?;
+        Ok(Some(CameraModel {
+            lens,
+            width: 0,
+            height: 0,
+            fx: t.fx,
+            fy: t.fy,
+            cx: t.cx,
+            cy: t.cy,
+            distortion: t.distortion,
+        }))
+    }
+}
+
 /// Why a rig config's text is not a valid rig: one sentence, which
 /// [`RigError::Invalid`] completes with the file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

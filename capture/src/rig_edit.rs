@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use reel_episode::calibration::{CameraIntrinsics, Mount};
+use reel_episode::calibration::{CameraModel, Mount};
 use toml_edit::{value, Array, DocumentMut, Item, Table};
 
 use crate::error::RigError;
@@ -24,7 +24,7 @@ pub enum Sensor<'a> {
 #[derive(Debug, Clone, Copy)]
 pub enum Calibration<'a> {
     /// A camera's intrinsics.
-    Intrinsics(&'a CameraIntrinsics),
+    Intrinsics(&'a CameraModel),
     /// A sensor's mount.
     Mount(&'a Mount),
     /// A camera's frames were found this many ms late against the other
@@ -74,7 +74,7 @@ pub fn store(
                 return Err(invalid("only cameras have intrinsics".into()));
             }
             let mut t = Table::new();
-            t["model"] = value(k.model.clone());
+            t["model"] = value(k.lens.ros_name());
             for (field, v) in [("fx", k.fx), ("fy", k.fy), ("cx", k.cx), ("cy", k.cy)] {
                 t[field] = value(v);
             }
@@ -136,9 +136,12 @@ mod tests {
         )
         .unwrap();
         std::fs::write(&path, &original).unwrap();
-        let camera = Rig::parse(&original).unwrap().cameras[0].name.clone();
-        let k = CameraIntrinsics {
-            model: "plumb_bob".into(),
+        let first = Rig::parse(&original).unwrap().cameras[0].clone();
+        let camera = first.name.clone();
+        let k = CameraModel {
+            lens: reel_episode::calibration::LensModel::PinholeRadtan,
+            width: first.width,
+            height: first.height,
             fx: 601.25,
             fy: 600.5,
             cx: 319.0,
@@ -203,7 +206,7 @@ mod tests {
             Calibration::LatencyShiftMs(-10.04),
         )
         .unwrap();
-        let bad = CameraIntrinsics { fx: -1.0, ..k };
+        let bad = CameraModel { fx: -1.0, ..k };
         let err = store(
             &path,
             Sensor::Camera(&camera),

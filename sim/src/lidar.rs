@@ -36,7 +36,7 @@ pub struct Lidar {
     noise: Normal<f64>,
     dropout: f64,
     max_range: f64,
-    epoch_ns: u64,
+    epoch_nanos: u64,
     next_sequence: u64,
     revolution: Option<(u64, u64, Vec<u8>)>,
     /// Per laser: cos and sin of its elevation, and its origin (sensor frame).
@@ -44,8 +44,8 @@ pub struct Lidar {
 }
 
 impl Lidar {
-    /// The scenario's LiDAR; stamps are `epoch_ns` plus simulated time.
-    pub fn new(spec: &LidarSpec, epoch_ns: u64) -> Self {
+    /// The scenario's LiDAR; stamps are `epoch_nanos` plus simulated time.
+    pub fn new(spec: &LidarSpec, epoch_nanos: u64) -> Self {
         Self {
             frame_id: format!("lidar_{}", spec.name),
             rate_hz: spec.rate_hz,
@@ -54,7 +54,7 @@ impl Lidar {
                 .unwrap_or(Normal::new(0.0, 0.0).expect("zero sigma")),
             dropout: spec.dropout,
             max_range: spec.max_range_m,
-            epoch_ns,
+            epoch_nanos,
             next_sequence: 0,
             revolution: None,
             beams: std::array::from_fn(|laser| {
@@ -68,16 +68,16 @@ impl Lidar {
         }
     }
 
-    fn revolution_of(&self, t_ns: u64) -> u64 {
-        (t_ns as f64 * self.rate_hz / 1e9).floor() as u64
+    fn revolution_of(&self, t_nanos: u64) -> u64 {
+        (t_nanos as f64 * self.rate_hz / 1e9).floor() as u64
     }
 
-    /// Fires every sequence due by `t_ns` against the world as it is now;
+    /// Fires every sequence due by `t_nanos` against the world as it is now;
     /// returns each revolution completed, as (stamp of its first firing, cloud).
     pub fn advance(
         &mut self,
         world: &World,
-        t_ns: u64,
+        t_nanos: u64,
         rng: &mut ChaCha20Rng,
     ) -> Vec<(u64, PointCloud2)> {
         let mut done = Vec::new();
@@ -94,13 +94,13 @@ impl Lidar {
         let origin = self.pose;
         loop {
             let t_seq = self.next_sequence * SEQUENCE_NS;
-            if t_seq > t_ns {
+            if t_seq > t_nanos {
                 break;
             }
             let rev = self.revolution_of(t_seq);
             if self.revolution.as_ref().is_some_and(|r| r.0 != rev) {
                 if let Some((_, start, data)) = self.revolution.take() {
-                    done.push((self.epoch_ns + start, self.cloud(start, data)));
+                    done.push((self.epoch_nanos + start, self.cloud(start, data)));
                 }
             }
             let (_, start, data) = self.revolution.get_or_insert_with(|| {
@@ -190,9 +190,9 @@ impl Lidar {
         done
     }
 
-    fn cloud(&self, start_ns: u64, data: Vec<u8>) -> PointCloud2 {
+    fn cloud(&self, start_nanos: u64, data: Vec<u8>) -> PointCloud2 {
         PointCloud2::lidar(
-            Header::new(self.epoch_ns + start_ns, self.frame_id.clone()),
+            Header::new(self.epoch_nanos + start_nanos, self.frame_id.clone()),
             data,
         )
     }

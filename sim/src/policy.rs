@@ -15,19 +15,19 @@ use crate::SimError;
 
 /// Joint targets over time, for every actuated joint of the world (in its order).
 pub trait Policy: Send {
-    /// Targets at simulated time `t_ns`.
-    fn targets(&self, t_ns: u64) -> Vec<f64>;
+    /// Targets at simulated time `t_nanos`.
+    fn targets(&self, t_nanos: u64) -> Vec<f64>;
     /// When the policy has nothing more to do.
-    fn end_ns(&self) -> u64;
-    /// Phase name at `t_ns` (for episode events).
-    fn phase(&self, t_ns: u64) -> &str;
+    fn end_nanos(&self) -> u64;
+    /// Phase name at `t_nanos` (for episode events).
+    fn phase(&self, t_nanos: u64) -> &str;
 }
 
 #[derive(Debug, Clone)]
 struct Segment {
     name: &'static str,
-    start_ns: u64,
-    end_ns: u64,
+    start_nanos: u64,
+    end_nanos: u64,
     from: Vec<f64>,
     to: Vec<f64>,
 }
@@ -196,8 +196,8 @@ impl Planner {
         let dur = (secs * 1e9) as u64;
         self.segments.push(Segment {
             name,
-            start_ns: self.now,
-            end_ns: self.now + dur,
+            start_nanos: self.now,
+            end_nanos: self.now + dur,
             from: self.q.clone(),
             to: to.clone(),
         });
@@ -207,15 +207,16 @@ impl Planner {
 }
 
 impl Policy for PickPlace {
-    fn targets(&self, t_ns: u64) -> Vec<f64> {
-        let Some(s) = self.segments.iter().find(|s| t_ns < s.end_ns) else {
+    fn targets(&self, t_nanos: u64) -> Vec<f64> {
+        let Some(s) = self.segments.iter().find(|s| t_nanos < s.end_nanos) else {
             return self
                 .segments
                 .last()
                 .map(|s| s.to.clone())
                 .unwrap_or_default();
         };
-        let u = (t_ns.saturating_sub(s.start_ns)) as f64 / (s.end_ns - s.start_ns).max(1) as f64;
+        let u = (t_nanos.saturating_sub(s.start_nanos)) as f64
+            / (s.end_nanos - s.start_nanos).max(1) as f64;
         let w = u * u * u * (10.0 - 15.0 * u + 6.0 * u * u);
         s.from
             .iter()
@@ -224,14 +225,14 @@ impl Policy for PickPlace {
             .collect()
     }
 
-    fn end_ns(&self) -> u64 {
-        self.segments.last().map(|s| s.end_ns).unwrap_or(0)
+    fn end_nanos(&self) -> u64 {
+        self.segments.last().map(|s| s.end_nanos).unwrap_or(0)
     }
 
-    fn phase(&self, t_ns: u64) -> &str {
+    fn phase(&self, t_nanos: u64) -> &str {
         self.segments
             .iter()
-            .find(|s| t_ns < s.end_ns)
+            .find(|s| t_nanos < s.end_nanos)
             .map(|s| s.name)
             .unwrap_or("done")
     }
@@ -296,20 +297,20 @@ impl Replay {
 }
 
 impl Policy for Replay {
-    fn targets(&self, t_ns: u64) -> Vec<f64> {
+    fn targets(&self, t_nanos: u64) -> Vec<f64> {
         let i = self
             .stamps
-            .partition_point(|s| *s <= t_ns)
+            .partition_point(|s| *s <= t_nanos)
             .saturating_sub(1);
         self.targets.get(i).cloned().unwrap_or_default()
     }
 
-    fn end_ns(&self) -> u64 {
+    fn end_nanos(&self) -> u64 {
         self.stamps.last().copied().unwrap_or(0) + 500_000_000
     }
 
-    fn phase(&self, t_ns: u64) -> &str {
-        if t_ns < self.stamps.last().copied().unwrap_or(0) {
+    fn phase(&self, t_nanos: u64) -> &str {
+        if t_nanos < self.stamps.last().copied().unwrap_or(0) {
             "replay"
         } else {
             "done"

@@ -9,51 +9,10 @@
 //! predicts every pixel), bit-identical results on every machine, and
 //! depth in metres, in about 200 lines.
 
+use reel_episode::calibration::CameraModel;
 use reel_episode::geometry::Iso;
 
 use crate::mesh::Mesh;
-
-/// Pinhole intrinsics (no distortion).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Intrinsics {
-    /// Pixels.
-    pub width: u32,
-    /// Pixels.
-    pub height: u32,
-    /// Focal lengths, pixels.
-    pub fx: f64,
-    /// Focal lengths, pixels.
-    pub fy: f64,
-    /// Principal point, pixels (centre of the image: (w − 1)/2).
-    pub cx: f64,
-    /// Principal point, pixels.
-    pub cy: f64,
-}
-
-impl Intrinsics {
-    /// Square pixels, centred principal point, horizontal field of view in degrees.
-    pub fn from_hfov(width: u32, height: u32, hfov_deg: f64) -> Self {
-        let fx = width as f64 / 2.0 / (hfov_deg.to_radians() / 2.0).tan();
-        Self {
-            width,
-            height,
-            fx,
-            fy: fx,
-            cx: (width as f64 - 1.0) / 2.0,
-            cy: (height as f64 - 1.0) / 2.0,
-        }
-    }
-
-    /// Projects a point in the optical frame (z forward) to pixel coordinates.
-    pub fn project(&self, p: [f64; 3]) -> Option<[f64; 2]> {
-        (p[2] > 0.0).then(|| {
-            [
-                self.fx * p[0] / p[2] + self.cx,
-                self.fy * p[1] / p[2] + self.cy,
-            ]
-        })
-    }
-}
 
 /// Surface appearance.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -104,12 +63,18 @@ const NEAR: f32 = 0.005;
 const CHECKER_SHIFT: f32 = 4096.0;
 const BACKGROUND: [f32; 3] = [0.62, 0.66, 0.72];
 
-/// Renders `items` seen from `world_from_camera` (optical frame: x right, y down, z forward).
+/// Renders `items` seen from `world_from_camera` (optical frame: x right, y down, z forward)
+/// through `k` as an ideal pinhole: the renderer draws no lens distortion.
 ///
 /// Deferred: the raster pass keeps, per pixel, the nearest 1/z and which
 /// shaded triangle it came from; colours (and the checker texture) are
 /// computed once per visible pixel afterwards.
-pub fn render(k: &Intrinsics, world_from_camera: &Iso, items: &[Item<'_>], light: &Light) -> Frame {
+pub fn render(
+    k: &CameraModel,
+    world_from_camera: &Iso,
+    items: &[Item<'_>],
+    light: &Light,
+) -> Frame {
     let (w, h) = (k.width as usize, k.height as usize);
     let mut inv_depth = vec![0.0f32; w * h];
     let mut shade_of = vec![u32::MAX; w * h];
@@ -361,7 +326,7 @@ fn raster(
 struct ViewPlanes([[f32; 3]; 4]);
 
 impl ViewPlanes {
-    fn new(k: &Intrinsics) -> Self {
+    fn new(k: &CameraModel) -> Self {
         // Pixel centres span −0.5 … w − 0.5: u ≥ −0.5 ⇔ fx·x + (cx + 0.5)·z ≥ 0, etc.
         let (w, h) = (k.width as f64, k.height as f64);
         let planes = [
@@ -538,7 +503,7 @@ mod tests {
 
     #[test]
     fn a_known_point_lands_on_the_pixel_camera_info_predicts() {
-        let k = Intrinsics::from_hfov(320, 240, 70.0);
+        let k = CameraModel::from_hfov(320, 240, 70.0);
         let cam = look_at([0.6, 0.1, 0.4], [0.1, -0.05, 0.0]);
         let marker = Mesh::cuboid([0.004, 0.004, 0.004]);
         let light = Light {
@@ -583,7 +548,7 @@ mod tests {
 
     #[test]
     fn depth_is_the_distance_along_the_optical_axis() {
-        let k = Intrinsics::from_hfov(64, 48, 60.0);
+        let k = CameraModel::from_hfov(64, 48, 60.0);
         // Straight down from 0.5 m onto a large plane at z = 0.
         let cam = look_at([0.0, 0.0, 0.5], [0.0, 0.0, 0.0]);
         let plane = Mesh::cuboid([2.0, 2.0, 0.0001]);

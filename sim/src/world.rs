@@ -7,7 +7,7 @@
 //! as a real servo does. Robot links do not collide with each other; only
 //! the contact links (jaws) touch objects.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use reel_episode::geometry::Iso;
 use reel_episode::robot::{JointKind, RobotModel, Shape};
 
 use crate::mesh::Mesh;
-use crate::scenario::Scenario;
+use crate::scenario::{RobotSpec, Scenario, ScenarioSpec};
 use crate::SimError;
 
 /// World ← body pose as a `reel-formats` transform.
@@ -200,8 +200,8 @@ pub struct World {
     /// (a hull's bounds from its vertices cost more than the ray casts they save).
     moving_colliders: Vec<(ColliderHandle, rapier3d::parry::bounding_volume::Aabb)>,
     /// Simulated time, nanoseconds since the episode start.
-    pub time_ns: u64,
-    step_ns: u64,
+    pub time_nanos: u64,
+    step_nanos: u64,
 }
 
 /// Caches meshes read from disk so many episodes (and both uses) read each once.
@@ -441,142 +441,12 @@ impl World {
         // Objects are centimetres across: tolerances scale with this.
         physics.integration_parameters.length_unit = 0.1;
         physics.integration_parameters.num_solver_iterations = 4;
-
-        // Table (top at z = 0), floor and the walls of a room, all fixed boxes.
-        let t = &spec.table;
-        let mut albedo = std::collections::HashMap::new();
-        let luminance = |c: [f64; 3]| (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) as f32;
-        let floor_z = -t.height;
-        let wall_z = floor_z + ROOM_HEIGHT / 2.0;
-        // (centre, size, colour, checker, friction)
-        type BoxSpec = ([f64; 3], [f64; 3], [f64; 3], Option<([f64; 3], f64)>, f64);
-        let boxes: Vec<BoxSpec> = vec![
-            (
-                [t.center[0], t.center[1], -t.size[2] / 2.0],
-                t.size,
-                t.colour,
-                t.checker.as_ref().map(|c| (c.colour, c.tile_m)),
-                t.friction,
-            ),
-            (
-                [0.0, 0.0, floor_z - 0.05],
-                [2.0 * ROOM_HALF, 2.0 * ROOM_HALF, 0.1],
-                [0.35, 0.35, 0.37],
-                None,
-                0.8,
-            ),
-            (
-                [ROOM_HALF, 0.0, wall_z],
-                [0.1, 2.0 * ROOM_HALF, ROOM_HEIGHT],
-                [0.78, 0.76, 0.72],
-                None,
-                0.8,
-            ),
-            (
-                [-ROOM_HALF, 0.0, wall_z],
-                [0.1, 2.0 * ROOM_HALF, ROOM_HEIGHT],
-                [0.78, 0.76, 0.72],
-                None,
-                0.8,
-            ),
-            (
-                [0.0, ROOM_HALF, wall_z],
-                [2.0 * ROOM_HALF, 0.1, ROOM_HEIGHT],
-                [0.72, 0.75, 0.78],
-                None,
-                0.8,
-            ),
-            (
-                [0.0, -ROOM_HALF, wall_z],
-                [2.0 * ROOM_HALF, 0.1, ROOM_HEIGHT],
-                [0.72, 0.75, 0.78],
-                None,
-                0.8,
-            ),
-        ];
-        let mut scenery = Vec::new();
-        let mut static_boxes = Vec::new();
-        for (center, size, colour, checker, friction) in boxes {
-            static_boxes.push(StaticBox {
-                min: std::array::from_fn(|a| center[a] - size[a] / 2.0),
-                max: std::array::from_fn(|a| center[a] + size[a] / 2.0),
-                albedo: luminance(colour),
-            });
-            let (_, collider) = physics.insert(
-                RigidBodyBuilder::fixed().translation(Vector::new(
-                    center[0] as f32,
-                    center[1] as f32,
-                    center[2] as f32,
-                )),
-                ColliderBuilder::cuboid(
-                    (size[0] / 2.0) as f32,
-                    (size[1] / 2.0) as f32,
-                    (size[2] / 2.0) as f32,
-                )
-                .friction(friction as f32)
-                .collision_groups(InteractionGroups::new(
-                    STATIC,
-                    Group::ALL,
-                    InteractionTestMode::And,
-                )),
-            );
-            albedo.insert(collider, luminance(colour));
-            scenery.push(Scenery {
-                mesh: Arc::new(Mesh::cuboid(size)),
-                pose: Iso::translation(center),
-                colour,
-                checker,
-            });
-        }
-
-        // Objects.
-        let mut objects = Vec::new();
-        for (o, d) in spec.object.iter().zip(draws) {
-            let half = d.size.map(|v| (v / 2.0) as f32);
-            let (collider, mesh) = match o.shape.get_ref().as_str() {
-                "cylinder" => (
-                    ColliderBuilder::cylinder(half[2], half[0]).rotation(Vector::new(
-                        std::f32::consts::FRAC_PI_2,
-                        0.0,
-                        0.0,
-                    )),
-                    Mesh::cylinder(d.size[0] / 2.0, d.size[2], 32),
-                ),
-                "sphere" => (
-                    ColliderBuilder::ball(half[0]),
-                    Mesh::sphere(d.size[0] / 2.0, 12, 24),
-                ),
-                _ => (
-                    ColliderBuilder::cuboid(half[0], half[1], half[2]),
-                    Mesh::cuboid(d.size),
-                ),
-            };
-            let pose = Iso::from_xyz_rpy(
-                [d.xy[0], d.xy[1], d.size[2] / 2.0 + 1e-4],
-                [0.0, 0.0, d.yaw],
-            );
-            let (body, collider) = physics.insert(
-                RigidBodyBuilder::dynamic().pose(pose_of(&pose)),
-                collider
-                    .mass(d.mass as f32)
-                    .friction(d.friction as f32)
-                    .collision_groups(InteractionGroups::new(
-                        OBJECTS,
-                        Group::ALL,
-                        InteractionTestMode::And,
-                    )),
-            );
-            albedo.insert(collider, luminance(d.colour));
-            objects.push(SimObject {
-                name: d.name.clone(),
-                body,
-                mesh: Arc::new(mesh),
-                colour: d.colour,
-                size: d.size,
-            });
-        }
-
-        // The robot.
+        // Bodies and colliders are inserted in one fixed order (room,
+        // objects, robot bodies, joints, contact geometry): handles and the
+        // solver's order, hence every episode, depend on it.
+        let mut albedo = HashMap::new();
+        let (scenery, static_boxes) = room(spec, &mut physics, &mut albedo);
+        let objects = objects(spec, draws, &mut physics, &mut albedo);
         let model = robot.model.clone();
         let r = &spec.robot;
         let base = Iso::from_xyz_rpy(r.base.xyz, r.base.rpy);
@@ -585,195 +455,22 @@ impl World {
             .iter()
             .map(|(k, v)| (k.as_str(), *v.get_ref()))
             .collect();
-        let fk = model.link_poses(&|j| home.get(j).copied());
-        // Which body each link lives on: links joined by fixed joints share one.
-        let mut link_body_index: BTreeMap<String, (usize, Iso)> = BTreeMap::new();
-        let mut body_links: Vec<String> = vec![model.root.clone()];
-        link_body_index.insert(model.root.clone(), (0, Iso::IDENTITY));
-        for j in &model.joints {
-            let (pb, poff) = link_body_index[&j.parent];
-            if j.kind == JointKind::Fixed {
-                link_body_index.insert(j.child.clone(), (pb, poff.then_apply_to(&j.origin)));
-            } else {
-                body_links.push(j.child.clone());
-                link_body_index.insert(j.child.clone(), (body_links.len() - 1, Iso::IDENTITY));
-            }
-        }
-        let mut mass: Vec<Option<MassProperties>> = vec![None; body_links.len()];
-        for link in &model.links {
-            let Some((b, off)) = link_body_index.get(&link.name) else {
-                continue;
-            };
-            if link.inertial.mass <= 0.0 {
-                continue;
-            }
-            let mp = mass_properties(&link.inertial, off);
-            mass[*b] = Some(match mass[*b] {
-                Some(m) => m + mp,
-                None => mp,
-            });
-        }
-        let mut handles = Vec::new();
-        for (i, name) in body_links.iter().enumerate() {
-            let world_pose = base.then_apply_to(&fk[name]);
-            let builder = if i == 0 {
-                RigidBodyBuilder::fixed()
-            } else {
-                RigidBodyBuilder::dynamic()
-                    .can_sleep(false)
-                    .additional_mass_properties(mass[i].unwrap_or_else(|| {
-                        MassProperties::new(Vector::ZERO, 1e-3, Vector::splat(1e-7))
-                    }))
-            };
-            handles.push(physics.insert_body(builder.pose(pose_of(&world_pose))));
-        }
-        let link_body: BTreeMap<String, (RigidBodyHandle, Iso)> = link_body_index
-            .iter()
-            .map(|(l, (b, off))| (l.clone(), (handles[*b], *off)))
-            .collect();
-
-        let servo = &r.servo;
-        let mut joints = Vec::new();
-        for j in &model.joints {
-            if j.kind == JointKind::Fixed || j.kind == JointKind::Other {
-                continue;
-            }
-            let (b1, off1) = link_body[&j.parent];
-            let (b2, _) = link_body[&j.child];
-            let align = x_to(j.axis);
-            let frame1 = pose_of(&off1.then_apply_to(&j.origin).then_apply_to(&align));
-            let frame2 = pose_of(&align);
-            let prismatic = j.kind == JointKind::Prismatic;
-            let (axis, mask) = if prismatic {
-                (JointAxis::LinX, JointAxesMask::LOCKED_PRISMATIC_AXES)
-            } else {
-                (JointAxis::AngX, JointAxesMask::LOCKED_REVOLUTE_AXES)
-            };
-            let gripper = j.name == *r.gripper.joint.get_ref();
-            let max_torque = if gripper {
-                r.gripper.max_torque
-            } else {
-                servo.max_torque
-            };
-            // The jaw servo is softer: it only has to close and squeeze.
-            let (k, d) = if gripper {
-                (servo.stiffness as f32 * 0.25, servo.damping as f32 * 0.25)
-            } else {
-                (servo.stiffness as f32, servo.damping as f32)
-            };
-            let q0 = home.get(j.name.as_str()).copied().unwrap_or(0.0);
-            let mut b = GenericJointBuilder::new(mask)
-                .local_frame1(frame1)
-                .local_frame2(frame2)
-                .contacts_enabled(false)
-                .motor_model(axis, MotorModel::ForceBased)
-                .motor_position(axis, q0 as f32, k, d)
-                .motor_max_force(axis, max_torque as f32);
-            if let Some((lo, hi)) = j.limits.filter(|_| j.kind != JointKind::Continuous) {
-                b = b.limits(axis, [lo as f32, hi as f32]);
-            }
-            let handle = physics
-                .insert_multibody_joint(b1, b2, b.build())
-                .ok_or_else(|| {
-                    SimError::input(
-                        &robot.path,
-                        format!(
-                            "joint {} closes a kinematic loop; reel sim needs a tree",
-                            j.name
-                        ),
-                    )
-                })?;
-            joints.push(SimJoint {
-                name: j.name.clone(),
-                handle,
-                body1: b1,
-                body2: b2,
-                frame1,
-                frame2,
-                prismatic,
-                continuous: j.kind == JointKind::Continuous,
-                limits: j.limits,
-                stiffness: k,
-                damping: d,
-                max_force: max_torque as f32,
-                last: q0,
-            });
-        }
-
-        // Contact geometry: override boxes, else convex hulls of the contact links' meshes.
-        let robot_groups =
-            InteractionGroups::new(ROBOT, OBJECTS | STATIC, InteractionTestMode::And);
-        let pad = r.gripper.friction as f32;
-        let mut collider_links: Vec<&str> = r
-            .collider
-            .iter()
-            .map(|c| c.link.get_ref().as_str())
-            .collect();
-        for c in &r.collider {
-            let (body, off) = link_body[c.link.get_ref()];
-            let local = off.then_apply_to(&Iso::translation(c.center));
-            let collider = ColliderBuilder::cuboid(
-                (c.size[0] / 2.0) as f32,
-                (c.size[1] / 2.0) as f32,
-                (c.size[2] / 2.0) as f32,
-            )
-            .position(pose_of(&local))
-            .density(0.0)
-            .friction(pad)
-            .collision_groups(robot_groups);
-            let h = physics.insert_collider(collider, Some(body));
-            albedo.insert(h, 0.8);
-        }
-        let mut link_visuals: BTreeMap<String, Vec<LinkVisual>> = BTreeMap::new();
-        for link in &model.links {
-            let mut visuals = Vec::new();
-            for v in &link.visuals {
-                let Some(mesh) = shape_mesh(&v.shape, &robot.mesh_files, cache, r.mesh_cell_m)?
-                else {
-                    continue;
-                };
-                visuals.push(LinkVisual {
-                    origin: v.origin,
-                    mesh,
-                    colour: v
-                        .rgba
-                        .map(|c| [c[0] as f64, c[1] as f64, c[2] as f64])
-                        .unwrap_or([0.85, 0.85, 0.8]),
-                });
-            }
-            let contact = r.contact_links.iter().any(|l| l.get_ref() == &link.name)
-                && !collider_links.contains(&link.name.as_str());
-            // Every link is visible to the LiDAR (a hull per mesh that touches
-            // nothing); the contact links' hulls also collide.
-            let groups = if contact {
-                robot_groups
-            } else {
-                InteractionGroups::new(ROBOT, Group::NONE, InteractionTestMode::And)
-            };
-            if let Some((body, off)) = link_body.get(&link.name).copied() {
-                for v in &visuals {
-                    let Some(hull) = cache.hull(&v.mesh) else {
-                        continue;
-                    };
-                    let hull =
-                        ColliderBuilder::new(hull).position(pose_of(&off.then_apply_to(&v.origin)));
-                    let h = physics.insert_collider(
-                        hull.density(0.0).friction(pad).collision_groups(groups),
-                        Some(body),
-                    );
-                    albedo.insert(h, luminance(v.colour));
-                }
-            }
-            if contact {
-                collider_links.push(&link.name);
-            }
-            link_visuals.insert(link.name.clone(), visuals);
-        }
+        let link_body = robot_bodies(&model, base, &home, &mut physics);
+        let joints = robot_joints(&model, r, &link_body, &home, &mut physics, &robot.path)?;
+        let link_visuals = robot_geometry(
+            &model,
+            r,
+            &link_body,
+            robot,
+            cache,
+            &mut physics,
+            &mut albedo,
+        )?;
 
         // One step before t = 0 builds the broad phase, so ray casts at t = 0 see
         // the scene (a bare collision pass before any step upsets the multibody).
         physics.step();
-        let step_ns = 1_000_000_000 / spec.scenario.physics_hz as u64;
+        let step_nanos = 1_000_000_000 / spec.scenario.physics_hz as u64;
         let moving_colliders = physics
             .colliders
             .iter()
@@ -792,20 +489,20 @@ impl World {
             static_boxes,
             albedo,
             moving_colliders,
-            time_ns: 0,
-            step_ns,
+            time_nanos: 0,
+            step_nanos,
         })
     }
 
     /// One physics step.
     pub fn step(&mut self) {
         self.physics.step();
-        self.time_ns += self.step_ns;
+        self.time_nanos += self.step_nanos;
     }
 
     /// Nanoseconds per physics step.
-    pub fn step_ns(&self) -> u64 {
-        self.step_ns
+    pub fn step_nanos(&self) -> u64 {
+        self.step_nanos
     }
 
     /// Sets joint `i`'s position target.
@@ -893,4 +590,377 @@ impl World {
     pub fn object_speed(&self, i: usize) -> f64 {
         self.physics.bodies[self.objects[i].body].linvel().length() as f64
     }
+}
+/// Luminance of a colour, as the LiDAR's albedo.
+fn luminance(c: [f64; 3]) -> f32 {
+    (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) as f32
+}
+
+/// The table (top at z = 0), the floor and the walls of a room, all fixed
+/// boxes: what the cameras draw and the LiDAR's exact slab tests.
+fn room(
+    spec: &ScenarioSpec,
+    physics: &mut PhysicsWorld,
+    albedo: &mut HashMap<ColliderHandle, f32>,
+) -> (Vec<Scenery>, Vec<StaticBox>) {
+    let t = &spec.table;
+    let floor_z = -t.height;
+    let wall_z = floor_z + ROOM_HEIGHT / 2.0;
+    // (centre, size, colour, checker, friction)
+    type BoxSpec = ([f64; 3], [f64; 3], [f64; 3], Option<([f64; 3], f64)>, f64);
+    let boxes: Vec<BoxSpec> = vec![
+        (
+            [t.center[0], t.center[1], -t.size[2] / 2.0],
+            t.size,
+            t.colour,
+            t.checker.as_ref().map(|c| (c.colour, c.tile_m)),
+            t.friction,
+        ),
+        (
+            [0.0, 0.0, floor_z - 0.05],
+            [2.0 * ROOM_HALF, 2.0 * ROOM_HALF, 0.1],
+            [0.35, 0.35, 0.37],
+            None,
+            0.8,
+        ),
+        (
+            [ROOM_HALF, 0.0, wall_z],
+            [0.1, 2.0 * ROOM_HALF, ROOM_HEIGHT],
+            [0.78, 0.76, 0.72],
+            None,
+            0.8,
+        ),
+        (
+            [-ROOM_HALF, 0.0, wall_z],
+            [0.1, 2.0 * ROOM_HALF, ROOM_HEIGHT],
+            [0.78, 0.76, 0.72],
+            None,
+            0.8,
+        ),
+        (
+            [0.0, ROOM_HALF, wall_z],
+            [2.0 * ROOM_HALF, 0.1, ROOM_HEIGHT],
+            [0.72, 0.75, 0.78],
+            None,
+            0.8,
+        ),
+        (
+            [0.0, -ROOM_HALF, wall_z],
+            [2.0 * ROOM_HALF, 0.1, ROOM_HEIGHT],
+            [0.72, 0.75, 0.78],
+            None,
+            0.8,
+        ),
+    ];
+    let mut scenery = Vec::new();
+    let mut static_boxes = Vec::new();
+    for (center, size, colour, checker, friction) in boxes {
+        static_boxes.push(StaticBox {
+            min: std::array::from_fn(|a| center[a] - size[a] / 2.0),
+            max: std::array::from_fn(|a| center[a] + size[a] / 2.0),
+            albedo: luminance(colour),
+        });
+        let (_, collider) = physics.insert(
+            RigidBodyBuilder::fixed().translation(Vector::new(
+                center[0] as f32,
+                center[1] as f32,
+                center[2] as f32,
+            )),
+            ColliderBuilder::cuboid(
+                (size[0] / 2.0) as f32,
+                (size[1] / 2.0) as f32,
+                (size[2] / 2.0) as f32,
+            )
+            .friction(friction as f32)
+            .collision_groups(InteractionGroups::new(
+                STATIC,
+                Group::ALL,
+                InteractionTestMode::And,
+            )),
+        );
+        albedo.insert(collider, luminance(colour));
+        scenery.push(Scenery {
+            mesh: Arc::new(Mesh::cuboid(size)),
+            pose: Iso::translation(center),
+            colour,
+            checker,
+        });
+    }
+
+    (scenery, static_boxes)
+}
+
+/// The scenario's objects as drawn: dynamic bodies on the table.
+fn objects(
+    spec: &ScenarioSpec,
+    draws: &[ObjectDraw],
+    physics: &mut PhysicsWorld,
+    albedo: &mut HashMap<ColliderHandle, f32>,
+) -> Vec<SimObject> {
+    let mut objects = Vec::new();
+    for (o, d) in spec.object.iter().zip(draws) {
+        let half = d.size.map(|v| (v / 2.0) as f32);
+        let (collider, mesh) = match o.shape.get_ref().as_str() {
+            "cylinder" => (
+                ColliderBuilder::cylinder(half[2], half[0]).rotation(Vector::new(
+                    std::f32::consts::FRAC_PI_2,
+                    0.0,
+                    0.0,
+                )),
+                Mesh::cylinder(d.size[0] / 2.0, d.size[2], 32),
+            ),
+            "sphere" => (
+                ColliderBuilder::ball(half[0]),
+                Mesh::sphere(d.size[0] / 2.0, 12, 24),
+            ),
+            _ => (
+                ColliderBuilder::cuboid(half[0], half[1], half[2]),
+                Mesh::cuboid(d.size),
+            ),
+        };
+        let pose = Iso::from_xyz_rpy(
+            [d.xy[0], d.xy[1], d.size[2] / 2.0 + 1e-4],
+            [0.0, 0.0, d.yaw],
+        );
+        let (body, collider) = physics.insert(
+            RigidBodyBuilder::dynamic().pose(pose_of(&pose)),
+            collider
+                .mass(d.mass as f32)
+                .friction(d.friction as f32)
+                .collision_groups(InteractionGroups::new(
+                    OBJECTS,
+                    Group::ALL,
+                    InteractionTestMode::And,
+                )),
+        );
+        albedo.insert(collider, luminance(d.colour));
+        objects.push(SimObject {
+            name: d.name.clone(),
+            body,
+            mesh: Arc::new(mesh),
+            colour: d.colour,
+            size: d.size,
+        });
+    }
+
+    objects
+}
+
+/// One rigid body per group of links joined by fixed joints, at the home
+/// pose; returns each link's body and its place on it.
+fn robot_bodies(
+    model: &RobotModel,
+    base: Iso,
+    home: &BTreeMap<&str, f64>,
+    physics: &mut PhysicsWorld,
+) -> BTreeMap<String, (RigidBodyHandle, Iso)> {
+    let fk = model.link_poses(&|j| home.get(j).copied());
+    // Which body each link lives on: links joined by fixed joints share one.
+    let mut link_body_index: BTreeMap<String, (usize, Iso)> = BTreeMap::new();
+    let mut body_links: Vec<String> = vec![model.root.clone()];
+    link_body_index.insert(model.root.clone(), (0, Iso::IDENTITY));
+    for j in &model.joints {
+        let (pb, poff) = link_body_index[&j.parent];
+        if j.kind == JointKind::Fixed {
+            link_body_index.insert(j.child.clone(), (pb, poff.then_apply_to(&j.origin)));
+        } else {
+            body_links.push(j.child.clone());
+            link_body_index.insert(j.child.clone(), (body_links.len() - 1, Iso::IDENTITY));
+        }
+    }
+    let mut mass: Vec<Option<MassProperties>> = vec![None; body_links.len()];
+    for link in &model.links {
+        let Some((b, off)) = link_body_index.get(&link.name) else {
+            continue;
+        };
+        if link.inertial.mass <= 0.0 {
+            continue;
+        }
+        let mp = mass_properties(&link.inertial, off);
+        mass[*b] = Some(match mass[*b] {
+            Some(m) => m + mp,
+            None => mp,
+        });
+    }
+    let mut handles = Vec::new();
+    for (i, name) in body_links.iter().enumerate() {
+        let world_pose = base.then_apply_to(&fk[name]);
+        let builder = if i == 0 {
+            RigidBodyBuilder::fixed()
+        } else {
+            RigidBodyBuilder::dynamic()
+                .can_sleep(false)
+                .additional_mass_properties(mass[i].unwrap_or_else(|| {
+                    MassProperties::new(Vector::ZERO, 1e-3, Vector::splat(1e-7))
+                }))
+        };
+        handles.push(physics.insert_body(builder.pose(pose_of(&world_pose))));
+    }
+    link_body_index
+        .iter()
+        .map(|(l, (b, off))| (l.clone(), (handles[*b], *off)))
+        .collect()
+}
+
+/// The robot's moving joints as multibody joints with position motors
+/// (the servos), starting at the home pose.
+fn robot_joints(
+    model: &RobotModel,
+    r: &RobotSpec,
+    link_body: &BTreeMap<String, (RigidBodyHandle, Iso)>,
+    home: &BTreeMap<&str, f64>,
+    physics: &mut PhysicsWorld,
+    urdf: &Path,
+) -> Result<Vec<SimJoint>, SimError> {
+    let servo = &r.servo;
+    let mut joints = Vec::new();
+    for j in &model.joints {
+        if j.kind == JointKind::Fixed || j.kind == JointKind::Other {
+            continue;
+        }
+        let (b1, off1) = link_body[&j.parent];
+        let (b2, _) = link_body[&j.child];
+        let align = x_to(j.axis);
+        let frame1 = pose_of(&off1.then_apply_to(&j.origin).then_apply_to(&align));
+        let frame2 = pose_of(&align);
+        let prismatic = j.kind == JointKind::Prismatic;
+        let (axis, mask) = if prismatic {
+            (JointAxis::LinX, JointAxesMask::LOCKED_PRISMATIC_AXES)
+        } else {
+            (JointAxis::AngX, JointAxesMask::LOCKED_REVOLUTE_AXES)
+        };
+        let gripper = j.name == *r.gripper.joint.get_ref();
+        let max_torque = if gripper {
+            r.gripper.max_torque
+        } else {
+            servo.max_torque
+        };
+        // The jaw servo is softer: it only has to close and squeeze.
+        let (k, d) = if gripper {
+            (servo.stiffness as f32 * 0.25, servo.damping as f32 * 0.25)
+        } else {
+            (servo.stiffness as f32, servo.damping as f32)
+        };
+        let q0 = home.get(j.name.as_str()).copied().unwrap_or(0.0);
+        let mut b = GenericJointBuilder::new(mask)
+            .local_frame1(frame1)
+            .local_frame2(frame2)
+            .contacts_enabled(false)
+            .motor_model(axis, MotorModel::ForceBased)
+            .motor_position(axis, q0 as f32, k, d)
+            .motor_max_force(axis, max_torque as f32);
+        if let Some((lo, hi)) = j.limits.filter(|_| j.kind != JointKind::Continuous) {
+            b = b.limits(axis, [lo as f32, hi as f32]);
+        }
+        let handle = physics
+            .insert_multibody_joint(b1, b2, b.build())
+            .ok_or_else(|| {
+                SimError::input(
+                    urdf,
+                    format!(
+                        "joint {} closes a kinematic loop; reel sim needs a tree",
+                        j.name
+                    ),
+                )
+            })?;
+        joints.push(SimJoint {
+            name: j.name.clone(),
+            handle,
+            body1: b1,
+            body2: b2,
+            frame1,
+            frame2,
+            prismatic,
+            continuous: j.kind == JointKind::Continuous,
+            limits: j.limits,
+            stiffness: k,
+            damping: d,
+            max_force: max_torque as f32,
+            last: q0,
+        });
+    }
+
+    Ok(joints)
+}
+
+/// Contact geometry (override boxes, else convex hulls of the contact
+/// links' meshes; every link visible to the LiDAR) and the links' meshes
+/// as the cameras draw them.
+fn robot_geometry(
+    model: &RobotModel,
+    r: &RobotSpec,
+    link_body: &BTreeMap<String, (RigidBodyHandle, Iso)>,
+    robot: &RobotSource,
+    cache: &mut MeshCache,
+    physics: &mut PhysicsWorld,
+    albedo: &mut HashMap<ColliderHandle, f32>,
+) -> Result<BTreeMap<String, Vec<LinkVisual>>, SimError> {
+    let robot_groups = InteractionGroups::new(ROBOT, OBJECTS | STATIC, InteractionTestMode::And);
+    let pad = r.gripper.friction as f32;
+    let mut collider_links: Vec<&str> = r
+        .collider
+        .iter()
+        .map(|c| c.link.get_ref().as_str())
+        .collect();
+    for c in &r.collider {
+        let (body, off) = link_body[c.link.get_ref()];
+        let local = off.then_apply_to(&Iso::translation(c.center));
+        let collider = ColliderBuilder::cuboid(
+            (c.size[0] / 2.0) as f32,
+            (c.size[1] / 2.0) as f32,
+            (c.size[2] / 2.0) as f32,
+        )
+        .position(pose_of(&local))
+        .density(0.0)
+        .friction(pad)
+        .collision_groups(robot_groups);
+        let h = physics.insert_collider(collider, Some(body));
+        albedo.insert(h, 0.8);
+    }
+    let mut link_visuals: BTreeMap<String, Vec<LinkVisual>> = BTreeMap::new();
+    for link in &model.links {
+        let mut visuals = Vec::new();
+        for v in &link.visuals {
+            let Some(mesh) = shape_mesh(&v.shape, &robot.mesh_files, cache, r.mesh_cell_m)? else {
+                continue;
+            };
+            visuals.push(LinkVisual {
+                origin: v.origin,
+                mesh,
+                colour: v
+                    .rgba
+                    .map(|c| [c[0] as f64, c[1] as f64, c[2] as f64])
+                    .unwrap_or([0.85, 0.85, 0.8]),
+            });
+        }
+        let contact = r.contact_links.iter().any(|l| l.get_ref() == &link.name)
+            && !collider_links.contains(&link.name.as_str());
+        // Every link is visible to the LiDAR (a hull per mesh that touches
+        // nothing); the contact links' hulls also collide.
+        let groups = if contact {
+            robot_groups
+        } else {
+            InteractionGroups::new(ROBOT, Group::NONE, InteractionTestMode::And)
+        };
+        if let Some((body, off)) = link_body.get(&link.name).copied() {
+            for v in &visuals {
+                let Some(hull) = cache.hull(&v.mesh) else {
+                    continue;
+                };
+                let hull =
+                    ColliderBuilder::new(hull).position(pose_of(&off.then_apply_to(&v.origin)));
+                let h = physics.insert_collider(
+                    hull.density(0.0).friction(pad).collision_groups(groups),
+                    Some(body),
+                );
+                albedo.insert(h, luminance(v.colour));
+            }
+        }
+        if contact {
+            collider_links.push(&link.name);
+        }
+        link_visuals.insert(link.name.clone(), visuals);
+    }
+
+    Ok(link_visuals)
 }

@@ -38,6 +38,41 @@ pub fn load_rig(path: &std::path::Path) -> anyhow::Result<reel_capture::rig::Loa
     })
 }
 
+/// Stores a calibration in a rig config and says where the old one went.
+pub fn store_in_rig(
+    rig: &std::path::Path,
+    update: &reel_calib::workflow::RigUpdate,
+) -> anyhow::Result<()> {
+    let (sensor, calibration) = match update {
+        reel_calib::workflow::RigUpdate::Intrinsics { camera, intrinsics } => (
+            reel_capture::rig_edit::Sensor::Camera(camera),
+            reel_capture::rig_edit::Calibration::Intrinsics(intrinsics),
+        ),
+        reel_calib::workflow::RigUpdate::Mount { sensor, mount } => (
+            match sensor {
+                reel_calib::workflow::RigSensor::Camera(name) => {
+                    reel_capture::rig_edit::Sensor::Camera(name)
+                }
+                reel_calib::workflow::RigSensor::Lidar(name) => {
+                    reel_capture::rig_edit::Sensor::Lidar(name)
+                }
+            },
+            reel_capture::rig_edit::Calibration::Mount(mount),
+        ),
+        reel_calib::workflow::RigUpdate::LatencyShiftMs { camera, ms } => (
+            reel_capture::rig_edit::Sensor::Camera(camera),
+            reel_capture::rig_edit::Calibration::LatencyShiftMs(*ms),
+        ),
+    };
+    let backup = reel_capture::rig_edit::store(rig, sensor, calibration)?;
+    eprintln!(
+        "reel: {} updated; the previous version is {}",
+        rig.display(),
+        backup.display()
+    );
+    Ok(())
+}
+
 /// What `reel record` and `reel daemon` both take.
 #[derive(Debug, clap::Args)]
 pub struct RecorderArgs {

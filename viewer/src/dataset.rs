@@ -5,15 +5,10 @@
 //! visible warning; the rest is shown.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow_array::{
-    Array, FixedSizeListArray, Float32Array, Float64Array, Int64Array, ListArray, RecordBatch,
-    StringArray,
-};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde_json::Value;
+use arrow_array::{Array, FixedSizeListArray, Float32Array, Float64Array, Int64Array, RecordBatch};
+use reel_dataset::lerobot::read::LeRobotDataset;
 
 use crate::columns::{Rows, Timeline};
 use crate::episode::{log_warning, EpisodeStats};
@@ -71,43 +66,8 @@ fn bad(path: &Path, reason: impl Into<String>) -> ViewError {
     }
 }
 
-/// Reads a parquet file; with `episode`, only the row groups whose
-/// `episode_index` statistics may hold it (LeRobot data files hold many
-/// episodes; reading all of one per episode would read it N times).
 fn read_batches(path: &Path, episode: Option<i64>) -> Result<Vec<RecordBatch>, ViewError> {
-    let file = File::open(path).map_err(|e| bad(path, format!("cannot open: {e}")))?;
-    let unreadable =
-        |e: parquet::errors::ParquetError| bad(path, format!("not a readable parquet file: {e}"));
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(unreadable)?;
-    if let Some(index) = episode {
-        let meta = builder.metadata().clone();
-        let column = meta
-            .file_metadata()
-            .schema_descr()
-            .columns()
-            .iter()
-            .position(|c| c.name() == "episode_index");
-        if let Some(column) = column {
-            let may_hold = |rg: &parquet::file::metadata::RowGroupMetaData| match rg
-                .column(column)
-                .statistics()
-            {
-                Some(parquet::file::statistics::Statistics::Int64(s)) => {
-                    s.min_opt().is_none_or(|lo| *lo <= index)
-                        && s.max_opt().is_none_or(|hi| *hi >= index)
-                }
-                _ => true,
-            };
-            let groups: Vec<usize> = (0..meta.num_row_groups())
-                .filter(|&i| may_hold(meta.row_group(i)))
-                .collect();
-            builder = builder.with_row_groups(groups);
-        }
-    }
-    let reader = builder.build().map_err(unreadable)?;
-    reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(path, format!("damaged parquet file: {e}")))
+    reel_dataset::lerobot::read::read_batches(path, episode).map_err(|e| bad(path, e.to_string()))
 }
 
 fn int_at(batch: &RecordBatch, column: &str, row: usize) -> Option<i64> {
@@ -128,155 +88,45 @@ fn float_at(batch: &RecordBatch, column: &str, row: usize) -> Option<f64> {
         .map(|a| f64::from(a.value(row)))
 }
 
-fn template(t: &str, values: &[(&str, String)]) -> String {
-    let mut out = t.to_string();
-    for (k, v) in values {
-        for spec in [format!("{{{k}:03d}}"), format!("{{{k}}}")] {
-            out = out.replace(&spec, v);
-        }
-    }
-    out
-}
-
 impl Dataset {
     /// True when `root` looks like a LeRobot dataset.
     pub fn is_dataset(root: &Path) -> bool {
-        root.join("meta/info.json").is_file()
+        LeRobotDataset::is_dataset(root)
     }
 
     /// Reads `meta/info.json` and the episode index.
     pub fn open(root: &Path) -> Result<Self, ViewError> {
-        let info_path = root.join("meta/info.json");
-        let info: Value = serde_json::from_slice(
-            &std::fs::read(&info_path).map_err(|e| bad(&info_path, format!("cannot read: {e}")))?,
-        )
-        .map_err(|e| bad(&info_path, format!("not JSON: {e}")))?;
-        let version = info["codebase_version"].as_str().unwrap_or("");
-        if !version.starts_with("v3") {
-            return Err(bad(
-                &info_path,
-                format!("codebase_version {version:?}; reel views LeRobot v3.x datasets"),
-            ));
-        }
-        let fps = info["fps"]
-            .as_f64()
-            .ok_or_else(|| bad(&info_path, "no fps"))?;
-        let data_path = info["data_path"]
-            .as_str()
-            .ok_or_else(|| bad(&info_path, "no data_path"))?;
-        let video_path = info["video_path"].as_str().unwrap_or("");
-        let mut vectors = BTreeMap::new();
-        let mut video_keys = Vec::new();
-        if let Some(features) = info["features"].as_object() {
-            for (key, f) in features {
-                let dtype = f["dtype"].as_str().unwrap_or("");
-                let shape: Vec<u64> = f["shape"]
-                    .as_array()
-                    .map(|s| s.iter().filter_map(Value::as_u64).collect())
-                    .unwrap_or_default();
-                if dtype == "video" || dtype == "image" {
-                    video_keys.push(key.clone());
-                } else if (dtype == "float32" || dtype == "float64")
-                    && shape.len() == 1
-                    && key != "timestamp"
-                {
-                    let names = f["names"]
-                        .as_array()
-                        .map(|n| {
-                            n.iter()
-                                .filter_map(|s| s.as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_else(|| (0..shape[0]).map(|i| format!("{key}[{i}]")).collect());
-                    vectors.insert(key.clone(), names);
-                }
-            }
-        }
-        let mut episode_files: Vec<PathBuf> = Vec::new();
-        let meta_eps = root.join("meta/episodes");
-        if let Ok(chunks) = std::fs::read_dir(&meta_eps) {
-            for chunk in chunks.flatten() {
-                if let Ok(files) = std::fs::read_dir(chunk.path()) {
-                    episode_files.extend(
-                        files
-                            .flatten()
-                            .map(|f| f.path())
-                            .filter(|p| p.extension().is_some_and(|e| e == "parquet")),
-                    );
-                }
-            }
-        }
-        episode_files.sort();
-        if episode_files.is_empty() {
-            return Err(bad(
-                &meta_eps,
-                "no episode index (meta/episodes/*/*.parquet)",
-            ));
-        }
-        let mut episodes = Vec::new();
-        for file in &episode_files {
-            for batch in read_batches(file, None)? {
-                for row in 0..batch.num_rows() {
-                    let index = int_at(&batch, "episode_index", row)
-                        .ok_or_else(|| bad(file, "no episode_index column"))?;
-                    let chunk = int_at(&batch, "data/chunk_index", row).unwrap_or(0);
-                    let fidx = int_at(&batch, "data/file_index", row).unwrap_or(0);
-                    let data_file = root.join(template(
-                        data_path,
-                        &[
-                            ("chunk_index", format!("{chunk:03}")),
-                            ("file_index", format!("{fidx:03}")),
-                        ],
-                    ));
-                    let mut videos = BTreeMap::new();
-                    for key in &video_keys {
-                        let c =
-                            int_at(&batch, &format!("videos/{key}/chunk_index"), row).unwrap_or(0);
-                        let f =
-                            int_at(&batch, &format!("videos/{key}/file_index"), row).unwrap_or(0);
-                        let from = float_at(&batch, &format!("videos/{key}/from_timestamp"), row)
-                            .unwrap_or(0.0);
-                        let path = root.join(template(
-                            video_path,
-                            &[
-                                ("video_key", key.clone()),
-                                ("chunk_index", format!("{c:03}")),
-                                ("file_index", format!("{f:03}")),
-                            ],
-                        ));
-                        videos.insert(key.clone(), (path, from));
-                    }
-                    let tasks = batch
-                        .column_by_name("tasks")
-                        .and_then(|c| c.as_any().downcast_ref::<ListArray>())
-                        .map(|l| {
-                            let v = l.value(row);
-                            v.as_any()
-                                .downcast_ref::<StringArray>()
-                                .map(|s| (0..s.len()).map(|i| s.value(i).to_string()).collect())
-                                .unwrap_or_default()
-                        })
-                        .unwrap_or_default();
-                    episodes.push(DatasetEpisode {
-                        index,
-                        data_file,
-                        videos,
-                        tasks,
-                    });
-                }
-            }
-        }
+        let ds = LeRobotDataset::open(root).map_err(|e| bad(root, e.to_string()))?;
+        let video_keys = ds.video_keys();
+        let mut episodes: Vec<DatasetEpisode> = ds
+            .episodes
+            .iter()
+            .map(|row| DatasetEpisode {
+                index: row.episode_index,
+                data_file: root.join(ds.data_file(row)),
+                videos: row
+                    .videos
+                    .iter()
+                    .filter(|(key, _)| video_keys.contains(key))
+                    .map(|(key, loc)| {
+                        (
+                            key.clone(),
+                            (root.join(ds.video_file(key, loc)), loc.from_timestamp),
+                        )
+                    })
+                    .collect(),
+                tasks: row.tasks.clone(),
+            })
+            .collect();
         episodes.sort_by_key(|e| e.index);
-        let subtasks = reel_dataset::lerobot::subtasks::read_table(root)
-            .map_err(|e| bad(root, e.to_string()))?;
         Ok(Self {
-            subtasks,
             root: root.to_path_buf(),
-            fps,
-            vectors,
+            fps: ds.fps(),
+            vectors: ds.vector_features().into_iter().collect(),
             video_keys,
             episodes,
-            robot_type: info["robot_type"].as_str().unwrap_or("").to_string(),
+            robot_type: ds.robot_type().to_string(),
+            subtasks: ds.subtasks,
         })
     }
 
@@ -345,27 +195,7 @@ impl Dataset {
             )?;
         }
         // Per loaded video: key, from_timestamp, entity, frames referenced.
-        let mut videos_ok: Vec<(&String, f64, rerun::EntityPath, u64)> = Vec::new();
-        for (key, (path, from)) in &ep.videos {
-            let entity = Self::camera_path(key);
-            match std::fs::metadata(path) {
-                Ok(_) => match rerun::AssetVideo::from_file_path(path) {
-                    Ok(asset) => {
-                        rec.log_static(entity.as_str(), &asset)?;
-                        videos_ok.push((key, *from, entity.as_str().into(), 0));
-                    }
-                    Err(e) => warn(&mut stats, format!("{}: cannot load the video ({e}); {key} is not shown", path.display()))?,
-                },
-                Err(_) => warn(
-                    &mut stats,
-                    format!(
-                        "{}: video file missing; {key} of episode {} is not shown (re-export or restore the file)",
-                        path.display(),
-                        ep.index
-                    ),
-                )?,
-            }
-        }
+        let mut videos_ok = video_assets(ep, rec, &mut stats)?;
         let batches = read_batches(&ep.data_file, Some(ep.index))?;
         let (mut last_subtask, mut subtasks_logged) = (None, 0u64);
         for batch in &batches {
@@ -472,4 +302,38 @@ impl Dataset {
         rec.flush_blocking()?;
         Ok(stats)
     }
+}
+
+/// Logs each video of `ep` as an asset; returns (key, from_timestamp,
+/// entity, frames referenced so far) of those that load. A missing or
+/// unreadable video is a warning.
+#[allow(clippy::type_complexity)]
+fn video_assets<'a>(
+    ep: &'a DatasetEpisode,
+    rec: &rerun::RecordingStream,
+    stats: &mut EpisodeStats,
+) -> Result<Vec<(&'a String, f64, rerun::EntityPath, u64)>, ViewError> {
+    let warn = |stats: &mut EpisodeStats, text| log_warning(rec, &mut stats.warnings, text);
+    let mut videos_ok = Vec::new();
+    for (key, (path, from)) in &ep.videos {
+        let entity = Dataset::camera_path(key);
+        match std::fs::metadata(path) {
+            Ok(_) => match rerun::AssetVideo::from_file_path(path) {
+                Ok(asset) => {
+                    rec.log_static(entity.as_str(), &asset)?;
+                    videos_ok.push((key, *from, entity.as_str().into(), 0));
+                }
+                Err(e) => warn(stats, format!("{}: cannot load the video ({e}); {key} is not shown", path.display()))?,
+            },
+            Err(_) => warn(
+                stats,
+                format!(
+                    "{}: video file missing; {key} of episode {} is not shown (re-export or restore the file)",
+                    path.display(),
+                    ep.index
+                ),
+            )?,
+        }
+    }
+    Ok(videos_ok)
 }

@@ -833,7 +833,7 @@ impl EpisodeSource {
             "annotations/summary",
             &rerun::TextDocument::new(doc.join("\n")),
         )?;
-        let at = |s: f64| a.start_ns as i64 + (s * 1e9).round() as i64;
+        let at = |s: f64| a.start_nanos as i64 + (s * 1e9).round() as i64;
         for seg in &a.segments {
             let state = if seg.confirmed { "" } else { " (to confirm)" };
             for (t, text) in [

@@ -113,13 +113,13 @@ pub fn run(options: &CameraLidarOptions) -> Result<CameraLidarReport, CalibError
         .unwrap_or(100_000_000)
         .max(1);
     let stride = stamps.len().div_ceil(3 * options.max_views.max(1)).max(1);
-    let t0 = data.frames[0].stamp_ns;
+    let t0 = data.frames[0].stamp_nanos;
     let mut candidates = Vec::new(); // (cloud stamp, frame before, frame after)
     for &s in stamps.iter().step_by(stride) {
-        let before = data.frames.iter().rposition(|f| f.stamp_ns <= s);
-        let after = data.frames.iter().position(|f| f.stamp_ns >= s + period);
+        let before = data.frames.iter().rposition(|f| f.stamp_nanos <= s);
+        let after = data.frames.iter().position(|f| f.stamp_nanos >= s + period);
         if let (Some(b), Some(a)) = (before, after) {
-            if data.frames[a].stamp_ns - data.frames[b].stamp_ns <= 3 * period {
+            if data.frames[a].stamp_nanos - data.frames[b].stamp_nanos <= 3 * period {
                 candidates.push((s, b, a));
             }
         }
@@ -129,7 +129,7 @@ pub fn run(options: &CameraLidarOptions) -> Result<CameraLidarReport, CalibError
         .flat_map(|&(_, b, a)| [b, a])
         .map(|i| {
             let f = &data.frames[i];
-            decode_jpeg(path, (f.stamp_ns - t0) as f64 * 1e-9, &f.jpeg)
+            decode_jpeg(path, (f.stamp_nanos - t0) as f64 * 1e-9, &f.jpeg)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let found = detect_all(&images, board);

@@ -119,12 +119,12 @@ pub fn run(options: &HandEyeOptions) -> Result<HandEyeReport, CalibError> {
     let (still, moving) = one_frame_per_pause(&data, STILL_WINDOW_NS, options.still_rad);
     let stride = still.len().div_ceil(options.max_views.max(1)).max(1);
     let chosen: Vec<_> = still.into_iter().step_by(stride).collect();
-    let t0 = data.frames[0].stamp_ns;
+    let t0 = data.frames[0].stamp_nanos;
     let images = chosen
         .iter()
         .map(|s| {
             let f = &data.frames[s.frame];
-            decode_jpeg(path, (f.stamp_ns - t0) as f64 * 1e-9, &f.jpeg)
+            decode_jpeg(path, (f.stamp_nanos - t0) as f64 * 1e-9, &f.jpeg)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let found = detect_all(&images, board);

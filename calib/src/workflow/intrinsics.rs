@@ -58,7 +58,7 @@ impl IntrinsicsReport {
     pub fn rig_update(&self) -> RigUpdate {
         RigUpdate::Intrinsics {
             camera: self.camera.clone(),
-            intrinsics: self.result.camera.intrinsics(),
+            intrinsics: self.result.camera.clone(),
         }
     }
 

@@ -11,7 +11,7 @@ pub mod time_offset;
 
 use std::path::Path;
 
-use reel_episode::calibration::{CameraIntrinsics, Mount};
+use reel_episode::calibration::Mount;
 
 use crate::detect::find_checkerboard;
 use crate::episode::{camera_model, CameraData};
@@ -40,7 +40,7 @@ pub enum RigUpdate {
         /// The camera.
         camera: String,
         /// Its intrinsics.
-        intrinsics: CameraIntrinsics,
+        intrinsics: CameraModel,
     },
     /// Where a sensor is mounted.
     Mount {

@@ -179,7 +179,7 @@ fn send_loop(
         let us = t / 1000.0 * (1.0 + config.drift_ppm * 1e-6) + config.clock_offset_us as f64;
         us.rem_euclid(HOUR_US) as u32
     };
-    let packet_ns = PACKET_PERIOD_US * 1000.0;
+    let packet_nanos = PACKET_PERIOD_US * 1000.0;
     // Unit ray per laser and azimuth (ROS frame), computed per firing.
     let ray = |laser: usize, az_centideg: f64| {
         let el = ELEVATION_DEG[laser].to_radians();
@@ -188,16 +188,16 @@ fn send_loop(
     };
     let mut k: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
-        let first_firing = start_nanos as f64 + k as f64 * packet_ns;
+        let first_firing = start_nanos as f64 + k as f64 * packet_nanos;
         // A packet leaves after its last firing.
-        let due = (first_firing + packet_ns) as u64;
+        let due = (first_firing + packet_nanos) as u64;
         let now = host_now_nanos();
         if due > now {
             std::thread::sleep(Duration::from_nanos(due - now));
         } else if now - due > 100_000_000 {
             // Far behind (the machine stalled): skip to now, as a sensor
             // whose packets were lost would.
-            let behind = ((now - due) as f64 / packet_ns) as u64;
+            let behind = ((now - due) as f64 / packet_nanos) as u64;
             stats.skipped.fetch_add(behind, Ordering::Relaxed);
             k += behind;
             continue;

@@ -172,7 +172,7 @@ fn poll(
     device: &str,
 ) -> Result<(), BusError> {
     let status = sink.status().clone();
-    let period_ns = period.as_nanos() as u64;
+    let period_nanos = period.as_nanos() as u64;
     let mut next = host_now_nanos();
     let mut failures = 0u32;
     let lost_after = lost_after_failures(arm.rate_hz);
@@ -187,11 +187,11 @@ fn poll(
         let now = host_now_nanos();
         if next > now {
             std::thread::sleep(Duration::from_nanos(next - now));
-        } else if now - next > 5 * period_ns {
+        } else if now - next > 5 * period_nanos {
             // Far behind (the machine stalled): restart the schedule.
             next = now;
         }
-        next += period_ns;
+        next += period_nanos;
         let read = match bus.read_state(ids) {
             Ok(r) => r,
             Err(e) if e.is_link_lost() => break Err(e),

@@ -36,8 +36,8 @@ pub struct CameraTopics {
 /// Offset from CLOCK_MONOTONIC to the host clock, for V4L2 buffer stamps.
 fn monotonic_to_host_offset() -> i128 {
     let mono = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    let mono_ns = i128::from(mono.tv_sec) * 1_000_000_000 + i128::from(mono.tv_nsec);
-    i128::from(host_now_nanos()) - mono_ns
+    let mono_nanos = i128::from(mono.tv_sec) * 1_000_000_000 + i128::from(mono.tv_nsec);
+    i128::from(host_now_nanos()) - mono_nanos
 }
 
 /// How one session with a source stamps its frames.

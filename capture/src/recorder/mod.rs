@@ -18,13 +18,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
+use reel_episode::robot::RobotModel;
+use reel_episode::ros2::geometry_msgs::TransformStamped;
 use reel_episode::time::host_now_nanos;
 use reel_episode::topics;
 use reel_episode::{EpisodeMeta, EpisodeWriterOptions, Outcome};
 
 use crate::drivers::camera::frame_id;
 use crate::error::RecorderError;
-use crate::rig::{CameraFormat, LoadedRig, Role};
+use crate::rig::{CameraFormat, LoadedRig, Rig, Role};
 use arm::{ArmTopics, FollowLeader, LeaderShare};
 use camera::CameraTopics;
 use lidar::LidarTopics;
@@ -156,6 +158,18 @@ struct Plan {
 }
 
 impl Plan {
+    /// The topics every episode has: events and the robot description.
+    fn new() -> Self {
+        let mut plan = Self {
+            topics: Vec::new(),
+            events: 0,
+            description: 0,
+        };
+        plan.events = plan.add(topics::EVENTS.to_string(), TopicKind::Text);
+        plan.description = plan.add(topics::ROBOT_DESCRIPTION.to_string(), TopicKind::Text);
+        plan
+    }
+
     fn add(&mut self, name: String, kind: TopicKind) -> usize {
         self.topics.push(TopicSpec { name, kind });
         self.topics.len() - 1
@@ -175,161 +189,33 @@ impl Recorder {
             .iter()
             .filter(|a| a.role == Role::Follower)
             .count();
-        // The URDF, read once: attached to every episode, and (parsed) the
-        // kinematics of the followers' links on /tf.
-        let mut links_model = None;
-        let urdf = match rig.urdf_path() {
-            Some(path) => {
-                let urdf_error = |reason: String| RecorderError::Urdf {
-                    path: path.clone(),
-                    reason,
-                };
-                let text = std::fs::read_to_string(&path).map_err(|e| urdf_error(e.to_string()))?;
-                if followers > 0 {
-                    links_model = Some(Arc::new(
-                        reel_episode::robot::RobotModel::parse(&text)
-                            .map_err(|e| urdf_error(e.to_string()))?,
-                    ));
-                }
-                let name = path
-                    .file_name()
-                    .map_or("robot.urdf".into(), |n| n.to_string_lossy().into_owned());
-                Some((name, text))
-            }
-            None => None,
+        let (urdf, links_model) = load_urdf(&rig, followers > 0)?;
+        let (data_tx, data_rx) = crossbeam_channel::bounded(options.queue_capacity);
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        let mut spawner = Spawner {
+            plan: Plan::new(),
+            data_tx,
+            stop: Arc::new(AtomicBool::new(false)),
+            devices: Vec::new(),
+            threads: Vec::new(),
         };
-        let mut plan = Plan {
-            topics: Vec::new(),
-            events: 0,
-            description: 0,
-        };
-        plan.events = plan.add(topics::EVENTS.to_string(), TopicKind::Text);
-        plan.description = plan.add(topics::ROBOT_DESCRIPTION.to_string(), TopicKind::Text);
         // The followers' links on /tf. One follower keeps the URDF's frame
         // names (camera mounts name them); several get `<arm>/` prefixes,
         // as robot_state_publisher's frame_prefix.
-        let tf_topic = links_model
-            .as_ref()
-            .map(|_| plan.add(topics::TF.to_string(), TopicKind::Tf));
-        let mut link_statics = Vec::new();
-        let (data_tx, data_rx) = crossbeam_channel::bounded(options.queue_capacity);
-        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut devices = Vec::new();
-        let mut threads = Vec::new();
-        let r = &rig.rig;
-
-        let leaders: BTreeMap<String, Arc<LeaderShare>> = r
-            .arms
-            .iter()
-            .filter(|a| a.role == Role::Leader)
-            .map(|a| (a.name.clone(), Arc::new(LeaderShare::default())))
-            .collect();
-        for a in &r.arms {
-            let topic = match a.role {
-                Role::Leader => topics::joint_commands(&a.name),
-                Role::Follower => topics::joint_states(&a.name),
-            };
-            let links = match (&links_model, tf_topic) {
-                (Some(model), Some(topic)) if a.role == Role::Follower => Some(arm::Links {
-                    topic,
-                    model: model.clone(),
-                    prefix: if followers > 1 {
-                        format!("{}/", a.name)
-                    } else {
-                        String::new()
-                    },
-                }),
-                _ => None,
-            };
-            if let Some(l) = &links {
-                link_statics.extend(l.model.fixed_transforms(0, &l.prefix));
-            }
-            let arm_topics = ArmTopics {
-                joints: plan.add(topic, TopicKind::Joints),
-                events: plan.events,
-                links,
-            };
-            let status = DeviceStatus::new(format!("arm {}", a.name));
-            let sink = Sink::new(data_tx.clone(), status.clone());
-            let publish_to = leaders.get(&a.name).cloned();
-            let follow = r
-                .teleop
-                .iter()
-                .find(|t| t.follower == a.name)
-                .and_then(|t| {
-                    leaders.get(&t.leader).map(|l| FollowLeader {
-                        leader: l.clone(),
-                        max_step_rad: t.max_step_rad,
-                        stale_after: Duration::from_millis(100),
-                    })
-                });
-            let (arm, stop) = (a.clone(), stop.clone());
-            threads.push(spawn(format!("arm {}", a.name), move || {
-                arm::run(
-                    &arm,
-                    &arm_topics,
-                    &sink,
-                    &stop,
-                    publish_to.as_deref(),
-                    follow.as_ref(),
-                );
-            })?);
-            devices.push(Device {
-                status,
-                expected_hz: a.rate_hz,
-                rate_millihz: Arc::default(),
-            });
-        }
-        for c in &r.cameras {
-            let (name, kind) = match c.format {
-                CameraFormat::Jpeg => (topics::camera_image(&c.name), TopicKind::Image),
-                CameraFormat::H264 => (topics::camera_video(&c.name), TopicKind::Video),
-            };
-            let cam_topics = CameraTopics {
-                frames: plan.add(name, kind),
-                events: plan.events,
-            };
-            let status = DeviceStatus::new(format!("camera {}", c.name));
-            let sink = Sink::new(data_tx.clone(), status.clone());
-            let (cam, stop) = (c.clone(), stop.clone());
-            threads.push(spawn(format!("camera {}", c.name), move || {
-                camera::run(&cam, &cam_topics, &sink, &stop);
-            })?);
-            devices.push(Device {
-                status,
-                expected_hz: f64::from(c.fps),
-                rate_millihz: Arc::default(),
-            });
-        }
-        for l in &r.lidars {
-            let lidar_topics = LidarTopics {
-                points: plan.add(topics::lidar_points(&l.name), TopicKind::Cloud),
-                packets: l
-                    .store_packets
-                    .then(|| plan.add(topics::lidar_packets(&l.name), TopicKind::Packets)),
-                events: plan.events,
-            };
-            let status = DeviceStatus::new(format!("lidar {}", l.name));
-            let sink = Sink::new(data_tx.clone(), status.clone());
-            let address = l.address.parse().map_err(|_| RecorderError::Device {
-                device: format!("lidar {}", l.name),
-                reason: format!("bad address {}; expected HOST:PORT", l.address),
-            })?;
-            let (name, stop) = (l.name.clone(), stop.clone());
-            let frame = l.frame_id();
-            let status_for_error = status.clone();
-            threads.push(spawn(format!("lidar {}", l.name), move || {
-                if let Err(e) = lidar::run(&name, address, &frame, &lidar_topics, &sink, &stop) {
-                    status_for_error.error(e.to_string());
-                }
-            })?);
-            devices.push(Device {
-                status,
-                expected_hz: f64::from(l.rpm) / 60.0,
-                rate_millihz: Arc::default(),
-            });
-        }
+        let links = links_model.map(|model| {
+            let topic = spawner.plan.add(topics::TF.to_string(), TopicKind::Tf);
+            (model, topic)
+        });
+        let link_statics = spawner.arms(&rig.rig, links.as_ref(), followers)?;
+        spawner.cameras(&rig.rig)?;
+        spawner.lidars(&rig.rig)?;
+        let Spawner {
+            plan,
+            data_tx,
+            stop,
+            devices,
+            threads,
+        } = spawner;
 
         let state = Arc::new(Mutex::new(WriterState::default()));
         let config = WriterConfig {
@@ -429,7 +315,7 @@ impl Recorder {
                 .iter()
                 .filter_map(|c| {
                     let k = c.intrinsics.as_ref()?;
-                    let info = k.camera_info(c.width, c.height, 0, &frame_id(&c.name));
+                    let info = k.camera_info(0, &frame_id(&c.name));
                     Some((topics::camera_info(&c.name), info))
                 })
                 .collect(),
@@ -569,6 +455,179 @@ impl Recorder {
 impl Drop for Recorder {
     fn drop(&mut self) {
         self.stop_all();
+    }
+}
+
+/// The rig's URDF, read once: attached to every episode as (file name,
+/// text), and parsed when followers put their links on /tf.
+#[allow(clippy::type_complexity)]
+fn load_urdf(
+    rig: &LoadedRig,
+    parse: bool,
+) -> Result<(Option<(String, String)>, Option<Arc<RobotModel>>), RecorderError> {
+    let Some(path) = rig.urdf_path() else {
+        return Ok((None, None));
+    };
+    let urdf_error = |reason: String| RecorderError::Urdf {
+        path: path.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| urdf_error(e.to_string()))?;
+    let model = if parse {
+        Some(Arc::new(
+            RobotModel::parse(&text).map_err(|e| urdf_error(e.to_string()))?,
+        ))
+    } else {
+        None
+    };
+    let name = path
+        .file_name()
+        .map_or("robot.urdf".into(), |n| n.to_string_lossy().into_owned());
+    Ok((Some((name, text)), model))
+}
+
+/// Starts one session thread per device, each with its topics in the plan.
+struct Spawner {
+    plan: Plan,
+    data_tx: Sender<sink::Envelope>,
+    stop: Arc<AtomicBool>,
+    devices: Vec<Device>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Spawner {
+    /// A device's status and its sink into the writer queue.
+    fn device(&mut self, name: String, expected_hz: f64) -> (Arc<DeviceStatus>, Sink) {
+        let status = DeviceStatus::new(name);
+        self.devices.push(Device {
+            status: status.clone(),
+            expected_hz,
+            rate_millihz: Arc::default(),
+        });
+        let sink = Sink::new(self.data_tx.clone(), status.clone());
+        (status, sink)
+    }
+
+    /// Every arm: leaders publish their positions, followers follow their
+    /// teleop leader; followers put their links on `/tf`. Returns the URDF's
+    /// fixed joints for `/tf_static`.
+    fn arms(
+        &mut self,
+        r: &Rig,
+        links: Option<&(Arc<RobotModel>, usize)>,
+        followers: usize,
+    ) -> Result<Vec<TransformStamped>, RecorderError> {
+        let leaders: BTreeMap<String, Arc<LeaderShare>> = r
+            .arms
+            .iter()
+            .filter(|a| a.role == Role::Leader)
+            .map(|a| (a.name.clone(), Arc::new(LeaderShare::default())))
+            .collect();
+        let mut link_statics = Vec::new();
+        for a in &r.arms {
+            let topic = match a.role {
+                Role::Leader => topics::joint_commands(&a.name),
+                Role::Follower => topics::joint_states(&a.name),
+            };
+            let arm_links = links
+                .filter(|_| a.role == Role::Follower)
+                .map(|(model, topic)| arm::Links {
+                    topic: *topic,
+                    model: model.clone(),
+                    prefix: if followers > 1 {
+                        format!("{}/", a.name)
+                    } else {
+                        String::new()
+                    },
+                });
+            if let Some(l) = &arm_links {
+                link_statics.extend(l.model.fixed_transforms(0, &l.prefix));
+            }
+            let arm_topics = ArmTopics {
+                joints: self.plan.add(topic, TopicKind::Joints),
+                events: self.plan.events,
+                links: arm_links,
+            };
+            let (_, sink) = self.device(format!("arm {}", a.name), a.rate_hz);
+            let publish_to = leaders.get(&a.name).cloned();
+            let follow = r
+                .teleop
+                .iter()
+                .find(|t| t.follower == a.name)
+                .and_then(|t| {
+                    leaders.get(&t.leader).map(|l| FollowLeader {
+                        leader: l.clone(),
+                        max_step_rad: t.max_step_rad,
+                        stale_after: Duration::from_millis(100),
+                    })
+                });
+            let (arm, stop) = (a.clone(), self.stop.clone());
+            self.threads.push(spawn(format!("arm {}", a.name), move || {
+                arm::run(
+                    &arm,
+                    &arm_topics,
+                    &sink,
+                    &stop,
+                    publish_to.as_deref(),
+                    follow.as_ref(),
+                );
+            })?);
+        }
+        Ok(link_statics)
+    }
+
+    /// Every camera, stored as JPEG or H.264.
+    fn cameras(&mut self, r: &Rig) -> Result<(), RecorderError> {
+        for c in &r.cameras {
+            let (name, kind) = match c.format {
+                CameraFormat::Jpeg => (topics::camera_image(&c.name), TopicKind::Image),
+                CameraFormat::H264 => (topics::camera_video(&c.name), TopicKind::Video),
+            };
+            let cam_topics = CameraTopics {
+                frames: self.plan.add(name, kind),
+                events: self.plan.events,
+            };
+            let (_, sink) = self.device(format!("camera {}", c.name), f64::from(c.fps));
+            let (cam, stop) = (c.clone(), self.stop.clone());
+            self.threads
+                .push(spawn(format!("camera {}", c.name), move || {
+                    camera::run(&cam, &cam_topics, &sink, &stop);
+                })?);
+        }
+        Ok(())
+    }
+
+    /// Every LiDAR, with its raw packets when the rig stores them.
+    fn lidars(&mut self, r: &Rig) -> Result<(), RecorderError> {
+        for l in &r.lidars {
+            let points = self
+                .plan
+                .add(topics::lidar_points(&l.name), TopicKind::Cloud);
+            let packets = l.store_packets.then(|| {
+                self.plan
+                    .add(topics::lidar_packets(&l.name), TopicKind::Packets)
+            });
+            let lidar_topics = LidarTopics {
+                points,
+                packets,
+                events: self.plan.events,
+            };
+            let address = l.address.parse().map_err(|_| RecorderError::Device {
+                device: format!("lidar {}", l.name),
+                reason: format!("bad address {}; expected HOST:PORT", l.address),
+            })?;
+            let (status, sink) = self.device(format!("lidar {}", l.name), f64::from(l.rpm) / 60.0);
+            let (name, stop) = (l.name.clone(), self.stop.clone());
+            let frame = l.frame_id();
+            self.threads
+                .push(spawn(format!("lidar {}", l.name), move || {
+                    if let Err(e) = lidar::run(&name, address, &frame, &lidar_topics, &sink, &stop)
+                    {
+                        status.error(e.to_string());
+                    }
+                })?);
+        }
+        Ok(())
     }
 }
 

@@ -2,11 +2,11 @@
 //! images take the nearest frame, joints are interpolated linearly, each
 //! within a tolerance. What falls outside is reported, never filled.
 
-/// A frame grid: frame k is at `start_ns + k/fps`.
+/// A frame grid: frame k is at `start_nanos + k/fps`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grid {
     /// Time of frame 0 (host clock, ns).
-    pub start_ns: i64,
+    pub start_nanos: i64,
     /// Frames per second.
     pub fps: u32,
     /// Number of frames.
@@ -14,15 +14,15 @@ pub struct Grid {
 }
 
 impl Grid {
-    /// The grid from `start_ns` to `end_ns` (both included when on the grid).
-    pub fn spanning(start_ns: i64, end_ns: i64, fps: u32) -> Self {
-        let frames = if end_ns < start_ns {
+    /// The grid from `start_nanos` to `end_nanos` (both included when on the grid).
+    pub fn spanning(start_nanos: i64, end_nanos: i64, fps: u32) -> Self {
+        let frames = if end_nanos < start_nanos {
             0
         } else {
-            ((end_ns - start_ns) as i128 * i128::from(fps) / 1_000_000_000) as usize + 1
+            ((end_nanos - start_nanos) as i128 * i128::from(fps) / 1_000_000_000) as usize + 1
         };
         Self {
-            start_ns,
+            start_nanos,
             fps,
             frames,
         }
@@ -30,30 +30,30 @@ impl Grid {
 
     /// Time of frame `k` (ns).
     pub fn time(&self, k: usize) -> i64 {
-        self.start_ns + (k as i128 * 1_000_000_000 / i128::from(self.fps)) as i64
+        self.start_nanos + (k as i128 * 1_000_000_000 / i128::from(self.fps)) as i64
     }
 }
 
 /// Index of the sample in `stamps` (sorted) nearest to `t`, if it is
-/// within `tolerance_ns`. Ties go to the earlier sample.
-pub fn nearest(stamps: &[i64], t: i64, tolerance_ns: i64) -> Option<usize> {
+/// within `tolerance_nanos`. Ties go to the earlier sample.
+pub fn nearest(stamps: &[i64], t: i64, tolerance_nanos: i64) -> Option<usize> {
     let i = stamps.partition_point(|&s| s < t);
     let candidates = [i.checked_sub(1), (i < stamps.len()).then_some(i)];
     candidates
         .into_iter()
         .flatten()
         .min_by_key(|&j| (stamps[j] - t).abs())
-        .filter(|&j| (stamps[j] - t).abs() <= tolerance_ns)
+        .filter(|&j| (stamps[j] - t).abs() <= tolerance_nanos)
 }
 
 /// Linear interpolation of `values` (rows at `stamps`, sorted) at `t`.
 /// Valid only when `t` lies between two samples that are each within
-/// `tolerance_ns` of it (or on a sample exactly).
+/// `tolerance_nanos` of it (or on a sample exactly).
 pub fn interpolate(
     stamps: &[i64],
     values: &[Vec<f64>],
     t: i64,
-    tolerance_ns: i64,
+    tolerance_nanos: i64,
 ) -> Option<Vec<f64>> {
     let i = stamps.partition_point(|&s| s < t);
     if i < stamps.len() && stamps[i] == t {
@@ -63,7 +63,7 @@ pub fn interpolate(
         return None;
     }
     let (t0, t1) = (stamps[i - 1], stamps[i]);
-    if t - t0 > tolerance_ns || t1 - t > tolerance_ns {
+    if t - t0 > tolerance_nanos || t1 - t > tolerance_nanos {
         return None;
     }
     let w = (t - t0) as f64 / (t1 - t0) as f64;

@@ -85,7 +85,8 @@ fn yaml_str(s: &str) -> String {
 }
 
 impl Card {
-    /// The card as Markdown.
+    /// The card as Markdown. Long: the card's sections in the order a
+    /// reader sees them, one after another.
     pub fn render(&self) -> String {
         let frames: u64 = self.episodes.iter().map(|e| e.frames).sum();
         let mut s = String::new();

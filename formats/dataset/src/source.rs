@@ -64,7 +64,7 @@ pub struct SourceEpisode {
     pub annotations: Option<reel_episode::annotations::Annotations>,
 }
 
-fn stamp_ns(t: reel_episode::ros2::builtin_interfaces::Time) -> i64 {
+fn stamp_nanos(t: reel_episode::ros2::builtin_interfaces::Time) -> i64 {
     t.to_nanos() as i64
 }
 
@@ -116,19 +116,19 @@ impl SourceEpisode {
                     if series.names.is_empty() {
                         series.names = js.name.clone();
                     }
-                    series.stamps.push(stamp_ns(js.header.stamp));
+                    series.stamps.push(stamp_nanos(js.header.stamp));
                     series.position.push(js.position);
                     series.velocity.push(js.velocity);
                     series.effort.push(js.effort);
                 }
                 "sensor_msgs/msg/CompressedImage" => {
                     let img: CompressedImage = reader.decode(&message, index as u64)?;
-                    let t = stamp_ns(img.header.stamp);
+                    let t = stamp_nanos(img.header.stamp);
                     push_frame(&mut cameras, path, topic, StoredCodec::Jpeg, t, &img.data)?;
                 }
                 "foxglove_msgs/msg/CompressedVideo" => {
                     let v: CompressedVideo = reader.decode(&message, index as u64)?;
-                    let t = stamp_ns(v.timestamp);
+                    let t = stamp_nanos(v.timestamp);
                     push_frame(&mut cameras, path, topic, StoredCodec::H264, t, &v.data)?;
                 }
                 _ => {}

@@ -116,8 +116,9 @@ pub struct Annotations {
     /// The episode's `reel.episode` id.
     pub episode_id: String,
     /// The episode's first sensor stamp (ns, host clock): segment times
-    /// count from it ([`prelabel::first_sample_ns`]).
-    pub start_ns: u64,
+    /// count from it ([`prelabel::first_sample_nanos`]).
+    #[serde(rename = "start_ns")]
+    pub start_nanos: u64,
     /// The language instruction (exported as the episode's task); the
     /// recorded task text when unset.
     pub instruction: Option<String>,
@@ -128,12 +129,12 @@ pub struct Annotations {
 }
 
 impl Annotations {
-    /// Empty annotations of `episode_id`, times from `start_ns`.
-    pub fn new(episode_id: &str, start_ns: u64) -> Self {
+    /// Empty annotations of `episode_id`, times from `start_nanos`.
+    pub fn new(episode_id: &str, start_nanos: u64) -> Self {
         Self {
             format: FORMAT.into(),
             episode_id: episode_id.into(),
-            start_ns,
+            start_nanos,
             instruction: None,
             success: None,
             segments: Vec::new(),

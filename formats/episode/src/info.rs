@@ -96,6 +96,8 @@ struct TopicAcc {
 /// Reads the whole file once (linearly, validating every chunk CRC) and
 /// summarizes it. Damage is reported in `problems`, not as an error, so a
 /// crashed recording can still be inspected; only unreadable files fail.
+/// Long: one pass over the scanner's events, each record kind handled
+/// where it is met.
 pub fn info(path: impl AsRef<Path>) -> Result<EpisodeInfo> {
     let reader = EpisodeReader::open(path.as_ref())?;
     let size_bytes = reader.bytes().len() as u64;

@@ -1,5 +1,7 @@
-//! A small transform buffer for `/tf` and `/tf_static` (what LAS merging
-//! needs: a point's frame to a fixed frame at a time).
+//! The transform buffer of `/tf` and `/tf_static`, as tf2 keeps one: a
+//! frame to another (or to its tree's root) at a time, moving transforms
+//! interpolated between their samples. LAS merging, the projected motion
+//! of calibration, and any reader of an episode's frames share it.
 
 use std::collections::BTreeMap;
 
@@ -42,7 +44,10 @@ impl TfBuffer {
             return samples.last().map(|s| (parent.as_str(), s.1));
         }
         let i = samples.partition_point(|s| s.0 < t);
-        let iso = if i == 0 {
+        let iso = if samples.get(i).is_some_and(|s| s.0 == t) {
+            // A sample at exactly `t`: as it was recorded.
+            samples[i].1
+        } else if i == 0 {
             samples[0].1
         } else if i == samples.len() {
             samples[i - 1].1
@@ -53,8 +58,23 @@ impl TfBuffer {
         Some((parent.as_str(), iso))
     }
 
-    /// root ← frame, and the root's name.
-    fn to_root(&self, frame: &str, t: i64) -> (String, Iso) {
+    /// The parent of `child`, if a transform names one.
+    pub fn parent_of(&self, child: &str) -> Option<&str> {
+        self.edges.get(child).map(|(parent, _, _)| parent.as_str())
+    }
+
+    /// The child frames of `/tf` (not `/tf_static`) transforms, sorted.
+    pub fn moving_frames(&self) -> Vec<&str> {
+        self.edges
+            .iter()
+            .filter(|(_, (_, _, is_static))| !is_static)
+            .map(|(child, _)| child.as_str())
+            .collect()
+    }
+
+    /// root ← frame at `t`, and the root's name (the frame with no parent
+    /// up the chain).
+    pub fn to_root(&self, frame: &str, t: i64) -> (String, Iso) {
         let mut iso = Iso::IDENTITY;
         let mut cur = frame.to_string();
         for _ in 0..64 {

@@ -54,7 +54,7 @@ pub fn annotate(episode: &Path, edit: &Edit) -> Result<Annotations, AnnotationEr
         })?;
     let mut a = match read(episode, &id)? {
         Some(a) => a,
-        None => Annotations::new(&id, prelabel::first_sample_ns(&reader)?),
+        None => Annotations::new(&id, prelabel::first_sample_nanos(&reader)?),
     };
     drop(reader);
     if edit.is_empty() {
@@ -67,7 +67,7 @@ pub fn annotate(episode: &Path, edit: &Edit) -> Result<Annotations, AnnotationEr
         a.success = Some(s);
     }
     if edit.auto {
-        a.replace_auto(prelabel::prelabel(episode, a.start_ns)?);
+        a.replace_auto(prelabel::prelabel(episode, a.start_nanos)?);
     }
     a.segments.retain(|s| !edit.remove.contains(&s.label));
     a.segments.extend(edit.add.iter().cloned());

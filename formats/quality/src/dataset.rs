@@ -17,7 +17,8 @@ use serde_json::Value;
 
 use super::rules::CheckResult;
 use super::{Dimension, Thresholds};
-use reel_dataset::lerobot::curate::{read_batches, Dataset};
+use reel_dataset::lerobot::curate::Dataset;
+use reel_dataset::lerobot::read::read_batches;
 
 /// How far a timestamp may sit from frame_index / fps (LeRobot's own
 /// decoding tolerance).
@@ -77,6 +78,14 @@ struct EpisodeRows {
     state_hash: Option<sha2::Sha256>,
 }
 
+/// What the data files hold, per episode, and the findings made on the way.
+struct DataRows {
+    per_episode: BTreeMap<i64, EpisodeRows>,
+    indices: Finding,
+    finite: Finding,
+    subtasks: Finding,
+}
+
 /// The data-level checks of the LeRobot dataset at `root`.
 pub fn lerobot_checks(root: &Path, thresholds: &Thresholds) -> Vec<CheckResult> {
     let ds = match Dataset::read(root) {
@@ -93,12 +102,29 @@ pub fn lerobot_checks(root: &Path, thresholds: &Thresholds) -> Vec<CheckResult> 
             }]
         }
     };
-    let fps = ds.info["fps"].as_f64().unwrap_or(0.0);
-    let features = ds.info["features"].as_object().cloned().unwrap_or_default();
-    let total_frames = ds.info["total_frames"].as_u64().unwrap_or(0);
-    let mut out = Vec::new();
+    let data = data_rows(root, &ds);
+    let (rows_check, grid, videos) = episode_checks(root, &ds, &data.per_episode);
+    let checks = [
+        rows_check,
+        videos,
+        alignment_check(&ds, thresholds),
+        data.indices,
+        grid,
+        stats_check(root, &ds),
+        splits_check(&ds),
+        data.finite,
+        data.subtasks,
+        duplicate_check(data.per_episode),
+    ];
+    checks.into_iter().map(Finding::result).collect()
+}
 
-    // Rows of every data file, in path order.
+/// Every data file's rows, in path order (the order LeRobot reads them
+/// in): indices contiguous, values finite, subtasks in the label table.
+fn data_rows(root: &Path, ds: &Dataset) -> DataRows {
+    let fps = ds.info["fps"].as_f64().unwrap_or(0.0);
+    let total_frames = ds.info["total_frames"].as_u64().unwrap_or(0);
+    let has_subtasks = ds.info["features"].get("subtask_index").is_some();
     let mut indices = Finding::new(Dimension::Consistency, "indices", "data", String::new());
     let mut finite = Finding::new(Dimension::Accuracy, "finite", "data", String::new());
     let mut subtasks = Finding::new(Dimension::Accuracy, "subtasks", "data", String::new());
@@ -116,7 +142,7 @@ pub fn lerobot_checks(root: &Path, thresholds: &Thresholds) -> Vec<CheckResult> 
         .collect();
     let mut non_finite: BTreeMap<String, u64> = BTreeMap::new();
     for rel in &data_files {
-        let batches = match read_batches(&root.join(rel)) {
+        let batches = match read_batches(&root.join(rel), None) {
             Ok(b) => b,
             Err(e) => {
                 indices.problems.push(e.to_string());
@@ -155,7 +181,29 @@ pub fn lerobot_checks(root: &Path, thresholds: &Thresholds) -> Vec<CheckResult> 
     );
     finite.ok_message = "every float value is finite".into();
 
-    // Episodes: rows present, in order, on the frame grid; video spans.
+    subtasks.ok_message = if has_subtasks {
+        format!(
+            "every subtask_index is -1 or a row of meta/subtasks.parquet ({subtask_labels} labels)"
+        )
+    } else {
+        "no subtask feature".into()
+    };
+    DataRows {
+        per_episode,
+        indices,
+        finite,
+        subtasks,
+    }
+}
+
+/// Each episode's rows present and in order, on the frame grid, and its
+/// video spans as long as the episode and inside their files.
+fn episode_checks(
+    root: &Path,
+    ds: &Dataset,
+    per_episode: &BTreeMap<i64, EpisodeRows>,
+) -> (Finding, Finding, Finding) {
+    let fps = ds.info["fps"].as_f64().unwrap_or(0.0);
     let mut rows_check = Finding::new(
         Dimension::Completeness,
         "episode-rows",
@@ -228,7 +276,13 @@ pub fn lerobot_checks(root: &Path, thresholds: &Thresholds) -> Vec<CheckResult> 
         video_frames.len()
     );
 
-    // Stats cover every feature and frame.
+    (rows_check, grid, videos)
+}
+
+/// `meta/stats.json` covers every feature, and every vector every frame.
+fn stats_check(root: &Path, ds: &Dataset) -> Finding {
+    let features = ds.info["features"].as_object().cloned().unwrap_or_default();
+    let total_frames = ds.info["total_frames"].as_u64().unwrap_or(0);
     let mut stats = Finding::new(
         Dimension::Consistency,
         "stats",
@@ -258,7 +312,11 @@ pub fn lerobot_checks(root: &Path, thresholds: &Thresholds) -> Vec<CheckResult> 
         }
     }
 
-    // Splits cover every episode once.
+    stats
+}
+
+/// The splits of `info.json` cover every episode once.
+fn splits_check(ds: &Dataset) -> Finding {
     let mut splits = Finding::new(
         Dimension::Consistency,
         "splits",
@@ -299,7 +357,11 @@ pub fn lerobot_checks(root: &Path, thresholds: &Thresholds) -> Vec<CheckResult> 
         format!("{} cover every episode once", named.join(", "))
     };
 
-    // Alignment losses, from the manifest.
+    splits
+}
+
+/// What alignment left out of each episode, from the manifest.
+fn alignment_check(ds: &Dataset, thresholds: &Thresholds) -> Finding {
     let mut aligned = Finding::new(
         Dimension::Completeness,
         "alignment",
@@ -326,7 +388,11 @@ pub fn lerobot_checks(root: &Path, thresholds: &Thresholds) -> Vec<CheckResult> 
     }
     aligned.ok_message = format!("alignment left out {lost} grid frame(s) in all");
 
-    // Episodes with the same trajectory.
+    aligned
+}
+
+/// No two episodes with the same `observation.state` trajectory.
+fn duplicate_check(per_episode: BTreeMap<i64, EpisodeRows>) -> Finding {
     let mut unique = Finding::new(
         Dimension::Uniqueness,
         "duplicate-episodes",
@@ -348,19 +414,7 @@ pub fn lerobot_checks(root: &Path, thresholds: &Thresholds) -> Vec<CheckResult> 
         }
     }
 
-    subtasks.ok_message = if features.contains_key("subtask_index") {
-        format!(
-            "every subtask_index is -1 or a row of meta/subtasks.parquet ({subtask_labels} labels)"
-        )
-    } else {
-        "no subtask feature".into()
-    };
-    for f in [
-        rows_check, videos, aligned, indices, grid, stats, splits, finite, subtasks, unique,
-    ] {
-        out.push(f.result());
-    }
-    out
+    unique
 }
 
 /// Frames in an MP4's video stream, from its header.

@@ -41,7 +41,7 @@ pub struct CameraFrames {
 /// Feeds one camera's frames in stamp order.
 pub struct CameraSampler {
     codec: StoredCodec,
-    interval_ns: u64,
+    interval_nanos: u64,
     sparse: bool,
     next_sample: Option<u64>,
     decoder: Option<StreamDecoder>,
@@ -62,12 +62,12 @@ impl std::fmt::Debug for CameraSampler {
 }
 
 impl CameraSampler {
-    /// A sampler taking one frame every `interval_ns`; `sparse` when it is
+    /// A sampler taking one frame every `interval_nanos`; `sparse` when it is
     /// fed only the frames of sampled chunks.
-    pub fn new(topic: &str, codec: StoredCodec, interval_ns: u64, sparse: bool) -> Self {
+    pub fn new(topic: &str, codec: StoredCodec, interval_nanos: u64, sparse: bool) -> Self {
         Self {
             codec,
-            interval_ns,
+            interval_nanos,
             sparse,
             next_sample: None,
             decoder: None,
@@ -140,9 +140,9 @@ impl CameraSampler {
             self.next_sample = Some(if self.sparse {
                 // Sampled chunks do not start on the tick: three quarters
                 // of an interval still gives one frame each.
-                stamp + self.interval_ns * 3 / 4
+                stamp + self.interval_nanos * 3 / 4
             } else {
-                due + self.interval_ns
+                due + self.interval_nanos
             });
         }
     }

@@ -51,7 +51,7 @@ const START_SEARCH_NS: u64 = 2_000_000_000;
 
 /// The episode's first sensor stamp over its data streams (ns): where
 /// annotation times count from. Reads only the first seconds.
-pub fn first_sample_ns(reader: &EpisodeReader) -> Result<u64> {
+pub fn first_sample_nanos(reader: &EpisodeReader) -> Result<u64> {
     let mut first_log: Option<u64> = None;
     let mut start: Option<u64> = None;
     for m in reader.messages() {
@@ -68,8 +68,8 @@ pub fn first_sample_ns(reader: &EpisodeReader) -> Result<u64> {
     Ok(start.or(first_log).unwrap_or(0))
 }
 
-/// Pre-labels of the episode at `path`, times in s from `start_ns`.
-pub fn prelabel(path: &Path, start_ns: u64) -> Result<Vec<Segment>> {
+/// Pre-labels of the episode at `path`, times in s from `start_nanos`.
+pub fn prelabel(path: &Path, start_nanos: u64) -> Result<Vec<Segment>> {
     let reader = EpisodeReader::open(path)?;
     let mut start: Option<u64> = None;
     let mut end = 0u64;
@@ -103,7 +103,7 @@ pub fn prelabel(path: &Path, start_ns: u64) -> Result<Vec<Segment>> {
     if start.is_none() {
         return Ok(Vec::new());
     }
-    let start = start_ns;
+    let start = start_nanos;
     for (i, stamp, position) in raw {
         let s = &mut streams[i];
         if position.len() == s.names.len() {

@@ -203,7 +203,8 @@ pub struct EpisodeScan {
     /// Share of chunks decompressed.
     pub decoded_fraction: f64,
     /// First sensor stamp over the data streams (ns).
-    pub start_ns: u64,
+    #[serde(rename = "start_ns")]
+    pub start_nanos: u64,
     /// First to last sensor stamp over the data streams (s).
     pub duration_s: f64,
     /// Data streams, by topic.
@@ -247,7 +248,7 @@ impl EpisodeScan {
             rates_declared: false,
             sampled: false,
             decoded_fraction: 0.0,
-            start_ns: 0,
+            start_nanos: 0,
             duration_s: 0.0,
             streams: Vec::new(),
             topics: BTreeMap::new(),
@@ -328,8 +329,8 @@ struct TrajectoryAcc {
 struct Pass<'r> {
     reader: &'r EpisodeReader,
     margin: f64,
-    sample_ns: u64,
-    trajectory_ns: u64,
+    sample_nanos: u64,
+    trajectory_nanos: u64,
     /// Timing comes from the message indexes (sampled mode).
     indexed: bool,
     streams: BTreeMap<String, StreamAcc>,
@@ -388,11 +389,11 @@ impl<'r> Pass<'r> {
             StreamKind::Joints => self.joints(m, index, stamp),
             StreamKind::Camera => {
                 let codec = stored_codec(schema_name(&m.channel));
-                let sample_ns = self.sample_ns;
+                let sample_nanos = self.sample_nanos;
                 let sampler = self
                     .samplers
                     .entry(topic.to_string())
-                    .or_insert_with(|| CameraSampler::new(topic, codec, sample_ns, indexed));
+                    .or_insert_with(|| CameraSampler::new(topic, codec, sample_nanos, indexed));
                 let data = frame_bytes(&m.data, codec);
                 if indexed {
                     sampler.sample_only(stamp, &data);
@@ -482,8 +483,8 @@ impl<'r> Pass<'r> {
         // One row per tick; a tick skipped by sampling is not filled in.
         if stamp >= first + t.next_tick {
             t.rows.push(js.position.iter().map(|&q| q as f32).collect());
-            t.next_tick =
-                (stamp - first) / self.trajectory_ns * self.trajectory_ns + self.trajectory_ns;
+            t.next_tick = (stamp - first) / self.trajectory_nanos * self.trajectory_nanos
+                + self.trajectory_nanos;
         }
     }
 }
@@ -524,13 +525,13 @@ pub fn scan_episode(path: &Path, thresholds: &Thresholds, mode: ReadMode) -> Epi
             ReadMode::Sampled => true,
             ReadMode::Auto => reader.bytes().len() as u64 > FULL_READ_MAX_BYTES,
         };
-    let sample_ns = (thresholds.frame_sample_interval_s.max(0.01) * 1e9) as u64;
+    let sample_nanos = (thresholds.frame_sample_interval_s.max(0.01) * 1e9) as u64;
     let mut pass = Pass {
         reader: &reader,
         margin: thresholds.accuracy.joint_limit_margin,
-        sample_ns,
-        trajectory_ns: if sampled {
-            sample_ns
+        sample_nanos,
+        trajectory_nanos: if sampled {
+            sample_nanos
         } else {
             (1e9 / TRAJECTORY_HZ) as u64
         },
@@ -587,7 +588,7 @@ fn read_sampled(pass: &mut Pass<'_>) {
         if chunk.message_start_time >= next_tick {
             decode[i] = true;
             // Three quarters of an interval: chunks do not start on the tick.
-            next_tick = chunk.message_start_time + pass.sample_ns * 3 / 4;
+            next_tick = chunk.message_start_time + pass.sample_nanos * 3 / 4;
         }
         for id in chunk.message_index_offsets.keys() {
             let Some(channel) = summary.channels.get(id) else {
@@ -648,10 +649,12 @@ fn read_sampled(pass: &mut Pass<'_>) {
             pass.indexed_arrival(&channel.topic, log_time);
             if kind == StreamKind::Camera {
                 let codec = stored_codec(schema_name(channel));
-                let sample_ns = pass.sample_ns;
+                let sample_nanos = pass.sample_nanos;
                 pass.samplers
                     .entry(channel.topic.clone())
-                    .or_insert_with(|| CameraSampler::new(&channel.topic, codec, sample_ns, true))
+                    .or_insert_with(|| {
+                        CameraSampler::new(&channel.topic, codec, sample_nanos, true)
+                    })
                     .observe_size(log_time, size_at(offset));
             }
         }
@@ -683,6 +686,10 @@ fn read_sampled(pass: &mut Pass<'_>) {
     pass.scan.decoded_fraction = decoded as f64 / chunks.len().max(1) as f64;
 }
 
+/// Turns what one pass gathered into the episode's scan: its span, each
+/// stream's rate, gaps, latency and content, the joints' ranges.
+/// About 150 lines: one stream's statistics after another, each a few
+/// lines that read the pass's accumulators in place.
 fn finish(
     pass: Pass<'_>,
     declared: &BTreeMap<String, f64>,
@@ -706,7 +713,7 @@ fn finish(
     let start = data().filter_map(|a| a.stamps.iter().min().copied()).min();
     let end = data().filter_map(|a| a.stamps.iter().max().copied()).max();
     let (start, end) = (start.unwrap_or(0), end.unwrap_or(0));
-    scan.start_ns = start;
+    scan.start_nanos = start;
     scan.duration_s = end.saturating_sub(start) as f64 / 1e9;
     let rel = |t: u64| t.saturating_sub(start) as f64 / 1e9;
     let seconds = scan.duration_s.ceil().max(1.0) as usize;

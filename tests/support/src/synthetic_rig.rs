@@ -169,11 +169,6 @@ pub fn camera_info(width: u32, height: u32, stamp: u64, frame: &str) -> CameraIn
     }
 }
 
-/// VLP-16 elevation angles (degrees) by laser id.
-pub const VLP16_ELEVATIONS: [f64; 16] = [
-    -15.0, 1.0, -13.0, 3.0, -11.0, 5.0, -9.0, 7.0, -7.0, 9.0, -5.0, 11.0, -3.0, 13.0, -1.0, 15.0,
-];
-
 /// One revolution of a VLP-16-like sensor inside a 10 m × 8 m × 3 m room.
 pub fn lidar_revolution(
     points: usize,
@@ -188,7 +183,7 @@ pub fn lidar_revolution(
         let ring = i % 16;
         let col = i / 16;
         let az = col as f64 / columns as f64 * std::f64::consts::TAU;
-        let el = VLP16_ELEVATIONS[ring].to_radians();
+        let el = reel_episode::vlp16::ELEVATION_DEG[ring].to_radians();
         let dir = [el.cos() * az.cos(), el.cos() * az.sin(), el.sin()];
         // Distance to the walls of a box room centred on the sensor at 1 m height.
         let mut t = f64::INFINITY;

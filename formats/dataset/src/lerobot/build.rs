@@ -283,9 +283,11 @@ impl Build<'_> {
                 first_index: next_index,
                 task_index: task_of[e],
                 subtasks: with_subtasks.then(|| {
-                    self.opts
-                        .subtasks
-                        .per_frame(&self.sources[e], &plan.frame_ns, subtask_labels)
+                    self.opts.subtasks.per_frame(
+                        &self.sources[e],
+                        &plan.frame_nanos,
+                        subtask_labels,
+                    )
                 }),
                 fps: self.opts.fps,
             };

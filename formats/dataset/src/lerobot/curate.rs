@@ -18,18 +18,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
-use arrow_schema::DataType;
+use arrow_array::types::Int64Type;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::read::{self, read_batches, LeRobotDataset};
 use super::tables::{self, EpisodeRow, VideoLocation};
 use super::{subtasks, write_json, Cursor, DataFiles, CHUNKS_SIZE};
 use crate::manifest::{
     self, Derivation, FileEntry, Manifest, ManifestExtras, Release, SourceEntry, APPEND_MARKER,
 };
-use crate::stats::{FeatureStats, StatsShape, QUANTILES};
+use crate::stats::{FeatureStats, StatsShape};
 use crate::{deid, write_atomically, ExportError, Staging};
 
 /// A released dataset, read for curation.
@@ -79,10 +79,7 @@ impl Dataset {
     /// guard of [`Self::open`].
     pub fn read(root: &Path) -> Result<Self, ExportError> {
         let info_path = root.join("meta/info.json");
-        let info: Value = serde_json::from_slice(
-            &std::fs::read(&info_path).map_err(|e| ExportError::io(&info_path, e))?,
-        )
-        .map_err(|e| ExportError::input(&info_path, format!("not JSON: {e}")))?;
+        let LeRobotDataset { info, episodes, .. } = LeRobotDataset::open(root)?;
         if info["codebase_version"] != "v3.0" {
             return Err(ExportError::input(
                 &info_path,
@@ -101,15 +98,6 @@ impl Dataset {
         let manifest = Manifest::read(root)?;
         let manifest_sha256 = manifest::hash_file(&root.join(manifest::MANIFEST))?.1;
         let tasks = tables::read_labels(&root.join("meta/tasks.parquet"), "task")?;
-        let mut episodes = Vec::new();
-        for rel in manifest::list_files(root)? {
-            if rel.starts_with("meta/episodes/") && rel.ends_with(".parquet") {
-                let path = root.join(&rel);
-                for batch in read_batches(&path)? {
-                    episodes.extend(parse_episode_rows(&path, &batch)?);
-                }
-            }
-        }
         if let Some((i, r)) = episodes
             .iter()
             .enumerate()
@@ -153,21 +141,12 @@ impl Dataset {
 
     /// The video file (relative to the root) of `key` at `loc`.
     pub fn video_file(&self, key: &str, loc: &VideoLocation) -> String {
-        self.info["video_path"]
-            .as_str()
-            .unwrap_or("videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4")
-            .replace("{video_key}", key)
-            .replace("{chunk_index:03d}", &format!("{:03}", loc.chunk))
-            .replace("{file_index:03d}", &format!("{:03}", loc.file))
+        read::video_file(&self.info, key, loc)
     }
 
     /// The data file (relative to the root) of episode row `row`.
     pub fn data_file(&self, row: &EpisodeRow) -> String {
-        self.info["data_path"]
-            .as_str()
-            .unwrap_or("data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet")
-            .replace("{chunk_index:03d}", &format!("{:03}", row.data_chunk))
-            .replace("{file_index:03d}", &format!("{:03}", row.data_file))
+        read::data_file(&self.info, row)
     }
 
     /// The episode's task (its first).
@@ -177,155 +156,6 @@ impl Dataset {
             .first()
             .map_or("", String::as_str)
     }
-}
-
-/// All record batches of a Parquet file, each row group whole.
-pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, ExportError> {
-    let file = std::fs::File::open(path).map_err(|e| ExportError::io(path, e))?;
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| ExportError::input(path, format!("not readable Parquet: {e}")))?;
-    // One batch per file: an episode's rows then never straddle batches.
-    let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
-    builder
-        .with_batch_size(rows)
-        .build()
-        .map_err(|e| ExportError::input(path, format!("not readable Parquet: {e}")))?
-        .map(|b| b.map_err(|e| ExportError::input(path, format!("not readable Parquet: {e}"))))
-        .collect()
-}
-
-/// Every float in `a` (nested lists flattened), ints as floats.
-fn flat_floats(a: &dyn Array) -> Option<(Vec<f64>, usize)> {
-    match a.data_type() {
-        DataType::Float64 => Some((a.as_primitive::<Float64Type>().values().to_vec(), 0)),
-        DataType::Int64 => Some((
-            a.as_primitive::<Int64Type>()
-                .values()
-                .iter()
-                .map(|&v| v as f64)
-                .collect(),
-            0,
-        )),
-        DataType::List(_) => {
-            let l = a.as_list::<i32>();
-            let mut out = Vec::new();
-            let mut depth = 0;
-            for i in 0..l.len() {
-                let (v, d) = flat_floats(l.value(i).as_ref())?;
-                out.extend(v);
-                depth = d + 1;
-            }
-            Some((out, depth.max(1)))
-        }
-        _ => None,
-    }
-}
-
-/// The rows of one `meta/episodes` batch (the columns `tables` writes).
-fn parse_episode_rows(path: &Path, b: &RecordBatch) -> Result<Vec<EpisodeRow>, ExportError> {
-    let bad = |what: String| ExportError::input(path, format!("meta/episodes: {what}"));
-    let int = |name: &str| -> Result<&Int64Array, ExportError> {
-        b.column_by_name(name)
-            .and_then(|c| c.as_primitive_opt::<Int64Type>())
-            .ok_or_else(|| bad(format!("no int64 column {name}")))
-    };
-    let float = |name: &str| -> Result<&arrow_array::Float64Array, ExportError> {
-        b.column_by_name(name)
-            .and_then(|c| c.as_primitive_opt::<Float64Type>())
-            .ok_or_else(|| bad(format!("no float64 column {name}")))
-    };
-    let tasks = b
-        .column_by_name("tasks")
-        .and_then(|c| c.as_list_opt::<i32>())
-        .ok_or_else(|| bad("no tasks list column".into()))?;
-    let names: Vec<String> = b
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    let video_keys: Vec<&str> = names
-        .iter()
-        .filter_map(|n| n.strip_prefix("videos/")?.strip_suffix("/chunk_index"))
-        .collect();
-    // stats/<feature>/<stat>, features in column order.
-    let mut stat_features: Vec<&str> = Vec::new();
-    for n in &names {
-        if let Some((feature, _)) = n.strip_prefix("stats/").and_then(|r| r.rsplit_once('/')) {
-            if !stat_features.contains(&feature) {
-                stat_features.push(feature);
-            }
-        }
-    }
-    let (ep, length) = (int("episode_index")?, int("length")?);
-    let (dc, df) = (int("data/chunk_index")?, int("data/file_index")?);
-    let (from, to) = (int("dataset_from_index")?, int("dataset_to_index")?);
-    let mut rows = Vec::with_capacity(b.num_rows());
-    for r in 0..b.num_rows() {
-        let task_list = tasks.value(r);
-        let task_list = task_list
-            .as_string_opt::<i32>()
-            .ok_or_else(|| bad("tasks is not a list of strings".into()))?;
-        let mut videos = Vec::new();
-        for key in &video_keys {
-            videos.push((
-                key.to_string(),
-                VideoLocation {
-                    chunk: int(&format!("videos/{key}/chunk_index"))?.value(r) as u32,
-                    file: int(&format!("videos/{key}/file_index"))?.value(r) as u32,
-                    from_timestamp: float(&format!("videos/{key}/from_timestamp"))?.value(r),
-                    to_timestamp: float(&format!("videos/{key}/to_timestamp"))?.value(r),
-                },
-            ));
-        }
-        let mut stats = Vec::new();
-        for feature in &stat_features {
-            let get = |stat: &str| -> Result<(Vec<f64>, usize), ExportError> {
-                let name = format!("stats/{feature}/{stat}");
-                let col = b
-                    .column_by_name(&name)
-                    .and_then(|c| c.as_list_opt::<i32>())
-                    .ok_or_else(|| bad(format!("no list column {name}")))?;
-                flat_floats(col.value(r).as_ref())
-                    .ok_or_else(|| bad(format!("{name} is not numeric")))
-            };
-            let (min, depth) = get("min")?;
-            let mut quantiles: [Vec<f64>; 5] = Default::default();
-            for (i, (_, key)) in QUANTILES.iter().enumerate() {
-                quantiles[i] = get(key)?.0;
-            }
-            stats.push((
-                feature.to_string(),
-                FeatureStats {
-                    shape: if depth > 1 {
-                        StatsShape::Image
-                    } else {
-                        StatsShape::Vector
-                    },
-                    min,
-                    max: get("max")?.0,
-                    mean: get("mean")?.0,
-                    std: get("std")?.0,
-                    count: get("count")?.0.first().copied().unwrap_or(0.0) as u64,
-                    quantiles,
-                },
-            ));
-        }
-        rows.push(EpisodeRow {
-            episode_index: ep.value(r),
-            tasks: (0..task_list.len())
-                .map(|i| task_list.value(i).to_string())
-                .collect(),
-            length: length.value(r),
-            data_chunk: dc.value(r) as u32,
-            data_file: df.value(r) as u32,
-            from_index: from.value(r),
-            to_index: to.value(r),
-            videos,
-            stats,
-        });
-    }
-    Ok(rows)
 }
 
 /// Which episodes `reel filter` drops.
@@ -653,8 +483,56 @@ pub fn write(
         .map_err(|e| ExportError::input(out, e.to_string()))?;
     let staging = Staging::new(out)?;
     let stage = staging.path().to_path_buf();
+    let (tasks, new_task) = kept_tasks(ds, plan);
+    let rows_out = write_kept_rows(ds, plan, &stage, &new_task)?;
+    let (linked_files, linked_bytes, copied_bytes) = link_files(ds, &rows_out, &stage)?;
+    write_index_and_stats(&rows_out, &tasks, &stage)?;
+    let total_frames = rows_out.last().map_or(0, |r| r.to_index as u64);
+    let (info, splits) = derived_info(ds, plan, rows_out.len(), tasks.len(), total_frames);
+    write_deidentification(ds, plan, &stage)?;
+    let release = Release {
+        version: version.clone(),
+        created: reel_episode::time::format_utc(reel_episode::time::host_now_nanos()),
+        note: note.map_or_else(
+            || {
+                format!(
+                    "{} (from version {})",
+                    plan.operation,
+                    ds.manifest.version.as_deref().unwrap_or("unversioned")
+                )
+            },
+            str::to_string,
+        ),
+    };
+    let (kept, written_bytes) = write_release(
+        ds,
+        plan,
+        &stage,
+        release,
+        &tasks,
+        &splits,
+        &info,
+        &linked_files,
+    )?;
+    staging.commit()?;
+    Ok(Curated {
+        out: out.to_path_buf(),
+        version,
+        operation: plan.operation.clone(),
+        kept,
+        dropped: plan.dropped.clone(),
+        splits,
+        total_frames,
+        linked_bytes,
+        copied_bytes,
+        written_bytes,
+        elapsed_s: t0.elapsed().as_secs_f64(),
+    })
+}
 
-    // Tasks still used, in their old order.
+/// The tasks the kept episodes still use, in their old order, and each old
+/// task index's new one.
+fn kept_tasks(ds: &Dataset, plan: &Plan) -> (Vec<String>, HashMap<i64, i64>) {
     let used: BTreeSet<&str> = plan.order.iter().map(|&i| ds.task_of(i)).collect();
     let tasks: Vec<String> = ds
         .tasks
@@ -672,9 +550,19 @@ pub fn write(
         })
         .collect();
 
-    // Data: each kept episode's rows, renumbered, one row group each.
+    (tasks, new_task)
+}
+
+/// Each kept episode's rows, renumbered, one row group each; returns their
+/// rows of `meta/episodes` (index statistics recomputed).
+fn write_kept_rows(
+    ds: &Dataset,
+    plan: &Plan,
+    stage: &Path,
+    new_task: &HashMap<i64, i64>,
+) -> Result<Vec<EpisodeRow>, ExportError> {
     let mut loaded: HashMap<(u32, u32), RecordBatch> = HashMap::new();
-    let mut data_files = DataFiles::new(&stage, Cursor::default());
+    let mut data_files = DataFiles::new(stage, Cursor::default());
     let mut rows_out = Vec::new();
     let mut next_index = 0i64;
     for (new_ep, &old_ep) in plan.order.iter().enumerate() {
@@ -682,7 +570,7 @@ pub fn write(
         let key = (row.data_chunk, row.data_file);
         let path = ds.root.join(ds.data_file(row));
         if let std::collections::hash_map::Entry::Vacant(slot) = loaded.entry(key) {
-            let mut batches = read_batches(&path)?;
+            let mut batches = read_batches(&path, None)?;
             if batches.len() != 1 {
                 return Err(ExportError::input(&path, "holds no rows"));
             }
@@ -691,7 +579,7 @@ pub fn write(
         let batch = &loaded[&key];
         let episode = episode_rows(&path, batch, row)?;
         let n = episode.num_rows();
-        let new_rows = renumber(&path, &episode, new_ep as i64, next_index, &new_task)?;
+        let new_rows = renumber(&path, &episode, new_ep as i64, next_index, new_task)?;
         let cursor = data_files.write(&new_rows)?;
 
         let mut new_row = row.clone();
@@ -715,9 +603,19 @@ pub fn write(
     data_files.close()?;
     drop(loaded);
 
-    // Videos: the files the kept episodes point into, linked.
+    Ok(rows_out)
+}
+
+/// The video files the kept episodes point into (and the subtask table),
+/// hard-linked where the file system allows, else copied; returns them
+/// with the bytes linked and copied.
+fn link_files(
+    ds: &Dataset,
+    rows_out: &[EpisodeRow],
+    stage: &Path,
+) -> Result<(BTreeSet<String>, u64, u64), ExportError> {
     let mut linked_files: BTreeSet<String> = BTreeSet::new();
-    for r in &rows_out {
+    for r in rows_out {
         for (key, loc) in &r.videos {
             linked_files.insert(ds.video_file(key, loc));
         }
@@ -732,15 +630,24 @@ pub fn write(
         copied_bytes += c;
     }
 
-    // meta/episodes, stats, tasks, info.
-    let batch = tables::episodes_batch(&rows_out, 0, 0)
-        .map_err(|e| ExportError::output(&stage, format!("episodes table: {e}")))?;
+    Ok((linked_files, linked_bytes, copied_bytes))
+}
+
+/// `meta/episodes`, `meta/stats.json` (aggregated again from the kept
+/// episodes) and `meta/tasks.parquet`.
+fn write_index_and_stats(
+    rows_out: &[EpisodeRow],
+    tasks: &[String],
+    stage: &Path,
+) -> Result<(), ExportError> {
+    let batch = tables::episodes_batch(rows_out, 0, 0)
+        .map_err(|e| ExportError::output(stage, format!("episodes table: {e}")))?;
     tables::write_table(
         &stage.join(Cursor::default().path("meta/episodes", "parquet")),
         &batch,
     )?;
     let mut by_feature: Vec<(String, Vec<&FeatureStats>)> = Vec::new();
-    for r in &rows_out {
+    for r in rows_out {
         for (k, s) in &r.stats {
             match by_feature.iter_mut().find(|(n, _)| n == k) {
                 Some((_, v)) => v.push(s),
@@ -755,23 +662,37 @@ pub fn write(
         }
     }
     write_json(&stage.join("meta/stats.json"), &Value::Object(stats_json))?;
-    let tasks_batch = tables::tasks_batch(&tasks).map_err(ExportError::table(&stage))?;
+    let tasks_batch = tables::tasks_batch(tasks).map_err(ExportError::table(stage))?;
     tables::write_table(&stage.join("meta/tasks.parquet"), &tasks_batch)?;
+    Ok(())
+}
+
+/// `info.json` of the new release, with its splits.
+fn derived_info(
+    ds: &Dataset,
+    plan: &Plan,
+    episodes: usize,
+    tasks: usize,
+    total_frames: u64,
+) -> (Value, BTreeMap<String, String>) {
     let mut splits = BTreeMap::new();
     let mut at = 0;
     for (name, n) in &plan.splits {
         splits.insert(name.clone(), format!("{at}:{}", at + n));
         at += n;
     }
-    let total_frames = next_index as u64;
     let mut info = ds.info.clone();
-    info["total_episodes"] = json!(rows_out.len());
+    info["total_episodes"] = json!(episodes);
     info["total_frames"] = json!(total_frames);
-    info["total_tasks"] = json!(tasks.len());
+    info["total_tasks"] = json!(tasks);
     info["chunks_size"] = json!(CHUNKS_SIZE);
     info["splits"] = json!(splits);
 
-    // What de-identification removed, for the episodes kept.
+    (info, splits)
+}
+
+/// What de-identification removed, for the episodes kept.
+fn write_deidentification(ds: &Dataset, plan: &Plan, stage: &Path) -> Result<(), ExportError> {
     let new_index: HashMap<u64, u64> = plan
         .order
         .iter()
@@ -802,11 +723,27 @@ pub fn write(
         write_json(
             &stage.join(deid::REPORT),
             &serde_json::to_value(&report)
-                .map_err(|e| ExportError::output(&stage, e.to_string()))?,
+                .map_err(|e| ExportError::output(stage, e.to_string()))?,
         )?;
     }
 
-    // Sources, release, card, manifest.
+    Ok(())
+}
+
+/// The release's sources, changelog, card and manifest (with the parent
+/// release it derives from); returns the kept episodes (old index, new
+/// index, id) and the bytes written anew.
+#[allow(clippy::too_many_arguments)]
+fn write_release(
+    ds: &Dataset,
+    plan: &Plan,
+    stage: &Path,
+    release: Release,
+    tasks: &[String],
+    splits: &BTreeMap<String, String>,
+    info: &Value,
+    linked_files: &BTreeSet<String>,
+) -> Result<(Vec<(u64, u64, String)>, u64), ExportError> {
     let mut sources = Vec::new();
     let mut kept = Vec::new();
     for (new, &old) in plan.order.iter().enumerate() {
@@ -821,20 +758,7 @@ pub fn write(
         sources.push(s);
     }
     let mut changelog = ds.manifest.changelog.clone();
-    changelog.push(Release {
-        version: version.clone(),
-        created: reel_episode::time::format_utc(reel_episode::time::host_now_nanos()),
-        note: note.map_or_else(
-            || {
-                format!(
-                    "{} (from version {})",
-                    plan.operation,
-                    ds.manifest.version.as_deref().unwrap_or("unversioned")
-                )
-            },
-            str::to_string,
-        ),
-    });
+    changelog.push(release);
     let derived_from = Derivation {
         path: ds.root.display().to_string(),
         version: ds.manifest.version.clone(),
@@ -855,13 +779,13 @@ pub fn write(
         plan.operation
     ));
     let mut full_card = card.clone();
-    full_card.tasks = tasks.clone();
+    full_card.tasks = tasks.to_vec();
     full_card.changelog = changelog.clone();
     full_card.episodes = sources.iter().map(SourceEntry::card_episode).collect();
     full_card.splits = splits.clone();
     let readme = full_card.render();
     write_atomically(&stage.join("README.md"), readme.as_bytes())?;
-    write_json(&stage.join("meta/info.json"), &info)?;
+    write_json(&stage.join("meta/info.json"), info)?;
     let unchanged: Vec<FileEntry> = ds
         .manifest
         .files
@@ -870,7 +794,7 @@ pub fn write(
         .cloned()
         .collect();
     let m = Manifest::write(
-        &stage,
+        stage,
         &ds.manifest.kind,
         sources,
         &unchanged,
@@ -886,20 +810,7 @@ pub fn write(
         .filter(|f| !linked_files.contains(&f.path))
         .map(|f| f.size)
         .sum();
-    staging.commit()?;
-    Ok(Curated {
-        out: out.to_path_buf(),
-        version,
-        operation: plan.operation.clone(),
-        kept,
-        dropped: plan.dropped.clone(),
-        splits,
-        total_frames,
-        linked_bytes,
-        copied_bytes,
-        written_bytes,
-        elapsed_s: t0.elapsed().as_secs_f64(),
-    })
+    Ok((kept, written_bytes))
 }
 
 fn int_column<'a>(

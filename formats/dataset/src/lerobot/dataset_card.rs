@@ -30,6 +30,74 @@ pub(crate) fn make_card(
     changelog: &[Release],
     subtask_labels: &[String],
 ) -> Card {
+    let features = card_features(opts, mapping, info, subtask_labels);
+    let mut collection: Vec<String> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for ep in sources {
+        let line = match ep.meta.source {
+            reel_episode::SourceKind::Capture => format!(
+                "Recorded with `reel record` on rig config sha256 {} (robot `{}`); every sample time-stamped on one host clock.",
+                ep.meta.rig_config_hash.as_deref().unwrap_or("unknown"),
+                ep.meta.robot_type
+            ),
+            reel_episode::SourceKind::Sim => {
+                // Scenario-level parameters only: the per-episode draws
+                // and seeds stay in each episode's metadata.
+                let params: Vec<String> = ["scenario", "scenario_sha256", "policy", "physics", "renderer"].iter().filter_map(|k| ep.meta.source_params.get(*k).map(|v| format!("{k}={v}"))).collect();
+                format!("Synthesized with `reel sim` ({}); per-episode seeds are in each source episode's metadata.", params.join(", "))
+            }
+            _ => format!("Episodes of source `{}` written by {}.", ep.meta.source.as_str(), ep.meta.software_version),
+        };
+        if seen.insert(line.clone()) {
+            collection.push(line);
+        }
+    }
+    if appended {
+        collection.push("Episodes were added in more than one export; manifest.json lists every source episode with its sha256.".into());
+    }
+    let episodes = all.iter().map(SourceEntry::card_episode).collect();
+    let video = match settings.codec {
+        VideoCodec::Av1 => format!(
+            "AV1 (SVT-AV1 preset {}, crf {}, keyframe every {} frames), yuv420p, MP4, {} fps",
+            settings.preset, settings.crf, settings.gop, settings.fps
+        ),
+        VideoCodec::H264 => format!(
+            "H.264 (libx264, crf {}, keyframe every {} frames), yuv420p, MP4, {} fps",
+            settings.crf, settings.gop, settings.fps
+        ),
+    };
+    Card {
+        repo_id: opts.repo_id.clone(),
+        changelog: changelog.to_vec(),
+        splits: BTreeMap::from([("train".to_string(), format!("0:{}", all.len()))]),
+        license: opts.license.clone(),
+        robot_type: robot_type.into(),
+        fps: opts.fps,
+        video,
+        features,
+        tasks: tasks.to_vec(),
+        episodes,
+        collection,
+        alignment: format!(
+            "streams keep their native rates in the source episodes and are aligned to {} fps here: joints interpolated linearly (both neighbours within {} ms), images the nearest frame (within one frame period); the episode is trimmed to the span every stream covers; frames a stream cannot supply are {}.",
+            opts.fps,
+            plan::JOINT_TOLERANCE_NS / 1_000_000,
+            match opts.on_gap {
+                GapPolicy::DropFrame => "left out and counted below",
+                GapPolicy::FailEpisode => "an error (no such frames in this dataset)",
+            }
+        ),
+    }
+}
+
+/// The card's data dictionary: each mapped feature with its unit and
+/// source, the subtask feature, and LeRobot's defaults.
+fn card_features(
+    opts: &LeRobotOptions,
+    mapping: &Mapping,
+    info: &Value,
+    subtask_labels: &[String],
+) -> Vec<CardFeature> {
     let mut features = Vec::new();
     for f in &mapping.features {
         let spec = &info["features"][&f.name];
@@ -114,61 +182,5 @@ pub(crate) fn make_card(
             names: Vec::new(),
         });
     }
-    let mut collection: Vec<String> = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for ep in sources {
-        let line = match ep.meta.source {
-            reel_episode::SourceKind::Capture => format!(
-                "Recorded with `reel record` on rig config sha256 {} (robot `{}`); every sample time-stamped on one host clock.",
-                ep.meta.rig_config_hash.as_deref().unwrap_or("unknown"),
-                ep.meta.robot_type
-            ),
-            reel_episode::SourceKind::Sim => {
-                // Scenario-level parameters only: the per-episode draws
-                // and seeds stay in each episode's metadata.
-                let params: Vec<String> = ["scenario", "scenario_sha256", "policy", "physics", "renderer"].iter().filter_map(|k| ep.meta.source_params.get(*k).map(|v| format!("{k}={v}"))).collect();
-                format!("Synthesized with `reel sim` ({}); per-episode seeds are in each source episode's metadata.", params.join(", "))
-            }
-            _ => format!("Episodes of source `{}` written by {}.", ep.meta.source.as_str(), ep.meta.software_version),
-        };
-        if seen.insert(line.clone()) {
-            collection.push(line);
-        }
-    }
-    if appended {
-        collection.push("Episodes were added in more than one export; manifest.json lists every source episode with its sha256.".into());
-    }
-    let episodes = all.iter().map(SourceEntry::card_episode).collect();
-    let video = match settings.codec {
-        VideoCodec::Av1 => format!(
-            "AV1 (SVT-AV1 preset {}, crf {}, keyframe every {} frames), yuv420p, MP4, {} fps",
-            settings.preset, settings.crf, settings.gop, settings.fps
-        ),
-        VideoCodec::H264 => format!(
-            "H.264 (libx264, crf {}, keyframe every {} frames), yuv420p, MP4, {} fps",
-            settings.crf, settings.gop, settings.fps
-        ),
-    };
-    Card {
-        repo_id: opts.repo_id.clone(),
-        changelog: changelog.to_vec(),
-        splits: BTreeMap::from([("train".to_string(), format!("0:{}", all.len()))]),
-        license: opts.license.clone(),
-        robot_type: robot_type.into(),
-        fps: opts.fps,
-        video,
-        features,
-        tasks: tasks.to_vec(),
-        episodes,
-        collection,
-        alignment: format!(
-            "streams keep their native rates in the source episodes and are aligned to {} fps here: joints interpolated linearly (both neighbours within {} ms), images the nearest frame (within one frame period); the episode is trimmed to the span every stream covers; frames a stream cannot supply are {}.",
-            opts.fps,
-            plan::JOINT_TOLERANCE_NS / 1_000_000,
-            match opts.on_gap {
-                GapPolicy::DropFrame => "left out and counted below",
-                GapPolicy::FailEpisode => "an error (no such frames in this dataset)",
-            }
-        ),
-    }
+    features
 }

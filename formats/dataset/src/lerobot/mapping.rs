@@ -83,7 +83,7 @@ pub struct MappedFeature {
     /// Its source.
     pub source: FeatureSource,
     /// Alignment tolerance (ns); None → the default for the kind.
-    pub tolerance_ns: Option<i64>,
+    pub tolerance_nanos: Option<i64>,
 }
 
 /// The features of one export, in output order.
@@ -202,7 +202,7 @@ impl Mapping {
                 topics: states,
                 field: JointField::Position,
             },
-            tolerance_ns: None,
+            tolerance_nanos: None,
         }];
         if !commands.is_empty() {
             features.push(MappedFeature {
@@ -211,7 +211,7 @@ impl Mapping {
                     topics: commands,
                     field: JointField::Position,
                 },
-                tolerance_ns: None,
+                tolerance_nanos: None,
             });
         }
         for topic in ep.cameras.keys() {
@@ -223,7 +223,7 @@ impl Mapping {
                 source: FeatureSource::Camera {
                     topic: topic.clone(),
                 },
-                tolerance_ns: None,
+                tolerance_nanos: None,
             });
         }
         let m = Self { features };
@@ -239,7 +239,7 @@ impl Mapping {
         })?;
         let mut features = Vec::new();
         for f in file.feature {
-            let tolerance_ns = f.tolerance_ms.map(|ms| (ms * 1e6) as i64);
+            let tolerance_nanos = f.tolerance_ms.map(|ms| (ms * 1e6) as i64);
             let source = match (f.topic, f.topics.is_empty()) {
                 (Some(topic), true) if topic.starts_with("/camera/") => {
                     FeatureSource::Camera { topic }
@@ -262,7 +262,7 @@ impl Mapping {
             features.push(MappedFeature {
                 name: f.name,
                 source,
-                tolerance_ns,
+                tolerance_nanos,
             });
         }
         // Joint features first, cameras after, as LeRobot orders features.

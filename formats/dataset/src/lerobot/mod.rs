@@ -11,6 +11,7 @@ mod features;
 mod files;
 pub mod mapping;
 pub mod plan;
+pub mod read;
 pub mod subtasks;
 pub mod tables;
 pub mod video;

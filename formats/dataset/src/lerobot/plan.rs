@@ -39,7 +39,8 @@ pub struct DroppedFrame {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlignReport {
     /// Host-clock time of the first grid frame (ns).
-    pub start_ns: i64,
+    #[serde(rename = "start_ns")]
+    pub start_nanos: i64,
     /// Grid frames before dropping.
     pub grid_frames: usize,
     /// Seconds cut at the start because some stream started later.
@@ -56,7 +57,7 @@ pub struct EpisodePlan {
     /// Output frames.
     pub frames: usize,
     /// Each output frame's time on the episode's clock (ns).
-    pub frame_ns: Vec<i64>,
+    pub frame_nanos: Vec<i64>,
     /// Per joint feature (in mapping order): row-major f32 values.
     pub joints: Vec<(String, usize, Vec<f32>)>,
     /// Per camera feature (in mapping order): source frame ordinal per
@@ -152,7 +153,7 @@ pub fn plan_episode(
             ),
         ));
     }
-    let frame_ns = 1_000_000_000 / i64::from(fps);
+    let frame_nanos = 1_000_000_000 / i64::from(fps);
     let mut cols: Vec<Column> = Vec::new();
     for f in &mapping.features {
         match &f.source {
@@ -177,21 +178,21 @@ pub fn plan_episode(
                     name: &f.name,
                     parts,
                     dim,
-                    tol: f.tolerance_ns.unwrap_or(JOINT_TOLERANCE_NS),
+                    tol: f.tolerance_nanos.unwrap_or(JOINT_TOLERANCE_NS),
                     out: Vec::new(),
                 });
             }
             FeatureSource::Camera { topic } => cols.push(Column::Camera {
                 name: &f.name,
                 stamps: &ep.cameras[topic].stamps,
-                tol: f.tolerance_ns.unwrap_or(frame_ns),
+                tol: f.tolerance_nanos.unwrap_or(frame_nanos),
                 out: Vec::new(),
             }),
         }
     }
     let mut dropped = Vec::new();
     let mut frames = 0;
-    let mut frame_ns = Vec::with_capacity(grid.frames);
+    let mut frame_nanos = Vec::with_capacity(grid.frames);
     for k in 0..grid.frames {
         let t = grid.time(k);
         let row: Vec<Option<Sample>> = cols.iter().map(|c| c.sample(t)).collect();
@@ -202,7 +203,7 @@ pub fn plan_episode(
             .map(|(c, _)| c.name().to_string())
             .collect();
         if !missing.is_empty() {
-            let time_s = (t - grid.start_ns) as f64 / 1e9;
+            let time_s = (t - grid.start_nanos) as f64 / 1e9;
             if policy == GapPolicy::FailEpisode {
                 return Err(ExportError::input(
                     &ep.path,
@@ -222,7 +223,7 @@ pub fn plan_episode(
         for (c, sample) in cols.iter_mut().zip(row.into_iter().flatten()) {
             c.push(sample);
         }
-        frame_ns.push(t);
+        frame_nanos.push(t);
         frames += 1;
     }
     let mut joints = Vec::new();
@@ -235,11 +236,11 @@ pub fn plan_episode(
     }
     Ok(EpisodePlan {
         frames,
-        frame_ns,
+        frame_nanos,
         joints,
         cameras,
         report: AlignReport {
-            start_ns: grid.start_ns,
+            start_nanos: grid.start_nanos,
             grid_frames: grid.frames,
             trimmed_head_s: (start - first_any) as f64 / 1e9,
             trimmed_tail_s: (last_any - end) as f64 / 1e9,

@@ -56,16 +56,16 @@ impl SubtaskPolicy {
     pub fn per_frame(
         self,
         ep: &SourceEpisode,
-        frame_ns: &[i64],
+        frame_nanos: &[i64],
         labels: &mut Vec<String>,
     ) -> Vec<i64> {
         let Some(a) = self.segments_of(ep) else {
-            return vec![NONE; frame_ns.len()];
+            return vec![NONE; frame_nanos.len()];
         };
-        frame_ns
+        frame_nanos
             .iter()
             .map(|&t| {
-                let s = (t - a.start_ns as i64) as f64 / 1e9;
+                let s = (t - a.start_nanos as i64) as f64 / 1e9;
                 match a.label_at(s) {
                     None => NONE,
                     Some(label) => match labels.iter().position(|l| l == label) {

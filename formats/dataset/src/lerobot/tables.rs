@@ -343,7 +343,8 @@ pub struct EpisodeRow {
 }
 
 /// `meta/episodes/chunk-c/file-f.parquet` for `rows`, which all live in
-/// that file.
+/// that file. Long: one column after another, in the order LeRobot writes
+/// them, so the table's schema reads top to bottom in one place.
 pub fn episodes_batch(
     rows: &[EpisodeRow],
     meta_chunk: u32,

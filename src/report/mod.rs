@@ -1,5 +1,7 @@
 //! Human-readable reports (tables) for the terminal.
 
+pub mod calib;
+
 use std::io::{self, Write};
 
 use reel_episode::time::format_utc;
