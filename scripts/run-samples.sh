@@ -23,9 +23,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --quiet --bin reel
-cargo build --release --quiet -p reel-formats --example sample_episode
-reel=target/release/reel
-sample=target/release/examples/sample_episode
+cargo build --release --quiet -p reel-episode --example sample_episode
+target_dir="$(scripts/target-dir.sh)"
+reel="$target_dir/release/reel"
+sample="$target_dir/release/examples/sample_episode"
 out=out/samples
 rm -rf "$out"
 mkdir -p "$out"

@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # The test command of the README (and of CI): set-up, then format, lints,
 # docs and the whole test suite (unit, property, integration, third-party
-# readers, doc tests).
+# readers, doc tests). Prints how long each step took, the test counts and
+# every skipped part, pass or fail; exits with the suite's status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
+step_started=$SECONDS
+step() {
+  if [ -n "${step_name:-}" ]; then
+    echo "== [${SECONDS}s] $step_name took $((SECONDS - step_started)) s"
+  fi
+  step_name="$*"
+  step_started=$SECONDS
+  [ -z "$step_name" ] || echo "== [${SECONDS}s] $step_name"
+}
+step "set-up (scripts/setup.sh)"
 scripts/setup.sh
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # One build per run: incremental caches would only take disk (a CI run once
 # ran out of it) and time.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-# Each step prints when it starts (seconds since the start), so a slow
-# run shows where its time went.
-step() { echo "== [${SECONDS}s] $*"; }
-echo "== disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free here"
+echo "== disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free here; build in $(scripts/target-dir.sh)"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 # Clippy lints the workspace while it is built for the tests (clippy-driver
@@ -33,22 +42,29 @@ cargo test --workspace --all-targets --no-run --quiet
 # just for them (their missing docs are still caught by the build above).
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet \
-  -p reel-formats -p reel-capture -p reel-sim -p reel-calib
+  -p reel-episode -p reel-media -p reel-dataset -p reel-quality \
+  -p reel-capture -p reel-sim -p reel-calib
 step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-skipped="target/tmp/reel-skipped.txt"
+skipped="$(scripts/target-dir.sh)/tmp/reel-skipped.txt"
 rm -f "$skipped"
 # --no-fail-fast: every test binary runs, so one failure does not hide others.
-cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+status=0
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
+step ""
 # One closing line over every test binary (the last binary cargo runs is
 # often a crate with no doc tests, whose own summary says "0 passed").
-awk '/^test result:/ { p += $4; f += $6; i += $8 }
-     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
-step "done"
+skips=0
+[ -s "$skipped" ] && skips=$(sort -u "$skipped" | wc -l)
+awk -v skips="$skips" '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "tests: %d passed, %d failed, %d ignored; %d parts skipped at run time\n", p, f, i, skips }' "$log"
+grep -E '^test .* FAILED$|^error: test failed' "$log" | sed 's/^/  /' || true
 # Parts of tests that could not run here, and why (cargo hides the output
 # of passing tests, so they are collected in a file).
-if [ -s "$skipped" ]; then
-  echo "skipped parts ($(sort -u "$skipped" | wc -l)):"
+if [ "$skips" -gt 0 ]; then
+  echo "skipped parts ($skips):"
   sort -u "$skipped" | sed 's/^/  /'
 fi
+echo "== [${SECONDS}s] done in $((SECONDS - started)) s, test status $status"
+exit "$status"

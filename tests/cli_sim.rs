@@ -234,3 +234,79 @@ fn replaying_an_episodes_commands_reproduces_its_motion() {
     assert_eq!(meta.source_params["policy"], "replay");
     assert!(meta.source_params["replay_of"].ends_with(".mcap"));
 }
+
+/// Runs `args` of `reel` under `script`, on a pseudo-terminal; returns what
+/// the terminal showed. None (skip recorded) without `script`.
+fn on_a_terminal(args: &[&str]) -> Option<String> {
+    let script = ["/usr/bin/script", "/bin/script"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(script) = script else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must check progress bars on a terminal: install util-linux (script)"
+        );
+        reel_testkit::skip::skip(
+            "progress bars",
+            "no `script` (util-linux) to give reel a terminal",
+        );
+        return None;
+    };
+    let command = std::iter::once(env!("CARGO_BIN_EXE_reel").to_string())
+        .chain(args.iter().map(|a| format!("'{a}'")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let o = run(std::process::Command::new(script)
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("TERM", "xterm"));
+    // `reel check` exits 4 when a quality limit is missed: a result, not a failure.
+    assert!(
+        matches!(o.status.code(), Some(0 | 4)),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn long_commands_show_a_progress_bar_on_a_terminal_and_none_on_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_in(dir.path(), 0.5, &sample_urdf());
+    let sim = |out: &str| {
+        vec![
+            "sim".to_string(),
+            "--scenario".into(),
+            scenario.display().to_string(),
+            "--episodes".into(),
+            "2".into(),
+            "--seed".into(),
+            "1".into(),
+            "--out".into(),
+            dir.path().join(out).display().to_string(),
+        ]
+    };
+    let args = sim("tty");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Some(tty) = on_a_terminal(&args) else {
+        return;
+    };
+    assert!(tty.contains("episodes synthesized"), "{tty}");
+    let check = dir.path().join("tty").display().to_string();
+    let tty = on_a_terminal(&["check", &check]).unwrap();
+    assert!(tty.contains("episodes checked"), "{tty}");
+    let export = dir.path().join("dataset").display().to_string();
+    let tty = on_a_terminal(&[
+        "export", "lerobot", &check, "--out", &export, "--vcodec", "h264",
+    ])
+    .unwrap();
+    assert!(tty.contains("videos encoded"), "{tty}");
+    // Piped: the same commands print no bar, on stdout or stderr.
+    let o = run(reel().args(sim("pipe")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let both = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(!both.contains("synthesized (eta"), "{both}");
+    let o = run(reel().arg("check").arg(dir.path().join("pipe")));
+    let both = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(!both.contains("episodes checked"), "{both}");
+}

@@ -1,6 +1,6 @@
 //! reel-sim: URDF robots, scenes, physics, rendered cameras, ray-cast LiDAR,
 //! scripted policies and randomization, writing episodes in the capture
-//! format through `reel-formats`.
+//! format through `reel-episode`.
 
 mod error;
 pub mod mesh;

@@ -20,7 +20,7 @@ use crate::mesh::Mesh;
 use crate::scenario::{RobotSpec, Scenario, ScenarioSpec};
 use crate::SimError;
 
-/// World ← body pose as a `reel-formats` transform.
+/// World ← body pose as a `reel-episode` transform.
 pub fn iso_of(p: &Pose) -> Iso {
     let q = p.rotation;
     let t = p.translation;
@@ -30,7 +30,7 @@ pub fn iso_of(p: &Pose) -> Iso {
     }
 }
 
-/// A `reel-formats` transform as a rapier pose.
+/// A `reel-episode` transform as a rapier pose.
 pub fn pose_of(i: &Iso) -> Pose {
     Pose::from_parts(
         Vector::new(i.t[0] as f32, i.t[1] as f32, i.t[2] as f32),

@@ -172,6 +172,7 @@ pub fn view_with_progress(
             let total = files.len();
             for (k, file) in files.into_iter().enumerate() {
                 progress(k, total);
+                tracing::debug!(episode = %file.display(), "viewing");
                 let name = file
                     .file_name()
                     .map(|n| n.to_string_lossy().to_string())

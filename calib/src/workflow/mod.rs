@@ -64,6 +64,7 @@ pub enum RigUpdate {
 pub fn detect_all(images: &[NamedImage], board: &Checkerboard) -> Vec<Option<Observation>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = images.len().div_ceil(threads).max(1);
+    tracing::debug!(images = images.len(), threads, "detecting the board");
     std::thread::scope(|s| {
         let handles: Vec<_> = images
             .chunks(chunk)

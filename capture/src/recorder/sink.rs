@@ -172,6 +172,7 @@ impl Sink {
             return;
         }
         s.disconnects.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(device = %s.name, reason, "device lost");
         s.error(format!("{}: {reason}", s.name));
         let event = serde_json::json!({"event": "device_lost", "device": s.name,
             "reason": reason, "since_nanos": since_nanos});
@@ -185,6 +186,7 @@ impl Sink {
         s.connected.store(true, Ordering::Relaxed);
         let since = s.down_since.swap(0, Ordering::Relaxed);
         if since != 0 {
+            tracing::info!(device = %s.name, gap_s = now_nanos.saturating_sub(since) as f64 / 1e9, "device back");
             let event = serde_json::json!({"event": "device_back", "device": s.name,
                 "gap_start_nanos": since, "gap_end_nanos": now_nanos});
             self.event(events_topic, event.to_string());

@@ -187,6 +187,7 @@ pub fn run(
                                 let _ = tap.try_send(started);
                             }
                             let path = o.writer.final_path().to_path_buf();
+                            tracing::info!(episode = %path.display(), "episode started");
                             if let Ok(mut s) = state.lock() {
                                 s.episode = Some(path.clone());
                                 s.started_nanos = Some(o.started);
@@ -268,6 +269,15 @@ fn tap_stopped(config: &WriterConfig) {
 }
 
 fn record_closed(state: &Mutex<WriterState>, r: &Result<EpisodeSummary, RecorderError>) {
+    match r {
+        Ok(summary) => tracing::info!(
+            episode = %summary.path.display(),
+            messages = summary.messages,
+            duration_s = summary.duration_s,
+            "episode closed"
+        ),
+        Err(e) => tracing::warn!("closing the episode failed: {e}"),
+    }
     if let Ok(mut s) = state.lock() {
         s.episode = None;
         s.started_nanos = None;
@@ -488,6 +498,7 @@ fn fail(
     let Some(o) = open.take() else { return };
     let partial = o.writer.partial_path().to_path_buf();
     let error = error.to_string();
+    tracing::warn!(episode = %partial.display(), "the episode cannot go on: {error}");
     let result = match finish(o, config, devices, Outcome::Unknown, Some(error.clone())) {
         Ok(summary) => Ok(summary),
         Err(close_error) => Err(RecorderError::CloseFailed {

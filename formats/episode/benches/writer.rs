@@ -1,5 +1,5 @@
 //! Episode writer throughput on a realistic rig mix, side by side with two
-//! references in the same run (release build: `cargo bench -p reel-formats --bench writer`):
+//! references in the same run (release build: `cargo bench -p reel-episode --bench writer`):
 //!
 //! - `raw file`: CDR-encode each message and append it to a buffered file
 //!   (no container): the floor any recorder pays;

@@ -1,4 +1,4 @@
-//! Errors of reel-formats. Variants carry the values needed to act on them;
+//! Errors of reel-episode. Variants carry the values needed to act on them;
 //! file paths are added once, where a file is opened.
 
 use std::path::PathBuf;

@@ -147,6 +147,9 @@ impl EpisodeReader {
                 ),
             }
         };
+        if summary.is_none() {
+            tracing::debug!(file = %path.display(), ?state, "no usable summary: messages are read linearly");
+        }
         Ok(Self {
             path,
             map,

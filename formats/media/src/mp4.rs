@@ -101,6 +101,7 @@ impl Mp4Encoder {
     ) -> Result<Self, MediaError> {
         init();
         let name = settings.codec.encoder_name();
+        tracing::debug!(file = %path.display(), encoder = name, crf = settings.crf, gop = settings.gop, "encoding");
         let found = encoder::find_by_name(name).ok_or_else(|| MediaError::Missing {
             what: format!("{name} encoder"),
         })?;

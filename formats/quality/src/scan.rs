@@ -492,6 +492,7 @@ impl<'r> Pass<'r> {
 /// Reads `path` and measures it. Never fails: a file that cannot be
 /// opened or read to its end is reported in the scan.
 pub fn scan_episode(path: &Path, thresholds: &Thresholds, mode: ReadMode) -> EpisodeScan {
+    tracing::debug!(episode = %path.display(), ?mode, "scanning");
     let reader = match EpisodeReader::open(path) {
         Ok(r) => r,
         Err(e) => return EpisodeScan::unreadable(path, e.to_string()),

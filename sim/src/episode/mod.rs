@@ -139,6 +139,7 @@ pub fn synthesize(
     let stop = serde_json::json!({"event": "stop", "outcome": outcome.as_str(), "object_final_xyz": final_pose});
     out.write_event(world.time_nanos, &stop)?;
     let (path, messages) = out.finish(outcome)?;
+    tracing::debug!(episode = %path.display(), outcome = outcome.as_str(), messages, "synthesized");
     Ok(EpisodeResult {
         index,
         path,

@@ -209,6 +209,7 @@ impl Build<'_> {
             r
         })?;
         let encode_s = t_enc.elapsed().as_secs_f64();
+        tracing::info!(videos = jobs, encode_s, "videos encoded");
         let mut locations: Vec<Vec<(String, VideoLocation)>> = vec![Vec::new(); self.sources.len()];
         for (c, (key, _)) in cameras.iter().enumerate() {
             let mut files = VideoFiles::new(self.stage, self.root(), key, self.opts.fps);

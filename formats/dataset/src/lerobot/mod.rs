@@ -240,6 +240,15 @@ pub fn export(
         ));
     }
     let read_s = t0.elapsed().as_secs_f64();
+    for (ep, plan) in sources.iter().zip(&plans) {
+        tracing::debug!(
+            episode = %ep.path.display(),
+            frames = plan.frames,
+            dropped = plan.report.dropped.len(),
+            "aligned to the frame grid"
+        );
+    }
+    tracing::info!(episodes = sources.len(), read_s, "sources read and aligned");
 
     // Staging: a new dataset is built beside `out` and renamed; an append
     // builds its new files in a hidden folder inside `out`.
