@@ -253,7 +253,7 @@ fn intrinsics(args: &IntrinsicsArgs) -> anyhow::Result<ExitCode> {
     let options = IntrinsicsOptions {
         camera: args.camera.clone(),
         pictures,
-        board: args.board.board.clone(),
+        board: args.board.board,
         fit: Options {
             lens: match args.model {
                 Model::PinholeRadtan => LensModel::PinholeRadtan,
@@ -302,7 +302,7 @@ fn hand_eye(args: &HandEyeArgs) -> anyhow::Result<ExitCode> {
             Mount::EyeToHand => Setup::EyeToHand,
         },
         link: args.link.clone(),
-        board: args.board.board.clone(),
+        board: args.board.board,
         urdf,
         still_rad: args.still_deg.to_radians(),
         max_views: args.max_views,
@@ -324,7 +324,7 @@ fn camera_lidar(args: &CameraLidarArgs) -> anyhow::Result<ExitCode> {
         episode: args.episode.clone(),
         camera: args.camera.clone(),
         lidar: args.lidar.clone(),
-        board: args.board.board.clone(),
+        board: args.board.board,
         board_size_m: args.board_size.map(|s| s.0),
         max_range_m: args.max_range,
         max_views: args.max_views,

@@ -57,7 +57,7 @@ const FIT_ROUNDS: usize = 4;
 /// camera sees some links large and others small, plus a constant; see
 /// `LINK_POWER` and `NOISE_POWER`), and the curve holds how much of the
 /// image motion's spread the fit explains, as a correlation. Unlike the rank correlation of two activities
-/// sampled differently ([`lag_curve`]), the prediction covers exactly the
+/// sampled differently ([`lag_curve`](super::lag::lag_curve)), the prediction covers exactly the
 /// interval each image pair covers, and a link the camera sees larger than
 /// its few points weigh does not pull the peak towards when that link
 /// moves. Every lag is judged on the same frame pairs (those whose shifted

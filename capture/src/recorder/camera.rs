@@ -4,7 +4,7 @@
 //! or (rig `stamps = "cadence"`) on the camera's frame clock fitted to the
 //! arrivals, or (`stamps = "device"`) by the stream's own presentation
 //! times mapped to the host clock; the rig's `latency_ms` is then
-//! subtracted, in one place ([`Stamper::acquired`]). A source that fails is
+//! subtracted, in one place (`Stamper::acquired`). A source that fails is
 //! reported, reopened every second, and the gap is recorded as events.
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -66,7 +66,7 @@ pub enum AnnotationError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
-    /// Proposed by [`prelabel`]; replaced when pre-labels are run again.
+    /// Proposed by the automatic pre-labels (reel-quality); replaced when pre-labels are run again.
     Auto,
     /// Set by a person.
     Person,
@@ -116,7 +116,7 @@ pub struct Annotations {
     /// The episode's `reel.episode` id.
     pub episode_id: String,
     /// The episode's first sensor stamp (ns, host clock): segment times
-    /// count from it ([`prelabel::first_sample_nanos`]).
+    /// count from it (reel-quality's `prelabel::first_sample_nanos`).
     #[serde(rename = "start_ns")]
     pub start_nanos: u64,
     /// The language instruction (exported as the episode's task); the

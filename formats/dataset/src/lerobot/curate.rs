@@ -730,6 +730,9 @@ fn write_deidentification(ds: &Dataset, plan: &Plan, stage: &Path) -> Result<(),
     Ok(())
 }
 
+/// A kept episode: its old index, its new index, its id.
+type KeptEpisode = (u64, u64, String);
+
 /// The release's sources, changelog, card and manifest (with the parent
 /// release it derives from); returns the kept episodes (old index, new
 /// index, id) and the bytes written anew.
@@ -743,7 +746,7 @@ fn write_release(
     splits: &BTreeMap<String, String>,
     info: &Value,
     linked_files: &BTreeSet<String>,
-) -> Result<(Vec<(u64, u64, String)>, u64), ExportError> {
+) -> Result<(Vec<KeptEpisode>, u64), ExportError> {
     let mut sources = Vec::new();
     let mut kept = Vec::new();
     for (new, &old) in plan.order.iter().enumerate() {
