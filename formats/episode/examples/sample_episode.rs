@@ -32,7 +32,7 @@ fn parse_args() -> Result<Args, String> {
         seconds: 5.0,
         urdf: PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../samples/robots/so101/so101_new_calib.urdf"
+            "/../../samples/robots/so101/so101_new_calib.urdf"
         )),
         crash_after: None,
     };

@@ -19,7 +19,7 @@ use reel_episode::{EpisodeMeta, EpisodeWriter};
 use serde_json::Value;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    reel_testkit::skip::workspace()
 }
 
 fn python() -> Option<PathBuf> {
