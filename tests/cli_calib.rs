@@ -712,6 +712,7 @@ fn write_camera_lidar_episode(path: &Path) -> nalgebra::Isometry3<f64> {
                 [p.x as f32, p.y as f32, p.z as f32],
                 100.0,
                 0,
+                1,
                 0.0,
             );
         }

@@ -438,3 +438,87 @@ fn interactive_record_on_a_terminal_takes_keys() {
         .unwrap();
     assert_eq!(meta.outcome, Outcome::Failure);
 }
+
+/// Packets that give no points are counted by reason, written as events,
+/// and shown by `reel record`, `reel info` and `reel check`: bad packets
+/// sent among an emulated VLP-16's on its port.
+#[test]
+fn refused_lidar_packets_are_counted_shown_and_flagged() {
+    use reel_capture::drivers::velodyne::protocol::DataPacket;
+    use reel_capture::emulators::velodyne::{packet_at, VelodyneEmulatorConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let rig = rig_in(dir.path());
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut text = std::fs::read_to_string(&rig).unwrap();
+    text.push_str(&format!(
+        "\n[[lidar]]\nname = \"top\"\nmodel = \"vlp16\"\naddress = \"127.0.0.1:{port}\"\n"
+    ));
+    std::fs::write(&rig, text).unwrap();
+    let out = dir.path().join("episodes");
+    let child = reel()
+        .args(["record", "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(&out)
+        .args(["--emulate", "--episodes", "1", "--duration", "4"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A good packet with one block's azimuth past a turn, and a short one.
+    let config = VelodyneEmulatorConfig::new(format!("127.0.0.1:{port}").parse().unwrap(), 600);
+    let mut bad: DataPacket = packet_at(&config, 0, 1e6);
+    bad.blocks[3].azimuth = 40_000;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    wait_for_episode(&out);
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..3 {
+        socket.send_to(&bad.encode(), ("127.0.0.1", port)).unwrap();
+        socket.send_to(&[0xFF; 600], ("127.0.0.1", port)).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let o = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{said}");
+    assert!(
+        said.contains("lidar top: 3 packets refused (bad_azimuth)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("lidar top: 3 packets refused (bad_length)"),
+        "{said}"
+    );
+    let episode = episodes(&out, ".mcap").remove(0);
+    let info = run(reel().arg("info").arg(&episode));
+    let shown = String::from_utf8_lossy(&info.stdout).into_owned();
+    assert!(
+        shown.contains("data lost: lidar top:")
+            && shown.contains("3 packets refused (bad_azimuth: block 3 has azimuth 40000"),
+        "{shown}"
+    );
+    let check = run(reel().arg("check").arg(&episode));
+    let report = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(!check.status.success(), "{report}");
+    let line = report
+        .lines()
+        .find(|l| l.contains("nothing lost") && l.contains("lidar top"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(line.contains("FAIL") || line.contains('✗'), "{line}");
+}
+
+/// Waits until `dir` holds an episode being written.
+fn wait_for_episode(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if dir.is_dir() && !episodes(dir, ".partial").is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no episode started in {}", dir.display());
+}

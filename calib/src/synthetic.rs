@@ -164,7 +164,7 @@ pub fn vlp16_scan(
     let mut out = Vec::new();
     for step in 0..1800 {
         let azimuth = (step as f64 * 0.2).to_radians();
-        for elevation in reel_episode::vlp16::ELEVATION_DEG {
+        for elevation in reel_episode::velodyne::ELEVATION_DEG {
             let e = elevation.to_radians();
             let d = Vector3::new(e.cos() * azimuth.cos(), e.cos() * azimuth.sin(), e.sin());
             let mut range = f64::INFINITY;

@@ -85,17 +85,30 @@ pub enum LidarError {
         /// Value.
         byte: u8,
     },
-    /// Packets arrive at a rate no VLP-16 sends.
-    #[error(
-        "packets are {median_gap_us:.0} µs apart, a VLP-16 sends one every {expected_gap_us:.0} µs: this looks like {likely}; check the sensor model in the rig config"
-    )]
-    NotVlp16 {
-        /// Median gap measured.
+    /// A sensor's metadata file cannot be used.
+    #[error("{}: {reason}; save the sensor's metadata (curl http://SENSOR/api/v1/sensor/metadata) and name it in the rig", path.display())]
+    Metadata {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A model reel has no decoder for.
+    #[error("model {model:?} has no decoder")]
+    Unsupported {
+        /// The rig's name for it.
+        model: String,
+    },
+    /// The product id and the packet rate name no model reel knows, or
+    /// name different models.
+    #[error("{}", unidentified(*product_id, *median_gap_us, *claimed))]
+    Unidentified {
+        /// Byte 1205.
+        product_id: u8,
+        /// Median gap between packet timestamps, µs.
         median_gap_us: f64,
-        /// What a VLP-16 would give.
-        expected_gap_us: f64,
-        /// Best guess of the sensor.
-        likely: &'static str,
+        /// The model the product id names, and its packet period (µs), if any.
+        claimed: Option<(&'static str, f64)>,
     },
 }
 
@@ -285,4 +298,13 @@ pub enum EmulatorError {
     /// libav failed (the emulated cameras' test pattern).
     #[error(transparent)]
     Media(#[from] reel_media::MediaError),
+}
+
+fn unidentified(product_id: u8, gap_us: f64, claimed: Option<(&'static str, f64)>) -> String {
+    match claimed {
+        Some((model, period)) => format!(
+            "product id {product_id:#04x} names a {model} but packets come {gap_us:.0} µs apart, not {period:.0}"
+        ),
+        None => format!("unknown product id {product_id:#04x} and packets {gap_us:.0} µs apart"),
+    }
 }

@@ -303,14 +303,28 @@ pub enum CameraFormat {
 pub struct Lidar {
     /// Name used in topics.
     pub name: String,
-    /// Only `vlp16` so far.
+    /// `vlp16`, `puck-hires`, `vlp32c`, `hdl32e` (Velodyne); `ouster` or
+    /// an Ouster product line (`os0-32`, `os1-64`, ...); see [`LidarModel`].
     pub model: String,
-    /// Address to listen on for data packets (`127.0.0.1:2368`).
+    /// Address to listen on for data packets (`127.0.0.1:2368`; Ouster
+    /// 7502).
     pub address: String,
-    /// Rotation speed (300–1200).
+    /// Address to listen on for IMU packets (Ouster 7503), when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imu_address: Option<String>,
+    /// The sensor's metadata JSON (Ouster: beam angles, columns, packet
+    /// profile, as `GET /api/v1/sensor/metadata` gives it), relative to the
+    /// rig file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<PathBuf>,
+    /// Rotation speed (300–1200; an Ouster's comes from its metadata).
     #[serde(default = "default_rpm")]
     pub rpm: u32,
-    /// Also store the raw packets for lossless re-processing.
+    /// Where a spinning sensor's scans begin, degrees from straight ahead
+    /// (x), counter-clockwise seen from above.
+    #[serde(default)]
+    pub cut_azimuth_deg: f64,
+    /// Also store the raw packets for lossless re-processing (Velodyne).
     #[serde(default)]
     pub store_packets: bool,
     /// Where the LiDAR's frame sits (`reel calib camera-lidar --rig`);
@@ -323,6 +337,47 @@ impl Lidar {
     /// The frame id of its clouds.
     pub fn frame_id(&self) -> String {
         format!("lidar_{}", self.name)
+    }
+
+    /// Its model; None for a name reel does not know.
+    pub fn kind(&self) -> Option<LidarModel> {
+        LidarModel::parse(&self.model)
+    }
+}
+
+/// The LiDARs reel records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LidarModel {
+    /// A Velodyne, by its published geometry.
+    Velodyne(reel_episode::velodyne::Model),
+    /// An Ouster OS0/OS1/OS2: beams and columns come from its metadata
+    /// JSON; `Some(line)` when the rig names a product line the metadata
+    /// must match (`os1-64` → (1, 64)).
+    Ouster(Option<(u8, u16)>),
+}
+
+impl LidarModel {
+    /// Every name a rig may use, for messages.
+    pub const NAMES: &str = "vlp16, puck-hires, vlp32c, hdl32e, ouster, os0-32 … os2-128";
+
+    /// From a rig's `model`.
+    pub fn parse(name: &str) -> Option<Self> {
+        if let Some(m) = reel_episode::velodyne::Model::parse(name) {
+            return Some(Self::Velodyne(m));
+        }
+        let key: String = name
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if key == "ouster" {
+            return Some(Self::Ouster(None));
+        }
+        let rest = key.strip_prefix("os")?;
+        let (line, beams) = rest.split_at(1.min(rest.len()));
+        let line: u8 = line.parse().ok().filter(|l| *l <= 2)?;
+        let beams: u16 = beams.parse().ok().filter(|b| [32, 64, 128].contains(b))?;
+        Some(Self::Ouster(Some((line, beams))))
     }
 }
 
@@ -411,6 +466,10 @@ impl Rig {
         for l in &self.lidars {
             let hz = f64::from(l.rpm) / 60.0;
             rates.insert(topics::lidar_points(&l.name), hz);
+            if l.imu_address.is_some() {
+                // Every IMU reel reads (Ouster) sends 100 samples a second.
+                rates.insert(topics::lidar_imu(&l.name), 100.0);
+            }
             if l.store_packets {
                 rates.insert(topics::lidar_packets(&l.name), hz);
             }
@@ -529,10 +588,30 @@ impl Rig {
             }
         }
         for l in &self.lidars {
-            if l.model != "vlp16" {
+            let Some(kind) = l.kind() else {
                 return Err(InvalidRig(format!(
-                    "lidar {:?}: model {:?} is not supported (vlp16)",
+                    "lidar {:?}: model {:?} is not one reel records ({})",
+                    l.name,
+                    l.model,
+                    LidarModel::NAMES
+                )));
+            };
+            if matches!(kind, LidarModel::Ouster(_)) && l.metadata.is_none() {
+                return Err(InvalidRig(format!(
+                    "lidar {:?}: an Ouster needs `metadata`, its metadata JSON (curl http://SENSOR/api/v1/sensor/metadata)",
+                    l.name
+                )));
+            }
+            if l.imu_address.is_some() && matches!(kind, LidarModel::Velodyne(_)) {
+                return Err(InvalidRig(format!(
+                    "lidar {:?}: a {} has no IMU; remove imu_address",
                     l.name, l.model
+                )));
+            }
+            if l.store_packets && !matches!(kind, LidarModel::Velodyne(_)) {
+                return Err(InvalidRig(format!(
+                    "lidar {:?}: store_packets is for Velodyne sensors (velodyne_msgs)",
+                    l.name
                 )));
             }
             if !(300..=1200).contains(&l.rpm) {
@@ -541,12 +620,14 @@ impl Rig {
                     l.name, l.rpm
                 )));
             }
-            l.address.parse::<std::net::SocketAddr>().map_err(|_| {
-                InvalidRig(format!(
-                    "lidar {:?}: address {:?} is not host:port",
-                    l.name, l.address
-                ))
-            })?;
+            for address in std::iter::once(&l.address).chain(&l.imu_address) {
+                address.parse::<std::net::SocketAddr>().map_err(|_| {
+                    InvalidRig(format!(
+                        "lidar {:?}: address {address:?} is not host:port",
+                        l.name
+                    ))
+                })?;
+            }
         }
         for t in &self.teleop {
             let leader = self.arms.iter().find(|a| a.name == t.leader);

@@ -1,15 +1,18 @@
-//! VLP-16 decoding on real captures (`shared/testdata/lidar`): every packet of
-//! the VLP-16 pcap parses and re-encodes byte for byte, the HDL-32E capture is
-//! refused by name, points match the closed form, and packets assemble into
-//! revolutions.
+//! Velodyne packets on real captures (`shared/testdata/lidar`): every packet
+//! of the VLP-16 pcap parses and re-encodes byte for byte, each capture's
+//! model is identified from its product id and packet rate (the HDL-32E is
+//! not taken for a VLP-16), points match the closed form, a block azimuth of
+//! 36000 is the wrap, and random bytes never panic the decoder. Scans
+//! against the vendor's decoder: `lidar_real_captures.rs`.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 
+use reel_capture::drivers::lidar::{Identity, LidarDecoder};
+use reel_capture::drivers::velodyne::decoder::VelodyneDecoder;
 use reel_capture::drivers::velodyne::protocol::{
-    check_vlp16_timing, Block, DataPacket, ReturnMode, DATA_PORT, PACKET_PERIOD_US,
+    identify, median_gap_us, Block, DataPacket, Model, ReturnMode, DATA_PORT, FULL_TURN,
 };
-use reel_capture::drivers::velodyne::revolution::RevolutionAssembler;
 use reel_capture::LidarError;
 
 /// UDP payloads sent to `port` in a pcap of Ethernet frames; None (skip
@@ -55,23 +58,56 @@ fn vlp16_capture_parses_and_reencodes() {
         assert_eq!(p.return_mode, ReturnMode::Strongest);
     }
     let stamps: Vec<u32> = packets.iter().map(|p| p.timestamp_us).collect();
-    check_vlp16_timing(&stamps, ReturnMode::Strongest).unwrap();
-    // 1327 µs between packets, as the manual says.
-    assert!(stamps
-        .windows(2)
-        .all(|w| (f64::from(w[1] - w[0]) - PACKET_PERIOD_US).abs() < 1.0));
+    // 1327 µs between packets, as the manual says; old firmware writes the
+    // HDL-32E's product id, so the rate names the model.
+    let gap = median_gap_us(&stamps).unwrap();
+    assert!(
+        (gap - Model::Vlp16.packet_period_us(false)).abs() < 1.0,
+        "{gap}"
+    );
+    assert_eq!(packets[0].product_id, 0x21);
+    assert_eq!(
+        identify(0x21, ReturnMode::Strongest, gap).unwrap(),
+        Model::Vlp16
+    );
 }
 
 #[test]
-fn hdl32e_capture_is_refused_by_name() {
+fn hdl32e_capture_is_identified_by_its_rate() {
     let packets: Vec<DataPacket> = payloads_or_return!("velodyne_vlp32.pcap", DATA_PORT)
         .iter()
         .map(|p| DataPacket::parse(p).unwrap())
         .collect();
     let stamps: Vec<u32> = packets.iter().map(|p| p.timestamp_us).collect();
-    let err = check_vlp16_timing(&stamps, packets[0].return_mode).unwrap_err();
-    assert!(matches!(err, LidarError::NotVlp16 { .. }));
-    assert!(err.to_string().contains("HDL-32E"), "{err}");
+    let gap = median_gap_us(&stamps).unwrap();
+    let model = identify(packets[0].product_id, packets[0].return_mode, gap).unwrap();
+    assert_eq!(model, Model::Hdl32e, "{gap} µs");
+    // A decoder told VLP-16 refuses it once it has seen enough packets,
+    // and counts every packet it refused.
+    let mut decoder = VelodyneDecoder::new(Model::Vlp16, 0.0, false);
+    let mut refused = 0;
+    for (i, raw) in payloads_or_return!("velodyne_vlp32.pcap", DATA_PORT)
+        .iter()
+        .enumerate()
+    {
+        if let Err(r) = decoder.push(raw, i as u64 * 552_960) {
+            assert_eq!(r.reason, "wrong_sensor");
+            refused += r.packets;
+        }
+    }
+    assert_eq!(refused, packets.len() as u64);
+    let Identity::Mismatch(why) = decoder.identity() else {
+        panic!("{:?}", decoder.identity())
+    };
+    assert!(
+        why.contains("HDL-32E") && why.contains("\"hdl32e\""),
+        "{why}"
+    );
+    // A product id that names another model than the rate does is refused.
+    assert!(matches!(
+        identify(0x28, ReturnMode::Strongest, 1327.0),
+        Err(LidarError::Unidentified { .. })
+    ));
 }
 
 #[test]
@@ -118,7 +154,7 @@ fn packet_with(azimuth: u16, channel: usize, distance_m: f64) -> DataPacket {
 /// velodyne_decoder gives (closed form + 11.2 mm vertical correction).
 #[test]
 fn point_geometry_matches_the_closed_form() {
-    let points = packet_with(9000, 0, 10.0).points();
+    let points = packet_with(9000, 0, 10.0).points(Model::Vlp16);
     assert_eq!(points.len(), 1);
     let p = points[0];
     assert!(p.x.abs() < 1e-4, "{p:?}");
@@ -127,89 +163,40 @@ fn point_geometry_matches_the_closed_form() {
     assert_eq!(p.ring, 0);
     assert_eq!(p.intensity, 77.0);
     // Laser 15 (+15°) of the second sequence: ring 15, fired 55.296 + 15×2.304 µs later.
-    let p = packet_with(0, 31, 5.0).points()[0];
+    let p = packet_with(0, 31, 5.0).points(Model::Vlp16)[0];
     assert_eq!(p.ring, 15);
     assert!((p.time_us - (1_000.0 + 55.296 + 15.0 * 2.304)).abs() < 1e-6);
     assert!(p.x > 4.8 && p.z > 1.2);
 }
 
+/// Real firmware writes 36000 for the block at the wrap: it is 0°, and the
+/// packet decodes as with 0 (one real packet, its wrap block rewritten).
 #[test]
-fn capture_assembles_into_revolutions() {
-    let packets: Vec<DataPacket> = payloads_or_return!("velodyne_vlp16.pcap", DATA_PORT)
-        .iter()
-        .map(|p| DataPacket::parse(p).unwrap())
-        .collect();
-    let mut assembler = RevolutionAssembler::new(0.0);
-    let mut revolutions = Vec::new();
-    for p in &packets {
-        revolutions.extend(assembler.push(p));
-    }
-    // The capture covers 250° → 360° → 286°: the first (partial) turn ends at 0°.
-    assert_eq!(revolutions.len(), 1);
-    let rest = assembler.flush().unwrap();
-    let total: usize = packets.iter().map(|p| p.points().len()).sum();
-    assert_eq!(revolutions[0].points.len() + rest.points.len(), total);
-    let first = &revolutions[0];
-    assert!(first.points.iter().all(|p| p.azimuth >= 25_000.0));
-    assert!(rest.points[0].azimuth < 100.0, "{:?}", rest.points[0]);
-    let end = packets
-        .last()
-        .unwrap()
-        .points()
-        .iter()
-        .map(|p| p.azimuth)
-        .fold(0.0, f32::max);
-    assert!(end > 28_643.0 && end < 29_200.0, "{end}");
-    assert!(rest.points.iter().all(|p| p.azimuth <= end));
-    // Times increase within a revolution and span what the packets cover.
-    assert!(first
-        .points
-        .windows(2)
-        .all(|w| w[1].time_us >= w[0].time_us));
-    let span_ms = (first.points.last().unwrap().time_us - first.start_us) / 1000.0;
-    assert!(span_ms > 20.0 && span_ms < 40.0, "{span_ms}");
-    let rings: std::collections::BTreeSet<u16> = first.points.iter().map(|p| p.ring).collect();
-    assert_eq!(rings.len(), 16);
-}
-
-#[test]
-fn revolution_becomes_the_episode_point_cloud() {
-    use reel_episode::ros2::{sensor_msgs::PointCloud2, RosMessage};
-    let packets: Vec<DataPacket> = payloads_or_return!("velodyne_vlp16.pcap", DATA_PORT)
-        .iter()
-        .map(|p| DataPacket::parse(p).unwrap())
-        .collect();
-    let mut assembler = RevolutionAssembler::new(0.0);
-    let rev = packets
-        .iter()
-        .flat_map(|p| assembler.push(p))
-        .next()
-        .unwrap();
-    let cloud = rev.to_point_cloud2(1_700_000_000_000_000_000, "lidar");
-    let back = PointCloud2::from_cdr(&cloud.to_cdr()).unwrap();
-    assert_eq!(back.width as usize, rev.points.len());
-    assert_eq!(back.data.len(), rev.points.len() * 24);
-    let f32_at = |i: usize, off: usize| {
-        f32::from_le_bytes(
-            back.data[i * 24 + off..i * 24 + off + 4]
-                .try_into()
-                .unwrap(),
-        )
-    };
-    let last = rev.points.len() - 1;
-    assert_eq!(f32_at(last, 0), rev.points[last].x);
-    assert_eq!(
-        u16::from_le_bytes([back.data[last * 24 + 16], back.data[last * 24 + 17]]),
-        rev.points[last].ring
-    );
-    assert_eq!(f32_at(0, 20), 0.0);
-    assert!(f32_at(last, 20) > 0.02 && f32_at(last, 20) < 0.04);
+fn azimuth_36000_is_the_wrap() {
+    let payloads = payloads_or_return!("velodyne_vlp16.pcap", DATA_PORT);
+    let mut packet = DataPacket::parse(&payloads[10]).unwrap();
+    packet.blocks[5].azimuth = 0;
+    let zero = packet.points(Model::Vlp16);
+    packet.blocks[5].azimuth = 36_000;
+    let wrap = DataPacket::parse(&packet.encode()).unwrap();
+    assert_eq!(wrap.blocks[5].azimuth, 36_000);
+    assert_eq!(wrap.points(Model::Vlp16), zero);
+    packet.blocks[5].azimuth = 36_001;
+    assert!(matches!(
+        DataPacket::parse(&packet.encode()),
+        Err(LidarError::Azimuth {
+            block: 5,
+            azimuth: 36_001
+        })
+    ));
+    assert_eq!(FULL_TURN, 36_000);
 }
 
 mod fuzz {
     use proptest::prelude::*;
-    use reel_capture::drivers::velodyne::protocol::{DataPacket, DATA_PACKET_LEN};
-    use reel_capture::drivers::velodyne::revolution::RevolutionAssembler;
+    use reel_capture::drivers::lidar::LidarDecoder;
+    use reel_capture::drivers::velodyne::decoder::VelodyneDecoder;
+    use reel_capture::drivers::velodyne::protocol::{DataPacket, Model, DATA_PACKET_LEN};
 
     proptest! {
         #[test]
@@ -224,17 +211,19 @@ mod fuzz {
                     p[b * 100 + 1] = 0xEE;
                 }
             }
-            let mut assembler = RevolutionAssembler::new(0.0);
+            let mut decoder = VelodyneDecoder::new(Model::Vlp32c, 0.0, true);
             if let Ok(packet) = DataPacket::parse(&p) {
-                let points = packet.points();
-                prop_assert!(points.len() <= 384);
-                for pt in &points {
-                    prop_assert!(pt.x.is_finite() && pt.y.is_finite() && pt.z.is_finite());
+                for model in Model::ALL {
+                    let points = packet.points(model);
+                    prop_assert!(points.len() <= 384);
+                    for pt in &points {
+                        prop_assert!(pt.x.is_finite() && pt.y.is_finite() && pt.z.is_finite());
+                    }
                 }
-                for _ in 0..3 {
-                    let _ = assembler.push(&packet);
+                for i in 0..40u64 {
+                    let _ = decoder.push(&p, i * 700_000);
                 }
-                let _ = assembler.flush();
+                let _ = decoder.finish();
             }
             prop_assert!(DataPacket::parse(&p[..cut]).is_err());
         }

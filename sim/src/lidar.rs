@@ -13,7 +13,7 @@ use rapier3d::prelude::{QueryFilter, Ray};
 use reel_episode::geometry::Iso;
 use reel_episode::ros2::sensor_msgs::PointCloud2;
 use reel_episode::ros2::std_msgs::Header;
-use reel_episode::vlp16::{
+use reel_episode::velodyne::{
     ring_of_laser, ELEVATION_DEG, LASERS, LASER_PERIOD_US, SEQUENCE_PERIOD_US,
     VERTICAL_CORRECTION_MM,
 };
@@ -182,6 +182,8 @@ impl Lidar {
                     [p[0] as f32, p[1] as f32, p[2] as f32],
                     intensity,
                     ring_of_laser(laser),
+                    // One return per firing, the strongest.
+                    1,
                     ((t - start) as f64 * 1e-9) as f32,
                 );
             }

@@ -66,6 +66,7 @@ fn cdr(payload: &Payload) -> (&'static str, Vec<u8>) {
             reel_episode::ros2::velodyne_msgs::VelodyneScan::TYPE_NAME,
             m.to_cdr(),
         ),
+        Payload::Imu(m) => (reel_episode::ros2::sensor_msgs::Imu::TYPE_NAME, m.to_cdr()),
         Payload::Event(s) => (
             reel_episode::ros2::std_msgs::StringMsg::TYPE_NAME,
             reel_episode::ros2::std_msgs::StringMsg { data: s.clone() }.to_cdr(),

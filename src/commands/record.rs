@@ -42,8 +42,16 @@ pub struct Args {
 
 fn print_summary(s: &EpisodeSummary) {
     let dropped: u64 = s.dropped.iter().map(|d| d.1).sum();
+    let packets: String = s
+        .packet_losses
+        .iter()
+        .map(|(device, reason, n)| match reason.as_str() {
+            "lost" => format!("; {device}: {n} packets lost"),
+            _ => format!("; {device}: {n} packets refused ({reason})"),
+        })
+        .collect();
     eprintln!(
-        "episode {}: {:.1} s, {} messages, {} dropped{}",
+        "episode {}: {:.1} s, {} messages, {} dropped{packets}{}",
         s.path.display(),
         s.duration_s,
         s.messages,

@@ -151,6 +151,9 @@ pub fn write_info(out: &mut impl Write, info: &EpisodeInfo) -> io::Result<()> {
     for (name, map) in &info.other_metadata {
         writeln!(out, "  metadata {name}: {} keys", map.len())?;
     }
+    for (device, losses) in info.losses.losing() {
+        writeln!(out, "  data lost: {device}: {}", losses.describe())?;
+    }
     for p in &info.problems {
         writeln!(out, "  problem: {p}")?;
     }

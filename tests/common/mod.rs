@@ -5,8 +5,6 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use reel_testkit::skip::skip;
-
 /// The repository root.
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -27,20 +25,7 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The venv's Python, or None with the skip recorded. Under CI a missing
-/// venv is a failure: the third-party checks must run there.
-pub fn venv_python(checks: &str) -> Option<PathBuf> {
-    let python = workspace().join(".venv/bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run the {checks}: run scripts/setup.sh"
-    );
-    skip(checks, "no .venv (run scripts/setup.sh)");
-    None
-}
+pub use reel_testkit::skip::venv_python;
 
 /// Messages per topic as reel reads them.
 pub fn topic_counts(path: &std::path::Path) -> std::collections::BTreeMap<String, u64> {

@@ -13,14 +13,14 @@ use reel_episode::geometry::Iso;
 use reel_episode::robot::RobotModel;
 use reel_episode::ros2::builtin_interfaces::Time;
 use reel_episode::ros2::foxglove_msgs::CompressedVideo;
-use reel_episode::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
+use reel_episode::ros2::sensor_msgs::{CameraInfo, CompressedImage, Imu, JointState, PointCloud2};
 use reel_episode::ros2::std_msgs::StringMsg;
 use reel_episode::ros2::tf2_msgs::TFMessage;
 use reel_episode::ros2::RosMessage;
 use reel_episode::{schema_name, EpisodeReader, FileState};
 
 use crate::columns::{Rows, Timeline, FILE_ROWS};
-use crate::layout::Layout;
+use crate::layout::{Layout, IMU_QUANTITIES};
 use crate::quality::{Flag, StreamQuality};
 use crate::robot::RobotAnimator;
 pub use crate::streams::StreamKind;
@@ -71,9 +71,11 @@ struct TopicState {
     logged: u64,
     /// Where the topic is drawn; for cameras and LiDARs fixed at the first message.
     entity: Option<rerun::EntityPath>,
-    /// Joints: the plots of [`JOINT_QUANTITIES`], buffered.
-    joint_series: Vec<Rows>,
-    /// Joints: joint count the series names were logged for.
+    /// Joints: the plots of [`JOINT_QUANTITIES`]; IMUs: of
+    /// [`IMU_QUANTITIES`]; buffered.
+    series: Vec<Rows>,
+    /// Joints: joint count the series names were logged for; IMUs: 3
+    /// once named.
     named_joints: usize,
     /// Camera info: the last pinhole logged.
     pinhole: Option<([f64; 4], [u32; 2])>,
@@ -93,7 +95,7 @@ impl TopicState {
     fn new(topic: &str, schema: &str, rows_per_chunk: usize) -> Self {
         let kind = StreamKind::of(topic, schema);
         let quality = format!("quality/{}", entity_part(topic.trim_start_matches('/')));
-        let joint_series = match &kind {
+        let series = match &kind {
             StreamKind::Joints { arm, commands } => {
                 let group = if *commands { "_commands" } else { "" };
                 JOINT_QUANTITIES
@@ -107,6 +109,16 @@ impl TopicState {
                     })
                     .collect()
             }
+            StreamKind::Imu(imu) => IMU_QUANTITIES
+                .iter()
+                .map(|q| {
+                    Rows::scalars(
+                        format!("imu/{}/{q}", entity_part(imu)).into(),
+                        &EPISODE_TIMELINES,
+                        rows_per_chunk,
+                    )
+                })
+                .collect(),
             _ => Vec::new(),
         };
         Self {
@@ -117,7 +129,7 @@ impl TopicState {
             },
             logged: 0,
             entity: None,
-            joint_series,
+            series,
             named_joints: 0,
             pinhole: None,
         }
@@ -299,7 +311,7 @@ impl EpisodeLogger {
                 let m: JointState = decode(topic, data)?;
                 self.observe(&mut state.quality, topic, m.header.stamp, received)?;
                 if state.named_joints != m.name.len() {
-                    for (unit, rows) in JOINT_UNITS.iter().zip(&state.joint_series) {
+                    for (unit, rows) in JOINT_UNITS.iter().zip(&state.series) {
                         let names: Vec<String> =
                             m.name.iter().map(|j| format!("{j} [{unit}]")).collect();
                         self.rec.log_static(
@@ -312,7 +324,7 @@ impl EpisodeLogger {
                 let time = [self.now];
                 for (rows, values) in
                     state
-                        .joint_series
+                        .series
                         .iter_mut()
                         .zip([&m.position, &m.velocity, &m.effort])
                 {
@@ -392,6 +404,32 @@ impl EpisodeLogger {
                             self.warn(text)?;
                         }
                     }
+                }
+            }
+            StreamKind::Imu(_) => {
+                let m: Imu = decode(topic, data)?;
+                self.observe(&mut state.quality, topic, m.header.stamp, received)?;
+                if state.named_joints == 0 {
+                    for (unit, rows) in ["rad/s", "m/s²"].iter().zip(&state.series) {
+                        let names: Vec<String> = ["x", "y", "z"]
+                            .iter()
+                            .map(|a| format!("{a} [{unit}]"))
+                            .collect();
+                        self.rec.log_static(
+                            rows.path().clone(),
+                            &rerun::SeriesLines::new().with_names(names),
+                        )?;
+                    }
+                    state.named_joints = 3;
+                }
+                let time = [self.now];
+                let (w, a) = (m.angular_velocity, m.linear_acceleration);
+                for (rows, values) in state
+                    .series
+                    .iter_mut()
+                    .zip([[w.x, w.y, w.z], [a.x, a.y, a.z]])
+                {
+                    rows.push_scalars(&self.rec, &time, &values)?;
                 }
             }
             StreamKind::Tf { is_static } => {
@@ -565,7 +603,7 @@ impl EpisodeLogger {
     /// Sends the buffered joint plots and robot links.
     pub fn flush_rows(&mut self) -> Result<(), ViewError> {
         for state in self.topics.values_mut() {
-            for rows in &mut state.joint_series {
+            for rows in &mut state.series {
                 rows.flush(&self.rec)?;
             }
         }

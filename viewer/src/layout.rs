@@ -23,6 +23,8 @@ pub struct Layout {
     pub joint_groups: BTreeMap<String, String>,
     /// LiDAR names.
     pub lidars: Vec<String>,
+    /// IMU names.
+    pub imus: Vec<String>,
     /// `/tf` or `/tf_static` present.
     pub has_tf: bool,
     /// A robot can be drawn (URDF available).
@@ -30,6 +32,9 @@ pub struct Layout {
     /// Timeline shown first.
     pub timeline: Option<String>,
 }
+
+/// The IMU quantities plotted per IMU (entity names under `imu/<name>`).
+pub const IMU_QUANTITIES: [&str; 2] = ["angular_velocity", "linear_acceleration"];
 
 impl Layout {
     /// Adds a stream.
@@ -55,6 +60,11 @@ impl Layout {
             StreamKind::Points(l) => {
                 if !self.lidars.contains(l) {
                     self.lidars.push(l.clone());
+                }
+            }
+            StreamKind::Imu(i) => {
+                if !self.imus.contains(i) {
+                    self.imus.push(i.clone());
                 }
             }
             StreamKind::Tf { .. } => self.has_tf = true,
@@ -152,6 +162,21 @@ impl Layout {
                 })
                 .collect();
             right.push(Tabs::new(plots).with_name(title.as_str()).into());
+        }
+        for imu in &self.imus {
+            let plots: Vec<ContainerLike> = IMU_QUANTITIES
+                .iter()
+                .map(|q| {
+                    TimeSeriesView::new(format!("{imu} {}", q.replace('_', " ")))
+                        .with_origin(format!("imu/{}/{q}", entity_part(imu)).as_str())
+                        .into()
+                })
+                .collect();
+            right.push(
+                Tabs::new(plots)
+                    .with_name(format!("IMU {imu}").as_str())
+                    .into(),
+            );
         }
         right.push(
             TextLogView::new("events, annotations and quality")

@@ -18,6 +18,8 @@ pub enum StreamKind {
     CameraInfo(String),
     /// A LiDAR's revolutions.
     Points(String),
+    /// An IMU's samples (a LiDAR's IMU is named after the LiDAR).
+    Imu(String),
     /// `/tf` or `/tf_static`.
     Tf {
         /// `/tf_static`.
@@ -52,6 +54,8 @@ impl StreamKind {
             ("foxglove_msgs/msg/CompressedVideo", Some("camera")) => Self::Video(name()),
             ("sensor_msgs/msg/CameraInfo", Some("camera")) => Self::CameraInfo(name()),
             ("sensor_msgs/msg/PointCloud2", Some("lidar")) => Self::Points(name()),
+            ("sensor_msgs/msg/Imu", Some("lidar")) => Self::Imu(name()),
+            ("sensor_msgs/msg/Imu", _) => Self::Imu(topic.trim_matches('/').replace('/', "_")),
             ("sensor_msgs/msg/CompressedImage", _) => {
                 Self::Image(topic.trim_matches('/').replace('/', "_"))
             }

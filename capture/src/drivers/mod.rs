@@ -4,6 +4,8 @@
 pub mod camera;
 pub mod dynamixel;
 pub mod feetech;
+pub mod lidar;
+pub mod ouster;
 pub mod servo;
 mod sync_write;
 pub mod velodyne;

@@ -1,12 +1,13 @@
 //! Wire-exact emulators of the devices the drivers read: servo buses on pty
-//! pairs, a VLP-16 on UDP, cameras that stamp their true acquisition time
+//! pairs, Velodyne LiDARs on UDP, cameras that stamp their true acquisition time
 //! into the image. Every test and demo records through them; the drivers
 //! cannot tell them from hardware.
 
 pub mod camera;
 pub mod ground_truth;
+pub mod lidar_scene;
 pub mod motion;
 pub mod rig;
 pub mod servo_bus;
 mod threads;
-pub mod vlp16;
+pub mod velodyne;

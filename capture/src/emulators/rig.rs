@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use super::camera::CameraEmulator;
 use super::motion::JointMotion;
 use super::servo_bus::{EmulatedServo, ServoBusEmulator};
-use super::vlp16::{Vlp16Emulator, Vlp16EmulatorConfig};
+use super::velodyne::{VelodyneEmulator, VelodyneEmulatorConfig};
 use crate::error::EmulatorError;
-use crate::rig::{Arm, Camera, Lidar, LoadedRig, Rig};
+use crate::rig::{Arm, Camera, Lidar, LidarModel, LoadedRig, Rig};
 
 /// Writes a copy of the rig config `config` into `dir` with every emulated
 /// endpoint moved: serial links under `dir`, free loopback ports for the
@@ -76,7 +76,7 @@ pub fn isolated_copy(config: &Path, dir: &Path) -> Result<PathBuf, EmulatorError
 pub struct EmulatedRig {
     rig: Rig,
     buses: Vec<(String, Option<ServoBusEmulator>)>,
-    lidars: Vec<(String, Option<Vlp16Emulator>)>,
+    lidars: Vec<(String, Option<VelodyneEmulator>)>,
     cameras: Vec<(String, Option<CameraEmulator>)>,
 }
 
@@ -106,17 +106,25 @@ fn start_bus(arm: &Arm, index: usize) -> Result<ServoBusEmulator, EmulatorError>
     })
 }
 
-fn start_lidar(lidar: &Lidar) -> Result<Vlp16Emulator, EmulatorError> {
+fn start_lidar(lidar: &Lidar) -> Result<VelodyneEmulator, EmulatorError> {
     let device = || format!("lidar {}", lidar.name);
     let target = lidar.address.parse().map_err(|_| EmulatorError::Device {
         device: device(),
         reason: format!("bad address {}; expected HOST:PORT", lidar.address),
     })?;
-    Vlp16Emulator::start(Vlp16EmulatorConfig::new(target, lidar.rpm)).map_err(|e| {
-        EmulatorError::Device {
+    let Some(LidarModel::Velodyne(model)) = lidar.kind() else {
+        return Err(EmulatorError::Device {
             device: device(),
-            reason: e.to_string(),
-        }
+            reason: format!("no emulator for model {:?}", lidar.model),
+        });
+    };
+    let config = VelodyneEmulatorConfig {
+        model,
+        ..VelodyneEmulatorConfig::new(target, lidar.rpm)
+    };
+    VelodyneEmulator::start(config).map_err(|e| EmulatorError::Device {
+        device: device(),
+        reason: e.to_string(),
     })
 }
 
@@ -174,8 +182,8 @@ impl EmulatedRig {
         }
         for l in &self.rig.lidars {
             lines.push(format!(
-                "lidar {:<14} VLP-16 at {} rpm, UDP to {}",
-                l.name, l.rpm, l.address
+                "lidar {:<14} {} at {} rpm, UDP to {}",
+                l.name, l.model, l.rpm, l.address
             ));
         }
         for c in self.rig.cameras.iter().filter(|c| c.emulated) {
@@ -196,7 +204,7 @@ impl EmulatedRig {
     }
 
     /// The LiDAR emulator `name`, while it runs.
-    pub fn lidar(&self, name: &str) -> Option<&Vlp16Emulator> {
+    pub fn lidar(&self, name: &str) -> Option<&VelodyneEmulator> {
         self.lidars
             .iter()
             .find(|l| l.0 == name)

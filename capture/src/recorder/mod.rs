@@ -6,12 +6,14 @@
 
 pub mod arm;
 pub mod camera;
+pub mod imu;
 pub mod lidar;
 pub mod sink;
 pub mod writer;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -25,6 +27,7 @@ use reel_episode::topics;
 use reel_episode::{EpisodeMeta, EpisodeWriterOptions, Outcome};
 
 use crate::drivers::camera::frame_id;
+use crate::drivers::lidar::{decoder_for, imu_for, Identity, LidarImu};
 use crate::error::RecorderError;
 use crate::rig::{CameraFormat, LoadedRig, Rig, Role};
 use arm::{ArmTopics, FollowLeader, LeaderShare};
@@ -52,6 +55,9 @@ pub struct RecorderOptions {
     pub min_free_bytes: u64,
     /// Where written messages are offered live (`reel record --view`).
     pub tap: Option<crossbeam_channel::Sender<sink::Tapped>>,
+    /// How long the start waits for each LiDAR's first packets to check
+    /// its model.
+    pub lidar_check_timeout: Duration,
 }
 
 impl RecorderOptions {
@@ -66,6 +72,7 @@ impl RecorderOptions {
             writer_options: EpisodeWriterOptions::default(),
             min_free_bytes: 64 << 20,
             tap: None,
+            lidar_check_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -89,6 +96,12 @@ pub struct DeviceView {
     pub wire_faults: u64,
     /// Times lost since start.
     pub disconnects: u64,
+    /// Packets received but refused (not turned into messages) since start.
+    #[serde(default)]
+    pub rejected: u64,
+    /// Packets the device sent that never arrived, since start.
+    #[serde(default)]
+    pub lost: u64,
     /// Last error text.
     pub last_error: String,
 }
@@ -139,6 +152,8 @@ pub struct Recorder {
     urdf: Option<(String, String)>,
     /// The URDF's fixed joints of every follower that publishes its links,
     /// for `/tf_static` at each episode start (computed once).
+    /// Fixed transforms every episode starts with: the URDF's fixed
+    /// joints and sensors' internal frames (a LiDAR's IMU).
     link_statics: Vec<reel_episode::ros2::geometry_msgs::TransformStamped>,
 }
 
@@ -198,6 +213,8 @@ impl Recorder {
             stop: Arc::new(AtomicBool::new(false)),
             devices: Vec::new(),
             threads: Vec::new(),
+            lidar_probes: Vec::new(),
+            sensor_statics: Vec::new(),
         };
         // The followers' links on /tf. One follower keeps the URDF's frame
         // names (camera mounts name them); several get `<arm>/` prefixes,
@@ -206,16 +223,25 @@ impl Recorder {
             let topic = spawner.plan.add(topics::TF.to_string(), TopicKind::Tf);
             (model, topic)
         });
-        let link_statics = spawner.arms(&rig.rig, links.as_ref(), followers)?;
+        let mut link_statics = spawner.arms(&rig.rig, links.as_ref(), followers)?;
         spawner.cameras(&rig.rig)?;
-        spawner.lidars(&rig.rig)?;
+        if let Err(e) = spawner
+            .lidars(&rig)
+            .and_then(|()| spawner.check_lidars(options.lidar_check_timeout))
+        {
+            spawner.abandon();
+            return Err(e);
+        }
         let Spawner {
             plan,
             data_tx,
             stop,
             devices,
             threads,
+            lidar_probes: _,
+            sensor_statics,
         } = spawner;
+        link_statics.extend(sensor_statics);
 
         let state = Arc::new(Mutex::new(WriterState::default()));
         let config = WriterConfig {
@@ -416,6 +442,8 @@ impl Recorder {
                     errors: d.status.errors.load(Ordering::Relaxed),
                     wire_faults: d.status.wire_faults.load(Ordering::Relaxed),
                     disconnects: d.status.disconnects.load(Ordering::Relaxed),
+                    rejected: d.status.rejected(),
+                    lost: d.status.lost(),
                     last_error: d
                         .status
                         .last_error
@@ -493,6 +521,10 @@ struct Spawner {
     stop: Arc<AtomicBool>,
     devices: Vec<Device>,
     threads: Vec<JoinHandle<()>>,
+    /// Each LiDAR's `lidar NAME (ADDRESS)` and where its identity comes.
+    lidar_probes: Vec<(String, crossbeam_channel::Receiver<Identity>)>,
+    /// Fixed transforms between a sensor's frames (a LiDAR's IMU).
+    sensor_statics: Vec<TransformStamped>,
 }
 
 impl Spawner {
@@ -597,9 +629,16 @@ impl Spawner {
         Ok(())
     }
 
-    /// Every LiDAR, with its raw packets when the rig stores them.
-    fn lidars(&mut self, r: &Rig) -> Result<(), RecorderError> {
-        for l in &r.lidars {
+    /// Every LiDAR, with its raw packets when the rig stores them. Each
+    /// one's socket is bound here, so a port in use fails the start.
+    fn lidars(&mut self, rig: &LoadedRig) -> Result<(), RecorderError> {
+        let rig_dir = rig.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        for l in &rig.rig.lidars {
+            let device = format!("lidar {}", l.name);
+            let fail = |reason: String| RecorderError::Device {
+                device: format!("{device} ({})", l.address),
+                reason,
+            };
             let points = self
                 .plan
                 .add(topics::lidar_points(&l.name), TopicKind::Cloud);
@@ -607,27 +646,104 @@ impl Spawner {
                 self.plan
                     .add(topics::lidar_packets(&l.name), TopicKind::Packets)
             });
-            let lidar_topics = LidarTopics {
+            let topics = LidarTopics {
                 points,
                 packets,
                 events: self.plan.events,
             };
-            let address = l.address.parse().map_err(|_| RecorderError::Device {
-                device: format!("lidar {}", l.name),
-                reason: format!("bad address {}; expected HOST:PORT", l.address),
-            })?;
-            let (status, sink) = self.device(format!("lidar {}", l.name), f64::from(l.rpm) / 60.0);
-            let (name, stop) = (l.name.clone(), self.stop.clone());
-            let frame = l.frame_id();
-            self.threads
-                .push(spawn(format!("lidar {}", l.name), move || {
-                    if let Err(e) = lidar::run(&name, address, &frame, &lidar_topics, &sink, &stop)
-                    {
-                        status.error(e.to_string());
-                    }
-                })?);
+            let mut decoder = decoder_for(l, &rig_dir).map_err(|e| fail(e.to_string()))?;
+            let socket = UdpSocket::bind(&l.address)
+                .map_err(|e| fail(format!("cannot listen: {e}; is another recorder running?")))?;
+            let (status, sink) = self.device(device.clone(), f64::from(l.rpm) / 60.0);
+            let (identified, identity) = crossbeam_channel::bounded(1);
+            self.lidar_probes
+                .push((format!("{device} ({})", l.address), identity));
+            if let Some(imu) = imu_for(l, &rig_dir).map_err(|e| fail(e.to_string()))? {
+                self.lidar_imu(l, imu)?;
+            }
+            let (frame_id, stop) = (l.frame_id(), self.stop.clone());
+            self.threads.push(spawn(device.clone(), move || {
+                let session = lidar::LidarSession {
+                    device,
+                    frame_id,
+                    topics,
+                    sink: &sink,
+                    identified,
+                };
+                if let Err(e) = lidar::run(&session, &socket, decoder.as_mut(), &stop) {
+                    status.error(format!("{}: {e}", session.device));
+                }
+            })?);
         }
         Ok(())
+    }
+
+    /// A LiDAR's IMU: its topic, device, socket and thread, and where it
+    /// sits in the LiDAR's frame (for `/tf_static`).
+    fn lidar_imu(&mut self, l: &crate::rig::Lidar, imu: LidarImu) -> Result<(), RecorderError> {
+        let device = format!("imu {}", l.name);
+        let address = l.imu_address.clone().unwrap_or_default();
+        let socket = UdpSocket::bind(&address).map_err(|e| RecorderError::Device {
+            device: format!("{device} ({address})"),
+            reason: format!("cannot listen: {e}; is another recorder running?"),
+        })?;
+        let frame_id = format!("{}_imu", l.frame_id());
+        self.sensor_statics.push(
+            reel_episode::geometry::Iso::from_matrix(imu.rotation, imu.translation).to_msg(
+                0,
+                &l.frame_id(),
+                &frame_id,
+            ),
+        );
+        let topic = self.plan.add(topics::lidar_imu(&l.name), TopicKind::Imu);
+        let events = self.plan.events;
+        let (status, sink) = self.device(device.clone(), imu.rate_hz);
+        let mut decoder = imu.decoder;
+        let stop = self.stop.clone();
+        self.threads.push(spawn(device.clone(), move || {
+            let session = imu::ImuSession {
+                device,
+                frame_id,
+                topic,
+                events,
+                sink: &sink,
+            };
+            if let Err(e) = imu::run(&session, &socket, decoder.as_mut(), &stop) {
+                status.error(format!("{}: {e}", session.device));
+            }
+        })?);
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for each LiDAR's first packets to show what it
+    /// is; a sensor that is not the rig's model fails the start. One that
+    /// sends nothing yet is waited for by its loop, which refuses it then.
+    fn check_lidars(&self, timeout: Duration) -> Result<(), RecorderError> {
+        let deadline = std::time::Instant::now() + timeout;
+        for (device, identity) in &self.lidar_probes {
+            match identity.recv_deadline(deadline) {
+                Ok(Identity::Mismatch(reason)) => {
+                    return Err(RecorderError::Device {
+                        device: device.clone(),
+                        reason,
+                    })
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!(device = %device, "no packets yet; the sensor will be checked when they come")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops and joins the threads started so far (a failed start).
+    fn abandon(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        drop(self.data_tx);
+        for t in self.threads {
+            let _ = t.join();
+        }
     }
 }
 

@@ -3,12 +3,13 @@
 //! A device never waits on the writer: when the queue is full the message is
 //! dropped and counted (and the writer records the count as an event).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Sender, TrySendError};
 use reel_episode::ros2::foxglove_msgs::CompressedVideo;
-use reel_episode::ros2::sensor_msgs::{CompressedImage, JointState, PointCloud2};
+use reel_episode::ros2::sensor_msgs::{CompressedImage, Imu, JointState, PointCloud2};
 use reel_episode::ros2::tf2_msgs::TFMessage;
 use reel_episode::ros2::velodyne_msgs::VelodyneScan;
 
@@ -27,6 +28,8 @@ pub enum Payload {
     Tf(TFMessage),
     /// The raw packets of a LiDAR revolution.
     Scan(VelodyneScan),
+    /// One inertial sample.
+    Imu(Box<Imu>),
     /// An event for `/episode/events` (JSON object text).
     Event(String),
 }
@@ -78,6 +81,8 @@ pub struct DeviceStatus {
     pub produced: AtomicU64,
     /// Messages dropped because the writer queue was full.
     pub dropped: AtomicU64,
+    /// Packets received (devices that speak in packets: LiDARs).
+    pub packets_received: AtomicU64,
     /// Read errors (timeouts, bad packets) since start.
     pub errors: AtomicU64,
     /// Bad or missing replies on the wire, retried or not (bus counters).
@@ -88,9 +93,30 @@ pub struct DeviceStatus {
     pub disconnects: AtomicU64,
     /// Last error text.
     pub last_error: Mutex<String>,
+    /// Packets received but not turned into messages, and packets the
+    /// device sent that never arrived, by reason; the writer records them
+    /// as events.
+    losses: Mutex<Losses>,
     /// Host time the current loss began; 0 while none is reported.
     down_since: AtomicU64,
 }
+
+/// Packets of one device that gave no message, by reason code: `lost`
+/// (sent, never received) or why a received one was refused
+/// (`bad_length`, `wrong_sensor`, ...).
+pub type Losses = BTreeMap<&'static str, Loss>;
+
+/// Packets lost or refused for one reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loss {
+    /// Packets.
+    pub packets: u64,
+    /// What the last one looked like, one sentence.
+    pub detail: String,
+}
+
+/// The reason code of packets a device sent that never arrived.
+pub const LOST: &str = "lost";
 
 impl DeviceStatus {
     /// A status for `name`.
@@ -99,6 +125,37 @@ impl DeviceStatus {
             name: name.into(),
             ..Self::default()
         })
+    }
+
+    /// Counts `packets` that gave no message for `reason` (see [`Losses`]).
+    pub fn lose(&self, reason: &'static str, packets: u64, detail: impl Into<String>) {
+        if packets == 0 {
+            return;
+        }
+        if let Ok(mut losses) = self.losses.lock() {
+            let loss = losses.entry(reason).or_default();
+            loss.packets += packets;
+            loss.detail = detail.into();
+        }
+    }
+
+    /// The losses so far.
+    pub fn losses(&self) -> Losses {
+        self.losses.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Packets refused so far (every reason but [`LOST`]).
+    pub fn rejected(&self) -> u64 {
+        self.losses()
+            .iter()
+            .filter(|(r, _)| **r != LOST)
+            .map(|(_, l)| l.packets)
+            .sum()
+    }
+
+    /// Packets sent that never arrived, so far.
+    pub fn lost(&self) -> u64 {
+        self.losses().get(LOST).map_or(0, |l| l.packets)
     }
 
     /// Records an error message.

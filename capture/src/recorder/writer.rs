@@ -12,14 +12,14 @@ use crossbeam_channel::{Receiver, Sender};
 use reel_episode::ros2::builtin_interfaces::Time;
 use reel_episode::ros2::foxglove_msgs::CompressedVideo;
 use reel_episode::ros2::geometry_msgs::TransformStamped;
-use reel_episode::ros2::sensor_msgs::{CameraInfo, CompressedImage, JointState, PointCloud2};
+use reel_episode::ros2::sensor_msgs::{CameraInfo, CompressedImage, Imu, JointState, PointCloud2};
 use reel_episode::ros2::std_msgs::StringMsg;
 use reel_episode::ros2::tf2_msgs::TFMessage;
 use reel_episode::ros2::velodyne_msgs::VelodyneScan;
 use reel_episode::time::host_now_nanos;
 use reel_episode::{EpisodeMeta, EpisodeWriter, EpisodeWriterOptions, Outcome, Topic};
 
-use super::sink::{DeviceStatus, Envelope, Payload, Tapped};
+use super::sink::{DeviceStatus, Envelope, Losses, Payload, Tapped, LOST};
 use crate::error::RecorderError;
 
 /// Message type of a topic in the recorder's table.
@@ -37,6 +37,8 @@ pub enum TopicKind {
     Tf,
     /// `velodyne_msgs/msg/VelodyneScan`.
     Packets,
+    /// `sensor_msgs/msg/Imu`.
+    Imu,
     /// `std_msgs/msg/String` (events, robot description).
     Text,
 }
@@ -57,6 +59,7 @@ enum Handle {
     Cloud(Topic<PointCloud2>),
     Tf(Topic<TFMessage>),
     Packets(Topic<VelodyneScan>),
+    Imu(Topic<Imu>),
     Text(Topic<StringMsg>),
 }
 
@@ -99,6 +102,9 @@ pub struct EpisodeSummary {
     pub duration_s: f64,
     /// Messages dropped because the queue was full, per device.
     pub dropped: Vec<(String, u64)>,
+    /// Packets lost or refused during the episode: device, reason code
+    /// (`lost`, `bad_length`, `wrong_sensor`, ...), packets.
+    pub packet_losses: Vec<(String, String, u64)>,
     /// Set when the episode ended early (disk full, write error).
     pub error: Option<String>,
 }
@@ -131,6 +137,9 @@ struct Open {
     started: u64,
     dropped_at_start: Vec<u64>,
     dropped_reported: Vec<u64>,
+    losses_at_start: Vec<Losses>,
+    losses_reported: Vec<Losses>,
+    received_at_start: Vec<u64>,
 }
 
 /// Settings of the writer thread.
@@ -310,6 +319,7 @@ fn start(
             TopicKind::Cloud => writer.add_topic(&t.name).map(Handle::Cloud),
             TopicKind::Tf => writer.add_topic(&t.name).map(Handle::Tf),
             TopicKind::Packets => writer.add_topic(&t.name).map(Handle::Packets),
+            TopicKind::Imu => writer.add_topic(&t.name).map(Handle::Imu),
             TopicKind::Text => writer.add_topic(&t.name).map(Handle::Text),
         }?;
         handles.push(h);
@@ -330,6 +340,12 @@ fn start(
         started: now,
         dropped_at_start: dropped.clone(),
         dropped_reported: dropped,
+        losses_at_start: devices.iter().map(|d| d.losses()).collect(),
+        losses_reported: devices.iter().map(|d| d.losses()).collect(),
+        received_at_start: devices
+            .iter()
+            .map(|d| d.packets_received.load(Ordering::Relaxed))
+            .collect(),
     };
     if let Some(urdf) = plan.robot_description {
         write_text(&mut open, config.description_topic, urdf, now)?;
@@ -393,6 +409,7 @@ fn write(open: &mut Open, env: &Envelope) -> Result<(), RecorderError> {
         (Some(Handle::Cloud(t)), Payload::Cloud(m)) => w.write(*t, m, log, publish),
         (Some(Handle::Tf(t)), Payload::Tf(m)) => w.write(*t, m, log, publish),
         (Some(Handle::Packets(t)), Payload::Scan(m)) => w.write(*t, m, log, publish),
+        (Some(Handle::Imu(t)), Payload::Imu(m)) => w.write(*t, m.as_ref(), log, publish),
         (Some(Handle::Text(t)), Payload::Event(s)) => {
             w.write(*t, &StringMsg { data: s.clone() }, log, publish)
         }
@@ -435,6 +452,7 @@ fn housekeeping(
             write_text(open, config.events_topic, ev.to_string(), now)?;
         }
     }
+    report_losses(open, config, devices, now)?;
     let dir = open
         .writer
         .final_path()
@@ -443,6 +461,34 @@ fn housekeeping(
         .to_path_buf();
     check_space(&dir, config.min_free_bytes)?;
     open.writer.flush_if_due()?;
+    Ok(())
+}
+
+/// Packets lost or refused since the last report, as `packets_lost` and
+/// `packets_rejected` events (one per device and reason).
+fn report_losses(
+    open: &mut Open,
+    config: &WriterConfig,
+    devices: &[Arc<DeviceStatus>],
+    now: u64,
+) -> Result<(), RecorderError> {
+    for (i, d) in devices.iter().enumerate() {
+        for (reason, loss) in d.losses() {
+            let before = open.losses_reported[i].get(reason).map_or(0, |l| l.packets);
+            if loss.packets <= before {
+                continue;
+            }
+            let event = if reason == LOST {
+                "packets_lost"
+            } else {
+                "packets_rejected"
+            };
+            let ev = serde_json::json!({"event": event, "device": d.name, "reason": reason,
+                "count": loss.packets - before, "detail": loss.detail});
+            write_text(open, config.events_topic, ev.to_string(), now)?;
+            open.losses_reported[i].insert(reason, loss);
+        }
+    }
     Ok(())
 }
 
@@ -459,8 +505,28 @@ fn finish(
         .zip(&open.dropped_at_start)
         .map(|(d, &at)| (d.name.clone(), d.dropped.load(Ordering::Relaxed) - at))
         .collect();
+    let _ = report_losses(&mut open, config, devices, now);
+    let packet_losses: Vec<(String, String, u64)> = devices
+        .iter()
+        .zip(&open.losses_at_start)
+        .flat_map(|(d, at)| {
+            d.losses().into_iter().filter_map(move |(reason, loss)| {
+                let n = loss.packets - at.get(reason).map_or(0, |l| l.packets);
+                (n > 0).then(|| (d.name.clone(), reason.to_string(), n))
+            })
+        })
+        .collect();
+    let received: Vec<serde_json::Value> = devices
+        .iter()
+        .zip(&open.received_at_start)
+        .map(|(d, &at)| (d, d.packets_received.load(Ordering::Relaxed) - at))
+        .filter(|(_, n)| *n > 0)
+        .map(|(d, n)| serde_json::json!({"device": d.name, "count": n}))
+        .collect();
     let stop = serde_json::json!({"event": "stop", "outcome": outcome.as_str(),
+        "packets_received": received,
         "dropped": dropped.iter().map(|(n, c)| serde_json::json!({"device": n, "count": c})).collect::<Vec<_>>(),
+        "packet_losses": packet_losses.iter().map(|(n, r, c)| serde_json::json!({"device": n, "reason": r, "count": c})).collect::<Vec<_>>(),
         "error": error});
     // On a full disk these may fail; the close below decides.
     let _ = write_text(&mut open, config.events_topic, stop.to_string(), now);
@@ -472,6 +538,7 @@ fn finish(
         messages,
         duration_s: (now - open.started) as f64 / 1e9,
         dropped,
+        packet_losses,
         error,
     })
 }

@@ -8,11 +8,14 @@ use std::path::{Path, PathBuf};
 
 use super::ExportError;
 use reel_episode::ros2::foxglove_msgs::CompressedVideo;
-use reel_episode::ros2::sensor_msgs::{CompressedImage, JointState};
+use reel_episode::ros2::sensor_msgs::{CompressedImage, Imu, JointState};
 use reel_episode::{EpisodeMeta, EpisodeReader};
 use reel_media::StoredCodec;
 
-/// A joint stream (`sensor_msgs/JointState`), sorted by sample time.
+/// A joint stream (`sensor_msgs/JointState`), sorted by sample time. An
+/// IMU (`sensor_msgs/Imu`) is read as one too: six "joints"
+/// (`angular_velocity.x` … `linear_acceleration.z`, rad/s and m/s²) in
+/// `position`, so a mapping file can export it like any vector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JointSeries {
     /// Joint names (from the first message).
@@ -26,6 +29,16 @@ pub struct JointSeries {
     /// Efforts per sample (empty rows when not reported).
     pub effort: Vec<Vec<f64>>,
 }
+
+/// The names of an IMU's six values, as exported.
+pub const IMU_COMPONENTS: [&str; 6] = [
+    "angular_velocity.x",
+    "angular_velocity.y",
+    "angular_velocity.z",
+    "linear_acceleration.x",
+    "linear_acceleration.y",
+    "linear_acceleration.z",
+];
 
 /// A camera stream: when each frame was acquired.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +133,18 @@ impl SourceEpisode {
                     series.position.push(js.position);
                     series.velocity.push(js.velocity);
                     series.effort.push(js.effort);
+                }
+                "sensor_msgs/msg/Imu" => {
+                    let imu: Imu = reader.decode(&message, index as u64)?;
+                    let series = joints.entry(topic.clone()).or_default();
+                    if series.names.is_empty() {
+                        series.names = IMU_COMPONENTS.iter().map(|c| c.to_string()).collect();
+                    }
+                    let (w, a) = (imu.angular_velocity, imu.linear_acceleration);
+                    series.stamps.push(stamp_nanos(imu.header.stamp));
+                    series.position.push(vec![w.x, w.y, w.z, a.x, a.y, a.z]);
+                    series.velocity.push(Vec::new());
+                    series.effort.push(Vec::new());
                 }
                 "sensor_msgs/msg/CompressedImage" => {
                     let img: CompressedImage = reader.decode(&message, index as u64)?;

@@ -242,7 +242,7 @@ mod tests {
     fn cloud(points: usize) -> PointCloud2 {
         let mut data = Vec::new();
         for i in 0..points {
-            PointCloud2::push_lidar_point(&mut data, [i as f32, 1.0, 2.0], 5.0, 3, 0.0);
+            PointCloud2::push_lidar_point(&mut data, [i as f32, 1.0, 2.0], 5.0, 3, 1, 0.0);
         }
         PointCloud2::lidar(Header::new(0, "l"), data)
     }
@@ -267,7 +267,7 @@ mod tests {
             Err(CloudError::DataTooShort { .. })
         ));
         let mut outside = ok.clone();
-        outside.fields[5].offset = 22;
+        outside.fields[6].offset = 22; // time, 4 bytes at 22 of 24
         assert!(matches!(
             CloudLayout::of(&outside),
             Err(CloudError::FieldOutsidePoint { .. })

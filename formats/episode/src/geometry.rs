@@ -144,6 +144,51 @@ impl Iso {
         Self { q: rot.q, t: xyz }
     }
 
+    /// From a row-major rotation matrix (orthonormal) and a translation,
+    /// by the largest of the quaternion's components (Shepperd's method,
+    /// stable for every rotation).
+    pub fn from_matrix(r: [[f64; 3]; 3], t: [f64; 3]) -> Self {
+        let trace = r[0][0] + r[1][1] + r[2][2];
+        let q = if trace > 0.0 {
+            let s = (trace + 1.0).sqrt() * 2.0;
+            [
+                0.25 * s,
+                (r[2][1] - r[1][2]) / s,
+                (r[0][2] - r[2][0]) / s,
+                (r[1][0] - r[0][1]) / s,
+            ]
+        } else if r[0][0] > r[1][1] && r[0][0] > r[2][2] {
+            let s = (1.0 + r[0][0] - r[1][1] - r[2][2]).sqrt() * 2.0;
+            [
+                (r[2][1] - r[1][2]) / s,
+                0.25 * s,
+                (r[0][1] + r[1][0]) / s,
+                (r[0][2] + r[2][0]) / s,
+            ]
+        } else if r[1][1] > r[2][2] {
+            let s = (1.0 + r[1][1] - r[0][0] - r[2][2]).sqrt() * 2.0;
+            [
+                (r[0][2] - r[2][0]) / s,
+                (r[0][1] + r[1][0]) / s,
+                0.25 * s,
+                (r[1][2] + r[2][1]) / s,
+            ]
+        } else {
+            let s = (1.0 + r[2][2] - r[0][0] - r[1][1]).sqrt() * 2.0;
+            [
+                (r[1][0] - r[0][1]) / s,
+                (r[0][2] + r[2][0]) / s,
+                (r[1][2] + r[2][1]) / s,
+                0.25 * s,
+            ]
+        };
+        let n = q.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
+        Self {
+            q: q.map(|x| x / n),
+            t,
+        }
+    }
+
     /// The rotation as a row-major 3×3 matrix.
     pub fn rotation_matrix(&self) -> [[f64; 3]; 3] {
         let [w, x, y, z] = self.q;
@@ -170,6 +215,22 @@ impl Iso {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matrices_round_trip() {
+        for (axis, angle) in [
+            ([0.0, 0.0, 1.0], std::f64::consts::PI),
+            ([1.0, 2.0, 3.0], 0.7),
+            ([0.0, 1.0, 0.0], -2.9),
+        ] {
+            let iso = Iso::axis_angle(axis, angle);
+            let back = Iso::from_matrix(iso.rotation_matrix(), [1.0, 2.0, 3.0]);
+            let (m, n) = (iso.rotation_matrix(), back.rotation_matrix());
+            for i in 0..3 {
+                assert!(close(m[i], n[i]), "{m:?} {n:?}");
+            }
+        }
+    }
 
     fn close(a: [f64; 3], b: [f64; 3]) -> bool {
         a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-9)

@@ -5,10 +5,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::events::RecorderLosses;
 use super::meta::{EpisodeMeta, EPISODE_METADATA_NAME};
 use super::reader::{EpisodeReader, FileState};
 use super::scan::{ScanEnd, ScanEvent};
 use crate::error::Result;
+use crate::ros2::std_msgs::StringMsg;
+use crate::ros2::RosMessage;
 
 /// One topic's statistics.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -83,6 +86,8 @@ pub struct EpisodeInfo {
     pub other_metadata: Vec<(String, BTreeMap<String, String>)>,
     /// Attachments.
     pub attachments: Vec<AttachmentInfo>,
+    /// Data the recorder's events say never made it into the file.
+    pub losses: RecorderLosses,
 }
 
 #[derive(Default)]
@@ -106,6 +111,7 @@ pub fn info(path: impl AsRef<Path>) -> Result<EpisodeInfo> {
     let mut metadata = Vec::new();
     let mut attachments = Vec::new();
     let mut orphans = BTreeMap::new();
+    let mut losses = RecorderLosses::default();
     let mut scanner = reader.scan();
     for event in scanner.by_ref() {
         match event {
@@ -118,6 +124,11 @@ pub fn info(path: impl AsRef<Path>) -> Result<EpisodeInfo> {
                 let acc = topics.entry(m.channel.topic.clone()).or_default();
                 acc.bytes += m.data.len() as u64;
                 acc.log_times.push(m.log_time);
+                if m.channel.topic == crate::topics::EVENTS {
+                    if let Ok(text) = StringMsg::from_cdr(&m.data) {
+                        losses.note(&text.data);
+                    }
+                }
             }
             ScanEvent::Metadata(m) => metadata.push(m),
             ScanEvent::Attachment(a) => attachments.push(AttachmentInfo {
@@ -249,5 +260,6 @@ pub fn info(path: impl AsRef<Path>) -> Result<EpisodeInfo> {
         episode,
         other_metadata,
         attachments,
+        losses,
     })
 }

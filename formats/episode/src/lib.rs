@@ -15,7 +15,7 @@
 //! - [`calibration`]: camera intrinsics and sensor mounts as rigs and
 //!   episodes store them;
 //! - [`cloud`]: `PointCloud2` data read only after its layout is checked;
-//! - [`vlp16`]: the VLP-16's beam geometry and timing (capture and sim);
+//! - [`velodyne`]: Velodyne models' published geometry and timing;
 //! - [`fs`]: files replaced whole, with one durability rule;
 //! - [`annotations`]: instructions, success and labelled segments beside an
 //!   episode.
@@ -46,6 +46,7 @@ pub mod annotations;
 pub mod calibration;
 pub mod cloud;
 pub mod error;
+pub mod events;
 pub mod fs;
 pub mod geometry;
 pub mod info;
@@ -58,7 +59,7 @@ pub mod scan;
 pub mod tf;
 pub mod time;
 pub mod topics;
-pub mod vlp16;
+pub mod velodyne;
 pub mod writer;
 
 pub use error::{CdrError, Error, Result};

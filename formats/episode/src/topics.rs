@@ -42,6 +42,11 @@ pub fn lidar_points(lidar: &str) -> String {
     format!("/lidar/{lidar}/points")
 }
 
+/// The inertial samples of a LiDAR's IMU.
+pub fn lidar_imu(lidar: &str) -> String {
+    format!("/lidar/{lidar}/imu")
+}
+
 /// Raw sensor packets of a LiDAR, one scan message per revolution.
 pub fn lidar_packets(lidar: &str) -> String {
     format!("/lidar/{lidar}/packets")

@@ -186,7 +186,7 @@ fn python_mcap_and_rosbags_decode_every_message() {
             .collect();
         assert_eq!(
             names,
-            ["x", "y", "z", "intensity", "ring", "time"],
+            ["x", "y", "z", "intensity", "ring", "return_type", "time"],
             "{reader}"
         );
         assert_eq!(cloud["fields"][4]["datatype"], 4, "{reader}");

@@ -92,6 +92,10 @@ pub struct CompletenessLimits {
     pub gap_periods: f64,
     /// Gaps allowed per stream.
     pub max_gaps: u64,
+    /// Largest share of a device's packets that may never have arrived
+    /// (the recorder's `packets_lost` events). Packets refused as bad and
+    /// messages dropped on a full queue are never allowed.
+    pub max_packet_loss: f64,
 }
 
 /// Accuracy limits.
@@ -134,6 +138,8 @@ pub struct TimelinessLimits {
     pub cameras_p99_ms: f64,
     /// LiDAR revolutions (stamped at their first point, so ≥ one turn).
     pub lidar_p99_ms: f64,
+    /// IMU samples.
+    pub imu_p99_ms: f64,
 }
 
 /// Uniqueness limits.
@@ -169,6 +175,7 @@ impl Default for CompletenessLimits {
             min_rate_ratio: 0.995,
             gap_periods: 5.0,
             max_gaps: 0,
+            max_packet_loss: 0.005,
         }
     }
 }
@@ -201,6 +208,7 @@ impl Default for TimelinessLimits {
             joints_p99_ms: 20.0,
             cameras_p99_ms: 100.0,
             lidar_p99_ms: 250.0,
+            imu_p99_ms: 20.0,
         }
     }
 }

@@ -280,10 +280,84 @@ fn completeness(out: &mut Out<'_>, e: &EpisodeScan, t: &Thresholds) {
         );
         r.at_s = s.gaps.first().map(|g| g.at_s);
     }
+    losses(out, e, limits.max_packet_loss);
+}
+
+/// What the recorder's events say never made it into the file: packets
+/// refused (bad, or from the wrong sensor) and messages dropped fail at
+/// once; packets lost on the way fail above `max_loss` of those sent.
+fn losses(out: &mut Out<'_>, e: &EpisodeScan, max_loss: f64) {
+    use Dimension::Completeness as D;
+    if !e.topics.contains_key(topics::EVENTS) {
+        return;
+    }
+    let mut any = false;
+    for (device, l) in e.losses.losing() {
+        any = true;
+        let ratio = l.loss_ratio();
+        let lost_ok = l.packets_lost == 0 || ratio.is_some_and(|r| r <= max_loss);
+        let ok = lost_ok && l.rejected() == 0 && l.dropped == 0 && l.refused.is_none();
+        let limit = match ratio {
+            Some(r) if l.packets_lost > 0 => {
+                format!(
+                    " ({:.3} % lost, limit {:.3} %)",
+                    r * 100.0,
+                    max_loss * 100.0
+                )
+            }
+            _ => String::new(),
+        };
+        out.push(
+            D,
+            "nothing lost",
+            Some(device),
+            ok,
+            format!("{}{limit}", l.describe()),
+        );
+    }
+    if !any {
+        out.push(
+            D,
+            "nothing lost",
+            None,
+            true,
+            "the recorder dropped, lost and refused nothing".into(),
+        );
+    }
+}
+
+/// An IMU's samples are numbers, and its accelerometer sees gravity in
+/// m/s² (a median magnitude far from 9.8 means g or another unit, or a
+/// broken sensor).
+fn imus(out: &mut Out<'_>, e: &EpisodeScan) {
+    use Dimension::Accuracy as D;
+    for imu in &e.imus {
+        out.push(
+            D,
+            "finite",
+            Some(&imu.topic),
+            imu.non_finite == 0,
+            format!(
+                "{} of {} samples are not finite numbers",
+                imu.non_finite, imu.samples
+            ),
+        );
+        if let Some(a) = imu.median_accel_mps2 {
+            let ok = (7.0..=12.5).contains(&a);
+            out.push(
+                D,
+                "gravity",
+                Some(&imu.topic),
+                ok,
+                format!("median |acceleration| {a:.2} m/s² (gravity 9.81; limits 7.0..12.5)"),
+            );
+        }
+    }
 }
 
 fn accuracy(out: &mut Out<'_>, e: &EpisodeScan, t: &Thresholds) {
     use Dimension::Accuracy as D;
+    imus(out, e);
     let limits = &t.accuracy;
     for j in &e.joints {
         let item = format!("{} {}", j.topic, j.name);
@@ -523,6 +597,7 @@ fn timeliness(out: &mut Out<'_>, e: &EpisodeScan, t: &Thresholds) {
             StreamKind::Joints => limits.joints_p99_ms,
             StreamKind::Camera | StreamKind::Image => limits.cameras_p99_ms,
             StreamKind::Lidar => limits.lidar_p99_ms,
+            StreamKind::Imu => limits.imu_p99_ms,
             StreamKind::Other => continue,
         };
         out.push(

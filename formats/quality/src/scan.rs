@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use super::frames::{CameraFrames, CameraSampler};
 use super::Thresholds;
+use reel_episode::events::RecorderLosses;
 use reel_episode::robot::RobotModel;
-use reel_episode::ros2::sensor_msgs::{CameraInfo, JointState};
+use reel_episode::ros2::sensor_msgs::{CameraInfo, Imu, JointState};
 use reel_episode::ros2::std_msgs::StringMsg;
 use reel_episode::ros2::RosMessage;
 use reel_episode::topics;
@@ -33,6 +34,8 @@ pub enum StreamKind {
     Image,
     /// LiDAR revolutions or their raw packets.
     Lidar,
+    /// Inertial samples.
+    Imu,
     /// Everything else (tf, camera_info, events, robot description).
     Other,
 }
@@ -45,6 +48,7 @@ impl StreamKind {
             "sensor_msgs/msg/CompressedImage" | "foxglove_msgs/msg/CompressedVideo" => Self::Camera,
             "sensor_msgs/msg/Image" => Self::Image,
             "sensor_msgs/msg/PointCloud2" | "velodyne_msgs/msg/VelodyneScan" => Self::Lidar,
+            "sensor_msgs/msg/Imu" => Self::Imu,
             _ => Self::Other,
         }
     }
@@ -132,6 +136,20 @@ pub struct StreamStats {
     pub stamp_backwards: u64,
 }
 
+/// One IMU's samples over the episode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImuStats {
+    /// The `Imu` topic.
+    pub topic: String,
+    /// Samples decoded.
+    pub samples: u64,
+    /// Samples with a value that is not a finite number.
+    pub non_finite: u64,
+    /// Median magnitude of the linear acceleration, m/s²: about 9.8 when
+    /// the IMU sees gravity in the units `sensor_msgs/Imu` asks for.
+    pub median_accel_mps2: Option<f64>,
+}
+
 /// One joint's range over the episode.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JointRange {
@@ -217,10 +235,12 @@ pub struct EpisodeScan {
     pub joint_names: BTreeMap<String, Vec<String>>,
     /// Camera calibrations.
     pub calibration: Vec<CalibrationCheck>,
+    /// IMUs.
+    pub imus: Vec<ImuStats>,
     /// Sampled camera frames.
     pub cameras: Vec<CameraFrames>,
-    /// Device faults the recorder wrote as events (`device_lost`, drops).
-    pub fault_events: Vec<String>,
+    /// Data the recorder's events say never made it into the file.
+    pub losses: RecorderLosses,
     /// Joint positions at [`TRAJECTORY_HZ`], every `JointState` topic's
     /// joints side by side (for duplicate detection).
     #[serde(skip)]
@@ -255,8 +275,9 @@ impl EpisodeScan {
             joints: Vec::new(),
             joint_names: BTreeMap::new(),
             calibration: Vec::new(),
+            imus: Vec::new(),
             cameras: Vec::new(),
-            fault_events: Vec::new(),
+            losses: RecorderLosses::default(),
             trajectory: Vec::new(),
             trajectory_hash: String::new(),
         }
@@ -340,6 +361,8 @@ struct Pass<'r> {
     samplers: BTreeMap<String, CameraSampler>,
     infos: BTreeMap<String, CameraInfo>,
     limits: BTreeMap<String, (f64, f64)>,
+    /// Per IMU topic: samples, non-finite samples, acceleration magnitudes.
+    imus: BTreeMap<String, (u64, u64, Vec<f32>)>,
     scan: EpisodeScan,
 }
 
@@ -387,6 +410,7 @@ impl<'r> Pass<'r> {
         }
         match kind {
             StreamKind::Joints => self.joints(m, index, stamp),
+            StreamKind::Imu => self.imu(m, index),
             StreamKind::Camera => {
                 let codec = stored_codec(schema_name(&m.channel));
                 let sample_nanos = self.sample_nanos;
@@ -439,6 +463,21 @@ impl<'r> Pass<'r> {
                 }
             }
             _ => {}
+        }
+    }
+
+    fn imu(&mut self, m: &mcap::Message<'_>, index: u64) {
+        let Ok(imu) = self.reader.decode::<Imu>(m, index) else {
+            return;
+        };
+        let acc = self.imus.entry(m.channel.topic.clone()).or_default();
+        acc.0 += 1;
+        let (w, a) = (imu.angular_velocity, imu.linear_acceleration);
+        if [w.x, w.y, w.z, a.x, a.y, a.z].iter().all(|v| v.is_finite()) {
+            acc.2
+                .push((a.x * a.x + a.y * a.y + a.z * a.z).sqrt() as f32);
+        } else {
+            acc.1 += 1;
         }
     }
 
@@ -544,6 +583,7 @@ pub fn scan_episode(path: &Path, thresholds: &Thresholds, mode: ReadMode) -> Epi
         samplers: BTreeMap::new(),
         infos: BTreeMap::new(),
         limits: BTreeMap::new(),
+        imus: BTreeMap::new(),
         scan,
     };
     if sampled {
@@ -699,6 +739,7 @@ fn finish(
     let Pass {
         streams,
         joints,
+        imus,
         joint_names,
         trajectories,
         samplers,
@@ -810,6 +851,18 @@ fn finish(
         })
         .collect();
     scan.joint_names = joint_names;
+    scan.imus = imus
+        .into_iter()
+        .map(|(topic, (samples, non_finite, mut magnitudes))| {
+            magnitudes.sort_by(f32::total_cmp);
+            ImuStats {
+                topic,
+                samples,
+                non_finite,
+                median_accel_mps2: magnitudes.get(magnitudes.len() / 2).map(|&m| f64::from(m)),
+            }
+        })
+        .collect();
 
     let mut cameras: Vec<CameraFrames> = samplers.into_values().map(|s| s.finish(start)).collect();
     cameras.sort_by(|a, b| a.topic.cmp(&b.topic));
@@ -901,24 +954,12 @@ fn frame_bytes(cdr: &[u8], codec: StoredCodec) -> Vec<u8> {
 }
 
 fn note_event(scan: &mut EpisodeScan, json: &str) {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
-        return;
-    };
-    match v.get("event").and_then(|e| e.as_str()) {
-        Some("stop") => scan.stopped = true,
-        Some("device_lost") | Some("servo_error") => scan.fault_events.push(json.to_string()),
-        Some("dropped") if v.get("count").and_then(|c| c.as_u64()).unwrap_or(0) > 0 => {
-            scan.fault_events.push(json.to_string());
-        }
-        _ => {}
+    if serde_json::from_str::<serde_json::Value>(json)
+        .is_ok_and(|v| v.get("event").and_then(|e| e.as_str()) == Some("stop"))
+    {
+        scan.stopped = true;
     }
-    if let Some(drops) = v.get("dropped").and_then(|d| d.as_array()) {
-        for d in drops {
-            if d.get("count").and_then(|c| c.as_u64()).unwrap_or(0) > 0 {
-                scan.fault_events.push(d.to_string());
-            }
-        }
-    }
+    scan.losses.note(json);
 }
 
 /// The camera's `camera_info` (same `/camera/<name>/` prefix) and whether

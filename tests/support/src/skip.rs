@@ -59,3 +59,33 @@ pub fn testdata(test: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// The set-up's Python (`.venv/bin/python`, or `$REEL_PYTHON`), which has
+/// the third-party readers the tests compare against. Under CI (`CI` set) a
+/// missing venv fails the test; elsewhere the skip is recorded for `checks`
+/// and None returned.
+pub fn venv_python(checks: &str) -> Option<PathBuf> {
+    python_in(".venv", "REEL_PYTHON", checks)
+}
+
+/// The Python of `.venv-lidar` (or `$REEL_LIDAR_PYTHON`), which has the
+/// LiDAR vendors' decoders (velodyne_decoder, ouster-sdk); as [`venv_python`].
+pub fn lidar_python(checks: &str) -> Option<PathBuf> {
+    python_in(".venv-lidar", "REEL_LIDAR_PYTHON", checks)
+}
+
+fn python_in(venv: &str, variable: &str, checks: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(variable) {
+        return Some(PathBuf::from(p));
+    }
+    let python = workspace().join(venv).join("bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run the {checks}: run scripts/setup.sh"
+    );
+    skip(checks, &format!("no {venv} (run scripts/setup.sh)"));
+    None
+}

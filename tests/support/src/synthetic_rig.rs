@@ -183,7 +183,7 @@ pub fn lidar_revolution(
         let ring = i % 16;
         let col = i / 16;
         let az = col as f64 / columns as f64 * std::f64::consts::TAU;
-        let el = reel_episode::vlp16::ELEVATION_DEG[ring].to_radians();
+        let el = reel_episode::velodyne::ELEVATION_DEG[ring].to_radians();
         let dir = [el.cos() * az.cos(), el.cos() * az.sin(), el.sin()];
         // Distance to the walls of a box room centred on the sensor at 1 m height.
         let mut t = f64::INFINITY;

@@ -1,22 +1,24 @@
-//! Velodyne VLP-16 data packets: the 1206-byte UDP payload ↔ typed packet,
-//! and points with their exact firing times. No I/O.
+//! Velodyne data packets: the 1206-byte UDP payload ↔ typed packet, and
+//! points with their exact firing times for each model. No I/O.
 //!
 //! ```text
-//! 12 blocks × 100 B: FF EE | azimuth u16 (0.01°) | 32 × [distance u16 (2 mm), reflectivity u8]
+//! 12 blocks × 100 B: FF EE | azimuth u16 (0.01°) | 32 × [distance u16, reflectivity u8]
 //! 1200: timestamp u32 (µs past the hour) | 1204: return mode | 1205: product id
 //! ```
-//! A VLP-16 block holds two firing sequences of the 16 lasers (channels 0–15,
-//! then 16–31); in dual-return mode blocks come in pairs with the same
-//! azimuth (even = last return, odd = strongest).
+//! A 16-laser block holds two firing sequences of its lasers (channels
+//! 0–15, then 16–31); a 32-laser block one sequence. In dual-return mode
+//! blocks come in pairs with the same azimuth (even = last, odd =
+//! strongest); where the two are the same return it is one point.
 //!
-//! Source: VLP-16 User Manual 63-9243 Rev D §9, velodyne_decoder, the ROS
-//! velodyne driver (see `shared/spec/hardware.md` §3).
+//! Points follow the Velodyne ROS driver and velodyne_decoder exactly: the
+//! azimuth of a firing is the block's, advanced by the packet's mean rate
+//! (first to last block) over the firing's time offset, rounded to 0.01°,
+//! less the laser's rotation correction; x forward, y left, z up (REP 103).
+//! Sources: the user manuals, velodyne_decoder `packet_decoder.cpp`
+//! (`shared/spec/hardware.md` §3).
 
 use crate::error::LidarError;
-pub use reel_episode::vlp16::{
-    ring_of_laser, ELEVATION_DEG, LASERS, LASER_PERIOD_US, SEQUENCE_PERIOD_US,
-    VERTICAL_CORRECTION_MM,
-};
+pub use reel_episode::velodyne::Model;
 
 /// UDP payload size of a data packet.
 pub const DATA_PACKET_LEN: usize = 1206;
@@ -30,12 +32,8 @@ pub const BLOCKS: usize = 12;
 pub const CHANNELS_PER_BLOCK: usize = 32;
 /// Block flag, as read little endian.
 pub const BLOCK_FLAG: u16 = 0xEEFF;
-/// Distance unit, metres.
-pub const DISTANCE_UNIT_M: f64 = 0.002;
-/// Time between consecutive packets in single-return mode, µs (24 sequences).
-pub const PACKET_PERIOD_US: f64 = 24.0 * SEQUENCE_PERIOD_US;
-/// Product id byte of a VLP-16 (newer firmware; older firmware writes 0x21 too).
-pub const PRODUCT_VLP16: u8 = 0x22;
+/// A full turn, 0.01°.
+pub const FULL_TURN: u32 = 36_000;
 
 /// How the sensor reports returns (byte 1204).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +56,7 @@ impl ReturnMode {
             _ => None,
         }
     }
+
     /// The packet byte.
     pub fn byte(self) -> u8 {
         match self {
@@ -68,12 +67,25 @@ impl ReturnMode {
     }
 }
 
+/// Which return a point is (the cloud's `return_type` field), numbered as
+/// velodyne_decoder numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ReturnType {
+    /// The strongest return of its firing.
+    Strongest = 1,
+    /// The last return of its firing.
+    Last = 2,
+    /// Both: the strongest return is also the last.
+    Both = 3,
+}
+
 /// One block: an azimuth and 32 channel records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
-    /// Azimuth of the first firing, 0.01° (0..35999).
+    /// Azimuth of the first firing, 0.01° (0..=36000; 36000 is 0).
     pub azimuth: u16,
-    /// Distance in 2 mm units (0 = no return).
+    /// Distance in the model's unit (0 = no return).
     pub distance: [u16; CHANNELS_PER_BLOCK],
     /// Calibrated reflectivity.
     pub reflectivity: [u8; CHANNELS_PER_BLOCK],
@@ -92,8 +104,30 @@ pub struct DataPacket {
     pub product_id: u8,
 }
 
+/// One decoded return.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Metres, sensor frame (ROS convention).
+    pub x: f32,
+    /// Metres.
+    pub y: f32,
+    /// Metres.
+    pub z: f32,
+    /// Calibrated reflectivity (0–255).
+    pub intensity: f32,
+    /// Beam, 0 = lowest.
+    pub ring: u16,
+    /// Azimuth of the firing, 0.01° (0..36000), before the laser's rotation correction.
+    pub azimuth: u16,
+    /// Firing time, µs past the hour on the sensor clock (not wrapped).
+    pub time_us: f64,
+    /// Which return.
+    pub return_type: ReturnType,
+}
+
 impl DataPacket {
-    /// Parses a 1206-byte payload.
+    /// Parses a 1206-byte payload. A block azimuth of exactly 36000 is 0
+    /// (firmware writes it at the wrap); larger ones are refused.
     pub fn parse(payload: &[u8]) -> Result<Self, LidarError> {
         if payload.len() != DATA_PACKET_LEN {
             return Err(LidarError::PacketLength {
@@ -109,7 +143,7 @@ impl DataPacket {
                 return Err(LidarError::BlockFlag { block: b, flag });
             }
             let azimuth = u16::from_le_bytes([raw[2], raw[3]]);
-            if azimuth >= 36_000 {
+            if u32::from(azimuth) > FULL_TURN {
                 return Err(LidarError::Azimuth { block: b, azimuth });
             }
             let mut distance = [0u16; CHANNELS_PER_BLOCK];
@@ -155,131 +189,148 @@ impl DataPacket {
         out
     }
 
-    /// Mean azimuth advance per firing sequence in this packet (0.01°),
-    /// used for the last block and by callers that need a rate.
-    fn sequence_gap(&self) -> f64 {
-        let step = if self.return_mode == ReturnMode::Dual {
-            2
-        } else {
-            1
-        };
-        let first = self.blocks[0].azimuth as i64;
-        let last = self.blocks[BLOCKS - step].azimuth as i64;
-        let blocks_between = (BLOCKS - step) / step;
-        let span = (last - first).rem_euclid(36_000);
-        span as f64 / blocks_between.max(1) as f64 / 2.0
+    /// The azimuth of the last block, 0.01° (where a revolution is cut).
+    pub fn last_azimuth(&self) -> u32 {
+        u32::from(self.blocks[BLOCKS - 1].azimuth) % FULL_TURN
     }
 
-    /// Every return as a point, in firing order.
-    pub fn points(&self) -> Vec<Point> {
+    /// Every return of `model` as a point, in firing order.
+    pub fn points(&self, model: Model) -> Vec<Point> {
         let mut points = Vec::with_capacity(BLOCKS * CHANNELS_PER_BLOCK);
         let dual = self.return_mode == ReturnMode::Dual;
+        // The decoders' arithmetic, in single precision: timings in
+        // seconds, the packet's mean rate in 0.01° per second.
+        let timing = |block: usize, channel: usize| -> f32 {
+            (model.firing_offset_us(block, channel) * 1e-6) as f32
+        };
+        let first = i64::from(self.blocks[0].azimuth);
+        let last = i64::from(self.blocks[BLOCKS - 1].azimuth);
+        let azimuth_diff = (last - first).rem_euclid(i64::from(FULL_TURN)) as f32;
+        let last_block = if dual { (BLOCKS - 1) / 2 } else { BLOCKS - 1 };
+        let rate = azimuth_diff / (timing(last_block, 0) - timing(0, 0));
         let step = if dual { 2 } else { 1 };
-        let default_gap = self.sequence_gap();
-        for (b, block) in self.blocks.iter().enumerate() {
-            // Azimuth advance over one firing sequence (half a block).
-            let next = self.blocks.get(b + step).map(|n| n.azimuth);
-            let seq_gap = match next {
-                Some(n) => {
-                    (i64::from(n) - i64::from(block.azimuth)).rem_euclid(36_000) as f64 / 2.0
-                }
-                None => default_gap,
-            };
-            // Sequence index of this block's first firing within the packet.
-            let block_seq = if dual { (b / 2) * 2 } else { b * 2 };
-            for c in 0..CHANNELS_PER_BLOCK {
-                let d = block.distance[c];
-                if d == 0 {
+        let lasers = model.lasers();
+        for i in (0..BLOCKS).step_by(step) {
+            let block = &self.blocks[i];
+            let timed_block = if dual { i / 2 } else { i };
+            let t0 = timing(timed_block, 0);
+            for j in 0..CHANNELS_PER_BLOCK {
+                let time = timing(timed_block, j);
+                // As the decoders wrap it: a turn added, rounded, modulo a turn.
+                let turned = f32::from(block.azimuth) + rate * (time - t0) + FULL_TURN as f32;
+                let azimuth = (turned.round() as i64).rem_euclid(i64::from(FULL_TURN)) as u16;
+                let laser = j % lasers;
+                let time_us = f64::from(self.timestamp_us) + model.firing_offset_us(timed_block, j);
+                let mut emit = |distance: u16, reflectivity: u8, return_type| {
+                    points.push(point(
+                        model,
+                        laser,
+                        azimuth,
+                        distance,
+                        reflectivity,
+                        time_us,
+                        return_type,
+                    ));
+                };
+                if !dual {
+                    let d = block.distance[j];
+                    if d > 0 {
+                        let kind = match self.return_mode {
+                            ReturnMode::Last => ReturnType::Last,
+                            _ => ReturnType::Strongest,
+                        };
+                        emit(d, block.reflectivity[j], kind);
+                    }
                     continue;
                 }
-                // In dual mode the strongest block repeats the last one when they coincide.
-                if dual && b % 2 == 1 && self.blocks[b - 1].distance[c] == d {
+                let strongest = &self.blocks[i + 1];
+                let (dl, ds) = (block.distance[j], strongest.distance[j]);
+                if dl == ds {
+                    if ds > 0 {
+                        emit(ds, strongest.reflectivity[j], ReturnType::Both);
+                    }
                     continue;
                 }
-                let laser = c % LASERS;
-                let firing = c / LASERS;
-                let offset_us = SEQUENCE_PERIOD_US * firing as f64 + LASER_PERIOD_US * laser as f64;
-                let az = f64::from(block.azimuth) + seq_gap * offset_us / SEQUENCE_PERIOD_US;
-                let az_rad = (az.rem_euclid(36_000.0) / 100.0).to_radians();
-                let el = ELEVATION_DEG[laser].to_radians();
-                let r = f64::from(d) * DISTANCE_UNIT_M;
-                let xy = r * el.cos();
-                // Velodyne frame: Y forward, X right, azimuth clockwise from +Y.
-                // ROS (REP 103): x forward, y left, z up.
-                let x = xy * az_rad.cos();
-                let y = -xy * az_rad.sin();
-                let z = r * el.sin() + VERTICAL_CORRECTION_MM[laser] * 1e-3;
-                points.push(Point {
-                    x: x as f32,
-                    y: y as f32,
-                    z: z as f32,
-                    intensity: f32::from(block.reflectivity[c]),
-                    ring: ring_of_laser(laser),
-                    azimuth: az.rem_euclid(36_000.0) as f32,
-                    time_us: f64::from(self.timestamp_us)
-                        + SEQUENCE_PERIOD_US * (block_seq + firing) as f64
-                        + LASER_PERIOD_US * laser as f64,
-                    last_return: dual && b % 2 == 0,
-                });
+                if dl > 0 {
+                    emit(dl, block.reflectivity[j], ReturnType::Last);
+                }
+                if ds > 0 {
+                    emit(ds, strongest.reflectivity[j], ReturnType::Strongest);
+                }
             }
         }
         points
     }
 }
 
-/// One decoded return.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Point {
-    /// Metres, sensor frame (ROS convention).
-    pub x: f32,
-    /// Metres.
-    pub y: f32,
-    /// Metres.
-    pub z: f32,
-    /// Calibrated reflectivity (0–255).
-    pub intensity: f32,
-    /// Beam, 0 = lowest.
-    pub ring: u16,
-    /// Azimuth, 0.01°.
-    pub azimuth: f32,
-    /// Firing time, µs past the hour on the sensor clock (not wrapped).
-    pub time_us: f64,
-    /// In dual mode: from the last-return block.
-    pub last_return: bool,
+/// One return of `laser` at `azimuth` (0.01°) in the sensor frame.
+fn point(
+    model: Model,
+    laser: usize,
+    azimuth: u16,
+    distance: u16,
+    reflectivity: u8,
+    time_us: f64,
+    return_type: ReturnType,
+) -> Point {
+    let angle = (f64::from(azimuth) / 100.0 - model.rotation_correction_deg(laser)).to_radians();
+    let elevation = model.elevation_deg(laser).to_radians();
+    let r = f64::from(distance) * model.distance_unit_m();
+    let xy = r * elevation.cos();
+    Point {
+        x: (xy * angle.cos()) as f32,
+        y: (-xy * angle.sin()) as f32,
+        z: (r * elevation.sin() + model.vertical_offset_m(laser)) as f32,
+        intensity: f32::from(reflectivity),
+        ring: model.ring(laser),
+        azimuth,
+        time_us,
+        return_type,
+    }
 }
 
-/// Checks that a stream of packet timestamps is a VLP-16's: consecutive
-/// packets 1327 µs apart in single-return mode, 664 µs in dual. An HDL-32E
-/// (553 µs) or VLP-32C sends packets faster and is refused by name.
-pub fn check_vlp16_timing(timestamps_us: &[u32], mode: ReturnMode) -> Result<(), LidarError> {
+/// Which model sent packets with `product_id` in `mode`, `median_gap_us`
+/// apart: the product id names the model, and the packet rate must agree
+/// (VLP-16 firmware before 3.0.29 writes the HDL-32E's id 0x21).
+pub fn identify(product_id: u8, mode: ReturnMode, median_gap_us: f64) -> Result<Model, LidarError> {
+    let dual = mode == ReturnMode::Dual;
+    let fits = |m: Model| {
+        (median_gap_us - m.packet_period_us(dual)).abs() < 0.1 * m.packet_period_us(dual)
+    };
+    match Model::from_product_id(product_id) {
+        Some(m) if fits(m) => Ok(m),
+        Some(Model::Hdl32e) if fits(Model::Vlp16) => Ok(Model::Vlp16),
+        Some(m) => Err(LidarError::Unidentified {
+            product_id,
+            median_gap_us,
+            claimed: Some((m.name(), m.packet_period_us(dual))),
+        }),
+        None => match Model::ALL
+            .into_iter()
+            .filter(|&m| fits(m))
+            .collect::<Vec<_>>()[..]
+        {
+            [m] => Ok(m),
+            _ => Err(LidarError::Unidentified {
+                product_id,
+                median_gap_us,
+                claimed: None,
+            }),
+        },
+    }
+}
+
+/// The median gap between consecutive packet timestamps, µs; None with
+/// fewer than 3 gaps.
+pub fn median_gap_us(timestamps_us: &[u32]) -> Option<f64> {
     let mut gaps: Vec<u32> = timestamps_us
         .windows(2)
         .map(|w| w[1].wrapping_sub(w[0]))
         .filter(|&g| g > 0 && g < 100_000)
         .collect();
     if gaps.len() < 3 {
-        return Ok(());
+        return None;
     }
     gaps.sort_unstable();
-    let median = f64::from(gaps[gaps.len() / 2]);
-    let expected = if mode == ReturnMode::Dual {
-        PACKET_PERIOD_US / 2.0
-    } else {
-        PACKET_PERIOD_US
-    };
-    if (median - expected).abs() > expected * 0.1 {
-        let likely = if (median - 552.96).abs() < 30.0 {
-            "an HDL-32E"
-        } else if (median - 663.6).abs() < 30.0 && mode != ReturnMode::Dual {
-            "a VLP-32C or a dual-return stream"
-        } else {
-            "another sensor"
-        };
-        return Err(LidarError::NotVlp16 {
-            median_gap_us: median,
-            expected_gap_us: expected,
-            likely,
-        });
-    }
-    Ok(())
+    Some(f64::from(gaps[gaps.len() / 2]))
 }

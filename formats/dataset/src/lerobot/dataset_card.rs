@@ -120,7 +120,11 @@ fn card_features(
         let (dtype, unit, source) = match &f.source {
             FeatureSource::Joints { topics, field } => (
                 "float32".to_string(),
-                field.unit().to_string(),
+                if names.iter().any(|n| n.contains("linear_acceleration")) {
+                    "rad/s (angular_velocity), m/s² (linear_acceleration)".to_string()
+                } else {
+                    field.unit().to_string()
+                },
                 format!(
                     "{} ({field:?}), interpolated linearly to the frame times",
                     topics.join(" + ")

@@ -355,11 +355,17 @@ impl Mapping {
             .iter()
             .flat_map(|t| {
                 let arm = arm_of(t).to_string();
+                // An IMU's values are named for what they are, not a field.
+                let suffix = if ep.topics.get(t).is_some_and(|s| s == "sensor_msgs/msg/Imu") {
+                    String::new()
+                } else {
+                    format!(".{}", field.suffix())
+                };
                 ep.joints[t].names.iter().map(move |j| {
                     if prefix {
-                        format!("{arm}_{j}.{}", field.suffix())
+                        format!("{arm}_{j}{suffix}")
                     } else {
-                        format!("{j}.{}", field.suffix())
+                        format!("{j}{suffix}")
                     }
                 })
             })

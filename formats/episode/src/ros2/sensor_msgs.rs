@@ -1,6 +1,7 @@
 //! `sensor_msgs` messages.
 
 use super::builtin_interfaces::TIME_DEP;
+use super::geometry_msgs::{Quaternion, Vector3, QUATERNION_DEP, VECTOR3_DEP};
 use super::std_msgs::{Header, HEADER_DEP};
 use super::{CdrReader, CdrWriter, RosMessage};
 use crate::error::CdrError;
@@ -316,8 +317,10 @@ impl PointCloud2 {
     pub const LIDAR_POINT_STEP: u32 = 24;
 
     /// The point layout of reel's LiDAR clouds (design.md): x, y, z and
-    /// intensity as f32 at 0/4/8/12, ring as u16 at 16, and the point's time
-    /// after `header.stamp` as f32 seconds at 20.
+    /// intensity as f32 at 0/4/8/12, ring as u16 at 16, the return type as
+    /// u8 at 18 (as ROS drivers name it: Velodyne 1 strongest, 2 last,
+    /// 3 both; Ouster 1 first, 2 second; 0 not reported), and the point's
+    /// time after `header.stamp` as f32 seconds at 20.
     pub fn lidar_fields() -> Vec<PointField> {
         vec![
             PointField::new("x", 0, PointField::FLOAT32),
@@ -325,6 +328,7 @@ impl PointCloud2 {
             PointField::new("z", 8, PointField::FLOAT32),
             PointField::new("intensity", 12, PointField::FLOAT32),
             PointField::new("ring", 16, PointField::UINT16),
+            PointField::new("return_type", 18, PointField::UINT8),
             PointField::new("time", 20, PointField::FLOAT32),
         ]
     }
@@ -337,13 +341,14 @@ impl PointCloud2 {
         xyz: [f32; 3],
         intensity: f32,
         ring: u16,
+        return_type: u8,
         time_s: f32,
     ) {
         for v in [xyz[0], xyz[1], xyz[2], intensity] {
             data.extend_from_slice(&v.to_le_bytes());
         }
         data.extend_from_slice(&ring.to_le_bytes());
-        data.extend_from_slice(&[0, 0]);
+        data.extend_from_slice(&[return_type, 0]);
         data.extend_from_slice(&time_s.to_le_bytes());
     }
 
@@ -407,6 +412,106 @@ PointField[] fields\nbool is_bigendian\nuint32 point_step\nuint32 row_step\nuint
             row_step: r.u32()?,
             data: r.bytes()?,
             is_dense: r.bool()?,
+        })
+    }
+}
+
+/// `sensor_msgs/msg/Imu`: one inertial sample. A covariance whose first
+/// element is −1 says the quantity is not reported (REP 145): a LiDAR's
+/// IMU reports no orientation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Imu {
+    /// When it was sampled, and the IMU's frame.
+    pub header: Header,
+    /// Orientation (unknown: identity with covariance −1).
+    pub orientation: Quaternion,
+    /// Row-major 3×3, rad².
+    pub orientation_covariance: [f64; 9],
+    /// rad/s.
+    pub angular_velocity: Vector3,
+    /// Row-major 3×3, (rad/s)²; all 0 = unknown.
+    pub angular_velocity_covariance: [f64; 9],
+    /// m/s², gravity included.
+    pub linear_acceleration: Vector3,
+    /// Row-major 3×3, (m/s²)²; all 0 = unknown.
+    pub linear_acceleration_covariance: [f64; 9],
+}
+
+impl Imu {
+    /// A sample with no orientation and unknown covariances.
+    pub fn new(header: Header, angular_velocity: Vector3, linear_acceleration: Vector3) -> Self {
+        let mut no_orientation = [0.0; 9];
+        no_orientation[0] = -1.0;
+        Self {
+            header,
+            orientation: Quaternion::IDENTITY,
+            orientation_covariance: no_orientation,
+            angular_velocity,
+            angular_velocity_covariance: [0.0; 9],
+            linear_acceleration,
+            linear_acceleration_covariance: [0.0; 9],
+        }
+    }
+}
+
+impl RosMessage for Imu {
+    const TYPE_NAME: &'static str = "sensor_msgs/msg/Imu";
+    const DEFINITION: &'static str = "std_msgs/Header header\n\
+geometry_msgs/Quaternion orientation\nfloat64[9] orientation_covariance\n\
+geometry_msgs/Vector3 angular_velocity\nfloat64[9] angular_velocity_covariance\n\
+geometry_msgs/Vector3 linear_acceleration\nfloat64[9] linear_acceleration_covariance\n";
+    const DEPENDENCIES: &'static [(&'static str, &'static str)] =
+        &[HEADER_DEP, TIME_DEP, QUATERNION_DEP, VECTOR3_DEP];
+
+    fn write_fields(&self, w: &mut CdrWriter<'_>) {
+        self.header.write(w);
+        let q = self.orientation;
+        for v in [q.x, q.y, q.z, q.w] {
+            w.f64(v);
+        }
+        w.f64_array(&self.orientation_covariance);
+        for (v, cov) in [
+            (self.angular_velocity, &self.angular_velocity_covariance),
+            (
+                self.linear_acceleration,
+                &self.linear_acceleration_covariance,
+            ),
+        ] {
+            for x in [v.x, v.y, v.z] {
+                w.f64(x);
+            }
+            w.f64_array(cov);
+        }
+    }
+    fn read_fields(r: &mut CdrReader<'_>) -> Result<Self, CdrError> {
+        let header = Header::read(r)?;
+        let orientation = Quaternion {
+            x: r.f64()?,
+            y: r.f64()?,
+            z: r.f64()?,
+            w: r.f64()?,
+        };
+        let orientation_covariance = r.f64_fixed()?;
+        let vector = |r: &mut CdrReader<'_>| -> Result<(Vector3, [f64; 9]), CdrError> {
+            Ok((
+                Vector3 {
+                    x: r.f64()?,
+                    y: r.f64()?,
+                    z: r.f64()?,
+                },
+                r.f64_fixed()?,
+            ))
+        };
+        let (angular_velocity, angular_velocity_covariance) = vector(r)?;
+        let (linear_acceleration, linear_acceleration_covariance) = vector(r)?;
+        Ok(Self {
+            header,
+            orientation,
+            orientation_covariance,
+            angular_velocity,
+            angular_velocity_covariance,
+            linear_acceleration,
+            linear_acceleration_covariance,
         })
     }
 }
