@@ -133,3 +133,23 @@ fn write_tmp(text: &str) -> tempfile::TempDir {
     std::fs::write(dir.path().join("rig.toml"), text).unwrap();
     dir
 }
+
+/// The sample rigs' emulated cameras carry the emulator's ideal lens, so
+/// their recordings have a `camera_info` (and pass `reel check`).
+#[test]
+fn sample_rigs_carry_their_emulated_cameras_lens() {
+    for name in ["so101-emulated", "bimanual-emulated"] {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../samples/rigs/{name}.toml"));
+        let rig = reel_capture::rig::LoadedRig::load(&path).unwrap();
+        for c in rig.rig.cameras.iter().filter(|c| c.emulated) {
+            let ideal = reel_capture::emulators::camera::ideal_lens(c.width, c.height);
+            assert_eq!(
+                c.intrinsics.as_ref(),
+                Some(&ideal),
+                "{name}: camera {}",
+                c.name
+            );
+        }
+    }
+}

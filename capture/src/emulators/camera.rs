@@ -23,6 +23,28 @@ use reel_media::MediaError;
 
 const BOUNDARY: &str = "reelframe";
 
+/// Horizontal field of view of the emulated cameras' ideal lens, degrees.
+pub const IDEAL_HFOV_DEG: f64 = 60.0;
+
+/// The lens the emulated cameras declare: `testsrc2` draws no scene, so
+/// the pixel grid is taken as a distortion-free pinhole with a 60°
+/// horizontal field of view, square pixels and the principal point at the
+/// image centre. The sample rigs carry it as their cameras' intrinsics, so
+/// recordings from them have a `camera_info` as real calibrated rigs do.
+pub fn ideal_lens(width: u32, height: u32) -> reel_episode::calibration::CameraModel {
+    let f = f64::from(width) / 2.0 / (IDEAL_HFOV_DEG.to_radians() / 2.0).tan();
+    reel_episode::calibration::CameraModel {
+        lens: reel_episode::calibration::LensModel::PinholeRadtan,
+        width,
+        height,
+        fx: f,
+        fy: f,
+        cx: (f64::from(width) - 1.0) / 2.0,
+        cy: (f64::from(height) - 1.0) / 2.0,
+        distortion: vec![0.0; 5],
+    }
+}
+
 /// Counters of an emulated camera.
 #[derive(Debug, Default)]
 pub struct CameraEmulatorStats {
