@@ -423,10 +423,17 @@ impl LoadedRig {
             path: path.clone(),
             source,
         })?;
-        let rig = Rig::parse(&text).map_err(|reason| RigError::Invalid {
+        let mut rig = Rig::parse(&text).map_err(|reason| RigError::Invalid {
             path: path.clone(),
             reason: reason.0,
         })?;
+        // Files the rig names are relative to its folder.
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        for l in &mut rig.lidars {
+            if let Some(m) = &mut l.metadata {
+                *m = dir.join(&*m);
+            }
+        }
         let sha256 = reel_episode::sha256_hex(text.as_bytes());
         Ok(Self {
             rig,

@@ -7,6 +7,7 @@ pub mod camera;
 pub mod ground_truth;
 pub mod lidar_scene;
 pub mod motion;
+pub mod ouster;
 pub mod rig;
 pub mod servo_bus;
 mod threads;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::camera::CameraEmulator;
 use super::motion::JointMotion;
+use super::ouster::{OusterEmulator, OusterEmulatorConfig};
 use super::servo_bus::{EmulatedServo, ServoBusEmulator};
 use super::velodyne::{VelodyneEmulator, VelodyneEmulatorConfig};
 use crate::error::EmulatorError;
@@ -49,9 +50,22 @@ pub fn isolated_copy(config: &Path, dir: &Path) -> Result<PathBuf, EmulatorError
             text = text.replace(&format!("//{address}/"), &format!("//{moved}/"));
         }
     }
-    for lidar in &rig.lidars {
-        let moved = format!("127.0.0.1:{}", free(true)?);
-        text = text.replace(&quoted(&lidar.address), &quoted(&moved));
+    // The text names files relative to the original folder.
+    let written = Rig::parse(&loaded.text).map_err(|e| EmulatorError::Device {
+        device: "rig".into(),
+        reason: e.0,
+    })?;
+    for (lidar, as_written) in rig.lidars.iter().zip(&written.lidars) {
+        for address in std::iter::once(&lidar.address).chain(&lidar.imu_address) {
+            let moved = format!("127.0.0.1:{}", free(true)?);
+            text = text.replace(&quoted(address), &quoted(&moved));
+        }
+        if let (Some(absolute), Some(relative)) = (&lidar.metadata, &as_written.metadata) {
+            text = text.replace(
+                &quoted(&relative.display().to_string()),
+                &quoted(&absolute.display().to_string()),
+            );
+        }
     }
     if let (Some(urdf), Some(path)) = (&rig.rig.urdf, loaded.urdf_path()) {
         let absolute = path.canonicalize().map_err(|source| EmulatorError::Io {
@@ -76,7 +90,7 @@ pub fn isolated_copy(config: &Path, dir: &Path) -> Result<PathBuf, EmulatorError
 pub struct EmulatedRig {
     rig: Rig,
     buses: Vec<(String, Option<ServoBusEmulator>)>,
-    lidars: Vec<(String, Option<VelodyneEmulator>)>,
+    lidars: Vec<(String, Option<LidarEmulator>)>,
     cameras: Vec<(String, Option<CameraEmulator>)>,
 }
 
@@ -106,26 +120,58 @@ fn start_bus(arm: &Arm, index: usize) -> Result<ServoBusEmulator, EmulatorError>
     })
 }
 
-fn start_lidar(lidar: &Lidar) -> Result<VelodyneEmulator, EmulatorError> {
+/// A running emulated LiDAR of any family.
+#[derive(Debug)]
+pub enum LidarEmulator {
+    /// A Velodyne.
+    Velodyne(VelodyneEmulator),
+    /// An Ouster (and its IMU).
+    Ouster(OusterEmulator),
+}
+
+impl LidarEmulator {
+    fn stop(self) {
+        drop(self);
+    }
+}
+
+fn start_lidar(lidar: &Lidar) -> Result<LidarEmulator, EmulatorError> {
     let device = || format!("lidar {}", lidar.name);
-    let target = lidar.address.parse().map_err(|_| EmulatorError::Device {
+    let fail = |reason: String| EmulatorError::Device {
         device: device(),
-        reason: format!("bad address {}; expected HOST:PORT", lidar.address),
-    })?;
-    let Some(LidarModel::Velodyne(model)) = lidar.kind() else {
-        return Err(EmulatorError::Device {
-            device: device(),
-            reason: format!("no emulator for model {:?}", lidar.model),
-        });
+        reason,
     };
-    let config = VelodyneEmulatorConfig {
-        model,
-        ..VelodyneEmulatorConfig::new(target, lidar.rpm)
+    let parse = |address: &str| -> Result<std::net::SocketAddr, EmulatorError> {
+        address
+            .parse()
+            .map_err(|_| fail(format!("bad address {address}; expected HOST:PORT")))
     };
-    VelodyneEmulator::start(config).map_err(|e| EmulatorError::Device {
-        device: device(),
-        reason: e.to_string(),
-    })
+    let target = parse(&lidar.address)?;
+    match lidar.kind() {
+        Some(LidarModel::Velodyne(model)) => {
+            let config = VelodyneEmulatorConfig {
+                model,
+                ..VelodyneEmulatorConfig::new(target, lidar.rpm)
+            };
+            VelodyneEmulator::start(config)
+                .map(LidarEmulator::Velodyne)
+                .map_err(|e| fail(e.to_string()))
+        }
+        Some(LidarModel::Ouster(_)) => {
+            let info = crate::drivers::lidar::ouster_metadata(lidar, Path::new("."))
+                .map_err(|e| fail(e.to_string()))?;
+            let config = OusterEmulatorConfig {
+                target,
+                imu_target: lidar.imu_address.as_deref().map(parse).transpose()?,
+                info,
+                clock_start_nanos: 3_600_000_000_000,
+            };
+            OusterEmulator::start(config)
+                .map(LidarEmulator::Ouster)
+                .map_err(|e| fail(e.to_string()))
+        }
+        None => Err(fail(format!("no emulator for model {:?}", lidar.model))),
+    }
 }
 
 fn start_camera(camera: &Camera) -> Result<CameraEmulator, EmulatorError> {
@@ -203,12 +249,12 @@ impl EmulatedRig {
             .and_then(|b| b.1.as_ref())
     }
 
-    /// The LiDAR emulator `name`, while it runs.
+    /// The Velodyne emulator `name`, while it runs.
     pub fn lidar(&self, name: &str) -> Option<&VelodyneEmulator> {
-        self.lidars
-            .iter()
-            .find(|l| l.0 == name)
-            .and_then(|l| l.1.as_ref())
+        match self.lidars.iter().find(|l| l.0 == name)?.1.as_ref()? {
+            LidarEmulator::Velodyne(v) => Some(v),
+            LidarEmulator::Ouster(_) => None,
+        }
     }
 
     /// The camera emulator `name`, while it runs.

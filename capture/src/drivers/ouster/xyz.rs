@@ -60,6 +60,14 @@ impl XyzLut {
         }
     }
 
+    /// Where beam `row` of column `col` starts (metres) and its unit
+    /// direction, in the sensor frame: a return of range r mm is at
+    /// `origin + r/1000 · direction` (the emulator casts these rays).
+    pub fn ray(&self, row: usize, col: usize) -> ([f64; 3], [f64; 3]) {
+        let i = row * self.columns + col;
+        (self.offset[i], self.direction[i].map(|x| x * 1e3))
+    }
+
     /// The point of a `range_mm` return of beam `row` in column `col`,
     /// metres.
     pub fn point(&self, row: usize, col: usize, range_mm: u32) -> [f64; 3] {
