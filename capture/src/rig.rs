@@ -354,16 +354,23 @@ pub enum LidarModel {
     /// JSON; `Some(line)` when the rig names a product line the metadata
     /// must match (`os1-64` → (1, 64)).
     Ouster(Option<(u8, u16)>),
+    /// A Livox Mid-360 or HAP; its stream is cut into `rpm / 60` scans a
+    /// second.
+    Livox(crate::drivers::livox::protocol::Model),
 }
 
 impl LidarModel {
     /// Every name a rig may use, for messages.
-    pub const NAMES: &str = "vlp16, puck-hires, vlp32c, hdl32e, ouster, os0-32 … os2-128";
+    pub const NAMES: &str =
+        "vlp16, puck-hires, vlp32c, hdl32e, ouster, os0-32 … os2-128, mid360, hap";
 
     /// From a rig's `model`.
     pub fn parse(name: &str) -> Option<Self> {
         if let Some(m) = reel_episode::velodyne::Model::parse(name) {
             return Some(Self::Velodyne(m));
+        }
+        if let Some(m) = crate::drivers::livox::protocol::Model::parse(name) {
+            return Some(Self::Livox(m));
         }
         let key: String = name
             .chars()
@@ -474,8 +481,12 @@ impl Rig {
             let hz = f64::from(l.rpm) / 60.0;
             rates.insert(topics::lidar_points(&l.name), hz);
             if l.imu_address.is_some() {
-                // Every IMU reel reads (Ouster) sends 100 samples a second.
-                rates.insert(topics::lidar_imu(&l.name), 100.0);
+                // Ouster IMUs send 100 samples a second, Livox ones 200.
+                let imu_hz = match l.kind() {
+                    Some(LidarModel::Livox(_)) => 200.0,
+                    _ => 100.0,
+                };
+                rates.insert(topics::lidar_imu(&l.name), imu_hz);
             }
             if l.store_packets {
                 rates.insert(topics::lidar_packets(&l.name), hz);

@@ -209,3 +209,60 @@ fn velodyne_emulator_in_dual_return_mode_gives_every_return_type() {
     let episode = recorder.stop_episode(Outcome::Success).unwrap().path;
     check_scans("VLP-32C dual", &episode, 1.5, 10.0, &[1, 2, 3]);
 }
+
+#[test]
+fn livox_emulator_gives_scans_of_the_room_and_its_imu() {
+    for (model, points_per_scan, lines) in [("mid360", 20_000.0, 4), ("hap", 45_200.0, 6)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = rig_file(
+            dir.path(),
+            &format!(
+                "model = \"{model}\"\naddress = \"127.0.0.1:{}\"\nimu_address = \"127.0.0.1:{}\"",
+                free_port(),
+                free_port()
+            ),
+        );
+        let episode = record(&path, 1.5);
+        // No return type in a Livox packet: 0, "not reported".
+        check_scans(model, &episode, 1.5, 10.0, &[0]);
+        let scans = clouds(&episode);
+        let whole = &scans[1..scans.len() - 1];
+        for s in whole {
+            // Points that miss the room (none do: it is closed) are dropped.
+            assert!(
+                (s.0.len() as f64 - points_per_scan).abs() < 0.02 * points_per_scan,
+                "{model}: {}",
+                s.0.len()
+            );
+        }
+        let reader = EpisodeReader::open(&episode).unwrap();
+        let mut rings = std::collections::BTreeSet::new();
+        let mut imu = 0;
+        for (i, m) in reader.messages().enumerate() {
+            let m = m.unwrap();
+            match m.channel.topic.as_str() {
+                "/lidar/top/points" => {
+                    let cloud: PointCloud2 = reader.decode(&m, i as u64).unwrap();
+                    let layout = CloudLayout::of(&cloud).unwrap();
+                    let ring = cloud.field("ring").unwrap().clone();
+                    rings.extend(
+                        layout
+                            .points(&cloud)
+                            .map(|p| read_field(p, &ring, false).unwrap() as u16),
+                    );
+                }
+                "/lidar/top/imu" => {
+                    let s: Imu = reader.decode(&m, i as u64).unwrap();
+                    assert!((s.linear_acceleration.z - 9.806_65).abs() < 1e-6);
+                    imu += 1;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(rings.len(), lines, "{model}: lines {rings:?}");
+        assert!(
+            (imu as f64 - 300.0).abs() <= 15.0,
+            "{model}: {imu} IMU samples in 1.5 s"
+        );
+    }
+}

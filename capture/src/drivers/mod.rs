@@ -5,6 +5,7 @@ pub mod camera;
 pub mod dynamixel;
 pub mod feetech;
 pub mod lidar;
+pub mod livox;
 pub mod ouster;
 pub mod servo;
 mod sync_write;

@@ -6,6 +6,7 @@
 pub mod camera;
 pub mod ground_truth;
 pub mod lidar_scene;
+pub mod livox;
 pub mod motion;
 pub mod ouster;
 pub mod rig;

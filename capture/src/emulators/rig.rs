@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::camera::CameraEmulator;
+use super::livox::{LivoxEmulator, LivoxEmulatorConfig};
 use super::motion::JointMotion;
 use super::ouster::{OusterEmulator, OusterEmulatorConfig};
 use super::servo_bus::{EmulatedServo, ServoBusEmulator};
@@ -127,6 +128,8 @@ pub enum LidarEmulator {
     Velodyne(VelodyneEmulator),
     /// An Ouster (and its IMU).
     Ouster(OusterEmulator),
+    /// A Livox (and its IMU).
+    Livox(LivoxEmulator),
 }
 
 impl LidarEmulator {
@@ -168,6 +171,17 @@ fn start_lidar(lidar: &Lidar) -> Result<LidarEmulator, EmulatorError> {
             };
             OusterEmulator::start(config)
                 .map(LidarEmulator::Ouster)
+                .map_err(|e| fail(e.to_string()))
+        }
+        Some(LidarModel::Livox(model)) => {
+            let config = LivoxEmulatorConfig {
+                model,
+                target,
+                imu_target: lidar.imu_address.as_deref().map(parse).transpose()?,
+                clock_start_nanos: 3_600_000_000_000,
+            };
+            LivoxEmulator::start(config)
+                .map(LidarEmulator::Livox)
                 .map_err(|e| fail(e.to_string()))
         }
         None => Err(fail(format!("no emulator for model {:?}", lidar.model))),
@@ -253,7 +267,7 @@ impl EmulatedRig {
     pub fn lidar(&self, name: &str) -> Option<&VelodyneEmulator> {
         match self.lidars.iter().find(|l| l.0 == name)?.1.as_ref()? {
             LidarEmulator::Velodyne(v) => Some(v),
-            LidarEmulator::Ouster(_) => None,
+            LidarEmulator::Ouster(_) | LidarEmulator::Livox(_) => None,
         }
     }
 

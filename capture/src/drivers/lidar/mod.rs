@@ -9,6 +9,7 @@ pub use scan::{
     Decoded, Identity, ImuDecoder, ImuSample, LidarDecoder, LidarPoint, RawPacket, Rejection, Scan,
 };
 
+use crate::drivers::livox::decoder::{LivoxDecoder, LivoxImuDecoder};
 use crate::drivers::ouster::decoder::{OusterDecoder, OusterImuDecoder};
 use crate::drivers::ouster::metadata::SensorInfo;
 use crate::drivers::velodyne::decoder::VelodyneDecoder;
@@ -38,6 +39,10 @@ pub fn decoder_for(lidar: &Lidar, rig_dir: &Path) -> Result<Box<dyn LidarDecoder
             }
             Ok(Box::new(OusterDecoder::new(info)))
         }
+        Some(LidarModel::Livox(model)) => Ok(Box::new(LivoxDecoder::new(
+            model,
+            f64::from(lidar.rpm) / 60.0,
+        ))),
         None => Err(LidarError::Unsupported {
             model: lidar.model.clone(),
         }),
@@ -96,6 +101,12 @@ pub fn imu_for(lidar: &Lidar, rig_dir: &Path) -> Result<Option<LidarImu>, LidarE
                 translation: [0, 1, 2].map(|i| m[i][3] * 1e-3),
             }))
         }
+        Some(LidarModel::Livox(model)) => Ok(Some(LidarImu {
+            decoder: Box::new(LivoxImuDecoder),
+            rate_hz: 200.0,
+            rotation: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            translation: model.imu_offset_m(),
+        })),
         _ => Err(LidarError::Unsupported {
             model: format!("{} (an IMU)", lidar.model),
         }),
