@@ -5,9 +5,9 @@
 
 use nalgebra::{DMatrix, DVector, Vector3};
 
-use crate::board::Checkerboard;
 use crate::error::CalibError;
 use crate::model::{CameraModel, LensModel, Pose};
+use crate::target::Target;
 use crate::{lm, zhang};
 
 /// One image's detected corners, row by row.
@@ -17,6 +17,19 @@ pub struct Observation {
     pub name: String,
     /// Corner pixels.
     pub corners: Vec<[f64; 2]>,
+    /// Which of the target's points the corners are (a ChArUco board seen
+    /// in part); `None`: all of them, in order.
+    pub ids: Option<Vec<usize>>,
+}
+
+impl Observation {
+    /// The target points this view's corners are.
+    fn object(&self, all: &[Vector3<f64>]) -> Vec<Vector3<f64>> {
+        match &self.ids {
+            Some(ids) => ids.iter().map(|&i| all[i]).collect(),
+            None => all.to_vec(),
+        }
+    }
 }
 
 /// Per-view outcome.
@@ -60,6 +73,8 @@ pub struct Options {
     pub lens: LensModel,
     /// Keep k3 at 0 (narrow lenses rarely determine it).
     pub fix_k3: bool,
+    /// Leave out views far worse than the rest (as OpenCV does not).
+    pub reject_outliers: bool,
 }
 
 impl Default for Options {
@@ -67,6 +82,7 @@ impl Default for Options {
         Self {
             lens: LensModel::PinholeRadtan,
             fix_k3: false,
+            reject_outliers: true,
         }
     }
 }
@@ -76,7 +92,7 @@ pub const MIN_VIEWS: usize = 3;
 
 /// Calibrates from the detected corners of `observations`.
 pub fn calibrate(
-    board: &Checkerboard,
+    board: &dyn Target,
     width: u32,
     height: u32,
     observations: &[Observation],
@@ -88,11 +104,26 @@ pub fn calibrate(
             observations.len()
         )));
     }
-    let object = board.object_points();
-    let plane: Vec<[f64; 2]> = object.iter().map(|p| [p.x, p.y]).collect();
+    let all = board.object_points();
+    if let Some(o) = observations.iter().find(|o| {
+        o.ids
+            .as_ref()
+            .is_some_and(|ids| ids.iter().any(|&i| i >= all.len()))
+    }) {
+        return Err(CalibError::Argument(format!(
+            "view {}: a corner id beyond the board's {} corners",
+            o.name,
+            all.len()
+        )));
+    }
+    let object: Vec<Vec<Vector3<f64>>> = observations.iter().map(|o| o.object(&all)).collect();
     let hs: Vec<_> = observations
         .iter()
-        .filter_map(|o| zhang::homography(&plane, &o.corners))
+        .zip(&object)
+        .filter_map(|(o, obj)| {
+            let plane: Vec<[f64; 2]> = obj.iter().map(|p| [p.x, p.y]).collect();
+            zhang::homography(&plane, &o.corners)
+        })
         .collect();
     let k = zhang::intrinsics(&hs, width, height).ok_or_else(|| {
         CalibError::NotEnoughData(
@@ -135,6 +166,7 @@ pub fn calibrate(
         );
         round += 1;
         if round == 3
+            || !options.reject_outliers
             || !reject_outlying_views(&camera, &poses, &object, observations, &mut accepted)
         {
             break fit;
@@ -146,7 +178,7 @@ pub fn calibrate(
             let normal = poses[v].rotation() * Vector3::z();
             ViewReport {
                 name: observations[v].name.clone(),
-                rms_px: view_rms(&camera, &poses[v], &object, &observations[v]),
+                rms_px: view_rms(&camera, &poses[v], &object[v], &observations[v]),
                 rejected: !accepted[v],
                 tilt_deg: normal.z.abs().clamp(0.0, 1.0).acos().to_degrees(),
                 distance_m: Vector3::from(poses[v].tvec).norm(),
@@ -199,12 +231,12 @@ pub fn calibrate(
 fn reject_outlying_views(
     camera: &CameraModel,
     poses: &[Pose],
-    object: &[Vector3<f64>],
+    object: &[Vec<Vector3<f64>>],
     observations: &[Observation],
     accepted: &mut [bool],
 ) -> bool {
     let rms: Vec<f64> = (0..observations.len())
-        .map(|v| view_rms(camera, &poses[v], object, &observations[v]))
+        .map(|v| view_rms(camera, &poses[v], &object[v], &observations[v]))
         .collect();
     let mut sorted: Vec<f64> = rms
         .iter()
@@ -300,7 +332,7 @@ fn vec_pose(v: &[f64]) -> Pose {
 fn refine(
     camera: &mut CameraModel,
     poses: &mut [Pose],
-    object: &[Vector3<f64>],
+    object: &[Vec<Vector3<f64>>],
     observations: &[Observation],
     accepted: &[bool],
     options: Options,
@@ -311,13 +343,18 @@ fn refine(
     let frozen =
         |k: usize| options.fix_k3 && options.lens == LensModel::PinholeRadtan && k == 4 + 4;
     let np = ns + 6 * views.len();
-    let m_per_view = 2 * object.len();
     let total = |camera: &CameraModel, poses: &[Pose]| -> f64 {
         let mut r = Vec::new();
         views
             .iter()
             .map(|&v| {
-                residuals(camera, &poses[v], object, &observations[v].corners, &mut r);
+                residuals(
+                    camera,
+                    &poses[v],
+                    &object[v],
+                    &observations[v].corners,
+                    &mut r,
+                );
                 r.iter().map(|x| x * x).sum::<f64>()
             })
             .sum()
@@ -335,6 +372,8 @@ fn refine(
         let mut rm = Vec::new();
         for (slot, &v) in views.iter().enumerate() {
             let corners = &observations[v].corners;
+            let object = &object[v];
+            let m_per_view = 2 * object.len();
             residuals(camera, &poses[v], object, corners, &mut r0);
             let mut jv = DMatrix::<f64>::zeros(m_per_view, ns + 6);
             for k in 0..ns {
@@ -416,7 +455,7 @@ fn refine(
             break;
         }
     }
-    let m = views.len() * m_per_view;
+    let m: usize = views.iter().map(|&v| 2 * object[v].len()).sum();
     let dof = m.saturating_sub(np).max(1) as f64;
     let variance = cost / dof;
     let sigma = jtj

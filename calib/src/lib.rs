@@ -5,8 +5,10 @@
 //! [`workflow`] runs each calibration whole, from an episode or a folder of
 //! pictures to a report and the rig change that stores it.
 
+pub mod aruco;
 pub mod board;
 pub mod camera_lidar;
+pub mod charuco;
 pub mod detect;
 pub mod episode;
 pub mod error;
@@ -19,6 +21,7 @@ pub mod model;
 pub mod pose;
 pub mod projected_motion;
 pub mod synthetic;
+pub mod target;
 pub mod workflow;
 pub mod zhang;
 

@@ -68,6 +68,7 @@ fn recovers_known_intrinsics_and_distortion_from_rendered_boards() {
         observations.push(Observation {
             name: format!("view{k:02}"),
             corners,
+            ids: None,
         });
     }
     println!(
@@ -110,6 +111,7 @@ fn too_few_views_is_an_error_not_a_guess() {
     let one = [Observation {
         name: "only".into(),
         corners,
+        ids: None,
     }];
     let err = calibrate(&board, 640, 480, &one, Options::default())
         .unwrap_err()
@@ -166,6 +168,7 @@ fn recovers_a_fisheye_lens() {
             Some(Observation {
                 name: format!("view{k:02}"),
                 corners,
+                ids: None,
             })
         })
         .collect();
@@ -177,6 +180,7 @@ fn recovers_a_fisheye_lens() {
     let options = Options {
         lens: LensModel::Fisheye,
         fix_k3: false,
+        ..Options::default()
     };
     let result = calibrate(&board, 640, 480, &observations, options).unwrap();
     let c = &result.camera;

@@ -337,6 +337,7 @@ fn check_intrinsics(
         .map(|(name, corners)| Observation {
             name: name.clone(),
             corners: corners.clone(),
+            ids: None,
         })
         .collect();
     let (w, h) = (images[0].image.width as u32, images[0].image.height as u32);

@@ -9,6 +9,7 @@ use anyhow::Context;
 use reel_calib::files::{opencv_yaml, ros_camera_info_yaml};
 use reel_calib::hand_eye::Setup;
 use reel_calib::intrinsics::Options;
+use reel_calib::target::Board;
 use reel_calib::workflow::camera_lidar::CameraLidarOptions;
 use reel_calib::workflow::hand_eye::HandEyeOptions;
 use reel_calib::workflow::intrinsics::{IntrinsicsOptions, Pictures};
@@ -50,6 +51,10 @@ struct BoardArg {
     /// Target: checkerboard:COLSxROWS:SQUARE_M, counting inner corners as OpenCV does.
     #[arg(long, value_parser = parse_board)]
     board: Checkerboard,
+}
+
+fn parse_target(spec: &str) -> Result<Board, String> {
+    Board::parse(spec).map_err(|e| e.to_string())
 }
 
 fn parse_board(spec: &str) -> Result<Checkerboard, String> {
@@ -210,8 +215,14 @@ struct IntrinsicsArgs {
     /// A folder of PNG/JPEG pictures of the target.
     #[arg(long)]
     images: Option<PathBuf>,
-    #[command(flatten)]
-    board: BoardArg,
+    /// Target: checkerboard:COLSxROWS:SQUARE_M (inner corners, as OpenCV
+    /// counts them), or
+    /// charuco:SQUARES_XxSQUARES_Y:SQUARE_M:MARKER_M:DICTIONARY[:legacy][:inverted]
+    /// (squares, OpenCV's layout and dictionary names, e.g.
+    /// charuco:5x7:0.04:0.03:DICT_4X4_50), which counts views that show
+    /// only part of it.
+    #[arg(long, value_parser = parse_target)]
+    board: Board,
     /// Lens model.
     #[arg(long, value_enum, default_value_t = Model::PinholeRadtan)]
     model: Model,
@@ -253,13 +264,14 @@ fn intrinsics(args: &IntrinsicsArgs) -> anyhow::Result<ExitCode> {
     let options = IntrinsicsOptions {
         camera: args.camera.clone(),
         pictures,
-        board: args.board.board,
+        board: args.board,
         fit: Options {
             lens: match args.model {
                 Model::PinholeRadtan => LensModel::PinholeRadtan,
                 Model::Fisheye => LensModel::Fisheye,
             },
             fix_k3: args.fix_k3,
+            ..Options::default()
         },
     };
     let report = workflow::intrinsics::run(&options)?;

@@ -3,11 +3,11 @@
 //! with thin margins, lighting gradients, blur and steep perspective.
 //!
 //! Written here because no maintained Rust crate finds checkerboards:
-//! 1. [`saddle`]: saddle points of the smoothed image, kept when a ring
+//! 1. `saddle`: saddle points of the smoothed image, kept when a ring
 //!    around them crosses exactly two straight edges (dark, light, dark,
 //!    light); each keeps its two edge directions and its polarity (which
 //!    diagonal is dark);
-//! 2. [`grid`]: every candidate is linked to its nearest neighbour along
+//! 2. `grid`: every candidate is linked to its nearest neighbour along
 //!    each of its edge directions when the link is mutual, the neighbour's
 //!    edges agree and its polarity is the opposite (neighbouring corners of
 //!    a checkerboard alternate); linked components get integer grid
@@ -15,9 +15,9 @@
 //!    squares are not squares (a thin margin against a dark background)
 //!    are trimmed; a component that is exactly the board, whole, is the
 //!    board. Partial boards are refused, never guessed;
-//! 3. [`orient`]: orientation fixed by the board's handedness and its dark
+//! 3. `orient`: orientation fixed by the board's handedness and its dark
 //!    origin square (see [`Checkerboard`]);
-//! 4. [`refine`]: every corner refined to sub-pixel precision the way
+//! 4. `refine`: every corner refined to sub-pixel precision the way
 //!    OpenCV's `cornerSubPix` does.
 
 mod grid;

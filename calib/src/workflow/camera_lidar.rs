@@ -132,7 +132,7 @@ pub fn run(options: &CameraLidarOptions) -> Result<CameraLidarReport, CalibError
             decode_jpeg(path, (f.stamp_nanos - t0) as f64 * 1e-9, &f.jpeg)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let found = detect_all(&images, board);
+    let found = detect_all(&images, &crate::target::Board::Checkerboard(*board));
     let observations: Vec<Observation> = found.iter().flatten().cloned().collect();
     if observations.is_empty() {
         return Err(CalibError::input(

@@ -127,7 +127,7 @@ pub fn run(options: &HandEyeOptions) -> Result<HandEyeReport, CalibError> {
             decode_jpeg(path, (f.stamp_nanos - t0) as f64 * 1e-9, &f.jpeg)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let found = detect_all(&images, board);
+    let found = detect_all(&images, &crate::target::Board::Checkerboard(*board));
     let mut views = Vec::new();
     for (s, obs) in chosen.iter().zip(&found) {
         let Some(obs) = obs else { continue };

@@ -9,7 +9,8 @@ use super::{detect_all, RigUpdate};
 use crate::error::CalibError;
 use crate::images::{read_episode, read_folder};
 use crate::intrinsics::{calibrate, Intrinsics, Observation, Options, MIN_VIEWS};
-use crate::{Checkerboard, LensModel};
+use crate::target::Board;
+use crate::LensModel;
 
 /// Where the pictures are.
 #[derive(Debug, Clone)]
@@ -32,8 +33,8 @@ pub struct IntrinsicsOptions {
     pub camera: String,
     /// The pictures.
     pub pictures: Pictures,
-    /// The board.
-    pub board: Checkerboard,
+    /// The board: a checkerboard, or a ChArUco board seen in part.
+    pub board: Board,
     /// Lens model and fixed terms.
     pub fit: Options,
 }
@@ -103,16 +104,25 @@ pub fn run(options: &IntrinsicsOptions) -> Result<IntrinsicsReport, CalibError> 
         return Err(CalibError::input(
             &source,
             format!(
-                "the {}x{} board was found in {} of {} images; at least {MIN_VIEWS} views at different angles are needed (check that the board's inner corners are counted, and that the whole board is in view)",
-                board.cols,
-                board.rows,
+                "the {} was found in {} of {} images; at least {MIN_VIEWS} views at different angles are needed ({})",
+                board.describe(),
                 observations.len(),
                 images.len(),
+                match board {
+                    Board::Checkerboard(_) => "check that the board's inner corners are counted, and that the whole board is in view",
+                    Board::Charuco(_) => "check the square count, dictionary and whether the print is inverted; a view needs 6 corners off one line",
+                },
             ),
         ));
     }
-    let result = calibrate(board, w as u32, h as u32, &observations, options.fit)
-        .map_err(|e| CalibError::input(&source, e.to_string()))?;
+    let result = calibrate(
+        board.target(),
+        w as u32,
+        h as u32,
+        &observations,
+        options.fit,
+    )
+    .map_err(|e| CalibError::input(&source, e.to_string()))?;
     Ok(IntrinsicsReport {
         camera: options.camera.clone(),
         source,

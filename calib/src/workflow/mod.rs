@@ -13,11 +13,11 @@ use std::path::Path;
 
 use reel_episode::calibration::Mount;
 
-use crate::detect::find_checkerboard;
 use crate::episode::{camera_model, CameraData};
 use crate::error::CalibError;
 use crate::images::NamedImage;
 use crate::intrinsics::{calibrate, Observation, Options};
+use crate::target::Board;
 use crate::{CameraModel, Checkerboard};
 
 /// Which sensor of a rig config a result belongs to.
@@ -61,7 +61,7 @@ pub enum RigUpdate {
 
 /// Finds the board in every image, on every core; `None` where it is not
 /// found.
-pub fn detect_all(images: &[NamedImage], board: &Checkerboard) -> Vec<Option<Observation>> {
+pub fn detect_all(images: &[NamedImage], board: &Board) -> Vec<Option<Observation>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = images.len().div_ceil(threads).max(1);
     tracing::debug!(images = images.len(), threads, "detecting the board");
@@ -72,9 +72,10 @@ pub fn detect_all(images: &[NamedImage], board: &Checkerboard) -> Vec<Option<Obs
                 s.spawn(move || {
                     part.iter()
                         .map(|i| {
-                            find_checkerboard(&i.image, board).map(|corners| Observation {
+                            board.find(&i.image).map(|(corners, ids)| Observation {
                                 name: i.name.clone(),
                                 corners,
+                                ids,
                             })
                         })
                         .collect::<Vec<_>>()

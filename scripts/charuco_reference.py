@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""OpenCV references for reel's ChArUco tests, run on the same frames.
+
+    charuco_reference.py VIDEO SQUARES_XxSQUARES_Y SQUARE_M MARKER_M DICT OUT_DIR [--inverted]
+
+Every frame of VIDEO (a real recording of a ChArUco board) is written to
+OUT_DIR/images as a lossless grey PNG, so that reel and OpenCV read the very
+same pixels. For each, OUT_DIR/reference.json holds what OpenCV's
+`CharucoDetector` (default parameters; the image inverted first for an
+inverted print, as caliscope does) finds: marker ids, corner ids, its
+corners as returned and the same corners refined to convergence
+(`cornerSubPix`, 30 iterations or 0.001 px; the detector itself stops at
+0.1 px) with the detector's own window rule (the distance to the nearest
+corner of the two markers beside the corner, less 2 px, at most 10).
+Then `calibrateCameraExtended` over the frames with at least 6 corners, on
+the converged corners: fx fy cx cy, distortion, their standard deviations,
+RMS.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("video")
+    ap.add_argument("squares")
+    ap.add_argument("square", type=float)
+    ap.add_argument("marker", type=float)
+    ap.add_argument("dictionary")
+    ap.add_argument("out")
+    ap.add_argument("--inverted", action="store_true")
+    args = ap.parse_args()
+    sx, sy = map(int, args.squares.split("x"))
+    aruco = cv2.aruco
+    board = aruco.CharucoBoard(
+        (sx, sy), args.square, args.marker, aruco.getPredefinedDictionary(getattr(aruco, args.dictionary))
+    )
+    detector = aruco.CharucoDetector(board)
+    chess = board.getChessboardCorners()[:, :2]
+    markers_obj = [m.reshape(-1, 3)[:, :2] for m in board.getObjPoints()]
+    # The two markers beside each corner and their nearest corners.
+    beside = []
+    for c in chess:
+        d = [np.linalg.norm(m - c, axis=1) for m in markers_obj]
+        nearest = min(x.min() for x in d)
+        beside.append([(i, int(x.argmin())) for i, x in enumerate(d) if x.min() < nearest + 1e-9])
+    out = Path(args.out)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.001)
+    cap = cv2.VideoCapture(args.video)
+    frames, views_obj, views_img, size = {}, [], [], None
+    k = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        size = (grey.shape[1], grey.shape[0])
+        name = f"frame_{k:04d}.png"
+        cv2.imwrite(str(out / "images" / name), grey)
+        probe = cv2.bitwise_not(grey) if args.inverted else grey
+        corners, ids, mcorners, mids = detector.detectBoard(probe)
+        entry = {"markers": [], "ids": [], "corners": [], "converged": []}
+        if mids is not None:
+            entry["markers"] = sorted(int(i) for i in mids.ravel())
+        if ids is not None:
+            by_id = {int(i): m.reshape(-1, 2) for i, m in zip(mids.ravel(), mcorners)}
+            board_ids = list(board.getIds())
+            for cid, p in zip(ids.ravel(), corners.reshape(-1, 2)):
+                near = [
+                    np.linalg.norm(by_id[board_ids[m]][corner] - p)
+                    for m, corner in beside[int(cid)]
+                    if board_ids[m] in by_id
+                ]
+                half = int(min(10, max(1, int(min(near) - 2))))
+                refined = cv2.cornerSubPix(grey, p.reshape(1, 1, 2).copy(), (half, half), (-1, -1), criteria)
+                entry["ids"].append(int(cid))
+                entry["corners"].append(p.round(4).tolist())
+                entry["converged"].append(refined.reshape(2).round(4).tolist())
+            if len(entry["ids"]) >= 6:
+                views_obj.append(np.array([[*chess[i], 0.0] for i in entry["ids"]], np.float32))
+                views_img.append(np.array(entry["converged"], np.float32))
+        frames[name] = entry
+        k += 1
+    calibration = None
+    if len(views_obj) >= 3:
+        rms, kmat, d, _r, _t, std_in, _std_ex, _per_view = cv2.calibrateCameraExtended(
+            views_obj, views_img, size, None, None, flags=0
+        )
+        std = std_in.ravel().tolist()
+        calibration = {
+            "rms": rms,
+            "fx": kmat[0, 0], "fy": kmat[1, 1], "cx": kmat[0, 2], "cy": kmat[1, 2],
+            "distortion": d.ravel()[:5].tolist(),
+            "std": {"fx": std[0], "fy": std[1], "cx": std[2], "cy": std[3], "distortion": std[4:9]},
+            "views": len(views_obj),
+        }
+    result = {"opencv_version": cv2.__version__, "frames": frames, "calibration": calibration}
+    (out / "reference.json").write_text(json.dumps(result, indent=1))
+    corners = sum(len(e["ids"]) for e in frames.values())
+    print(f"{args.video}: {len(frames)} frames, OpenCV found {corners} corners")
+
+
+if __name__ == "__main__":
+    main()
