@@ -323,13 +323,19 @@ fn daemon_with_ctl_records_and_refuses_cross_origin_requests() {
     assert_eq!(status["recording"], true);
     assert_eq!(status["devices"].as_array().unwrap().len(), 4);
     // A web page's request is refused and changes nothing.
-    let (code, _) = http(&addr, "POST /discard HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let (code, _) = http(&addr, "POST /discard HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     assert_eq!(code, 403);
     let (code, _) = http(
         &addr,
-        "GET /start HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /start HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(code, 405);
+    // A DNS-rebinding page: its own name as Host.
+    let (code, _) = http(
+        &addr,
+        "GET /status HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(code, 403);
     let o = ctl(&["stop", "--outcome", "success"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -371,6 +377,16 @@ fn daemon_with_ctl_records_and_refuses_cross_origin_requests() {
         .args(["--listen", "0.0.0.0:0"]));
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--allow-remote"));
+    // Remote control without a token is refused before anything starts.
+    let o = run(reel()
+        .args(["daemon", "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(&out)
+        .args(["--listen", "0.0.0.0:0", "--allow-remote"]));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--token-file") && err.lines().count() == 1, "{err}");
 }
 
 #[test]

@@ -6,13 +6,19 @@
 //! - `POST /discard` → `{}`.
 //!
 //! It binds to 127.0.0.1 by default. Requests from other hosts are refused
-//! unless the daemon was started with `allow_remote`, and so are requests
-//! that carry a browser `Origin` other than localhost, so a web page cannot
-//! start or discard recordings behind the operator's back.
+//! unless the daemon was started with `allow_remote` (which needs a token),
+//! and so are requests that carry a browser `Origin` other than localhost
+//! or, on loopback, a `Host` that is not a loopback name (a DNS-rebinding
+//! page), so a web page cannot start or discard recordings behind the
+//! operator's back. With a token every request must carry
+//! `Authorization: Bearer TOKEN`. Requests are served by a fixed pool of
+//! threads; a body that does not arrive within the timeout is given up, so
+//! a stalled client never holds the daemon (or its shutdown).
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use reel_episode::Outcome;
@@ -25,8 +31,27 @@ use crate::recorder::Recorder;
 pub struct ControlOptions {
     /// Where to listen.
     pub listen: SocketAddr,
-    /// Accept requests from other hosts.
+    /// Accept requests from other hosts (needs `token`).
     pub allow_remote: bool,
+    /// The secret every request must carry as `Authorization: Bearer …`.
+    pub token: Option<String>,
+    /// Requests served at once.
+    pub workers: usize,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
+}
+
+impl ControlOptions {
+    /// Loopback only, no token, 8 workers, 5 s for a body.
+    pub fn local(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            allow_remote: false,
+            token: None,
+            workers: 8,
+            body_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Why the control API could not serve.
@@ -36,6 +61,12 @@ pub enum ControlError {
     /// A non-loopback address without remote control allowed.
     #[error("refusing to listen on {listen}: the control API starts and deletes recordings; allow remote control explicitly to expose it beyond this machine")]
     RemoteNotAllowed {
+        /// The address asked for.
+        listen: SocketAddr,
+    },
+    /// Remote control without a token.
+    #[error("refusing remote control without a token: anyone who reaches {listen} could start and delete recordings; give a token file")]
+    TokenRequired {
         /// The address asked for.
         listen: SocketAddr,
     },
@@ -63,18 +94,37 @@ pub fn serve(
             listen: options.listen,
         });
     }
+    if options.allow_remote && options.token.as_deref().is_none_or(str::is_empty) {
+        return Err(ControlError::TokenRequired {
+            listen: options.listen,
+        });
+    }
     let server = Server::http(options.listen).map_err(|e| ControlError::Listen {
         listen: options.listen,
         reason: e.to_string(),
     })?;
-    while !stop.load(Ordering::Relaxed) {
-        match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(request)) => handle(recorder, options, request),
-            Ok(None) => {}
-            Err(e) => return Err(ControlError::Receive(e)),
-        }
-    }
-    Ok(())
+    let server = &server;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..options.workers.max(1))
+            .map(|_| {
+                s.spawn(move || -> Result<(), ControlError> {
+                    while !stop.load(Ordering::Relaxed) {
+                        match server.recv_timeout(Duration::from_millis(200)) {
+                            Ok(Some(request)) => handle(recorder, options, request),
+                            Ok(None) => {}
+                            Err(e) => return Err(ControlError::Receive(e)),
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or(Ok(())))
+            .collect::<Result<Vec<()>, ControlError>>()
+            .map(|_| ())
+    })
 }
 
 fn json_response(status: u16, body: &serde_json::Value) -> Response<std::io::Cursor<Vec<u8>>> {
@@ -100,7 +150,70 @@ fn origin_allowed(request: &Request) -> bool {
         })
 }
 
-fn handle(recorder: &Recorder, options: &ControlOptions, mut request: Request) {
+/// Whether the `Host` header names this machine (loopback names only):
+/// a page whose domain was rebound to 127.0.0.1 still sends its own name.
+fn host_allowed(request: &Request) -> bool {
+    let Some(host) = header(request, "Host") else {
+        return false;
+    };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1" | "::1"
+    )
+}
+
+fn header<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str())
+}
+
+/// `Authorization: Bearer TOKEN`, compared in constant time (written here:
+/// a dozen lines do not justify a crate).
+fn token_matches(request: &Request, token: &str) -> bool {
+    let given = header(request, "Authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .as_bytes();
+    let want = token.as_bytes();
+    let mut diff = u8::from(given.len() != want.len());
+    for (k, w) in want.iter().enumerate() {
+        diff |= w ^ given.get(k).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+/// The request's body (at most 64 KiB), read on its own thread so that a
+/// body that never arrives holds no worker past `timeout`; `None` then
+/// (the reading thread answers 408 when the client gives up).
+fn body_within(request: Request, timeout: Duration) -> Option<(Request, String)> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut request = request;
+        let mut body = String::new();
+        let read = request
+            .as_reader()
+            .take(64 * 1024)
+            .read_to_string(&mut body);
+        if let Err(mpsc::SendError((request, _))) = tx.send((request, body)) {
+            let why = match read {
+                Ok(_) => "the request body came too late".to_string(),
+                Err(e) => format!("the request body did not arrive: {e}"),
+            };
+            let _ = request.respond(json_response(408, &serde_json::json!({ "error": why })));
+        }
+    });
+    rx.recv_timeout(timeout).ok()
+}
+
+fn handle(recorder: &Recorder, options: &ControlOptions, request: Request) {
     let remote_ok = options.allow_remote
         || request.remote_addr().is_some_and(|a| {
             matches!(a.ip(), IpAddr::V4(v4) if v4.is_loopback()) || a.ip().is_loopback()
@@ -119,11 +232,34 @@ fn handle(recorder: &Recorder, options: &ControlOptions, mut request: Request) {
         let _ = request.respond(err(403, "cross-origin requests are refused".into()));
         return;
     }
-    let mut body = String::new();
-    let _ = request
-        .as_reader()
-        .take(64 * 1024)
-        .read_to_string(&mut body);
+    if !options.allow_remote && !host_allowed(&request) {
+        let _ = request.respond(err(
+            403,
+            "the Host header must name this machine (localhost, 127.0.0.1 or [::1]); other names are refused".into(),
+        ));
+        return;
+    }
+    if let Some(token) = &options.token {
+        if !token_matches(&request, token) {
+            let _ = request.respond(err(
+                401,
+                "a valid token is required (Authorization: Bearer TOKEN)".into(),
+            ));
+            return;
+        }
+    }
+    let body_expected = *request.method() != Method::Get;
+    let (request, body) = if body_expected {
+        match body_within(request, options.body_timeout) {
+            Some(read) => read,
+            None => {
+                tracing::warn!("control API: a request body did not arrive in time");
+                return;
+            }
+        }
+    } else {
+        (request, String::new())
+    };
     let args: serde_json::Value = if body.trim().is_empty() {
         serde_json::json!({})
     } else {

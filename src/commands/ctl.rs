@@ -8,6 +8,9 @@ pub struct Args {
     /// The daemon's address.
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub addr: String,
+    /// The daemon's token file (when it was started with one).
+    #[arg(long)]
+    pub token_file: Option<std::path::PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub action: Action,
@@ -44,15 +47,22 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let agent = ureq::AgentBuilder::new()
         .timeout(std::time::Duration::from_secs(35))
         .build();
+    let token = args
+        .token_file
+        .as_deref()
+        .map(super::daemon::read_token)
+        .transpose()?;
+    let authorized = |r: ureq::Request| match &token {
+        Some(t) => r.set("Authorization", &format!("Bearer {t}")),
+        None => r,
+    };
     let result = match &args.action {
-        Action::Status { .. } => agent.get(&format!("{base}/status")).call(),
-        Action::Start { task } => agent
-            .post(&format!("{base}/start"))
+        Action::Status { .. } => authorized(agent.get(&format!("{base}/status"))).call(),
+        Action::Start { task } => authorized(agent.post(&format!("{base}/start")))
             .send_json(serde_json::json!({ "task": task })),
-        Action::Stop { outcome } => agent
-            .post(&format!("{base}/stop"))
+        Action::Stop { outcome } => authorized(agent.post(&format!("{base}/stop")))
             .send_json(serde_json::json!({ "outcome": outcome })),
-        Action::Discard => agent.post(&format!("{base}/discard")).call(),
+        Action::Discard => authorized(agent.post(&format!("{base}/discard"))).send_string(""),
     };
     let body: serde_json::Value = match result {
         Ok(r) => r.into_json()?,

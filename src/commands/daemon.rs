@@ -13,13 +13,36 @@ pub struct Args {
     /// Address of the control API.
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,
-    /// Accept control requests from other hosts (off: loopback only).
+    /// Accept control requests from other hosts (off: loopback only);
+    /// needs --token-file.
     #[arg(long)]
     pub allow_remote: bool,
+    /// A file holding the token every control request must carry
+    /// (`reel ctl --token-file` sends it).
+    #[arg(long)]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+/// The token in `path`: its first line, at least 16 characters.
+pub fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read the token file: {e}", path.display()))?;
+    let token = text.lines().next().unwrap_or_default().trim().to_string();
+    anyhow::ensure!(
+        token.len() >= 16,
+        "{}: the token must be at least 16 characters on the first line (e.g. `openssl rand -hex 32 > {}`)",
+        path.display(),
+        path.display()
+    );
+    Ok(token)
 }
 
 /// Serves until Ctrl-C / SIGTERM; an open episode is closed on the way out.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let token = args.token_file.as_deref().map(read_token).transpose()?;
+    if args.allow_remote && token.is_none() {
+        anyhow::bail!("--allow-remote needs --token-file: anyone who reaches {} could start and delete recordings", args.listen);
+    }
     let stop = super::interrupted()?;
     let (_emulators, recorder) = args.recorder.start(None, None)?;
     eprintln!(
@@ -29,8 +52,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let served = control::serve(
         &recorder,
         &ControlOptions {
-            listen: args.listen,
             allow_remote: args.allow_remote,
+            token,
+            ..ControlOptions::local(args.listen)
         },
         &stop,
     );
