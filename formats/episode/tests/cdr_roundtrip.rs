@@ -296,20 +296,25 @@ fn joint_state_matches_the_reference_encoding() {
 
 #[test]
 fn xcdr2_aligns_doubles_to_four() {
-    // JointState with no names and one position in plain XCDR2 LE: the f64
-    // follows its count without padding.
+    // JointState with frame_id "abcd" and one position in plain XCDR2 LE:
+    // the f64 follows its count at offset 28 (after the header), which is
+    // 4-aligned but not 8-aligned: a reader aligning doubles to 8 (as
+    // classic CDR does) would read it from 32 and get the velocity count.
     let mut b = vec![0, 7, 0, 0];
     b.extend_from_slice(&1i32.to_le_bytes());
     b.extend_from_slice(&2u32.to_le_bytes());
-    b.extend_from_slice(&1u32.to_le_bytes()); // frame_id ""
-    b.push(0);
-    b.extend_from_slice(&[0, 0, 0]);
-    b.extend_from_slice(&0u32.to_le_bytes()); // names
-    b.extend_from_slice(&1u32.to_le_bytes()); // position count at 20 (after header)
-    b.extend_from_slice(&0.5f64.to_le_bytes()); // at 24: 4-aligned, 8-aligned too
+    b.extend_from_slice(&5u32.to_le_bytes()); // frame_id "abcd" at 8
+    b.extend_from_slice(b"abcd\0");
+    b.extend_from_slice(&[0, 0, 0]); // to 20
+    b.extend_from_slice(&0u32.to_le_bytes()); // names at 20
+    b.extend_from_slice(&1u32.to_le_bytes()); // position count at 24
+    let at = b.len() - 4;
+    assert_eq!(at % 8, 4, "the double must sit at 4 mod 8");
+    b.extend_from_slice(&0.5f64.to_le_bytes()); // at 28
     b.extend_from_slice(&0u32.to_le_bytes());
     b.extend_from_slice(&0u32.to_le_bytes());
     let js = JointState::from_cdr(&b).unwrap();
     assert_eq!(js.position, vec![0.5]);
+    assert_eq!(js.header.frame_id, "abcd");
     assert_eq!(js.header.stamp, Time { sec: 1, nanosec: 2 });
 }
