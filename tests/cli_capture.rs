@@ -386,7 +386,44 @@ fn daemon_with_ctl_records_and_refuses_cross_origin_requests() {
         .args(["--listen", "0.0.0.0:0", "--allow-remote"]));
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("--token-file") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("--token-file") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn absent_devices_stop_record_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = rig_in(dir.path());
+    let out = dir.path().join("episodes");
+    // No emulators: nothing answers.
+    let o = run(reel()
+        .args(["record", "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(&out)
+        .args(["--duration", "1"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("is absent") && err.contains("--allow-missing"),
+        "{err}"
+    );
+    assert!(episodes(&out, ".mcap").is_empty());
+    let o = run(reel()
+        .args(["record", "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(&out)
+        .args(["--duration", "1", "--allow-missing"]));
+    assert_eq!(
+        episodes(&out, ".mcap").len(),
+        1,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]

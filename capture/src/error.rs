@@ -236,6 +236,14 @@ pub enum RecorderError {
         /// What is wrong.
         reason: String,
     },
+    /// A device of the rig did not answer at start.
+    #[error("{device} is absent: {reason}")]
+    Absent {
+        /// `arm follower`, `camera front`, `lidar top`, ...
+        device: String,
+        /// Its last error, or what it waited for.
+        reason: String,
+    },
     /// A recorder thread could not be started.
     #[error("cannot start thread {name}: {source}")]
     Thread {

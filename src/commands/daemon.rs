@@ -39,6 +39,15 @@ pub fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
 
 /// Serves until Ctrl-C / SIGTERM; an open episode is closed on the way out.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    // Refused before any device is opened.
+    if !args.listen.ip().is_loopback() && !args.allow_remote {
+        anyhow::bail!(
+            "{} (--allow-remote)",
+            ControlError::RemoteNotAllowed {
+                listen: args.listen
+            }
+        );
+    }
     let token = args.token_file.as_deref().map(read_token).transpose()?;
     if args.allow_remote && token.is_none() {
         anyhow::bail!("--allow-remote needs --token-file: anyone who reaches {} could start and delete recordings", args.listen);

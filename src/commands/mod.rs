@@ -88,6 +88,11 @@ pub struct RecorderArgs {
     /// Start the rig's emulators in this process first.
     #[arg(long)]
     pub emulate: bool,
+    /// Record even when a device of the rig does not answer at start (it
+    /// is retried every second; its gap is recorded). Without it, an absent
+    /// device stops the command with its name.
+    #[arg(long)]
+    pub allow_missing: bool,
 }
 
 impl RecorderArgs {
@@ -112,6 +117,15 @@ impl RecorderArgs {
         options.operator = operator;
         options.tap = tap;
         let recorder = reel_capture::recorder::Recorder::start(rig, options)?;
+        if !self.allow_missing {
+            if let Err(e) = recorder.wait_for_devices(std::time::Duration::from_secs(5)) {
+                recorder.shutdown();
+                anyhow::bail!(
+                    "{}: {e} (or record without it: --allow-missing)",
+                    self.rig.display()
+                );
+            }
+        }
         Ok((emulators, recorder))
     }
 }

@@ -406,6 +406,45 @@ impl Recorder {
             .unwrap_or_default()
     }
 
+    /// Waits up to `timeout` for every device of the rig to answer; the
+    /// first that does not is an error naming it (an absent arm, camera or
+    /// LiDAR at start is a mistake to fix, not an empty episode to record).
+    /// A device lost later is retried every second and its gap recorded.
+    pub fn wait_for_devices(&self, timeout: Duration) -> Result<(), RecorderError> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let absent = self
+                .devices
+                .iter()
+                .find(|d| !d.status.connected.load(Ordering::Relaxed));
+            let Some(device) = absent else {
+                return Ok(());
+            };
+            if std::time::Instant::now() >= deadline {
+                let last = device
+                    .status
+                    .last_error
+                    .lock()
+                    .map(|e| e.clone())
+                    .unwrap_or_default();
+                let name = device.status.name.clone();
+                let reason = match last.strip_prefix(&format!("{name}: ")) {
+                    Some(rest) => rest.to_string(),
+                    None if last.is_empty() => format!(
+                        "nothing heard from it in {:.0} s; is it connected, switched on and at the rig's address?",
+                        timeout.as_secs_f64()
+                    ),
+                    None => last,
+                };
+                return Err(RecorderError::Absent {
+                    device: name,
+                    reason,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// A snapshot for the status line and the control API.
     pub fn status(&self) -> RecorderStatus {
         let (episode, started, messages, closed, last_error) = self
