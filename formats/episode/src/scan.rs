@@ -201,9 +201,7 @@ impl<'a> Scanner<'a> {
         let compression = header.compression.clone();
         // Decompress the whole chunk first so a bad one is dropped whole; the
         // records are owned, so they outlive `data`.
-        let records: Result<Vec<Record<'static>>, McapError> =
-            mcap::read::ChunkReader::new(header, data)
-                .and_then(|reader| reader.map(|r| r.map(Record::into_owned)).collect());
+        let records = chunk_records(&header, data);
         match records {
             Ok(records) => {
                 self.counts.chunks += 1;
@@ -326,5 +324,128 @@ impl<'a> Iterator for Scanner<'a> {
                 return self.pending.pop_front();
             }
         }
+    }
+}
+
+/// Most bytes `compressed` bytes can expand to: as many uncompressed; 255
+/// times as many in LZ4; 32,768 times in zstd (a 4-byte RLE block gives at
+/// most 128 KiB); never over 1 GiB, beyond any chunk a recorder writes.
+fn plausible_uncompressed(compression: &str, compressed: usize) -> u64 {
+    let compressed = compressed as u64;
+    let bound = match compression {
+        "" => compressed,
+        "lz4" => compressed.saturating_mul(255).saturating_add(64),
+        _ => compressed.saturating_mul(32_768).saturating_add(1024),
+    };
+    bound.min(1 << 30)
+}
+
+/// The records of a chunk, decompressed and lexed here rather than by
+/// `mcap::read::ChunkReader`, which reserves whatever a record inside the
+/// chunk claims to hold (a flipped length byte asked it for petabytes).
+/// Nothing is allocated beyond the bytes the chunk really expands to, and
+/// never beyond what its compressed size can expand to.
+fn chunk_records(
+    header: &records::ChunkHeader,
+    data: &[u8],
+) -> Result<Vec<Record<'static>>, McapError> {
+    use std::io::Read;
+    let claimed = header.uncompressed_size;
+    if claimed > plausible_uncompressed(&header.compression, data.len()) {
+        return Err(McapError::ChunkTooLarge(claimed));
+    }
+    let decompressed: std::borrow::Cow<'_, [u8]> = match header.compression.as_str() {
+        "" => std::borrow::Cow::Borrowed(data),
+        codec @ ("zstd" | "lz4") => {
+            let mut out = Vec::new();
+            let failed = |e: std::io::Error| McapError::DecompressionError(e.to_string());
+            let read = if codec == "zstd" {
+                zstd::stream::read::Decoder::new(data)
+                    .map_err(failed)?
+                    .take(claimed + 1)
+                    .read_to_end(&mut out)
+            } else {
+                lz4::Decoder::new(data)
+                    .map_err(failed)?
+                    .take(claimed + 1)
+                    .read_to_end(&mut out)
+            };
+            read.map_err(failed)?;
+            std::borrow::Cow::Owned(out)
+        }
+        other => return Err(McapError::UnsupportedCompression(other.to_string())),
+    };
+    if decompressed.len() as u64 != claimed {
+        return Err(McapError::DecompressionError(format!(
+            "the chunk expands to {} bytes, its header says {claimed}",
+            decompressed.len()
+        )));
+    }
+    if header.uncompressed_crc != 0 {
+        let calculated = crc32fast::hash(&decompressed);
+        if calculated != header.uncompressed_crc {
+            return Err(McapError::BadChunkCrc {
+                saved: header.uncompressed_crc,
+                calculated,
+            });
+        }
+    }
+    let mut out = Vec::new();
+    let mut rest: &[u8] = &decompressed;
+    while !rest.is_empty() {
+        let Some((&opcode, after)) = rest.split_first() else {
+            break;
+        };
+        let (Some(len), Some(body)) = (after.get(..8), after.get(8..)) else {
+            return Err(McapError::UnexpectedEoc);
+        };
+        let len = u64::from_le_bytes(len.try_into().unwrap_or([0xff; 8]));
+        let Some(body) = usize::try_from(len).ok().and_then(|n| body.get(..n)) else {
+            return Err(McapError::UnexpectedEoc);
+        };
+        out.push(mcap::read::parse_record(opcode, body)?.into_owned());
+        rest = &after[8 + body.len()..];
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(
+        compression: &str,
+        uncompressed_size: u64,
+        compressed_size: u64,
+    ) -> records::ChunkHeader {
+        records::ChunkHeader {
+            message_start_time: 0,
+            message_end_time: 0,
+            uncompressed_size,
+            uncompressed_crc: 0,
+            compression: compression.into(),
+            compressed_size,
+        }
+    }
+
+    // Found by the fuzz target (tests/hostile_inputs.rs): both made the
+    // mcap crate's chunk reader abort on a petabyte allocation.
+    #[test]
+    fn a_record_claiming_more_than_its_chunk_is_refused() {
+        let mut data = vec![0x05];
+        data.extend_from_slice(&(1u64 << 54).to_le_bytes());
+        data.extend_from_slice(&[0; 16]);
+        let err =
+            chunk_records(&header("", data.len() as u64, data.len() as u64), &data).unwrap_err();
+        assert!(matches!(err, McapError::UnexpectedEoc), "{err}");
+    }
+
+    #[test]
+    fn a_chunk_claiming_more_than_its_bytes_can_hold_is_refused() {
+        let data = [0u8; 16];
+        let err = chunk_records(&header("zstd", 1 << 60, 16), &data).unwrap_err();
+        assert!(matches!(err, McapError::ChunkTooLarge(_)), "{err}");
+        let err = chunk_records(&header("", 17, 16), &data).unwrap_err();
+        assert!(matches!(err, McapError::ChunkTooLarge(_)), "{err}");
     }
 }
