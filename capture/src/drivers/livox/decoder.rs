@@ -6,7 +6,7 @@
 //! (0, 0, 0) are not kept.
 
 use super::protocol::{DataType, Model, Packet};
-use crate::drivers::lidar::{
+use crate::drivers::lidar::scan::{
     Decoded, Identity, ImuDecoder, ImuSample, LidarDecoder, LidarPoint, Rejection, Scan,
 };
 

@@ -7,7 +7,7 @@
 use super::metadata::SensorInfo;
 use super::packet::{ImuPacket, Layout, LidarPacket};
 use super::xyz::XyzLut;
-use crate::drivers::lidar::{
+use crate::drivers::lidar::scan::{
     Decoded, Identity, ImuDecoder, ImuSample, LidarDecoder, LidarPoint, Rejection, Scan,
 };
 
