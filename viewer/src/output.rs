@@ -89,21 +89,48 @@ pub fn partial_rrd_path(path: &std::path::Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The viewer binary `reel view` spawns: `$REEL_RERUN`, then the set-up's
-/// `.venv/bin/rerun` beside the current directory, then `rerun` on PATH.
+/// The viewer binary `reel view` spawns, always an absolute path resolved
+/// now: `$REEL_RERUN` (made absolute), then the set-up's `.venv/bin/rerun`
+/// in a folder above the running executable or in the repository it was
+/// built from, then `rerun` in an absolute folder of `PATH`. Never a path
+/// relative to the current directory: a `.venv` planted where reel is run
+/// must not be what it executes.
 pub fn viewer_executable() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("REEL_RERUN") {
-        return Some(PathBuf::from(p));
+    viewer_executable_from(std::env::var_os("REEL_RERUN"), std::env::var_os("PATH"))
+}
+
+/// [`viewer_executable`] given `$REEL_RERUN` and `$PATH`.
+pub fn viewer_executable_from(
+    reel_rerun: Option<std::ffi::OsString>,
+    path: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    if let Some(p) = reel_rerun {
+        return std::path::absolute(PathBuf::from(p)).ok();
     }
-    let venv = PathBuf::from(".venv/bin/rerun");
-    if venv.is_file() {
-        return Some(venv);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("rerun"))
-            .find(|p| p.is_file())
-    })
+    let beside_executable = std::env::current_exe()
+        .ok()
+        .and_then(|exe| std::fs::canonicalize(exe).ok())
+        .into_iter()
+        .flat_map(|exe| {
+            exe.ancestors()
+                .skip(1)
+                .map(|d| d.join(".venv/bin/rerun"))
+                .collect::<Vec<_>>()
+        });
+    // The repository the binary was built from (viewer/ is one level down).
+    let built_from =
+        std::iter::once(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/rerun"));
+    let on_path = path
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join("rerun"));
+    beside_executable
+        .chain(built_from)
+        .chain(on_path)
+        .filter(|p| p.is_absolute() && p.is_file())
+        .find_map(|p| std::fs::canonicalize(p).ok())
 }
 
 impl Output {
