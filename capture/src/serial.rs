@@ -42,6 +42,16 @@ impl SerialLink {
                 reason: e.to_string(),
             })?;
         let _ = port.clear(serialport::ClearBuffer::All);
+        match lower_latency_timer(path, Path::new(USB_SERIAL_SYSFS)) {
+            LatencyTimer::CannotLower { ms, reason } => tracing::warn!(
+                port = %path.display(),
+                "the USB serial adapter holds replies up to {ms} ms (its latency timer) and it cannot be set to 1 ms: {reason}; a udev rule can set it: ATTR{{latency_timer}}=\"1\""
+            ),
+            LatencyTimer::Lowered { from } => {
+                tracing::info!(port = %path.display(), "USB serial latency timer lowered from {from} ms to 1 ms");
+            }
+            LatencyTimer::NotUsbSerial | LatencyTimer::Already(_) => {}
+        }
         Ok(Self {
             port,
             path: path.to_path_buf(),
@@ -117,5 +127,91 @@ impl SerialLink {
                 reason: e.to_string(),
             }
         }
+    }
+}
+
+/// Where Linux lists USB serial adapters (FTDI and others with a latency
+/// timer).
+pub const USB_SERIAL_SYSFS: &str = "/sys/bus/usb-serial/devices";
+
+/// What [`lower_latency_timer`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LatencyTimer {
+    /// The port is no USB serial adapter with a latency timer.
+    NotUsbSerial,
+    /// Already this many milliseconds (1 or less).
+    Already(u32),
+    /// Lowered to 1 ms from this.
+    Lowered {
+        /// Milliseconds before.
+        from: u32,
+    },
+    /// Still this many milliseconds: it could not be written.
+    CannotLower {
+        /// Milliseconds.
+        ms: u32,
+        /// What the OS said.
+        reason: String,
+    },
+}
+
+/// An FTDI adapter sends what it received only when its buffer fills or
+/// its latency timer (16 ms by default) runs out, which adds up to 16 ms to
+/// every servo reply; this sets the timer to 1 ms (`sysfs` is
+/// [`USB_SERIAL_SYSFS`], another folder in tests). The port may be a
+/// symlink (`/dev/serial/by-id/...`).
+pub fn lower_latency_timer(port: &Path, sysfs: &Path) -> LatencyTimer {
+    let device = std::fs::canonicalize(port).unwrap_or_else(|_| port.to_path_buf());
+    let Some(name) = device.file_name() else {
+        return LatencyTimer::NotUsbSerial;
+    };
+    let timer = sysfs.join(name).join("latency_timer");
+    let Ok(text) = std::fs::read_to_string(&timer) else {
+        return LatencyTimer::NotUsbSerial;
+    };
+    let Ok(ms) = text.trim().parse::<u32>() else {
+        return LatencyTimer::NotUsbSerial;
+    };
+    if ms <= 1 {
+        return LatencyTimer::Already(ms);
+    }
+    match std::fs::write(&timer, "1") {
+        Ok(()) => LatencyTimer::Lowered { from: ms },
+        Err(e) => LatencyTimer::CannotLower {
+            ms,
+            reason: e.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ftdi_latency_timer_is_lowered_to_one_millisecond() {
+        let sys = tempfile::tempdir().unwrap();
+        let dev = tempfile::tempdir().unwrap();
+        let port = dev.path().join("ttyUSB0");
+        std::fs::write(&port, "").unwrap();
+        assert_eq!(
+            lower_latency_timer(&port, sys.path()),
+            LatencyTimer::NotUsbSerial
+        );
+        let timer = sys.path().join("ttyUSB0/latency_timer");
+        std::fs::create_dir_all(timer.parent().unwrap()).unwrap();
+        std::fs::write(&timer, "16\n").unwrap();
+        // Through a by-id symlink, as rigs name ports.
+        let by_id = dev.path().join("usb-FTDI_FT232R-if00-port0");
+        std::os::unix::fs::symlink(&port, &by_id).unwrap();
+        assert_eq!(
+            lower_latency_timer(&by_id, sys.path()),
+            LatencyTimer::Lowered { from: 16 }
+        );
+        assert_eq!(std::fs::read_to_string(&timer).unwrap(), "1");
+        assert_eq!(
+            lower_latency_timer(&port, sys.path()),
+            LatencyTimer::Already(1)
+        );
     }
 }
