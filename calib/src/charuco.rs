@@ -13,6 +13,7 @@ use crate::aruco::{detect_markers, Dictionary, Marker};
 use crate::detect::refine::refine_corner_until;
 use crate::detect::Gray;
 use crate::error::CalibError;
+use crate::zhang::{homography, transfer};
 
 /// A ChArUco board, counted in squares as OpenCV counts it.
 ///
@@ -185,9 +186,9 @@ pub fn find_charuco(image: &Gray, board: &CharucoBoard) -> Vec<(usize, [f64; 2])
         .collect();
     let by_id = |id: usize| markers.iter().find(|m| m.id == id);
     // Each marker's homography from the board plane to the image.
-    let homographies: Vec<Option<[f64; 9]>> = markers
+    let homographies: Vec<Option<nalgebra::Matrix3<f64>>> = markers
         .iter()
-        .map(|m| crate::aruco::homography(board.marker_corners(squares[m.id]), m.corners))
+        .map(|m| homography(&board.marker_corners(squares[m.id]), &m.corners))
         .collect();
     let (w, h) = (image.width as f64, image.height as f64);
     let mut out = Vec::new();
@@ -202,12 +203,7 @@ pub fn find_charuco(image: &Gray, board: &CharucoBoard) -> Vec<(usize, [f64; 2])
             .iter()
             .filter_map(|&(m, _)| {
                 let k = markers.iter().position(|x| x.id == m)?;
-                let h = homographies[k]?;
-                let z = h[6] * c.x + h[7] * c.y + h[8];
-                Some([
-                    (h[0] * c.x + h[1] * c.y + h[2]) / z,
-                    (h[3] * c.x + h[4] * c.y + h[5]) / z,
-                ])
+                Some(transfer(homographies[k].as_ref()?, [c.x, c.y]))
             })
             .collect();
         if placed.len() < 2 {

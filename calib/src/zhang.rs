@@ -53,6 +53,12 @@ pub fn homography(plane: &[[f64; 2]], image: &[[f64; 2]]) -> Option<Matrix3<f64>
 }
 
 /// Hartley normalisation: centroid to the origin, mean distance √2.
+/// `p` carried by the plane homography `h`.
+pub fn transfer(h: &Matrix3<f64>, p: [f64; 2]) -> [f64; 2] {
+    let q = h * nalgebra::Vector3::new(p[0], p[1], 1.0);
+    [q.x / q.z, q.y / q.z]
+}
+
 fn normalise(points: &[[f64; 2]]) -> (Matrix3<f64>, Vec<[f64; 2]>) {
     let n = points.len() as f64;
     let c = [

@@ -138,16 +138,11 @@ fn json_response(status: u16, body: &serde_json::Value) -> Response<std::io::Cur
 }
 
 fn origin_allowed(request: &Request) -> bool {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Origin"))
-        .is_none_or(|h| {
-            let o = h.value.as_str();
-            ["http://localhost", "http://127.0.0.1", "http://[::1]"]
-                .iter()
-                .any(|allowed| o == *allowed || o.starts_with(&format!("{allowed}:")))
-        })
+    header(request, "Origin").is_none_or(|o| {
+        ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+            .iter()
+            .any(|allowed| o == *allowed || o.starts_with(&format!("{allowed}:")))
+    })
 }
 
 /// Whether the `Host` header names this machine (loopback names only):

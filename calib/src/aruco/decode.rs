@@ -7,6 +7,7 @@
 
 use super::{Dictionary, Marker};
 use crate::detect::Gray;
+use crate::zhang::{homography, transfer};
 
 const CELL_PIXELS: usize = 4;
 const MAX_BORDER_ERROR_RATE: f64 = 0.35;
@@ -63,18 +64,14 @@ fn read_cells(image: &Gray, corners: &[[f64; 2]; 4], side: usize) -> Option<Vec<
     let size = side * CELL_PIXELS;
     let last = (size - 1) as f64;
     let h = homography(
-        [[0.0, 0.0], [last, 0.0], [last, last], [0.0, last]],
-        *corners,
+        &[[0.0, 0.0], [last, 0.0], [last, last], [0.0, last]],
+        corners,
     )?;
     let (w, ht) = (image.width as i64, image.height as i64);
     let warped: Vec<u8> = (0..size * size)
         .map(|k| {
             let (x, y) = ((k % size) as f64, (k / size) as f64);
-            let z = h[6] * x + h[7] * y + h[8];
-            let (u, v) = (
-                (h[0] * x + h[1] * y + h[2]) / z,
-                (h[3] * x + h[4] * y + h[5]) / z,
-            );
+            let [u, v] = transfer(&h, [x, y]);
             let (u, v) = (
                 (u.round() as i64).clamp(0, w - 1),
                 (v.round() as i64).clamp(0, ht - 1),
@@ -137,43 +134,4 @@ fn otsu(values: &[u8]) -> u8 {
         }
     }
     best_t
-}
-
-/// The plane homography taking `from[k]` to `to[k]` (row-major 3 × 3).
-pub(crate) fn homography(from: [[f64; 2]; 4], to: [[f64; 2]; 4]) -> Option<[f64; 9]> {
-    let mut a = nalgebra::SMatrix::<f64, 8, 8>::zeros();
-    let mut b = nalgebra::SVector::<f64, 8>::zeros();
-    for k in 0..4 {
-        let ([x, y], [u, v]) = (from[k], to[k]);
-        a.set_row(
-            2 * k,
-            &nalgebra::RowSVector::<f64, 8>::from_row_slice(&[
-                x,
-                y,
-                1.0,
-                0.0,
-                0.0,
-                0.0,
-                -u * x,
-                -u * y,
-            ]),
-        );
-        a.set_row(
-            2 * k + 1,
-            &nalgebra::RowSVector::<f64, 8>::from_row_slice(&[
-                0.0,
-                0.0,
-                0.0,
-                x,
-                y,
-                1.0,
-                -v * x,
-                -v * y,
-            ]),
-        );
-        b[2 * k] = u;
-        b[2 * k + 1] = v;
-    }
-    let h = a.lu().solve(&b)?;
-    Some([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], 1.0])
 }

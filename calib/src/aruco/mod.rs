@@ -13,8 +13,6 @@ mod decode;
 mod dictionaries;
 mod quads;
 
-pub(crate) use decode::homography;
-
 use crate::detect::Gray;
 
 /// One of OpenCV's predefined dictionaries.

@@ -2,9 +2,11 @@
 //! published): where third-party test files are and how a test skips
 //! without them ([`skip`]), a synthetic rig's message mix
 //! ([`synthetic_rig`]), small episodes written with it ([`episodes`]) and
-//! the sample sim scenario made short ([`short_scenario`]).
+//! the sample sim scenario made short ([`short_scenario`]), damaged copies
+//! of real files ([`damaged`]).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod damaged;
 pub mod episodes;
 pub mod short_scenario;
 pub mod skip;
