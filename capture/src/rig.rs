@@ -90,6 +90,11 @@ pub struct Arm {
     pub baud: u32,
     /// Sync-read rate.
     pub rate_hz: f64,
+    /// How late past its wire time a reply may come, ms: the USB-serial
+    /// adapter's latency (1 ms once its latency timer is lowered; an FTDI
+    /// left at its 16 ms default needs about 20).
+    #[serde(default = "default_reply_margin_ms")]
+    pub reply_margin_ms: f64,
     /// Servos, in order.
     #[serde(rename = "joint")]
     pub joints: Vec<Joint>,
@@ -403,10 +408,18 @@ pub struct Teleop {
     /// Largest step per command, rad (rate limit).
     #[serde(default = "default_max_step")]
     pub max_step_rad: f64,
+    /// Switch the follower's torque off when recording ends. Off by default:
+    /// a real arm without torque falls where it stands.
+    #[serde(default)]
+    pub release_torque_on_exit: bool,
 }
 
 fn default_max_step() -> f64 {
     0.05
+}
+
+fn default_reply_margin_ms() -> f64 {
+    crate::drivers::servo::bus::DEFAULT_REPLY_MARGIN.as_secs_f64() * 1e3
 }
 
 /// A parsed rig config with where it came from.
@@ -547,6 +560,12 @@ impl Rig {
                     arm.name, arm.rate_hz
                 )));
             }
+            if !(0.0..=1000.0).contains(&arm.reply_margin_ms) {
+                return Err(InvalidRig(format!(
+                    "arm {:?}: reply_margin_ms {} is outside 0..1000",
+                    arm.name, arm.reply_margin_ms
+                )));
+            }
             let mut ids = BTreeSet::new();
             for j in &arm.joints {
                 if j.model.protocol() != arm.protocol {
@@ -662,6 +681,14 @@ impl Rig {
                         return Err(InvalidRig(format!(
                             "teleop {} → {}: joint counts differ",
                             t.leader, t.follower
+                        )));
+                    }
+                    // A step of 0 would never move; above a radian per
+                    // command the rate limit no longer protects anything.
+                    if !(t.max_step_rad > 0.0 && t.max_step_rad <= 1.0) {
+                        return Err(InvalidRig(format!(
+                            "teleop {} → {}: max_step_rad {} must be above 0 and at most 1",
+                            t.leader, t.follower, t.max_step_rad
                         )));
                     }
                 }

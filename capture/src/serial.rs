@@ -6,6 +6,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use serialport::SerialPort;
+
 use crate::error::BusError;
 
 /// Wire time of `bytes` at `baud` with 8N1 framing (10 bits per byte).
@@ -15,7 +17,7 @@ pub fn wire_time(bytes: usize, baud: u32) -> Duration {
 
 /// An open serial port.
 pub struct SerialLink {
-    port: Box<dyn serialport::SerialPort>,
+    port: serialport::TTYPort,
     path: PathBuf,
     baud: u32,
     buf: Vec<u8>,
@@ -36,12 +38,18 @@ impl SerialLink {
         let name = path.to_string_lossy().into_owned();
         let port = serialport::new(&name, baud)
             .timeout(Duration::from_millis(5))
-            .open()
+            .open_native()
             .map_err(|e| BusError::Open {
                 port: path.to_path_buf(),
                 reason: e.to_string(),
             })?;
         let _ = port.clear(serialport::ClearBuffer::All);
+        // First the driver's low-latency flag (any user may set it; ftdi_sio
+        // then sets its timer to 1 ms), then the timer itself through sysfs
+        // for drivers that ignore the flag.
+        if let Err(reason) = request_low_latency(&port) {
+            tracing::debug!(port = %path.display(), "ASYNC_LOW_LATENCY not set: {reason}");
+        }
         match lower_latency_timer(path, Path::new(USB_SERIAL_SYSFS)) {
             LatencyTimer::CannotLower { ms, reason } => tracing::warn!(
                 port = %path.display(),
@@ -130,6 +138,67 @@ impl SerialLink {
     }
 }
 
+/// `struct serial_struct` of `<linux/serial.h>` (x86-64 and aarch64
+/// layout), with spare room after it in case a kernel's is longer.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SerialStruct {
+    kind: i32,
+    line: i32,
+    port: u32,
+    irq: i32,
+    flags: i32,
+    xmit_fifo_size: i32,
+    custom_divisor: i32,
+    baud_base: i32,
+    close_delay: u16,
+    io_type: u8,
+    reserved_char: u8,
+    hub6: i32,
+    closing_wait: u16,
+    closing_wait2: u16,
+    iomem_base: usize,
+    iomem_reg_shift: u16,
+    port_high: u32,
+    iomap_base: usize,
+    spare: [u8; 64],
+}
+
+const TIOCGSERIAL: rustix::ioctl::Opcode = 0x541E;
+const TIOCSSERIAL: rustix::ioctl::Opcode = 0x541F;
+const ASYNC_LOW_LATENCY: i32 = 1 << 13;
+
+/// Sets the tty's `ASYNC_LOW_LATENCY` flag, as pyserial's
+/// `set_low_latency_mode` does; no crate offers it, hence this ioctl. True
+/// when it was set already; an error for ports without the serial ioctls
+/// (ptys) or drivers that refuse.
+#[allow(unsafe_code)]
+fn request_low_latency(port: &serialport::TTYPort) -> Result<bool, String> {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    // SAFETY: the descriptor belongs to `port`, open for this whole call;
+    // both ioctls take a `struct serial_struct`, which `SerialStruct`
+    // reproduces field for field with spare room after it.
+    unsafe {
+        let fd = BorrowedFd::borrow_raw(port.as_raw_fd());
+        let mut info: SerialStruct = std::mem::zeroed();
+        rustix::ioctl::ioctl(
+            fd,
+            rustix::ioctl::Updater::<TIOCGSERIAL, SerialStruct>::new(&mut info),
+        )
+        .map_err(|e| e.to_string())?;
+        if info.flags & ASYNC_LOW_LATENCY != 0 {
+            return Ok(true);
+        }
+        info.flags |= ASYNC_LOW_LATENCY;
+        rustix::ioctl::ioctl(
+            fd,
+            rustix::ioctl::Updater::<TIOCSSERIAL, SerialStruct>::new(&mut info),
+        )
+        .map(|()| false)
+        .map_err(|e| e.to_string())
+    }
+}
+
 /// Where Linux lists USB serial adapters (FTDI and others with a latency
 /// timer).
 pub const USB_SERIAL_SYSFS: &str = "/sys/bus/usb-serial/devices";
@@ -213,5 +282,25 @@ mod tests {
             lower_latency_timer(&port, sys.path()),
             LatencyTimer::Already(1)
         );
+    }
+}
+
+#[cfg(test)]
+mod low_latency_tests {
+    use super::*;
+
+    #[test]
+    fn the_low_latency_flag_is_set_on_a_uart_and_refused_by_a_pty() {
+        let (_master, slave) = serialport::TTYPort::pair().unwrap();
+        let refused = request_low_latency(&slave).unwrap_err();
+        assert!(refused.contains("ioctl"), "{refused}");
+        // A UART driver (8250) takes the flag: where one is open to us, it
+        // is set and reads back set.
+        let Ok(uart) = serialport::new("/dev/ttyS0", 115_200).open_native() else {
+            println!("no /dev/ttyS0 to open here: checked the pty only");
+            return;
+        };
+        request_low_latency(&uart).unwrap();
+        assert!(request_low_latency(&uart).unwrap(), "the flag did not stay set");
     }
 }

@@ -49,6 +49,11 @@ pub struct BusEmulatorStats {
     pub faults_injected: AtomicU64,
     /// Goal positions received.
     pub goal_writes: AtomicU64,
+    /// Every goal received, as (host time, servo ID, ticks); the newest
+    /// 100 000 are kept.
+    pub goals: std::sync::Mutex<std::collections::VecDeque<(u64, u8, i32)>>,
+    /// Each servo's torque switch as last written (absent: never written).
+    pub torque: std::sync::Mutex<std::collections::BTreeMap<u8, bool>>,
     /// Ground truth of state reads: when the servos latched their registers
     /// and the positions they latched (ticks, in servo order). The newest
     /// 100 000 are kept.
@@ -62,6 +67,15 @@ impl BusEmulatorStats {
                 l.pop_front();
             }
             l.push_back((t, positions));
+        }
+    }
+
+    fn record_goal(&self, id: u8, ticks: i32) {
+        if let Ok(mut g) = self.goals.lock() {
+            if g.len() >= 100_000 {
+                g.pop_front();
+            }
+            g.push_back((host_now_nanos(), id, ticks));
         }
     }
 
@@ -227,6 +241,9 @@ impl Servo {
                 self.tracked = Some((self.last_position, host_now_nanos()));
             }
             self.torque = on;
+            if let Ok(mut t) = stats.torque.lock() {
+                t.insert(self.id, on);
+            }
         }
         if touches(goal_at, 2) {
             stats.goal_writes.fetch_add(1, Ordering::Relaxed);
@@ -242,6 +259,9 @@ impl Servo {
                     15,
                 ),
             });
+            if let Some(goal) = self.goal {
+                stats.record_goal(self.id, goal);
+            }
         }
         true
     }

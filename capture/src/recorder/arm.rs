@@ -49,6 +49,8 @@ pub struct FollowLeader {
     pub max_step_rad: f64,
     /// Leader data older than this stops the follower (hold position).
     pub stale_after: Duration,
+    /// Switch torque off when the thread ends.
+    pub release_torque_on_exit: bool,
 }
 
 /// Where an arm thread's output goes.
@@ -138,6 +140,7 @@ pub fn run(
                 continue;
             }
         };
+        bus.set_reply_margin(Duration::from_secs_f64(arm.reply_margin_ms * 1e-3));
         let outcome = poll(
             arm,
             topics,
@@ -177,9 +180,7 @@ fn poll(
     let mut failures = 0u32;
     let lost_after = lost_after_failures(arm.rate_hz);
     let mut last_error_bits = vec![0u8; ids.len()];
-    // Follower command state: the last goal sent, rad.
-    let mut commanded: Option<Vec<f64>> = None;
-    let mut holding = false;
+    let mut following = Following::default();
     let result = loop {
         if stop.load(Ordering::Relaxed) {
             break Ok(());
@@ -234,8 +235,7 @@ fn poll(
                 bus,
                 f,
                 &js.position,
-                &mut commanded,
-                &mut holding,
+                &mut following,
                 sink,
                 topics,
                 device,
@@ -260,15 +260,68 @@ fn poll(
             }
         }
     };
-    if follow.is_some() && commanded.is_some() {
-        // Safe stop on the way out: hold where the arm is, then release.
+    if let Some(f) = follow.filter(|_| following.commanded.is_some()) {
+        // On the way out the follower holds where it is; its torque goes off
+        // only when the rig asks (a real arm without torque falls).
         if let Ok(read) = bus.read_state(ids) {
             let hold: Vec<(u8, i32)> = read.readings.iter().map(|r| (r.id, r.position)).collect();
-            let _ = bus.write_goal_positions(&hold);
+            let written = bus.write_goal_positions(&hold);
+            following.report("hold goal", written, sink, topics.events, device);
         }
-        let _ = bus.set_torque(ids, false);
+        if f.release_torque_on_exit {
+            let released = bus.set_torque(ids, false);
+            following.report("torque off", released, sink, topics.events, device);
+        }
     }
     result
+}
+
+/// A follower's command state across cycles.
+#[derive(Debug, Default)]
+struct Following {
+    /// The last goal sent, rad; `None` until the first command.
+    commanded: Option<Vec<f64>>,
+    /// Holding still because the leader's data went stale.
+    holding: bool,
+    /// Torque was switched on (after the first goal).
+    torque_on: bool,
+    /// Writes are failing (one event per run of failures).
+    write_failing: bool,
+    /// Failed writes in the current run of failures.
+    failed_writes: u64,
+}
+
+impl Following {
+    /// Reports a failed write once per run of failures (an event and the
+    /// device status), and the run's length when writes work again.
+    fn report(
+        &mut self,
+        what: &str,
+        result: Result<(), BusError>,
+        sink: &Sink,
+        events: usize,
+        device: &str,
+    ) -> bool {
+        match result {
+            Ok(()) => {
+                if self.write_failing {
+                    self.write_failing = false;
+                    sink.event(events, serde_json::json!({"event": "teleop_write_recovered", "device": device, "failed_writes": self.failed_writes}).to_string());
+                    self.failed_writes = 0;
+                }
+                true
+            }
+            Err(e) => {
+                self.failed_writes += 1;
+                sink.status().error(format!("{device}: {what} failed: {e}"));
+                if !self.write_failing {
+                    self.write_failing = true;
+                    sink.event(events, serde_json::json!({"event": "teleop_write_failed", "device": device, "write": what, "error": e.to_string()}).to_string());
+                }
+                false
+            }
+        }
+    }
 }
 
 /// One teleoperation step: move the follower's goal toward the leader,
@@ -280,8 +333,7 @@ fn mirror(
     bus: &mut dyn ServoBus,
     follow: &FollowLeader,
     present: &[f64],
-    commanded: &mut Option<Vec<f64>>,
-    holding: &mut bool,
+    state: &mut Following,
     sink: &Sink,
     topics: &ArmTopics,
     device: &str,
@@ -290,42 +342,184 @@ fn mirror(
         host_now_nanos().saturating_sub(*at) < follow.stale_after.as_nanos() as u64
     });
     let Some((target, _)) = fresh else {
-        if commanded.is_some() && !*holding {
-            *holding = true;
-            let hold: Vec<(u8, i32)> = arm
-                .joints
-                .iter()
-                .zip(present)
-                .map(|(j, &rad)| (j.id, j.rad_to_ticks(rad)))
-                .collect();
-            let _ = bus.write_goal_positions(&hold);
-            *commanded = Some(present.to_vec());
+        if state.commanded.is_some() && !state.holding {
+            state.holding = true;
+            let hold = goals_at(arm, present);
+            let written = bus.write_goal_positions(&hold);
+            state.report("hold goal", written, sink, topics.events, device);
+            state.commanded = Some(present.to_vec());
             sink.event(topics.events, serde_json::json!({"event": "teleop_hold", "device": device, "reason": "leader data stale"}).to_string());
         }
         return;
     };
-    if *holding {
-        *holding = false;
+    if state.holding {
+        state.holding = false;
         sink.event(
             topics.events,
             serde_json::json!({"event": "teleop_resume", "device": device}).to_string(),
         );
     }
-    let first = commanded.is_none();
-    let previous = commanded.get_or_insert_with(|| present.to_vec());
-    let mut goals = Vec::with_capacity(arm.joints.len());
-    for ((joint, prev), want) in arm.joints.iter().zip(previous.iter_mut()).zip(&target) {
-        let step = (want - *prev).clamp(-follow.max_step_rad, follow.max_step_rad);
-        *prev += step;
-        goals.push((joint.id, joint.rad_to_ticks(*prev)));
-    }
+    let previous = state.commanded.as_deref().unwrap_or(present);
+    let next: Vec<f64> = previous
+        .iter()
+        .zip(&target)
+        .map(|(prev, want)| prev + (want - prev).clamp(-follow.max_step_rad, follow.max_step_rad))
+        .collect();
     // Goal before torque: a servo switched on holds its goal register, so
     // the goal must already be where the arm is.
-    if let Err(e) = bus.write_goal_positions(&goals) {
-        sink.status().error(e.to_string());
+    let written = bus.write_goal_positions(&goals_at(arm, &next));
+    if !state.report("goal positions", written, sink, topics.events, device) {
+        // Not sent: the next step starts from the last goal the bus took,
+        // so no step on the wire exceeds the limit.
+        return;
     }
-    if first {
+    state.commanded = Some(next);
+    if !state.torque_on {
         let ids: Vec<u8> = arm.joints.iter().map(|j| j.id).collect();
-        let _ = bus.set_torque(&ids, true);
+        let switched = bus.set_torque(&ids, true);
+        state.torque_on = state.report("torque on", switched, sink, topics.events, device);
+    }
+}
+
+/// Goal ticks of every joint at `angles` (rad).
+fn goals_at(arm: &Arm, angles: &[f64]) -> Vec<(u8, i32)> {
+    arm.joints
+        .iter()
+        .zip(angles)
+        .map(|(j, &rad)| (j.id, j.rad_to_ticks(rad)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::recorder::sink::{DeviceStatus, Envelope};
+
+    /// A bus whose writes fail while `failing` is set; it records torque.
+    struct FlakyBus {
+        failing: bool,
+        goals: Vec<Vec<(u8, i32)>>,
+        torque: Option<bool>,
+        port: std::path::PathBuf,
+    }
+
+    impl FlakyBus {
+        fn outcome(&self) -> Result<(), BusError> {
+            if self.failing {
+                Err(BusError::Io {
+                    port: self.port.clone(),
+                    reason: "Input/output error".into(),
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl ServoBus for FlakyBus {
+        fn ping(&mut self, _: u8) -> Result<u16, BusError> {
+            Ok(777)
+        }
+        fn read_state(&mut self, _: &[u8]) -> Result<StateRead, BusError> {
+            unreachable!("mirror does not read")
+        }
+        fn write_goal_positions(&mut self, goals: &[(u8, i32)]) -> Result<(), BusError> {
+            self.outcome()?;
+            self.goals.push(goals.to_vec());
+            Ok(())
+        }
+        fn set_torque(&mut self, _: &[u8], on: bool) -> Result<(), BusError> {
+            self.outcome()?;
+            self.torque = Some(on);
+            Ok(())
+        }
+        fn set_reply_margin(&mut self, _: Duration) {}
+        fn stats(&self) -> crate::drivers::servo::BusStats {
+            crate::drivers::servo::BusStats::default()
+        }
+        fn port(&self) -> &std::path::Path {
+            &self.port
+        }
+    }
+
+    fn follower() -> Arm {
+        toml::from_str(
+            r#"
+            name = "follower"
+            role = "follower"
+            protocol = "feetech"
+            port = "/dev/ttyACM1"
+            baud = 1000000
+            rate_hz = 100
+            [[joint]]
+            name = "a"
+            id = 1
+            model = "sts3215"
+            offset_ticks = 2048
+            direction = 1
+            range_ticks = [0, 4095]
+            "#,
+        )
+        .unwrap()
+    }
+
+    fn events(rx: &crossbeam_channel::Receiver<Envelope>) -> Vec<serde_json::Value> {
+        rx.try_iter()
+            .filter_map(|e| match e.payload {
+                Payload::Event(json) => Some(serde_json::from_str(&json).unwrap()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn failed_writes_are_reported_once_per_run_and_torque_waits_for_a_goal() {
+        let arm = follower();
+        let (tx, rx) = crossbeam_channel::bounded(100);
+        let sink = Sink::new(tx, DeviceStatus::new("arm follower"));
+        let topics = ArmTopics {
+            joints: 0,
+            events: 1,
+            links: None,
+        };
+        let leader = Arc::new(LeaderShare::default());
+        let follow = FollowLeader {
+            leader: leader.clone(),
+            max_step_rad: 0.05,
+            stale_after: Duration::from_secs(10),
+            release_torque_on_exit: false,
+        };
+        let mut bus = FlakyBus {
+            failing: true,
+            goals: Vec::new(),
+            torque: None,
+            port: "/dev/ttyACM1".into(),
+        };
+        let mut state = Following::default();
+        for _ in 0..3 {
+            leader.publish(vec![1.0], host_now_nanos());
+            mirror(&arm, &mut bus, &follow, &[0.0], &mut state, &sink, &topics, "arm follower");
+        }
+        let failed = events(&rx);
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0]["event"], "teleop_write_failed");
+        assert_eq!(failed[0]["write"], "goal positions");
+        assert!(failed[0]["error"].as_str().unwrap().contains("Input/output error"));
+        assert!(sink.status().last_error.lock().unwrap().contains("goal positions failed"));
+        assert_eq!(bus.torque, None, "torque switched on before any goal was written");
+
+        bus.failing = false;
+        leader.publish(vec![1.0], host_now_nanos());
+        mirror(&arm, &mut bus, &follow, &[0.0], &mut state, &sink, &topics, "arm follower");
+        let recovered = events(&rx);
+        assert_eq!(recovered.len(), 1, "{recovered:?}");
+        assert_eq!(recovered[0]["event"], "teleop_write_recovered");
+        assert_eq!(recovered[0]["failed_writes"], 3);
+        assert_eq!(bus.torque, Some(true));
+        // The failed cycles did not advance the goal: the first goal on the
+        // wire is one step from where the arm is.
+        let sent = arm.joints[0].ticks_to_rad(bus.goals[0][0].1);
+        assert!((sent - 0.05).abs() < 2e-3, "{sent} rad after the first write");
     }
 }

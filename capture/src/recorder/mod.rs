@@ -630,6 +630,7 @@ impl Spawner {
                         leader: l.clone(),
                         max_step_rad: t.max_step_rad,
                         stale_after: Duration::from_millis(100),
+                        release_torque_on_exit: t.release_torque_on_exit,
                     })
                 });
             let (arm, stop) = (a.clone(), self.stop.clone());

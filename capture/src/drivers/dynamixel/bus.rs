@@ -1,6 +1,7 @@
 //! Dynamixel Protocol 2.0 bus driver over a [`SerialLink`].
 
 use std::path::Path;
+use std::time::Duration;
 
 use super::protocol::{reg, Instruction, InstructionPacket, Packet, PacketDecoder, BROADCAST_ID};
 use crate::clock::TickBound;
@@ -131,6 +132,10 @@ impl ServoBus for DynamixelBus {
             length: 1,
             writes: ids.iter().map(|&id| (id, vec![u8::from(on)])).collect(),
         }))
+    }
+
+    fn set_reply_margin(&mut self, margin: Duration) {
+        self.bus.reply_margin = margin;
     }
 
     fn stats(&self) -> BusStats {

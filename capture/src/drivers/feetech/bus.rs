@@ -2,6 +2,7 @@
 //! [`SerialLink`].
 
 use std::path::Path;
+use std::time::Duration;
 
 use super::protocol::{
     decode_sign_magnitude, encode_sign_magnitude, reg, Instruction, InstructionPacket,
@@ -126,6 +127,10 @@ impl ServoBus for FeetechBus {
                 writes: ids.iter().map(|&id| (id, vec![u8::from(on)])).collect(),
             },
         ))
+    }
+
+    fn set_reply_margin(&mut self, margin: Duration) {
+        self.bus.reply_margin = margin;
     }
 
     fn stats(&self) -> BusStats {

@@ -69,16 +69,23 @@ pub trait ServoBus: Send {
     fn write_goal_positions(&mut self, goals: &[(u8, i32)]) -> Result<(), BusError>;
     /// Enables or disables torque on `ids`.
     fn set_torque(&mut self, ids: &[u8], on: bool) -> Result<(), BusError>;
+    /// How long past the wire time a reply may be late (USB-serial latency).
+    fn set_reply_margin(&mut self, margin: Duration);
     /// Counters.
     fn stats(&self) -> BusStats;
     /// The device path.
     fn port(&self) -> &Path;
 }
 
+/// The default margin for USB-serial latency: an adapter whose latency timer
+/// is at 1 ms, the kernel and a loaded host fit in it; a rig can widen it
+/// (`reply_margin_ms`) for adapters that stay at 16 ms.
+pub const DEFAULT_REPLY_MARGIN: Duration = Duration::from_millis(8);
+
 /// Reply deadline for an exchange of `bytes` on the wire: the wire time, one
-/// return delay per reply, and a margin for USB-serial latency.
-pub(crate) fn reply_timeout(bytes: usize, baud: u32, replies: usize) -> Duration {
-    wire_time(bytes, baud) + Duration::from_micros(500 * replies as u64) + Duration::from_millis(8)
+/// return delay per reply, and `margin` for USB-serial latency.
+pub(crate) fn reply_timeout(bytes: usize, baud: u32, replies: usize, margin: Duration) -> Duration {
+    wire_time(bytes, baud) + Duration::from_micros(500 * replies as u64) + margin
 }
 
 /// A status packet, protocol-neutral.
@@ -107,6 +114,8 @@ pub(crate) struct Transactor<D> {
     pub link: SerialLink,
     pub stats: BusStats,
     pub retries: u32,
+    /// Added to every reply deadline (see [`reply_timeout`]).
+    pub reply_margin: Duration,
     decoder: D,
 }
 
@@ -116,6 +125,7 @@ impl<D: StatusStream> Transactor<D> {
             link,
             stats: BusStats::default(),
             retries: 1,
+            reply_margin: DEFAULT_REPLY_MARGIN,
             decoder: D::default(),
         }
     }
@@ -159,7 +169,12 @@ impl<D: StatusStream> Transactor<D> {
         self.link.send(request)?;
         let sent = host_now_nanos();
         let reply_bytes = ids.len() * (D::STATUS_OVERHEAD + params_len);
-        let timeout = reply_timeout(request.len() + reply_bytes, self.link.baud(), ids.len());
+        let timeout = reply_timeout(
+            request.len() + reply_bytes,
+            self.link.baud(),
+            ids.len(),
+            self.reply_margin,
+        );
         let deadline = Instant::now() + timeout;
         let mut replies: Vec<Status> = Vec::with_capacity(ids.len());
         let mut failure = None;
