@@ -426,6 +426,57 @@ fn absent_devices_stop_record_unless_allowed() {
     );
 }
 
+/// A write the kernel refuses mid-episode, without root or a mount: the
+/// recorder runs under a 4 MB file-size limit (`ulimit -f`, with SIGXFSZ
+/// ignored so the write returns EFBIG as a full disk returns ENOSPC). It
+/// stops with exit 1 and a line naming the file and `reel recover`, which
+/// gets back all but the last second.
+#[test]
+fn a_refused_write_mid_episode_keeps_what_was_written_and_says_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = rig_in(dir.path());
+    let out = dir.path().join("episodes");
+    let started = Instant::now();
+    let o = run(Command::new("bash")
+        .args(["-c", "trap '' XFSZ; ulimit -f 4096; exec \"$@\"", "limited"])
+        .arg(env!("CARGO_BIN_EXE_reel"))
+        .args(["record", "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(&out)
+        .args(["--emulate", "--duration", "30"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "it went on recording after the write failed"
+    );
+    let partial = episodes(&out, ".partial");
+    assert_eq!(partial.len(), 1, "{err}");
+    assert!(episodes(&out, ".mcap").is_empty(), "{err}");
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.contains("File too large")
+            && last.contains(&format!("reel recover {}", partial[0].display())),
+        "{last}"
+    );
+    let written = std::fs::metadata(&partial[0]).unwrap().len();
+    assert!(written <= 4096 * 1024, "{written} bytes past the limit");
+
+    let o = run(reel().arg("recover").arg(&partial[0]));
+    assert_eq!(o.status.code(), Some(3), "{}", common::stderr(&o));
+    let recovered = episodes(&out, ".mcap").pop().unwrap();
+    let kept = std::fs::metadata(&recovered).unwrap().len();
+    println!("refused write at {written} bytes; recovered {kept} bytes");
+    // At most about a second lost: the rig writes ~0.9 MB/s.
+    assert!(written - kept < 1_200_000, "{written} written, {kept} kept");
+    assert!(
+        common::topic_counts(&recovered)["/robot/follower/joint_states"] > 200,
+        "{:?}",
+        common::topic_counts(&recovered)
+    );
+}
+
 #[test]
 fn interactive_record_on_a_terminal_takes_keys() {
     match Command::new("script")

@@ -209,7 +209,7 @@ pub enum RecorderError {
     },
     /// Free space at the output ran below the recorder's reserve.
     #[error(
-        "{}: only {:.1} MB free, below the {:.1} MB the recorder keeps in reserve; free some space or record elsewhere",
+        "{}: only {:.2} MB free, below the {:.2} MB the recorder keeps in reserve; free some space or record elsewhere",
         path.display(), *free as f64 / 1e6, *reserve as f64 / 1e6
     )]
     DiskFull {

@@ -1,7 +1,10 @@
 #![allow(clippy::unwrap_used)]
-//! A full disk during a recording, on a small tmpfs: the episode is closed
-//! readable and the error says what happened. Needs permission to mount a
-//! tmpfs (root in the CI container); otherwise the test says it skipped.
+//! A full disk during a recording: the episode is closed readable and the
+//! error says what happened. The first test runs anywhere: the writer's
+//! free-space probe sees a 16 MB disk that the episode fills. The tmpfs
+//! tests need permission to mount one (root in the CI container). A write
+//! refused by the kernel without root (a file-size limit) is in the CLI
+//! tests (`tests/cli_capture.rs`).
 
 mod common;
 
@@ -48,6 +51,55 @@ fn record_until_closed(recorder: &Recorder) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Bytes of the files directly in `dir`.
+fn used_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn low_space_on_a_small_disk_seen_through_the_free_space_probe_closes_the_episode() {
+    const DISK: u64 = 16 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("small");
+    let rig = common::sample_rig_in("so101-emulated", dir.path());
+    let _emu = EmulatedRig::start(&rig.rig).unwrap();
+    let mut options = RecorderOptions::new(&out);
+    options.min_free_bytes = 8 << 20;
+    let probed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = probed.clone();
+    options.free_space = reel_capture::recorder::writer::FreeSpace::new(move |d| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(DISK.saturating_sub(used_bytes(d)))
+    });
+    let recorder = Recorder::start(rig, options).unwrap();
+    record_until_closed(&recorder);
+    let status = recorder.status();
+    let closed = recorder.closed_episodes();
+    drop(recorder);
+    let error = status.last_error.unwrap();
+    println!("small disk nearly full: {error}");
+    assert!(
+        error.contains("MB free") && error.contains(&out.display().to_string()),
+        "{error}"
+    );
+    assert!(probed.load(std::sync::atomic::Ordering::Relaxed) >= 2);
+    assert_eq!(closed.len(), 1);
+    let size = std::fs::metadata(&closed[0].path).unwrap().len();
+    // It stopped at the reserve: past 8 MB used, before the disk's 16.
+    assert!((8 << 20..DISK).contains(&size), "{size} bytes");
+    let reader = EpisodeReader::open(&closed[0].path).unwrap();
+    assert!(reader.state().is_clean(), "{:?}", reader.state());
+    assert!(reader.messages().count() > 500);
 }
 
 #[test]

@@ -53,6 +53,8 @@ pub struct RecorderOptions {
     pub writer_options: EpisodeWriterOptions,
     /// Free space kept on the output filesystem; an episode stops below it.
     pub min_free_bytes: u64,
+    /// How free space is measured (statvfs by default).
+    pub free_space: writer::FreeSpace,
     /// Where written messages are offered live (`reel record --view`).
     pub tap: Option<crossbeam_channel::Sender<sink::Tapped>>,
     /// How long the start waits for each LiDAR's first packets to check
@@ -71,6 +73,7 @@ impl RecorderOptions {
             queue_capacity: 4096,
             writer_options: EpisodeWriterOptions::default(),
             min_free_bytes: 64 << 20,
+            free_space: writer::FreeSpace::default(),
             tap: None,
             lidar_check_timeout: Duration::from_secs(1),
         }
@@ -250,6 +253,7 @@ impl Recorder {
             description_topic: plan.description,
             writer_options: options.writer_options.clone(),
             min_free_bytes: options.min_free_bytes,
+            free_space: options.free_space.clone(),
             tap: options.tap.clone(),
         };
         let statuses: Vec<Arc<DeviceStatus>> = devices.iter().map(|d| d.status.clone()).collect();
