@@ -431,7 +431,10 @@ pub fn free_bytes(dir: &Path) -> Option<u64> {
 /// [`free_bytes`] (statvfs), or another measure (a quota, a test's small
 /// disk).
 #[derive(Clone)]
-pub struct FreeSpace(std::sync::Arc<dyn Fn(&Path) -> Option<u64> + Send + Sync>);
+pub struct FreeSpace(std::sync::Arc<FreeSpaceFn>);
+
+/// Free bytes at a directory, `None` when unknown.
+type FreeSpaceFn = dyn Fn(&Path) -> Option<u64> + Send + Sync;
 
 impl FreeSpace {
     /// Free space from any function of the output directory.
