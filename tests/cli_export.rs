@@ -1423,3 +1423,138 @@ fn check_reads_an_exported_datasets_tables_and_videos() {
         assert!(all.contains(needle), "{needle} not in {all}");
     }
 }
+
+/// Every file of `root` with its bytes.
+fn snapshot(root: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    walk(root)
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p.strip_prefix(root).unwrap().to_path_buf(), bytes)
+        })
+        .collect()
+}
+
+/// Damaged copies of a dataset file: cut at several places, bytes flipped,
+/// and what its format's header or footer claims made absurd.
+fn damaged_table_bytes(name: &str, original: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let n = original.len();
+    let mut cases = Vec::new();
+    for cut in [0, 1, n / 3, n / 2, n.saturating_sub(9), n.saturating_sub(1)] {
+        cases.push((format!("cut at {cut}"), original[..cut].to_vec()));
+    }
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    for k in 0..6 {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let mut b = original.to_vec();
+        let at = (seed >> 33) as usize % n.max(1);
+        if let Some(x) = b.get_mut(at) {
+            *x ^= 0x5A;
+        }
+        cases.push((format!("flip {k} at {at}"), b));
+    }
+    if name.ends_with(".parquet") && n >= 8 {
+        // The footer length (4 bytes before the closing PAR1): 2 GB.
+        let mut b = original.to_vec();
+        b[n - 8..n - 4].copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
+        cases.push(("footer claims 2 GB".into(), b));
+    }
+    if name.ends_with(".json") {
+        let v: serde_json::Value = serde_json::from_slice(original).unwrap();
+        let mut mutate = |what: &str, f: &dyn Fn(&mut serde_json::Value)| {
+            let mut m = v.clone();
+            f(&mut m);
+            cases.push((what.to_string(), serde_json::to_vec(&m).unwrap()));
+        };
+        mutate("total_frames 1e18", &|m| m["total_frames"] = serde_json::json!(1_000_000_000_000_000_000u64));
+        mutate("total_episodes huge", &|m| m["total_episodes"] = serde_json::json!(u64::MAX));
+        mutate("fps 0", &|m| m["fps"] = serde_json::json!(0));
+        mutate("fps negative", &|m| m["fps"] = serde_json::json!(-30));
+        mutate("features a string", &|m| m["features"] = serde_json::json!("x"));
+        mutate("no features", &|m| {
+            m.as_object_mut().unwrap().remove("features");
+        });
+        mutate("chunks_size 0", &|m| m["chunks_size"] = serde_json::json!(0));
+        mutate("data_path escapes", &|m| m["data_path"] = serde_json::json!("../../../etc/{chunk_index}{file_index}"));
+        mutate("shape enormous", &|m| {
+            if let Some(feats) = m["features"].as_object_mut() {
+                for f in feats.values_mut() {
+                    f["shape"] = serde_json::json!([1_000_000_000_000u64, 1_000_000]);
+                }
+            }
+        });
+        mutate("every count a string", &|m| {
+            for s in m.as_object_mut().unwrap().values_mut() {
+                for v in s.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+                    *v = serde_json::json!("many");
+                }
+            }
+        });
+    }
+    cases
+}
+
+/// A damaged table or JSON in an existing release, fed to append (export
+/// into it), `reel split` and `reel filter`: an error naming the file or a
+/// result, never a crash or an allocation of what the file claims, and,
+/// when refused, every file already there left as it was.
+#[test]
+fn damaged_dataset_files_are_refused_on_append_and_curation_without_touching_the_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_episode(&dir.path().join("a.mcap"), 1_000_000_000, &Spec::plain("pick", 1.0));
+    let b = write_episode(&dir.path().join("b.mcap"), 9_000_000_000, &Spec::plain("pick", 1.1));
+    let clean = dir.path().join("clean");
+    let o = export(&["--vcodec", "h264"], &[&a], &clean);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let targets = [
+        "meta/info.json",
+        "meta/stats.json",
+        "meta/tasks.parquet",
+        "meta/episodes/chunk-000/file-000.parquet",
+        "data/chunk-000/file-000.parquet",
+    ];
+    let (mut runs, mut refused) = (0, 0);
+    for target in targets {
+        let original = std::fs::read(clean.join(target)).unwrap();
+        for (what, bytes) in damaged_table_bytes(target, &original) {
+            for name in ["append", "split", "filter"] {
+                // A fresh damaged copy of the release for each command.
+                let case = dir.path().join("case");
+                let _ = std::fs::remove_dir_all(&case);
+                for (rel, content) in snapshot(&clean) {
+                    std::fs::create_dir_all(case.join(&rel).parent().unwrap()).unwrap();
+                    std::fs::write(case.join(&rel), content).unwrap();
+                }
+                std::fs::write(case.join(target), &bytes).unwrap();
+                let before = snapshot(&case);
+                let _ = std::fs::remove_dir_all(dir.path().join("derived"));
+                let mut cmd = reel();
+                match name {
+                    "append" => cmd.args(["export", "lerobot"]).arg(&b).arg("--out").arg(&case).args(["--vcodec", "h264"]),
+                    "split" => cmd.arg("split").arg(&case).arg("--out").arg(dir.path().join("derived")).args(["--val", "0.5"]),
+                    _ => cmd.arg("filter").arg(&case).arg("--out").arg(dir.path().join("derived")).arg("--drop-failed"),
+                };
+                let o = run(&mut cmd);
+                runs += 1;
+                let err = stderr(&o);
+                let label = format!("{name} with {target} {what}");
+                let code = o.status.code();
+                assert!(
+                    matches!(code, Some(0..=4)),
+                    "{label}: exit {code:?} (a crash?): {err}"
+                );
+                if code != Some(0) {
+                    refused += 1;
+                    let last = err.trim().lines().last().unwrap_or_default();
+                    assert!(!last.is_empty() && !last.contains("panicked"), "{label}: {err}");
+                    assert!(
+                        snapshot(&case) == before,
+                        "{label}: refused, yet the release changed"
+                    );
+                }
+            }
+        }
+    }
+    println!("{runs} runs on damaged releases, {refused} refused with an error");
+    assert!(refused * 2 > runs, "most damage went unnoticed: {refused} of {runs}");
+}

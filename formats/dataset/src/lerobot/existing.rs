@@ -93,21 +93,63 @@ pub(crate) fn read_existing(
     let manifest = Manifest::read(out)?;
     let tasks = tables::read_labels(&out.join("meta/tasks.parquet"), "task")?;
     let stats_path = out.join("meta/stats.json");
-    let stats_json: Value = std::fs::read(&stats_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
+    let stats_json: Value = match std::fs::read(&stats_path) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+            ExportError::input(&stats_path, format!("not JSON ({e}); restore the release from a copy"))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
+        Err(e) => return Err(ExportError::io(&stats_path, e)),
+    };
     let mut stats = BTreeMap::new();
     if let Some(o) = stats_json.as_object() {
         for (k, v) in o {
-            if let Some(s) = FeatureStats::from_json(v) {
-                stats.insert(k.clone(), s);
-            }
+            // A feature whose stats cannot be read would be left out of
+            // the merged stats without a word: refuse instead.
+            let s = FeatureStats::from_json(v).ok_or_else(|| {
+                ExportError::input(
+                    &stats_path,
+                    format!("the stats of {k} are not LeRobot stats; restore the release from a copy"),
+                )
+            })?;
+            stats.insert(k.clone(), s);
         }
     }
+    // The totals an append continues from come from the episode index, not
+    // from what info.json claims; the two must agree.
+    let index = super::read::LeRobotDataset::open(out)?;
+    let episodes = index.episodes.len() as u64;
+    let frames: u64 = index
+        .episodes
+        .iter()
+        .map(|e| u64::try_from(e.length).unwrap_or(0))
+        .sum();
+    let contiguous = index.episodes.iter().enumerate().all(|(i, e)| {
+        e.episode_index == i as i64
+            && e.length >= 0
+            && e.to_index - e.from_index == e.length
+    }) && index
+        .episodes
+        .windows(2)
+        .all(|w| w[0].to_index == w[1].from_index);
+    if !contiguous {
+        return Err(ExportError::input(
+            &out.join("meta/episodes"),
+            "episode indices or row ranges are not contiguous; the release is damaged (`reel check` shows where): restore it from a copy",
+        ));
+    }
+    let claims = (info["total_episodes"].as_u64(), info["total_frames"].as_u64());
+    if claims != (Some(episodes), Some(frames)) {
+        return Err(ExportError::input(
+            &info_path,
+            format!(
+                "says {} episodes and {} frames, the episode index holds {episodes} and {frames}; the release is damaged: restore it from a copy",
+                info["total_episodes"], info["total_frames"]
+            ),
+        ));
+    }
     Ok(Some(Existing {
-        total_episodes: info["total_episodes"].as_u64().unwrap_or(0),
-        total_frames: info["total_frames"].as_u64().unwrap_or(0),
+        total_episodes: episodes,
+        total_frames: frames,
         info,
         tasks,
         stats,
