@@ -366,10 +366,20 @@ fn main() {
     };
 
     println!("ratios (same run):");
-    if let Some(b) = lerobot_s {
-        println!("  lerobot / reel = {:.2}×   (target ≥ 3)", b / reel_s);
+    let mut targets = reel_testkit::targets::Targets::new();
+    match lerobot_s {
+        Some(b) => {
+            println!("  lerobot / reel = {:.2}×   (target ≥ 3)", b / reel_s);
+            targets.at_least("lerobot time / reel time", b / reel_s, 3.0);
+        }
+        None => targets.unmeasured("lerobot time / reel time", "no lerobot"),
     }
-    if let Some(c) = ffmpeg_s {
-        println!("  reel / ffmpeg-alone = {:.2}   (target ≤ 1.2)", reel_s / c);
+    match ffmpeg_s {
+        Some(c) => {
+            println!("  reel / ffmpeg-alone = {:.2}   (target ≤ 1.2)", reel_s / c);
+            targets.at_most("reel time / ffmpeg encode-only time", reel_s / c, 1.2);
+        }
+        None => targets.unmeasured("reel time / ffmpeg encode-only time", "no ffmpeg"),
     }
+    targets.finish();
 }

@@ -17,6 +17,7 @@ use reel_capture::emulators::rig::EmulatedRig;
 use reel_capture::recorder::{Recorder, RecorderOptions};
 use reel_capture::rig::LoadedRig;
 use reel_episode::{EpisodeReader, Outcome};
+use reel_testkit::targets::Targets;
 
 /// utime + stime of this process, seconds (from /proc/self/stat).
 fn cpu_seconds() -> f64 {
@@ -131,6 +132,7 @@ fn main() {
             None
         }
     };
+    let mut targets = Targets::new();
     println!(
         "{:<40} {:>8} {:>10} {:>9} {:>8}",
         "stream", "count", "rate Hz", "target", "ratio"
@@ -144,6 +146,7 @@ fn main() {
             "{topic:<40} {n:>8} {rate:>10.2} {target:>9.1} {:>8.4}",
             rate / target
         );
+        targets.at_least(&format!("{topic} rate, share of nominal"), rate / target, 0.995);
     }
     let dropped: u64 = summary.dropped.iter().map(|d| d.1).sum();
     let wire: u64 = status.devices.iter().map(|d| d.wire_faults).sum();
@@ -175,13 +178,17 @@ fn main() {
         summary.messages,
         std::fs::metadata(&summary.path).unwrap().len() as f64 / 1e6 / wall
     );
+    targets.at_most("dropped samples", dropped as f64, 0.0);
+    targets.at_most("recorder CPU, cores", cpu / wall, 1.0);
+    targets.at_most("peak RSS, MB", peak_rss, 300.0);
     drop(dir);
-    sync_phase(seconds.min(30.0));
+    sync_phase(seconds.min(30.0), &mut targets);
+    targets.finish();
 }
 
 /// Sync accuracy needs the emulators' ground truth, so this phase runs them
 /// in this process (the CPU and memory figures above exclude them).
-fn sync_phase(seconds: f64) {
+fn sync_phase(seconds: f64, targets: &mut Targets) {
     let dir = tempfile::tempdir().unwrap();
     let rig = LoadedRig::load(rig_in(dir.path())).unwrap();
     let emu = EmulatedRig::start(&rig.rig).unwrap();
@@ -206,6 +213,7 @@ fn sync_phase(seconds: f64) {
             percentile_ms(v, 50.0),
             p99 / target
         );
+        targets.at_most(&format!("sync error p99 of {name}, ms"), p99, target);
     }
 }
 

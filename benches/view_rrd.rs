@@ -181,6 +181,8 @@ fn main() {
         startup.as_secs_f64() * 1e3,
         first_frame_ms(&json),
     );
+    let mut targets = reel_testkit::targets::Targets::new();
+    targets.at_least("view --save of the bimanual sample, times real time", reel_x, 20.0);
     let rerun = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/rerun");
     if rerun.exists() {
         let mut cmd = Command::new(&rerun);
@@ -223,6 +225,7 @@ fn main() {
             t.as_secs_f64(),
             minutes * 60.0 / t.as_secs_f64()
         );
+        targets.at_most(&format!("first frame of a {minutes:.0}-minute episode, ms"), ff, 2000.0);
         let heap = peak_heap_mb(&path, &rrd);
         if let Some(heap) = heap {
             println!("  peak heap (live allocations, heaptrack) {heap:.1} MB");
@@ -247,11 +250,21 @@ fn main() {
         rows[1].0 / rows[0].0,
         rows[1].1 / rows[0].1
     );
+    // Memory flat in episode length: the live heap where heaptrack can
+    // measure it, else the process's anonymous memory (noisier: glibc keeps
+    // freed memory).
     match (rows[0].2, rows[1].2) {
-        (Some(short), Some(long)) => println!(
-            "peak heap {long_minutes:.0} min / 1 min = {:.2} (anonymous memory above the heap is what glibc's malloc keeps after frees; it varies from run to run)",
-            long / short
-        ),
-        _ => println!("(heaptrack not installed: no peak-heap comparison; apt-get install heaptrack)"),
+        (Some(short), Some(long)) => {
+            println!(
+                "peak heap {long_minutes:.0} min / 1 min = {:.2} (anonymous memory above the heap is what glibc's malloc keeps after frees; it varies from run to run)",
+                long / short
+            );
+            targets.at_most("peak heap, long episode / 1-minute episode", long / short, 1.5);
+        }
+        _ => {
+            println!("(heaptrack not installed: no peak-heap comparison; apt-get install heaptrack)");
+            targets.at_most("peak anonymous memory, long episode / 1-minute episode", rows[1].0 / rows[0].0, 1.5);
+        }
     }
+    targets.finish();
 }

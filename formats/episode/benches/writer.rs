@@ -194,4 +194,7 @@ fn main() {
         bare_secs / reel_secs,
         rig_seconds / reel_secs
     );
+    let mut targets = reel_testkit::targets::Targets::new();
+    targets.at_least("writer, times real time on one core", rig_seconds / reel_secs, 20.0);
+    targets.finish();
 }

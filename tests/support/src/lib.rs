@@ -11,3 +11,4 @@ pub mod episodes;
 pub mod short_scenario;
 pub mod skip;
 pub mod synthetic_rig;
+pub mod targets;
