@@ -266,7 +266,11 @@ fn main() {
         report["passed"]
     );
     let mut targets = reel_testkit::targets::Targets::new();
-    targets.at_most("reel check, seconds per hour of recording", sampled_s / hours, 60.0);
+    targets.at_most(
+        "reel check, seconds per hour of recording",
+        sampled_s / hours,
+        60.0,
+    );
     targets.at_most("checks failed on clean recordings", failed as f64, 0.0);
     if keep.is_none() {
         drop(tmp);

@@ -147,7 +147,11 @@ fn main() {
             "{topic:<40} {n:>8} {rate:>10.2} {target:>9.1} {:>8.4}",
             rate / target
         );
-        targets.at_least(&format!("{topic} rate, share of nominal"), rate / target, 0.995);
+        targets.at_least(
+            &format!("{topic} rate, share of nominal"),
+            rate / target,
+            0.995,
+        );
     }
     let dropped: u64 = summary.dropped.iter().map(|d| d.1).sum();
     let wire: u64 = status.devices.iter().map(|d| d.wire_faults).sum();

@@ -182,7 +182,11 @@ fn main() {
         first_frame_ms(&json),
     );
     let mut targets = reel_testkit::targets::Targets::new();
-    targets.at_least("view --save of the bimanual sample, times real time", reel_x, 20.0);
+    targets.at_least(
+        "view --save of the bimanual sample, times real time",
+        reel_x,
+        20.0,
+    );
     let rerun = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/rerun");
     if rerun.exists() {
         let mut cmd = Command::new(&rerun);
@@ -225,7 +229,11 @@ fn main() {
             t.as_secs_f64(),
             minutes * 60.0 / t.as_secs_f64()
         );
-        targets.at_most(&format!("first frame of a {minutes:.0}-minute episode, ms"), ff, 2000.0);
+        targets.at_most(
+            &format!("first frame of a {minutes:.0}-minute episode, ms"),
+            ff,
+            2000.0,
+        );
         let heap = peak_heap_mb(&path, &rrd);
         if let Some(heap) = heap {
             println!("  peak heap (live allocations, heaptrack) {heap:.1} MB");
@@ -259,11 +267,21 @@ fn main() {
                 "peak heap {long_minutes:.0} min / 1 min = {:.2} (anonymous memory above the heap is what glibc's malloc keeps after frees; it varies from run to run)",
                 long / short
             );
-            targets.at_most("peak heap, long episode / 1-minute episode", long / short, 1.5);
+            targets.at_most(
+                "peak heap, long episode / 1-minute episode",
+                long / short,
+                1.5,
+            );
         }
         _ => {
-            println!("(heaptrack not installed: no peak-heap comparison; apt-get install heaptrack)");
-            targets.at_most("peak anonymous memory, long episode / 1-minute episode", rows[1].0 / rows[0].0, 1.5);
+            println!(
+                "(heaptrack not installed: no peak-heap comparison; apt-get install heaptrack)"
+            );
+            targets.at_most(
+                "peak anonymous memory, long episode / 1-minute episode",
+                rows[1].0 / rows[0].0,
+                1.5,
+            );
         }
     }
     targets.finish();

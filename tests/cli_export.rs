@@ -1445,7 +1445,9 @@ fn damaged_table_bytes(name: &str, original: &[u8]) -> Vec<(String, Vec<u8>)> {
     }
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     for k in 0..6 {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         let mut b = original.to_vec();
         let at = (seed >> 33) as usize % n.max(1);
         if let Some(x) = b.get_mut(at) {
@@ -1466,16 +1468,26 @@ fn damaged_table_bytes(name: &str, original: &[u8]) -> Vec<(String, Vec<u8>)> {
             f(&mut m);
             cases.push((what.to_string(), serde_json::to_vec(&m).unwrap()));
         };
-        mutate("total_frames 1e18", &|m| m["total_frames"] = serde_json::json!(1_000_000_000_000_000_000u64));
-        mutate("total_episodes huge", &|m| m["total_episodes"] = serde_json::json!(u64::MAX));
+        mutate("total_frames 1e18", &|m| {
+            m["total_frames"] = serde_json::json!(1_000_000_000_000_000_000u64)
+        });
+        mutate("total_episodes huge", &|m| {
+            m["total_episodes"] = serde_json::json!(u64::MAX)
+        });
         mutate("fps 0", &|m| m["fps"] = serde_json::json!(0));
         mutate("fps negative", &|m| m["fps"] = serde_json::json!(-30));
-        mutate("features a string", &|m| m["features"] = serde_json::json!("x"));
+        mutate("features a string", &|m| {
+            m["features"] = serde_json::json!("x")
+        });
         mutate("no features", &|m| {
             m.as_object_mut().unwrap().remove("features");
         });
-        mutate("chunks_size 0", &|m| m["chunks_size"] = serde_json::json!(0));
-        mutate("data_path escapes", &|m| m["data_path"] = serde_json::json!("../../../etc/{chunk_index}{file_index}"));
+        mutate("chunks_size 0", &|m| {
+            m["chunks_size"] = serde_json::json!(0)
+        });
+        mutate("data_path escapes", &|m| {
+            m["data_path"] = serde_json::json!("../../../etc/{chunk_index}{file_index}")
+        });
         mutate("shape enormous", &|m| {
             if let Some(feats) = m["features"].as_object_mut() {
                 for f in feats.values_mut() {
@@ -1501,8 +1513,16 @@ fn damaged_table_bytes(name: &str, original: &[u8]) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn damaged_dataset_files_are_refused_on_append_and_curation_without_touching_the_release() {
     let dir = tempfile::tempdir().unwrap();
-    let a = write_episode(&dir.path().join("a.mcap"), 1_000_000_000, &Spec::plain("pick", 1.0));
-    let b = write_episode(&dir.path().join("b.mcap"), 9_000_000_000, &Spec::plain("pick", 1.1));
+    let a = write_episode(
+        &dir.path().join("a.mcap"),
+        1_000_000_000,
+        &Spec::plain("pick", 1.0),
+    );
+    let b = write_episode(
+        &dir.path().join("b.mcap"),
+        9_000_000_000,
+        &Spec::plain("pick", 1.1),
+    );
     let clean = dir.path().join("clean");
     let o = export(&["--vcodec", "h264"], &[&a], &clean);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -1530,9 +1550,24 @@ fn damaged_dataset_files_are_refused_on_append_and_curation_without_touching_the
                 let _ = std::fs::remove_dir_all(dir.path().join("derived"));
                 let mut cmd = reel();
                 match name {
-                    "append" => cmd.args(["export", "lerobot"]).arg(&b).arg("--out").arg(&case).args(["--vcodec", "h264"]),
-                    "split" => cmd.arg("split").arg(&case).arg("--out").arg(dir.path().join("derived")).args(["--val", "0.5"]),
-                    _ => cmd.arg("filter").arg(&case).arg("--out").arg(dir.path().join("derived")).arg("--drop-failed"),
+                    "append" => cmd
+                        .args(["export", "lerobot"])
+                        .arg(&b)
+                        .arg("--out")
+                        .arg(&case)
+                        .args(["--vcodec", "h264"]),
+                    "split" => cmd
+                        .arg("split")
+                        .arg(&case)
+                        .arg("--out")
+                        .arg(dir.path().join("derived"))
+                        .args(["--val", "0.5"]),
+                    _ => cmd
+                        .arg("filter")
+                        .arg(&case)
+                        .arg("--out")
+                        .arg(dir.path().join("derived"))
+                        .arg("--drop-failed"),
                 };
                 let o = run(&mut cmd);
                 runs += 1;
@@ -1546,7 +1581,10 @@ fn damaged_dataset_files_are_refused_on_append_and_curation_without_touching_the
                 if code != Some(0) {
                     refused += 1;
                     let last = err.trim().lines().last().unwrap_or_default();
-                    assert!(!last.is_empty() && !last.contains("panicked"), "{label}: {err}");
+                    assert!(
+                        !last.is_empty() && !last.contains("panicked"),
+                        "{label}: {err}"
+                    );
                     assert!(
                         snapshot(&case) == before,
                         "{label}: refused, yet the release changed"
@@ -1556,5 +1594,8 @@ fn damaged_dataset_files_are_refused_on_append_and_curation_without_touching_the
         }
     }
     println!("{runs} runs on damaged releases, {refused} refused with an error");
-    assert!(refused * 2 > runs, "most damage went unnoticed: {refused} of {runs}");
+    assert!(
+        refused * 2 > runs,
+        "most damage went unnoticed: {refused} of {runs}"
+    );
 }

@@ -301,6 +301,9 @@ mod low_latency_tests {
             return;
         };
         request_low_latency(&uart).unwrap();
-        assert!(request_low_latency(&uart).unwrap(), "the flag did not stay set");
+        assert!(
+            request_low_latency(&uart).unwrap(),
+            "the flag did not stay set"
+        );
     }
 }

@@ -122,19 +122,32 @@ fn mistakes_are_named() {
     ))
     .contains("host:port"));
     assert!(invalid("[rig\n").contains("rig.toml"));
-    assert!(invalid(&ARM.replace("rate_hz = 100", "rate_hz = 100\nreply_margin_ms = -1"))
-        .contains("reply_margin_ms"));
+    assert!(
+        invalid(&ARM.replace("rate_hz = 100", "rate_hz = 100\nreply_margin_ms = -1"))
+            .contains("reply_margin_ms")
+    );
     // A rate limit that cannot limit (negative made the step's clamp panic).
-    let pair = ARM.replace("[[arm.joint]]", "").replace("name = \"j1\"\nid = 1\nmodel = \"sts3215\"\n", "");
+    let pair = ARM
+        .replace("[[arm.joint]]", "")
+        .replace("name = \"j1\"\nid = 1\nmodel = \"sts3215\"\n", "");
     let joint = "[[arm.joint]]\nname = \"j1\"\nid = 1\nmodel = \"sts3215\"\n";
     let two = format!(
         "{pair}{joint}\n[[arm]]\nname = \"l\"\nrole = \"leader\"\nprotocol = \"feetech\"\nport = \"/tmp/y\"\nbaud = 1000000\nrate_hz = 100\n{joint}"
     );
-    assert!(LoadedRig::load(write_tmp(&format!("{two}\n[[teleop]]\nleader = \"l\"\nfollower = \"a\"\n")).path().join("rig.toml")).is_ok());
+    assert!(LoadedRig::load(
+        write_tmp(&format!(
+            "{two}\n[[teleop]]\nleader = \"l\"\nfollower = \"a\"\n"
+        ))
+        .path()
+        .join("rig.toml")
+    )
+    .is_ok());
     for step in ["-0.1", "0", "nan", "5"] {
         assert!(
-            invalid(&format!("{two}\n[[teleop]]\nleader = \"l\"\nfollower = \"a\"\nmax_step_rad = {step}\n"))
-                .contains("max_step_rad"),
+            invalid(&format!(
+                "{two}\n[[teleop]]\nleader = \"l\"\nfollower = \"a\"\nmax_step_rad = {step}\n"
+            ))
+            .contains("max_step_rad"),
             "{step}"
         );
     }

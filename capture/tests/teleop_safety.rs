@@ -25,8 +25,19 @@ fn goal_count(emu: &EmulatedRig) -> u64 {
 }
 
 fn torque(emu: &EmulatedRig) -> Vec<bool> {
-    let t = emu.bus("follower").unwrap().stats().torque.lock().unwrap().clone();
-    assert_eq!(t.len(), 6, "not every follower servo had its torque written: {t:?}");
+    let t = emu
+        .bus("follower")
+        .unwrap()
+        .stats()
+        .torque
+        .lock()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        t.len(),
+        6,
+        "not every follower servo had its torque written: {t:?}"
+    );
     t.into_values().collect()
 }
 
@@ -35,7 +46,10 @@ fn a_stalled_leader_holds_the_follower_and_no_goal_step_exceeds_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let rig = common::sample_rig_in("so101-emulated", dir.path());
     let max_step = rig.rig.teleop[0].max_step_rad;
-    assert!(!rig.rig.teleop[0].release_torque_on_exit, "the default must keep torque");
+    assert!(
+        !rig.rig.teleop[0].release_torque_on_exit,
+        "the default must keep torque"
+    );
     let emu = EmulatedRig::start(&rig.rig).unwrap();
     let recorder =
         Recorder::start(rig.clone(), RecorderOptions::new(dir.path().join("out"))).unwrap();
@@ -46,7 +60,11 @@ fn a_stalled_leader_holds_the_follower_and_no_goal_step_exceeds_the_limit() {
     assert!(moving > 50, "the follower was not driven: {moving} goals");
 
     // The leader's bus goes quiet (a powered-off leader arm).
-    emu.bus("leader").unwrap().faults().mute.store(true, Ordering::Relaxed);
+    emu.bus("leader")
+        .unwrap()
+        .faults()
+        .mute
+        .store(true, Ordering::Relaxed);
     std::thread::sleep(Duration::from_millis(400));
     let held = goal_count(&emu);
     std::thread::sleep(Duration::from_millis(800));
@@ -55,7 +73,11 @@ fn a_stalled_leader_holds_the_follower_and_no_goal_step_exceeds_the_limit() {
         held,
         "goals were sent while the leader was silent"
     );
-    emu.bus("leader").unwrap().faults().mute.store(false, Ordering::Relaxed);
+    emu.bus("leader")
+        .unwrap()
+        .faults()
+        .mute
+        .store(false, Ordering::Relaxed);
     std::thread::sleep(Duration::from_millis(1500));
     assert!(goal_count(&emu) > held + 50, "the follower did not resume");
     let stopped_at = host_now_nanos();
@@ -80,7 +102,14 @@ fn a_stalled_leader_holds_the_follower_and_no_goal_step_exceeds_the_limit() {
     // Every goal on the wire, per servo: at most one step from the one
     // before (one tick of rounding), except the single hold, which goes to
     // where the arm stands.
-    let goals = emu.bus("follower").unwrap().stats().goals.lock().unwrap().clone();
+    let goals = emu
+        .bus("follower")
+        .unwrap()
+        .stats()
+        .goals
+        .lock()
+        .unwrap()
+        .clone();
     let limit_ticks = max_step * 4096.0 / std::f64::consts::TAU + 1.0;
     let mut worst = 0.0f64;
     for id in 1..=6u8 {
@@ -98,7 +127,10 @@ fn a_stalled_leader_holds_the_follower_and_no_goal_step_exceeds_the_limit() {
         assert!(
             over <= holds,
             "servo {id}: {over} steps above {limit_ticks:.1} ticks: {:?}",
-            steps.iter().filter(|s| **s > limit_ticks).collect::<Vec<_>>()
+            steps
+                .iter()
+                .filter(|s| **s > limit_ticks)
+                .collect::<Vec<_>>()
         );
         worst = steps
             .iter()
@@ -107,10 +139,16 @@ fn a_stalled_leader_holds_the_follower_and_no_goal_step_exceeds_the_limit() {
             .fold(worst, f64::max);
     }
     println!("largest rate-limited step {worst} ticks (limit {limit_ticks:.1})");
-    assert!(worst > 0.5 * limit_ticks, "the rate limit was never reached, so this test shows nothing");
+    assert!(
+        worst > 0.5 * limit_ticks,
+        "the rate limit was never reached, so this test shows nothing"
+    );
 
     // Recording ended: a real follower would fall without torque.
-    assert!(torque(&emu).iter().all(|on| *on), "torque released by default");
+    assert!(
+        torque(&emu).iter().all(|on| *on),
+        "torque released by default"
+    );
 }
 
 #[test]
@@ -124,8 +162,14 @@ fn torque_is_released_on_exit_only_when_the_rig_asks() {
     wait_connected(&recorder);
     recorder.start_episode(None).unwrap();
     std::thread::sleep(Duration::from_millis(800));
-    assert!(torque(&emu).iter().all(|on| *on), "teleop never switched torque on");
+    assert!(
+        torque(&emu).iter().all(|on| *on),
+        "teleop never switched torque on"
+    );
     recorder.stop_episode(Outcome::Success).unwrap();
     recorder.shutdown();
-    assert!(torque(&emu).iter().all(|on| !on), "torque still on after exit");
+    assert!(
+        torque(&emu).iter().all(|on| !on),
+        "torque still on after exit"
+    );
 }

@@ -119,7 +119,15 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let mut targets = reel_testkit::targets::Targets::new();
-    targets.at_least("sim, times real time per core (1 episode, 1 thread)", sim / wall, 2.0);
-    targets.at_least("expert success rate over 50 seeds, %", 2.0 * ok as f64, 90.0);
+    targets.at_least(
+        "sim, times real time per core (1 episode, 1 thread)",
+        sim / wall,
+        2.0,
+    );
+    targets.at_least(
+        "expert success rate over 50 seeds, %",
+        2.0 * ok as f64,
+        90.0,
+    );
     targets.finish();
 }

@@ -499,19 +499,48 @@ mod tests {
         let mut state = Following::default();
         for _ in 0..3 {
             leader.publish(vec![1.0], host_now_nanos());
-            mirror(&arm, &mut bus, &follow, &[0.0], &mut state, &sink, &topics, "arm follower");
+            mirror(
+                &arm,
+                &mut bus,
+                &follow,
+                &[0.0],
+                &mut state,
+                &sink,
+                &topics,
+                "arm follower",
+            );
         }
         let failed = events(&rx);
         assert_eq!(failed.len(), 1, "{failed:?}");
         assert_eq!(failed[0]["event"], "teleop_write_failed");
         assert_eq!(failed[0]["write"], "goal positions");
-        assert!(failed[0]["error"].as_str().unwrap().contains("Input/output error"));
-        assert!(sink.status().last_error.lock().unwrap().contains("goal positions failed"));
-        assert_eq!(bus.torque, None, "torque switched on before any goal was written");
+        assert!(failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Input/output error"));
+        assert!(sink
+            .status()
+            .last_error
+            .lock()
+            .unwrap()
+            .contains("goal positions failed"));
+        assert_eq!(
+            bus.torque, None,
+            "torque switched on before any goal was written"
+        );
 
         bus.failing = false;
         leader.publish(vec![1.0], host_now_nanos());
-        mirror(&arm, &mut bus, &follow, &[0.0], &mut state, &sink, &topics, "arm follower");
+        mirror(
+            &arm,
+            &mut bus,
+            &follow,
+            &[0.0],
+            &mut state,
+            &sink,
+            &topics,
+            "arm follower",
+        );
         let recovered = events(&rx);
         assert_eq!(recovered.len(), 1, "{recovered:?}");
         assert_eq!(recovered[0]["event"], "teleop_write_recovered");
@@ -520,6 +549,9 @@ mod tests {
         // The failed cycles did not advance the goal: the first goal on the
         // wire is one step from where the arm is.
         let sent = arm.joints[0].ticks_to_rad(bus.goals[0][0].1);
-        assert!((sent - 0.05).abs() < 2e-3, "{sent} rad after the first write");
+        assert!(
+            (sent - 0.05).abs() < 2e-3,
+            "{sent} rad after the first write"
+        );
     }
 }

@@ -195,6 +195,10 @@ fn main() {
         rig_seconds / reel_secs
     );
     let mut targets = reel_testkit::targets::Targets::new();
-    targets.at_least("writer, times real time on one core", rig_seconds / reel_secs, 20.0);
+    targets.at_least(
+        "writer, times real time on one core",
+        rig_seconds / reel_secs,
+        20.0,
+    );
     targets.finish();
 }

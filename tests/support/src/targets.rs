@@ -35,7 +35,11 @@ impl Targets {
     fn record(&mut self, what: &str, value: f64, op: &str, target: f64, ok: bool) {
         let line = format!(
             "{what}: {value:.4} (target {op} {target}; ratio {:.3})",
-            if target != 0.0 { value / target } else { f64::NAN }
+            if target != 0.0 {
+                value / target
+            } else {
+                f64::NAN
+            }
         );
         println!("TARGET {} {line}", if ok { "met   " } else { "MISSED" });
         if ok {

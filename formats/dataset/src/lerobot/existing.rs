@@ -95,7 +95,10 @@ pub(crate) fn read_existing(
     let stats_path = out.join("meta/stats.json");
     let stats_json: Value = match std::fs::read(&stats_path) {
         Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-            ExportError::input(&stats_path, format!("not JSON ({e}); restore the release from a copy"))
+            ExportError::input(
+                &stats_path,
+                format!("not JSON ({e}); restore the release from a copy"),
+            )
         })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
         Err(e) => return Err(ExportError::io(&stats_path, e)),
@@ -108,7 +111,9 @@ pub(crate) fn read_existing(
             let s = FeatureStats::from_json(v).ok_or_else(|| {
                 ExportError::input(
                     &stats_path,
-                    format!("the stats of {k} are not LeRobot stats; restore the release from a copy"),
+                    format!(
+                        "the stats of {k} are not LeRobot stats; restore the release from a copy"
+                    ),
                 )
             })?;
             stats.insert(k.clone(), s);
@@ -124,9 +129,7 @@ pub(crate) fn read_existing(
         .map(|e| u64::try_from(e.length).unwrap_or(0))
         .sum();
     let contiguous = index.episodes.iter().enumerate().all(|(i, e)| {
-        e.episode_index == i as i64
-            && e.length >= 0
-            && e.to_index - e.from_index == e.length
+        e.episode_index == i as i64 && e.length >= 0 && e.to_index - e.from_index == e.length
     }) && index
         .episodes
         .windows(2)
@@ -137,7 +140,10 @@ pub(crate) fn read_existing(
             "episode indices or row ranges are not contiguous; the release is damaged (`reel check` shows where): restore it from a copy",
         ));
     }
-    let claims = (info["total_episodes"].as_u64(), info["total_frames"].as_u64());
+    let claims = (
+        info["total_episodes"].as_u64(),
+        info["total_frames"].as_u64(),
+    );
     if claims != (Some(episodes), Some(frames)) {
         return Err(ExportError::input(
             &info_path,
