@@ -136,7 +136,7 @@ pub(crate) fn read_existing(
         .all(|w| w[0].to_index == w[1].from_index);
     if !contiguous {
         return Err(ExportError::input(
-            &out.join("meta/episodes"),
+            out.join("meta/episodes"),
             "episode indices or row ranges are not contiguous; the release is damaged (`reel check` shows where): restore it from a copy",
         ));
     }
