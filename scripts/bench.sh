@@ -24,13 +24,6 @@ declare -A command=(
 order=(writer record_bimanual export_lerobot view_rrd sim_speed check_dataset)
 [ $# -gt 0 ] && order=("$@")
 
-machine() {
-  local cpu mem
-  cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
-  mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
-  echo "$(nproc) cores ($cpu), $mem, $(uname -sr)"
-}
-
 failed=()
 for name in "${order[@]}"; do
   cmd=${command[$name]:-}
@@ -39,13 +32,8 @@ for name in "${order[@]}"; do
     exit 2
   fi
   out=benches/results/$name.txt
-  dirty=""
-  git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || dirty=" (with uncommitted changes)"
   {
-    echo "# $cmd"
-    echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty"
-    echo "# date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "# machine $(machine)"
+    scripts/results-header.sh "$cmd"
     for v in REEL_BENCH_SECONDS REEL_BENCH_EPISODES REEL_BENCH_LONG_MINUTES; do
       [ -n "${!v:-}" ] && echo "# $v=${!v}"
     done

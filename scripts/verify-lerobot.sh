@@ -16,12 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p benches/results
 log=benches/results/verify-lerobot.txt
-{
-  echo "# scripts/verify-lerobot.sh"
-  echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "# date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "# machine $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
-} > "$log"
+scripts/results-header.sh scripts/verify-lerobot.sh > "$log"
 exec > >(tee -a "$log") 2>&1
 
 scripts/setup-lerobot.sh

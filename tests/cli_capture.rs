@@ -20,6 +20,17 @@ fn rig_in(dir: &Path) -> PathBuf {
     reel_capture::emulators::rig::isolated_copy(&sample, dir).unwrap()
 }
 
+/// `record --rig RIG --out OUT`.
+fn record_args(rig: &Path, out: &Path) -> [std::ffi::OsString; 5] {
+    [
+        "record".into(),
+        "--rig".into(),
+        rig.into(),
+        "--out".into(),
+        out.into(),
+    ]
+}
+
 fn episodes(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -35,20 +46,15 @@ fn record_emulated_rig_unattended_and_third_party_readers_agree() {
     let dir = tempfile::tempdir().unwrap();
     let rig = rig_in(dir.path());
     let out = dir.path().join("episodes");
-    let o = run(reel()
-        .args(["record", "--rig"])
-        .arg(&rig)
-        .arg("--out")
-        .arg(&out)
-        .args([
-            "--emulate",
-            "--episodes",
-            "2",
-            "--duration",
-            "2",
-            "--task",
-            "stack the cubes",
-        ]));
+    let o = run(reel().args(record_args(&rig, &out)).args([
+        "--emulate",
+        "--episodes",
+        "2",
+        "--duration",
+        "2",
+        "--task",
+        "stack the cubes",
+    ]));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let files = episodes(&out, ".mcap");
     assert_eq!(files.len(), 2, "{files:?}");
@@ -234,10 +240,7 @@ fn separate_emulate_process_and_kill_9_of_the_recorder_loses_about_a_second() {
         "the emulated follower bus",
     );
     let mut recorder = reel()
-        .args(["record", "--rig"])
-        .arg(&rig)
-        .arg("--out")
-        .arg(&out)
+        .args(record_args(&rig, &out))
         .args(["--duration", "60"])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
@@ -399,10 +402,7 @@ fn absent_devices_stop_record_unless_allowed() {
     let out = dir.path().join("episodes");
     // No emulators: nothing answers.
     let o = run(reel()
-        .args(["record", "--rig"])
-        .arg(&rig)
-        .arg("--out")
-        .arg(&out)
+        .args(record_args(&rig, &out))
         .args(["--duration", "1"]));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
@@ -413,10 +413,7 @@ fn absent_devices_stop_record_unless_allowed() {
     );
     assert!(episodes(&out, ".mcap").is_empty());
     let o = run(reel()
-        .args(["record", "--rig"])
-        .arg(&rig)
-        .arg("--out")
-        .arg(&out)
+        .args(record_args(&rig, &out))
         .args(["--duration", "1", "--allow-missing"]));
     assert_eq!(
         episodes(&out, ".mcap").len(),
@@ -440,10 +437,7 @@ fn a_refused_write_mid_episode_keeps_what_was_written_and_says_how_to_get_it() {
     let o = run(Command::new("bash")
         .args(["-c", "trap '' XFSZ; ulimit -f 4096; exec \"$@\"", "limited"])
         .arg(env!("CARGO_BIN_EXE_reel"))
-        .args(["record", "--rig"])
-        .arg(&rig)
-        .arg("--out")
-        .arg(&out)
+        .args(record_args(&rig, &out))
         .args(["--emulate", "--duration", "30"]));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
@@ -607,10 +601,7 @@ fn refused_lidar_packets_are_counted_shown_and_flagged() {
     std::fs::write(&rig, text).unwrap();
     let out = dir.path().join("episodes");
     let child = reel()
-        .args(["record", "--rig"])
-        .arg(&rig)
-        .arg("--out")
-        .arg(&out)
+        .args(record_args(&rig, &out))
         .args(["--emulate", "--episodes", "1", "--duration", "4"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

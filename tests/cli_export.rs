@@ -537,20 +537,26 @@ fn exported_rows_and_video_frames_match_the_source_exactly() {
     );
 }
 
-#[test]
-fn append_adds_episodes_without_touching_the_existing_files() {
-    let dir = tempfile::tempdir().unwrap();
+/// Two "pick" episodes in `dir`: one to export first, one to append (a
+/// little longer: the same motion twice would be a duplicate).
+fn first_and_appended(dir: &Path) -> (PathBuf, PathBuf) {
     let a = write_episode(
-        &dir.path().join("a.mcap"),
+        &dir.join("a.mcap"),
         1_000_000_000,
         &Spec::plain("pick", 1.0),
     );
-    // A little longer: the same motion twice would be a duplicate.
     let b = write_episode(
-        &dir.path().join("b.mcap"),
+        &dir.join("b.mcap"),
         9_000_000_000,
         &Spec::plain("pick", 1.1),
     );
+    (a, b)
+}
+
+#[test]
+fn append_adds_episodes_without_touching_the_existing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = first_and_appended(dir.path());
     let out = dir.path().join("ds");
     let o = export(&["--vcodec", "h264"], &[&a], &out);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -1513,16 +1519,7 @@ fn damaged_table_bytes(name: &str, original: &[u8]) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn damaged_dataset_files_are_refused_on_append_and_curation_without_touching_the_release() {
     let dir = tempfile::tempdir().unwrap();
-    let a = write_episode(
-        &dir.path().join("a.mcap"),
-        1_000_000_000,
-        &Spec::plain("pick", 1.0),
-    );
-    let b = write_episode(
-        &dir.path().join("b.mcap"),
-        9_000_000_000,
-        &Spec::plain("pick", 1.1),
-    );
+    let (a, b) = first_and_appended(dir.path());
     let clean = dir.path().join("clean");
     let o = export(&["--vcodec", "h264"], &[&a], &clean);
     assert!(o.status.success(), "{}", stderr(&o));

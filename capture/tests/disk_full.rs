@@ -66,52 +66,13 @@ fn used_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
-fn low_space_on_a_small_disk_seen_through_the_free_space_probe_closes_the_episode() {
-    const DISK: u64 = 16 << 20;
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("small");
-    let rig = common::sample_rig_in("so101-emulated", dir.path());
+/// Records the SO-101 sample rig into `out` (a disk about to fill) with an
+/// 8 MB reserve until the recorder closes the episode; checks the error
+/// names the folder and the free space, and that the one closed episode
+/// reads clean with its messages. Returns it.
+fn closed_at_reserve(dir: &Path, out: &Path, mut options: RecorderOptions) -> std::path::PathBuf {
+    let rig = common::sample_rig_in("so101-emulated", dir);
     let _emu = EmulatedRig::start(&rig.rig).unwrap();
-    let mut options = RecorderOptions::new(&out);
-    options.min_free_bytes = 8 << 20;
-    let probed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let seen = probed.clone();
-    options.free_space = reel_capture::recorder::writer::FreeSpace::new(move |d| {
-        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Some(DISK.saturating_sub(used_bytes(d)))
-    });
-    let recorder = Recorder::start(rig, options).unwrap();
-    record_until_closed(&recorder);
-    let status = recorder.status();
-    let closed = recorder.closed_episodes();
-    drop(recorder);
-    let error = status.last_error.unwrap();
-    println!("small disk nearly full: {error}");
-    assert!(
-        error.contains("MB free") && error.contains(&out.display().to_string()),
-        "{error}"
-    );
-    assert!(probed.load(std::sync::atomic::Ordering::Relaxed) >= 2);
-    assert_eq!(closed.len(), 1);
-    let size = std::fs::metadata(&closed[0].path).unwrap().len();
-    // It stopped at the reserve: past 8 MB used, before the disk's 16.
-    assert!((8 << 20..DISK).contains(&size), "{size} bytes");
-    let reader = EpisodeReader::open(&closed[0].path).unwrap();
-    assert!(reader.state().is_clean(), "{:?}", reader.state());
-    assert!(reader.messages().count() > 500);
-}
-
-#[test]
-fn low_space_closes_the_episode_cleanly_with_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("small");
-    let Some(_fs) = mount_tmpfs(&out, "16m") else {
-        return;
-    };
-    let rig = common::sample_rig_in("so101-emulated", dir.path());
-    let _emu = EmulatedRig::start(&rig.rig).unwrap();
-    let mut options = RecorderOptions::new(&out);
     options.min_free_bytes = 8 << 20;
     let recorder = Recorder::start(rig, options).unwrap();
     record_until_closed(&recorder);
@@ -128,6 +89,36 @@ fn low_space_closes_the_episode_cleanly_with_a_clear_error() {
     let reader = EpisodeReader::open(&closed[0].path).unwrap();
     assert!(reader.state().is_clean(), "{:?}", reader.state());
     assert!(reader.messages().count() > 500);
+    closed[0].path.clone()
+}
+
+#[test]
+fn low_space_on_a_small_disk_seen_through_the_free_space_probe_closes_the_episode() {
+    const DISK: u64 = 16 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("small");
+    let mut options = RecorderOptions::new(&out);
+    let probed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = probed.clone();
+    options.free_space = reel_capture::recorder::writer::FreeSpace::new(move |d| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(DISK.saturating_sub(used_bytes(d)))
+    });
+    let episode = closed_at_reserve(dir.path(), &out, options);
+    assert!(probed.load(std::sync::atomic::Ordering::Relaxed) >= 2);
+    let size = std::fs::metadata(&episode).unwrap().len();
+    // It stopped at the reserve: past 8 MB used, before the disk's 16.
+    assert!((8 << 20..DISK).contains(&size), "{size} bytes");
+}
+
+#[test]
+fn low_space_closes_the_episode_cleanly_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("small");
+    let Some(_fs) = mount_tmpfs(&out, "16m") else {
+        return;
+    };
+    closed_at_reserve(dir.path(), &out, RecorderOptions::new(&out));
 }
 
 #[test]

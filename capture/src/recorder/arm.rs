@@ -497,18 +497,22 @@ mod tests {
             port: "/dev/ttyACM1".into(),
         };
         let mut state = Following::default();
-        for _ in 0..3 {
+        // One cycle: the leader at 1 rad, the follower at 0.
+        let cycle = |bus: &mut FlakyBus, state: &mut Following| {
             leader.publish(vec![1.0], host_now_nanos());
             mirror(
                 &arm,
-                &mut bus,
+                bus,
                 &follow,
                 &[0.0],
-                &mut state,
+                state,
                 &sink,
                 &topics,
                 "arm follower",
             );
+        };
+        for _ in 0..3 {
+            cycle(&mut bus, &mut state);
         }
         let failed = events(&rx);
         assert_eq!(failed.len(), 1, "{failed:?}");
@@ -530,17 +534,7 @@ mod tests {
         );
 
         bus.failing = false;
-        leader.publish(vec![1.0], host_now_nanos());
-        mirror(
-            &arm,
-            &mut bus,
-            &follow,
-            &[0.0],
-            &mut state,
-            &sink,
-            &topics,
-            "arm follower",
-        );
+        cycle(&mut bus, &mut state);
         let recovered = events(&rx);
         assert_eq!(recovered.len(), 1, "{recovered:?}");
         assert_eq!(recovered[0]["event"], "teleop_write_recovered");

@@ -33,14 +33,13 @@ impl Targets {
     }
 
     fn record(&mut self, what: &str, value: f64, op: &str, target: f64, ok: bool) {
-        let line = format!(
-            "{what}: {value:.4} (target {op} {target}; ratio {:.3})",
-            if target != 0.0 {
-                value / target
-            } else {
-                f64::NAN
-            }
-        );
+        // A target of 0 (nothing dropped) has no ratio.
+        let ratio = if target != 0.0 {
+            format!("; ratio {:.3}", value / target)
+        } else {
+            String::new()
+        };
+        let line = format!("{what}: {value:.4} (target {op} {target}{ratio})");
         println!("TARGET {} {line}", if ok { "met   " } else { "MISSED" });
         if ok {
             self.met.push(line);

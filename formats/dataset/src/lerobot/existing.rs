@@ -121,19 +121,15 @@ pub(crate) fn read_existing(
     }
     // The totals an append continues from come from the episode index, not
     // from what info.json claims; the two must agree.
-    let index = super::read::LeRobotDataset::open(out)?;
-    let episodes = index.episodes.len() as u64;
-    let frames: u64 = index
-        .episodes
+    let rows = super::read::episode_index(out)?;
+    let episodes = rows.len() as u64;
+    let frames: u64 = rows
         .iter()
         .map(|e| u64::try_from(e.length).unwrap_or(0))
         .sum();
-    let contiguous = index.episodes.iter().enumerate().all(|(i, e)| {
+    let contiguous = rows.iter().enumerate().all(|(i, e)| {
         e.episode_index == i as i64 && e.length >= 0 && e.to_index - e.from_index == e.length
-    }) && index
-        .episodes
-        .windows(2)
-        .all(|w| w[0].to_index == w[1].from_index);
+    }) && rows.windows(2).all(|w| w[0].to_index == w[1].from_index);
     if !contiguous {
         return Err(ExportError::input(
             out.join("meta/episodes"),

@@ -53,37 +53,7 @@ impl LeRobotDataset {
         if info["fps"].as_f64().is_none() {
             return Err(ExportError::input(&info_path, "no fps"));
         }
-        let meta_episodes = root.join("meta/episodes");
-        let mut files: Vec<PathBuf> = Vec::new();
-        for chunk in std::fs::read_dir(&meta_episodes)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            for file in std::fs::read_dir(chunk.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                let path = file.path();
-                if path.extension().is_some_and(|e| e == "parquet") {
-                    files.push(path);
-                }
-            }
-        }
-        files.sort();
-        if files.is_empty() {
-            return Err(ExportError::input(
-                &meta_episodes,
-                "no episode index (meta/episodes/*/*.parquet)",
-            ));
-        }
-        let mut episodes = Vec::new();
-        for path in &files {
-            for batch in read_batches(path, None)? {
-                episodes.extend(parse_episode_rows(path, &batch)?);
-            }
-        }
+        let episodes = episode_index(root)?;
         let subtasks = super::subtasks::read_table(root)?;
         Ok(Self {
             root: root.to_path_buf(),
@@ -163,6 +133,42 @@ impl LeRobotDataset {
             Some(row.episode_index),
         )
     }
+}
+
+/// The `meta/episodes` rows of the dataset at `root`, in file order.
+pub fn episode_index(root: &Path) -> Result<Vec<EpisodeRow>, ExportError> {
+    let meta_episodes = root.join("meta/episodes");
+    let mut files: Vec<PathBuf> = Vec::new();
+    for chunk in std::fs::read_dir(&meta_episodes)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for file in std::fs::read_dir(chunk.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = file.path();
+            if path.extension().is_some_and(|e| e == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(ExportError::input(
+            &meta_episodes,
+            "no episode index (meta/episodes/*/*.parquet)",
+        ));
+    }
+    let mut episodes = Vec::new();
+    for path in &files {
+        for batch in read_batches(path, None)? {
+            episodes.extend(parse_episode_rows(path, &batch)?);
+        }
+    }
+    Ok(episodes)
 }
 
 /// The video file (relative to the root) of `key` at `loc`, by the
