@@ -396,6 +396,125 @@ fn daemon_with_ctl_records_and_refuses_cross_origin_requests() {
 }
 
 #[test]
+fn daemon_serves_https_to_ctl_with_a_token_and_refuses_what_it_cannot_trust() {
+    const TEST: &str = "daemon_serves_https_to_ctl_with_a_token_and_refuses_what_it_cannot_trust";
+    let dir = tempfile::tempdir().unwrap();
+    let Some((cert, key)) = reel_testkit::tls::openssl_certificate(dir.path(), TEST) else {
+        return;
+    };
+    let token = dir.path().join("token");
+    std::fs::write(&token, "a3f1c09e7b2d4e5f8a6b1c0d9e8f7a6b\n").unwrap();
+    let rig = rig_in(dir.path());
+    let out = dir.path().join("episodes");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let daemon_args = |listen: &str| {
+        let mut c = reel();
+        c.args(["daemon", "--emulate", "--rig"])
+            .arg(&rig)
+            .arg("--out")
+            .arg(&out)
+            .args(["--listen", listen, "--token-file"])
+            .arg(&token);
+        c
+    };
+    // A key that is not a key is refused in one line before any device opens.
+    let o = run(daemon_args(&format!("127.0.0.1:{port}"))
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&cert));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("private key") && err.lines().count() == 1,
+        "{err}"
+    );
+    // Remote control over TLS, as a lab would run it across its network.
+    let mut daemon = Kill(
+        daemon_args(&format!("127.0.0.1:{port}"))
+            .arg("--allow-remote")
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("https://localhost:{port}");
+    let ctl = |extra: &[&str], args: &[&str]| {
+        run(reel().args(["ctl", "--addr", &url]).args(extra).args(args))
+    };
+    let trusted = [
+        "--ca-file",
+        cert.to_str().unwrap(),
+        "--token-file",
+        token.to_str().unwrap(),
+    ];
+    let t = Instant::now();
+    while !ctl(&trusted, &["status"]).status.success() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "daemon did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = ctl(&trusted, &["start", "--task", "over https"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(Duration::from_secs(1));
+    let o = ctl(&trusted, &["stop", "--outcome", "success"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let meta = EpisodeReader::open(Path::new(summary["path"].as_str().unwrap()))
+        .unwrap()
+        .episode_meta()
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta.task, "over https");
+    // Without the certificate, the token or TLS, nothing gets through.
+    let o = ctl(&["--token-file", token.to_str().unwrap()], &["status"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not trusted") && err.contains("--ca-file"),
+        "{err}"
+    );
+    let o = ctl(&["--ca-file", cert.to_str().unwrap()], &["status"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("401") && err.contains("token"), "{err}");
+    let o = run(reel()
+        .args([
+            "ctl",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--token-file",
+        ])
+        .arg(&token)
+        .arg("status"));
+    assert_eq!(o.status.code(), Some(1));
+    // SIGTERM is served promptly with TLS too.
+    let pid = daemon.0.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let t = Instant::now();
+    loop {
+        if let Some(st) = daemon.0.try_wait().unwrap() {
+            assert!(st.success(), "{st:?}");
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "daemon ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn absent_devices_stop_record_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let rig = rig_in(dir.path());

@@ -13,17 +13,19 @@
 //! operator's back. With a token every request must carry
 //! `Authorization: Bearer TOKEN`. Requests are served by a fixed pool of
 //! threads; a body that does not arrive within the timeout is given up, so
-//! a stalled client never holds the daemon (or its shutdown).
+//! a stalled client never holds the daemon (or its shutdown). With a TLS
+//! configuration the port speaks only HTTPS (see [`crate::control_tls`]).
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use reel_episode::Outcome;
 use tiny_http::{Header, Method, Request, Response, Server};
 
+use crate::control_tls::{self, PrivateSocketDir, TlsLimits};
 use crate::recorder::Recorder;
 
 /// Control API settings.
@@ -39,10 +41,14 @@ pub struct ControlOptions {
     pub workers: usize,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// Serve HTTPS with this configuration (see [`control_tls::server_config`]).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS connections open at once (plain HTTP is bounded by tiny_http).
+    pub max_tls_connections: usize,
 }
 
 impl ControlOptions {
-    /// Loopback only, no token, 8 workers, 5 s for a body.
+    /// Loopback only, no token, no TLS, 8 workers, 5 s for a body.
     pub fn local(listen: SocketAddr) -> Self {
         Self {
             listen,
@@ -50,6 +56,8 @@ impl ControlOptions {
             token: None,
             workers: 8,
             body_timeout: Duration::from_secs(5),
+            tls: None,
+            max_tls_connections: 128,
         }
     }
 }
@@ -99,12 +107,42 @@ pub fn serve(
             listen: options.listen,
         });
     }
-    let server = Server::http(options.listen).map_err(|e| ControlError::Listen {
+    let listen_error = |reason: String| ControlError::Listen {
         listen: options.listen,
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    // With TLS the public port is the terminator's, and the HTTP server
+    // listens on a private Unix socket behind it.
+    let (server, tls) = match &options.tls {
+        None => (
+            Server::http(options.listen).map_err(|e| listen_error(e.to_string()))?,
+            None,
+        ),
+        Some(config) => {
+            let public = std::net::TcpListener::bind(options.listen)
+                .map_err(|e| listen_error(e.to_string()))?;
+            let dir = PrivateSocketDir::create().map_err(|e| {
+                listen_error(format!("cannot make the private socket's directory: {e}"))
+            })?;
+            let private = std::os::unix::net::UnixListener::bind(dir.socket())
+                .map_err(|e| listen_error(format!("cannot bind the private socket: {e}")))?;
+            let server =
+                Server::from_listener(private, None).map_err(|e| listen_error(e.to_string()))?;
+            (server, Some((public, dir, config)))
+        }
+    };
     let server = &server;
     std::thread::scope(|s| {
+        let terminator = tls.as_ref().map(|(public, dir, config)| {
+            s.spawn(move || {
+                let limits = TlsLimits {
+                    max_connections: options.max_tls_connections,
+                    idle_timeout: Duration::from_secs(30),
+                };
+                control_tls::terminate(public, &dir.socket(), config, limits, stop)
+                    .map_err(ControlError::Receive)
+            })
+        });
         let workers: Vec<_> = (0..options.workers.max(1))
             .map(|_| {
                 s.spawn(move || -> Result<(), ControlError> {
@@ -119,10 +157,19 @@ pub fn serve(
                 })
             })
             .collect();
+        let refused = match terminator.map(|t| t.join().unwrap_or(Ok(0))) {
+            Some(Ok(refused)) if refused > 0 => {
+                tracing::warn!("control API: {refused} TLS connections refused over the limit");
+                Ok(())
+            }
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
+        };
         workers
             .into_iter()
             .map(|w| w.join().unwrap_or(Ok(())))
             .collect::<Result<Vec<()>, ControlError>>()
+            .and(refused)
             .map(|_| ())
     })
 }
@@ -209,7 +256,10 @@ fn body_within(request: Request, timeout: Duration) -> Option<(Request, String)>
 }
 
 fn handle(recorder: &Recorder, options: &ControlOptions, request: Request) {
+    // Behind TLS every request arrives on the private socket: the
+    // terminator listens on `listen`, loopback unless remote is allowed.
     let remote_ok = options.allow_remote
+        || options.tls.is_some()
         || request.remote_addr().is_some_and(|a| {
             matches!(a.ip(), IpAddr::V4(v4) if v4.is_loopback()) || a.ip().is_loopback()
         });

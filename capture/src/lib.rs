@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod control;
+pub mod control_tls;
 pub mod drivers;
 pub mod emulators;
 pub mod error;

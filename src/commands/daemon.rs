@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use reel_capture::control::{self, ControlError, ControlOptions};
+use reel_capture::control_tls;
 
 /// Arguments of `reel daemon`.
 #[derive(Debug, clap::Args)]
@@ -21,6 +22,13 @@ pub struct Args {
     /// (`reel ctl --token-file` sends it).
     #[arg(long)]
     pub token_file: Option<std::path::PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key);
+    /// `reel ctl --addr https://HOST:PORT` talks to it.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// The token in `path`: its first line, at least 16 characters.
@@ -52,10 +60,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.allow_remote && token.is_none() {
         anyhow::bail!("--allow-remote needs --token-file: anyone who reaches {} could start and delete recordings", args.listen);
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(control_tls::server_config(cert, key)?),
+        _ => None,
+    };
     let stop = super::interrupted()?;
     let (_emulators, recorder) = args.recorder.start(None, None)?;
     eprintln!(
-        "reel daemon: control API on http://{} (GET /status, POST /start /stop /discard)",
+        "reel daemon: control API on {}://{} (GET /status, POST /start /stop /discard)",
+        if tls.is_some() { "https" } else { "http" },
         args.listen
     );
     let served = control::serve(
@@ -63,6 +76,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &ControlOptions {
             allow_remote: args.allow_remote,
             token,
+            tls,
             ..ControlOptions::local(args.listen)
         },
         &stop,

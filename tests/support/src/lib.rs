@@ -3,7 +3,7 @@
 //! without them ([`skip`]), a synthetic rig's message mix
 //! ([`synthetic_rig`]), small episodes written with it ([`episodes`]) and
 //! the sample sim scenario made short ([`short_scenario`]), damaged copies
-//! of real files ([`damaged`]).
+//! of real files ([`damaged`]), a certificate made by openssl ([`tls`]).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod damaged;
@@ -12,3 +12,4 @@ pub mod short_scenario;
 pub mod skip;
 pub mod synthetic_rig;
 pub mod targets;
+pub mod tls;
