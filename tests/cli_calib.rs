@@ -880,3 +880,221 @@ fn calibrations_stored_in_the_rig_reach_recorded_episodes() {
     println!("recorded /tf_static: {deg:.3} deg, {mm:.2} mm off the true mount");
     assert!(mm < 2.0 && deg < 0.5, "{mm} mm, {deg} deg");
 }
+
+/// Renders `views` of `board` through OpenCV's camera model
+/// (`scripts/render_board_opencv.py`) into `dir`; the true corners of each
+/// view as cv2.projectPoints gives them, and OpenCV's own detection error
+/// (mean, worst) against them. None when the venv is absent.
+fn opencv_rendered_views(
+    dir: &Path,
+    camera: &CameraModel,
+    board: &Checkerboard,
+    views: &[reel_calib::Pose],
+) -> Option<(Vec<Vec<[f64; 2]>>, (f64, f64))> {
+    let python = venv_python("boards rendered through OpenCV's camera model")?;
+    let spec = serde_json::json!({
+        "camera": {
+            "lens": lens_name(camera.lens),
+            "width": camera.width, "height": camera.height,
+            "fx": camera.fx, "fy": camera.fy, "cx": camera.cx, "cy": camera.cy,
+            "distortion": camera.distortion,
+        },
+        "board": { "cols": board.cols, "rows": board.rows, "square": board.square },
+        "views": views.iter().map(|p| serde_json::json!({ "rvec": p.rvec, "tvec": p.tvec })).collect::<Vec<_>>(),
+        "samples": 3,
+    });
+    let spec_path = dir.join("spec.json");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let out = run(std::process::Command::new(python)
+        .arg(common::workspace().join("scripts/render_board_opencv.py"))
+        .arg(&spec_path)
+        .arg(dir));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let truth: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let roundtrip = truth["roundtrip_px"].as_f64().unwrap();
+    println!(
+        "rendered by OpenCV {}; its rays reproject within {roundtrip:.1e} px",
+        truth["opencv"]
+    );
+    assert!(
+        roundtrip < 1e-6,
+        "OpenCV's inverse is off by {roundtrip} px"
+    );
+    let opencv = &truth["opencv_detection"];
+    assert_eq!(
+        opencv["found"],
+        views.len(),
+        "OpenCV missed a board: {opencv}"
+    );
+    Some((
+        serde_json::from_value(truth["corners"].clone()).unwrap(),
+        (
+            opencv["mean_px"].as_f64().unwrap(),
+            opencv["worst_px"].as_f64().unwrap(),
+        ),
+    ))
+}
+
+/// reel's projection, detection and calibration on views that OpenCV
+/// rendered: reel's model agrees with cv2.projectPoints, the corners it
+/// finds are where OpenCV puts them, and every coefficient is recovered.
+fn calibrates_boards_rendered_by_opencv(camera: &CameraModel, tolerances: &[f64]) {
+    let dir = tempfile::tempdir().unwrap();
+    let board = Checkerboard::parse(BOARD).unwrap();
+    let poses = varied_poses(camera, &board, 16);
+    let Some((truth, (opencv_mean, opencv_worst))) =
+        opencv_rendered_views(dir.path(), camera, &board, &poses)
+    else {
+        return;
+    };
+    let (mut model_gap, mut worst_corner, mut corner_sum, mut corner_count) = (0f64, 0f64, 0.0, 0);
+    let mut observations = Vec::new();
+    for (k, (pose, want)) in poses.iter().zip(&truth).enumerate() {
+        for (p, w) in board.object_points().iter().zip(want) {
+            let ours = camera.project(pose.apply(p).into()).unwrap();
+            model_gap = model_gap.max((ours[0] - w[0]).hypot(ours[1] - w[1]));
+        }
+        let image = image::open(dir.path().join(format!("view{k:02}.png")))
+            .unwrap()
+            .to_luma8();
+        let gray = reel_calib::detect::Gray::from_u8(
+            camera.width as usize,
+            camera.height as usize,
+            image.as_raw(),
+        );
+        let Some(corners) = reel_calib::detect::find_checkerboard(&gray, &board) else {
+            continue;
+        };
+        for (c, w) in corners.iter().zip(want) {
+            let e = (c[0] - w[0]).hypot(c[1] - w[1]);
+            worst_corner = worst_corner.max(e);
+            corner_sum += e;
+            corner_count += 1;
+        }
+        observations.push(reel_calib::intrinsics::Observation {
+            name: format!("view{k:02}"),
+            corners,
+            ids: None,
+        });
+    }
+    let mean_corner = corner_sum / corner_count.max(1) as f64;
+    println!(
+        "{:?}: reel's projection vs cv2.projectPoints: worst {model_gap:.1e} px; board found in {} of {}; corners vs the truth: reel mean {mean_corner:.4} px, worst {worst_corner:.4} px; OpenCV (findChessboardCorners + cornerSubPix) mean {opencv_mean:.4} px, worst {opencv_worst:.4} px",
+        camera.lens,
+        observations.len(),
+        poses.len(),
+    );
+    assert!(
+        model_gap < 1e-6,
+        "reel's projection differs from OpenCV's by {model_gap} px"
+    );
+    assert_eq!(
+        observations.len(),
+        poses.len(),
+        "reel missed boards OpenCV found"
+    );
+    // Both detectors are limited by the rendering (3×3 samples a pixel, 8
+    // bits); reel must be as close to the truth as OpenCV is.
+    assert!(
+        mean_corner <= opencv_mean * 1.1 && worst_corner <= opencv_worst * 1.25,
+        "reel's corners are farther from the truth than OpenCV's: mean {mean_corner:.4} vs {opencv_mean:.4} px, worst {worst_corner:.4} vs {opencv_worst:.4} px"
+    );
+    let options = reel_calib::intrinsics::Options {
+        lens: camera.lens,
+        ..Default::default()
+    };
+    let fitted = reel_calib::intrinsics::calibrate(
+        &board,
+        camera.width,
+        camera.height,
+        &observations,
+        options,
+    )
+    .unwrap()
+    .camera;
+    // OpenCV's calibration from the same corners, and both fits against the truth.
+    let corners: Vec<&Vec<[f64; 2]>> = observations.iter().map(|o| &o.corners).collect();
+    std::fs::write(
+        dir.path().join("corners.json"),
+        serde_json::to_string(&corners).unwrap(),
+    )
+    .unwrap();
+    let fitted_json = serde_json::json!({
+        "lens": lens_name(fitted.lens), "width": fitted.width, "height": fitted.height,
+        "fx": fitted.fx, "fy": fitted.fy, "cx": fitted.cx, "cy": fitted.cy,
+        "distortion": fitted.distortion,
+    });
+    std::fs::write(dir.path().join("fitted.json"), fitted_json.to_string()).unwrap();
+    let out = run(
+        std::process::Command::new(venv_python("OpenCV's calibration").unwrap())
+            .arg(common::workspace().join("scripts/render_board_opencv.py"))
+            .arg("--calibrate")
+            .args(["spec.json", "corners.json", "fitted.json"].map(|f| dir.path().join(f))),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let compared: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let opencv = &compared["opencv"];
+    let names: &[&str] = match camera.lens {
+        LensModel::PinholeRadtan => &["k1", "k2", "p1", "p2", "k3"],
+        LensModel::Fisheye => &["k1", "k2", "k3", "k4"],
+    };
+    println!("  coefficient: reel / OpenCV from the same corners / truth");
+    for (name, (got, want)) in ["fx", "fy", "cx", "cy"].iter().zip([
+        (fitted.fx, camera.fx),
+        (fitted.fy, camera.fy),
+        (fitted.cx, camera.cx),
+        (fitted.cy, camera.cy),
+    ]) {
+        let theirs = opencv[name].as_f64().unwrap();
+        println!("  {name}: {got:.4} / {theirs:.4} / {want}");
+        assert!((got - want).abs() / want < 0.002, "{name}: {got} vs {want}");
+        assert!(
+            (got - theirs).abs() / theirs < 0.001,
+            "{name}: reel {got} vs OpenCV {theirs}"
+        );
+    }
+    for (k, (name, tolerance)) in names.iter().zip(tolerances).enumerate() {
+        let (got, want) = (fitted.distortion[k], camera.distortion[k]);
+        let theirs = opencv["distortion"][k].as_f64().unwrap();
+        println!(
+            "  {name}: {got:+.5} / {theirs:+.5} / {want:+.5} (reel vs OpenCV allowed ±{tolerance})"
+        );
+        assert!(
+            (got - theirs).abs() <= *tolerance,
+            "{name}: reel {got} vs OpenCV {theirs}"
+        );
+    }
+    // The coefficients trade off against each other; what a user gets is the
+    // mapping: where the fitted lens puts each pixel's true ray.
+    let (ours, theirs) = (
+        compared["mapping_px"]["other"].as_f64().unwrap(),
+        compared["mapping_px"]["opencv"].as_f64().unwrap(),
+    );
+    println!("  fitted vs true lens where the boards were seen: reel worst {ours:.4} px, OpenCV worst {theirs:.4} px");
+    assert!(
+        ours <= (theirs * 1.25).max(0.05),
+        "reel's lens is {ours:.3} px off the truth where OpenCV's is {theirs:.3} px"
+    );
+}
+
+fn lens_name(lens: LensModel) -> &'static str {
+    match lens {
+        LensModel::PinholeRadtan => "pinhole-radtan",
+        LensModel::Fisheye => "fisheye",
+    }
+}
+
+#[test]
+fn a_pinhole_lens_rendered_by_opencv_is_recovered_coefficient_by_coefficient() {
+    calibrates_boards_rendered_by_opencv(&truth(), &[0.001, 0.002, 0.00005, 0.00005, 0.005]);
+}
+
+#[test]
+fn a_fisheye_lens_rendered_by_opencv_is_recovered_coefficient_by_coefficient() {
+    let camera = CameraModel {
+        lens: LensModel::Fisheye,
+        distortion: vec![0.04, -0.012, 0.003, -0.0005],
+        ..truth()
+    };
+    calibrates_boards_rendered_by_opencv(&camera, &[0.001, 0.003, 0.01, 0.02]);
+}
