@@ -1,6 +1,6 @@
 """Reads an .rrd with rerun's own reader (rerun-sdk's RrdReader) and prints, as JSON, per
 recording: every entity path with its temporal and static row counts and, per component, the rows that
-hold it,
+hold it and (for transforms and scalars, small values) how many distinct values they hold,
 and each timeline's range. The Rust tests assert on it; nothing here knows reel's layout.
 
     python check_rrd.py FILE.rrd
@@ -13,9 +13,14 @@ import pyarrow.compute as pc
 from rerun.experimental import RrdReader
 
 
+# Components whose distinct values are counted: small, and what shows motion.
+DISTINCT = ("Transform3D:", "Scalars:")
+
+
 def describe(reader, entry):
     entities = {}
     timelines = {}
+    seen = {}
     for chunk in reader.stream(store=entry):
         e = entities.setdefault(chunk.entity_path, {"rows": 0, "static_rows": 0, "components": {}})
         batch = chunk.to_record_batch()
@@ -40,6 +45,11 @@ def describe(reader, entry):
                 counts = e["components"]
                 key = name + (" (static)" if chunk.is_static else "")
                 counts[key] = counts.get(key, 0) + len(col) - col.null_count
+                if name.startswith(DISTINCT):
+                    values = seen.setdefault((chunk.entity_path, key), set())
+                    values.update(repr(v) for v in col.to_pylist() if v is not None)
+    for (path, key), values in seen.items():
+        entities[path].setdefault("distinct", {})[key] = len(values)
     return {"entities": entities, "timelines": timelines}
 
 

@@ -218,6 +218,23 @@ fn replaying_an_episodes_commands_reproduces_its_motion() {
         a.len(),
         b.len()
     );
+    assert!(
+        a.len().abs_diff(b.len()) <= 2,
+        "{} joint states, replayed {}",
+        a.len(),
+        b.len()
+    );
+    // The expert must have moved the arm, or the same positions prove nothing.
+    let travel = (0..a[0].len())
+        .map(|j| {
+            let (lo, hi) = a
+                .iter()
+                .map(|p| p[j])
+                .fold((f64::MAX, f64::MIN), |(lo, hi), q| (lo.min(q), hi.max(q)));
+            hi - lo
+        })
+        .fold(0.0f64, f64::max);
+    assert!(travel > 0.3, "the source arm moved at most {travel} rad");
     // The replay holds each command until the next (100 Hz), so it trails the
     // expert's continuous targets slightly; the motion is the same.
     let worst = a

@@ -107,6 +107,13 @@ fn count(entity: &Value, component: &str) -> u64 {
     entity["components"][component].as_u64().unwrap_or(0)
 }
 
+/// How many different values of `component` the entity holds (transforms
+/// and scalars); the entity must hold the component.
+fn distinct(entity: &Value, component: &str) -> u64 {
+    assert!(count(entity, component) > 0, "no {component}: {entity}");
+    entity["distinct"][component].as_u64().unwrap_or(0)
+}
+
 #[test]
 fn episode_rrd_has_cameras_joints_robot_lidar_and_flags() {
     let dir = tempfile::tempdir().unwrap();
@@ -445,13 +452,22 @@ fn sim_episode_cameras_hang_from_their_links_and_the_arm_moves() {
         ),
         "{wrist}"
     );
-    // /tf moves the chain it hangs from, and the URDF robot moves too.
+    // /tf moves the chain it hangs from, and the URDF robot moves too: many
+    // transforms, and many different ones (the same pose logged 100 times
+    // would not be motion).
     let gripper = wrist.split("/camera_wrist").next().unwrap();
     assert!(
         count(&e[gripper], "Transform3D:translation") > 100,
         "{gripper}"
     );
+    assert!(
+        // A revolute joint: the link turns about a fixed offset.
+        distinct(&e[gripper], "Transform3D:quaternion") > 50,
+        "{gripper}: {}",
+        e[gripper]
+    );
     let link = &e["/world/robot/follower/base_link/shoulder_link"];
     assert!(count(link, "Transform3D:quaternion") > 100);
+    assert!(distinct(link, "Transform3D:quaternion") > 50, "{link}");
     assert_eq!(count(link, "Transform3D:quaternion (static)"), 0);
 }

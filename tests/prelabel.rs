@@ -21,27 +21,39 @@ fn short_scenario(dir: &Path, seconds: f64) -> Scenario {
     Scenario::read(&path).expect("short scenario")
 }
 
-/// Times (s from the episode's first sample) of the expert's phase events.
+/// Times (s from the episode's first joint state) of the expert's phase
+/// events; the grasp and the release must be among them.
 fn phase_times(path: &Path) -> BTreeMap<String, f64> {
     use reel_episode::ros2::std_msgs::StringMsg;
     let reader = EpisodeReader::open(path).expect("open");
-    let mut start = None;
-    let mut out = BTreeMap::new();
+    let mut start = u64::MAX;
+    let mut phases: BTreeMap<String, u64> = BTreeMap::new();
     for (i, m) in reader.messages().enumerate() {
         let m = m.expect("message");
-        if m.channel.topic == "/robot/follower/joint_states" && start.is_none() {
-            start = Some(m.publish_time);
+        if m.channel.topic == "/robot/follower/joint_states" {
+            start = start.min(m.publish_time);
         }
         if m.channel.topic == "/episode/events" {
             let s: StringMsg = reader.decode(&m, i as u64).expect("event");
             let v: serde_json::Value = serde_json::from_str(&s.data).expect("json");
-            if let (Some(phase), Some(t0)) = (v["phase"].as_str(), start) {
-                out.entry(phase.to_string())
-                    .or_insert((m.publish_time as f64 - t0 as f64) / 1e9);
+            if let Some(phase) = v["phase"].as_str() {
+                let t = phases.entry(phase.to_string()).or_insert(m.publish_time);
+                *t = (*t).min(m.publish_time);
             }
         }
     }
-    out
+    assert!(start < u64::MAX, "{}: no joint state", path.display());
+    for phase in ["grasp", "release"] {
+        assert!(
+            phases.contains_key(phase),
+            "{}: the expert never reached its {phase} phase: {phases:?}",
+            path.display()
+        );
+    }
+    phases
+        .into_iter()
+        .map(|(phase, t)| (phase, (t as f64 - start as f64) / 1e9))
+        .collect()
 }
 
 #[test]
@@ -53,6 +65,7 @@ fn pre_labels_find_the_grasp_and_the_release_within_100_ms() {
         ..Default::default()
     };
     let episodes = reel_sim::run(&s, 5, &[0, 1, 2], 2, &options, &|_| {}).expect("sim");
+    assert_eq!(episodes.len(), 3);
     let mut worst: f64 = 0.0;
     for e in &episodes {
         let truth = phase_times(&e.path);

@@ -208,7 +208,16 @@ fn clouds(path: &Path, topic: &str) -> Vec<Vec<RefPoint>> {
         }
         let cloud: PointCloud2 = reader.decode(&m, i as u64).unwrap();
         let layout = CloudLayout::of(&cloud).unwrap();
-        let field = |name: &str| cloud.field(name).cloned();
+        // Every field the comparison reads must be there: a missing one
+        // read as 0 would match a vendor's 0 and prove nothing.
+        let field = |name: &str| {
+            Some(
+                cloud
+                    .field(name)
+                    .unwrap_or_else(|| panic!("{topic}: the cloud has no `{name}` field"))
+                    .clone(),
+            )
+        };
         let [x, y, z, intensity, ring, kind] =
             ["x", "y", "z", "intensity", "ring", "return_type"].map(field);
         let points = layout
@@ -245,6 +254,10 @@ fn events_of(path: &Path, kind: &str) -> Vec<serde_json::Value> {
 /// ring, intensity and return type.
 fn assert_same_scans(name: &str, ours: &[Vec<RefPoint>], theirs: &[Vec<RefPoint>]) {
     let count = |s: &[Vec<RefPoint>]| s.iter().map(Vec::len).collect::<Vec<_>>();
+    assert!(
+        theirs.iter().any(|s| !s.is_empty()),
+        "{name}: the vendor decoded no point; nothing to compare"
+    );
     assert_eq!(
         count(ours),
         count(theirs),

@@ -46,14 +46,26 @@ fn check_bus(protocol: Protocol, model: ServoModel, expected_model: u16) {
     // Positions follow the scripted motion at the driver's sample time.
     let ids: Vec<u8> = (1..=6).collect();
     let mut errors = Vec::new();
+    let mut span = vec![(u32::MAX, 0u32); specs.len()];
     for _ in 0..200 {
         let read = bus.read_state(&ids).unwrap();
         assert_eq!(read.readings.len(), 6);
         assert!(read.sent_nanos <= read.sampled_nanos && read.sampled_nanos <= read.received_nanos);
-        for (r, spec) in read.readings.iter().zip(&specs) {
+        for (k, (r, spec)) in read.readings.iter().zip(&specs).enumerate() {
+            assert_eq!(r.id, spec.id, "readings out of order");
             let expected = spec.motion.ticks_at(read.sampled_nanos);
             errors.push((f64::from(r.position) - expected).abs());
+            let position = u32::from(r.position);
+            span[k] = (span[k].0.min(position), span[k].1.max(position));
         }
+    }
+    // The comparison means something only if the joints moved meanwhile.
+    for (spec, (lo, hi)) in specs.iter().zip(&span) {
+        assert!(
+            hi - lo > 50,
+            "servo {} stayed within {lo}..{hi} ticks",
+            spec.id
+        );
     }
     errors.sort_by(f64::total_cmp);
     let p99 = errors[errors.len() * 99 / 100];

@@ -12,15 +12,49 @@ pub fn write_short_scenario(
     size: (u32, u32),
     urdf: &Path,
 ) {
-    let text = std::fs::read_to_string(samples.join("sim/so101-pick-place.toml"))
-        .expect("sample scenario");
-    let text = text
-        .replace("duration_s = 12.0", &format!("duration_s = {seconds}"))
-        .replace("width = 320", &format!("width = {}", size.0))
-        .replace("height = 240", &format!("height = {}", size.1))
-        .replace(
-            "\"../robots/so101/so101_new_calib.urdf\"",
-            &format!("{:?}", urdf.display().to_string()),
-        );
+    let sample = samples.join("sim/so101-pick-place.toml");
+    let text = std::fs::read_to_string(&sample).expect("sample scenario");
+    let cameras = text.matches("width = 320").count();
+    assert!(
+        cameras > 0,
+        "{}: no camera of width 320 to shrink",
+        sample.display()
+    );
+    let text = replace_exactly(
+        &text,
+        "duration_s = 12.0",
+        &format!("duration_s = {seconds}"),
+        1,
+    );
+    let text = replace_exactly(
+        &text,
+        "width = 320",
+        &format!("width = {}", size.0),
+        cameras,
+    );
+    let text = replace_exactly(
+        &text,
+        "height = 240",
+        &format!("height = {}", size.1),
+        cameras,
+    );
+    let text = replace_exactly(
+        &text,
+        "\"../robots/so101/so101_new_calib.urdf\"",
+        &format!("{:?}", urdf.display().to_string()),
+        1,
+    );
     std::fs::write(out, text).expect("write the short scenario");
+}
+
+/// `text` with `from` replaced by `to`, which must occur exactly `times`
+/// times: a sample that changed must fail the tests, not quietly leave
+/// them running the long, large scenario.
+fn replace_exactly(text: &str, from: &str, to: &str, times: usize) -> String {
+    let found = text.matches(from).count();
+    assert_eq!(
+        found, times,
+        "the sample scenario has `{from}` {found} times, the tests expect {times}: update short_scenario.rs"
+    );
+    text.replace(from, to)
 }
