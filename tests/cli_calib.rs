@@ -881,6 +881,14 @@ fn calibrations_stored_in_the_rig_reach_recorded_episodes() {
     assert!(mm < 2.0 && deg < 0.5, "{mm} mm, {deg} deg");
 }
 
+/// Views rendered by OpenCV: the true corners of each, and how far OpenCV's
+/// own detection lands from them (mean, worst; pixels).
+struct OpenCvViews {
+    corners: Vec<Vec<[f64; 2]>>,
+    opencv_mean: f64,
+    opencv_worst: f64,
+}
+
 /// Renders `views` of `board` through OpenCV's camera model
 /// (`scripts/render_board_opencv.py`) into `dir`; the true corners of each
 /// view as cv2.projectPoints gives them, and OpenCV's own detection error
@@ -890,7 +898,7 @@ fn opencv_rendered_views(
     camera: &CameraModel,
     board: &Checkerboard,
     views: &[reel_calib::Pose],
-) -> Option<(Vec<Vec<[f64; 2]>>, (f64, f64))> {
+) -> Option<OpenCvViews> {
     let python = venv_python("boards rendered through OpenCV's camera model")?;
     let spec = serde_json::json!({
         "camera": {
@@ -926,13 +934,11 @@ fn opencv_rendered_views(
         views.len(),
         "OpenCV missed a board: {opencv}"
     );
-    Some((
-        serde_json::from_value(truth["corners"].clone()).unwrap(),
-        (
-            opencv["mean_px"].as_f64().unwrap(),
-            opencv["worst_px"].as_f64().unwrap(),
-        ),
-    ))
+    Some(OpenCvViews {
+        corners: serde_json::from_value(truth["corners"].clone()).unwrap(),
+        opencv_mean: opencv["mean_px"].as_f64().unwrap(),
+        opencv_worst: opencv["worst_px"].as_f64().unwrap(),
+    })
 }
 
 /// reel's projection, detection and calibration on views that OpenCV
@@ -942,8 +948,11 @@ fn calibrates_boards_rendered_by_opencv(camera: &CameraModel, tolerances: &[f64]
     let dir = tempfile::tempdir().unwrap();
     let board = Checkerboard::parse(BOARD).unwrap();
     let poses = varied_poses(camera, &board, 16);
-    let Some((truth, (opencv_mean, opencv_worst))) =
-        opencv_rendered_views(dir.path(), camera, &board, &poses)
+    let Some(OpenCvViews {
+        corners: truth,
+        opencv_mean,
+        opencv_worst,
+    }) = opencv_rendered_views(dir.path(), camera, &board, &poses)
     else {
         return;
     };

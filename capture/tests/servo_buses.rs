@@ -46,7 +46,7 @@ fn check_bus(protocol: Protocol, model: ServoModel, expected_model: u16) {
     // Positions follow the scripted motion at the driver's sample time.
     let ids: Vec<u8> = (1..=6).collect();
     let mut errors = Vec::new();
-    let mut span = vec![(u32::MAX, 0u32); specs.len()];
+    let mut span = vec![(i32::MAX, i32::MIN); specs.len()];
     for _ in 0..200 {
         let read = bus.read_state(&ids).unwrap();
         assert_eq!(read.readings.len(), 6);
@@ -55,7 +55,7 @@ fn check_bus(protocol: Protocol, model: ServoModel, expected_model: u16) {
             assert_eq!(r.id, spec.id, "readings out of order");
             let expected = spec.motion.ticks_at(read.sampled_nanos);
             errors.push((f64::from(r.position) - expected).abs());
-            let position = u32::from(r.position);
+            let position = r.position;
             span[k] = (span[k].0.min(position), span[k].1.max(position));
         }
     }
