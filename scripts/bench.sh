@@ -20,8 +20,9 @@ declare -A command=(
   [view_rrd]="cargo bench -q --bench view_rrd"
   [sim_speed]="cargo bench -q -p reel-sim --bench sim_speed"
   [check_dataset]="cargo bench -q --bench check_dataset"
+  [time_offset]="cargo bench -q --bench time_offset"
 )
-order=(writer record_bimanual export_lerobot view_rrd sim_speed check_dataset)
+order=(writer record_bimanual export_lerobot view_rrd sim_speed check_dataset time_offset)
 [ $# -gt 0 ] && order=("$@")
 
 failed=()
