@@ -6,6 +6,7 @@
 mod commands;
 mod progress;
 mod report;
+mod shard;
 
 use std::process::ExitCode;
 
@@ -57,6 +58,8 @@ enum Command {
     Filter(commands::curate::FilterArgs),
     /// A new release of a LeRobot dataset ordered into train/val/test ranges, stratified by task.
     Split(commands::curate::SplitArgs),
+    /// Join LeRobot datasets with the same features and fps (e.g. the shards of a sharded export) into one release.
+    Merge(commands::merge::Args),
     /// Label episodes: instruction, success, subtask segments (with automatic pre-labels).
     Annotate(commands::annotate::Args),
     /// Show an episode, a folder of episodes or a LeRobot dataset in rerun.
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => commands::diff::run(&args),
         Command::Filter(args) => commands::curate::run_filter(&args),
         Command::Split(args) => commands::curate::run_split(&args),
+        Command::Merge(args) => commands::merge::run(&args),
         Command::View(args) => commands::view::run(&args),
         Command::Calib(args) => commands::calib::run(&args),
     };

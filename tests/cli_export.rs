@@ -27,7 +27,8 @@ const OPERATOR: &str = "Ana Lopez-Garcia";
 const SITE: &str = "Building 7, robot lab";
 
 mod common;
-use common::{reel, run, stderr, venv_python, workspace};
+use common::lerobot_files::{for_each_frame, python, python_light_check, read_parquet};
+use common::{reel, run, stderr};
 
 /// Joint j of arm `arm` at time t (s): a known smooth function.
 fn joint_value(arm: usize, j: usize, t: f64) -> f64 {
@@ -220,16 +221,6 @@ fn write_episode(path: &Path, start: u64, spec: &Spec) -> PathBuf {
     w.finish().unwrap()
 }
 
-fn read_parquet(path: &Path) -> Vec<RecordBatch> {
-    let f = std::fs::File::open(path).unwrap();
-    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-        .unwrap()
-        .build()
-        .unwrap()
-        .map(|b| b.unwrap())
-        .collect()
-}
-
 fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
     b.column_by_name(name)
         .unwrap_or_else(|| panic!("no column {name}"))
@@ -239,54 +230,11 @@ fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
 }
 
 /// Time codes read back from every frame of an MP4, in order.
-/// Every decoded frame of the video at `path`, in order, through `each`.
-fn for_each_frame(path: &Path, mut each: impl FnMut(&ffmpeg::frame::Video)) {
-    reel_media::init();
-    let mut input = ffmpeg::format::input(path).unwrap();
-    let stream = input.streams().best(ffmpeg::media::Type::Video).unwrap();
-    let index = stream.index();
-    let mut dec = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-        .unwrap()
-        .decoder()
-        .video()
-        .unwrap();
-    let mut read = |dec: &mut ffmpeg::decoder::Video| {
-        let mut f = ffmpeg::frame::Video::empty();
-        while dec.receive_frame(&mut f).is_ok() {
-            each(&f);
-        }
-    };
-    for (s, p) in input.packets() {
-        if s.index() == index {
-            dec.send_packet(&p).unwrap();
-            read(&mut dec);
-        }
-    }
-    dec.send_eof().unwrap();
-    read(&mut dec);
-}
-
 fn video_timecodes(path: &Path) -> Vec<Option<u64>> {
     let mut out = Vec::new();
     for_each_frame(path, |f| {
         out.push(timecode::read(f.data(0), f.stride(0), f.width() as usize));
     });
-    out
-}
-
-fn python() -> Option<PathBuf> {
-    venv_python("pyarrow/PyAV/laspy checks")
-}
-
-fn python_light_check(dir: &Path) -> String {
-    let Some(py) = python() else {
-        return String::new();
-    };
-    let o = run(Command::new(py)
-        .arg(workspace().join("scripts/check_lerobot.py"))
-        .arg(dir));
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(o.status.success(), "check_lerobot.py: {out}{}", stderr(&o));
     out
 }
 

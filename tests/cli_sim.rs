@@ -327,3 +327,44 @@ fn long_commands_show_a_progress_bar_on_a_terminal_and_none_on_a_pipe() {
     let both = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
     assert!(!both.contains("episodes checked"), "{both}");
 }
+
+#[test]
+fn sim_shards_make_the_files_of_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_in(dir.path(), 0.5, &sample_urdf());
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["--episodes", "3", "--seed", "6"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let whole = common::simulate(&scenario, &dir.path().join("whole"), args(&[]));
+    let mut sharded = Vec::new();
+    for i in 0..2 {
+        let out = dir.path().join("shards");
+        sharded = common::simulate(&scenario, &out, args(&["--shard", &format!("{i}/2")]));
+    }
+    let names = |files: &[PathBuf]| -> Vec<String> {
+        files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(names(&whole), names(&sharded));
+    for (a, b) in whole.iter().zip(&sharded) {
+        // The same messages at the same times (the files' own write times differ).
+        let (ma, mb) = (
+            reel_testkit::episodes::all_messages(a),
+            reel_testkit::episodes::all_messages(b),
+        );
+        assert!(!ma.is_empty());
+        assert!(ma == mb, "{} differs from the whole run's", b.display());
+    }
+    let o = run(reel()
+        .args(["sim", "--scenario"])
+        .arg(&scenario)
+        .args(["--episodes", "3", "--shard", "3/3", "--out"])
+        .arg(dir.path().join("bad")));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

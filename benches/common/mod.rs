@@ -1,3 +1,4 @@
-//! Shared by the benchmarks of the `reel` binary.
+//! Shared by the benchmarks of the `reel` binary; each uses part of it.
+#![allow(dead_code)]
 
 pub mod bimanual;

@@ -20,7 +20,7 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Target {
     /// Episodes → a LeRobot v3.0 dataset (new, or appended to when DIR holds one).
-    Lerobot(LeRobotArgs),
+    Lerobot(Box<LeRobotArgs>),
     /// LiDAR revolutions of one episode → LAS 1.4 / LAZ files.
     Las(LasArgs),
 }
@@ -75,6 +75,11 @@ struct LeRobotArgs {
     /// Episodes encoded in parallel (default: CPU cores).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Export only this shard's block of the episodes (I/N, I from 0), in
+    /// the order they are given (directories by file name); `reel merge`
+    /// of shards 0..N in order makes the same dataset as one export.
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
+    shard: Option<crate::shard::Shard>,
     /// A TOML mapping file replacing the default topic → feature mapping.
     #[arg(long)]
     mapping: Option<PathBuf>,
@@ -172,8 +177,30 @@ fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
             .transpose()?,
         changelog: a.changelog.clone(),
     };
-    let bar = Progress::bar(a.episodes.len() as u64, "episodes read");
-    let s = lerobot::export(&a.episodes, &a.out, &opts, &|p| match p {
+    let episodes = match a.shard {
+        Some(shard) => {
+            let mine = shard.select(reel_dataset::episode_files(&a.episodes)?, "episodes")?;
+            if already_exported(&a.out, &mine)? {
+                println!(
+                    "shard {shard}: {} already holds its {} episodes (an earlier attempt finished); nothing to do",
+                    a.out.display(),
+                    mine.len()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            // A retried shard: what a killed attempt left goes first.
+            for p in reel_dataset::remove_partials(&a.out)? {
+                eprintln!(
+                    "shard {shard}: removed {} (an unfinished attempt)",
+                    p.display()
+                );
+            }
+            mine
+        }
+        None => a.episodes.clone(),
+    };
+    let bar = Progress::bar(episodes.len() as u64, "episodes read");
+    let s = lerobot::export(&episodes, &a.out, &opts, &|p| match p {
         ExportProgress::Read { done, total } => {
             bar.show(done as u64, total as u64, "episodes read")
         }
@@ -227,6 +254,27 @@ fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
         s.read_s, s.encode_s, s.write_s
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `out` is a finished export of exactly `episodes` (names and
+/// sizes, in order): a shard that already succeeded. Any other dataset
+/// there is refused rather than appended to, so a retry never doubles it.
+fn already_exported(out: &std::path::Path, episodes: &[PathBuf]) -> anyhow::Result<bool> {
+    if !out.join(reel_dataset::manifest::MANIFEST).exists() {
+        return Ok(false);
+    }
+    let manifest = reel_dataset::manifest::Manifest::read(out)?;
+    let same = manifest.sources.len() == episodes.len()
+        && manifest.sources.iter().zip(episodes).all(|(s, e)| {
+            e.file_name().is_some_and(|n| n.to_string_lossy() == s.file)
+                && std::fs::metadata(e).is_ok_and(|m| m.len() == s.size)
+        });
+    anyhow::ensure!(
+        same,
+        "{}: holds a dataset of other episodes; a shard writes its own new directory (remove it, or give another --out)",
+        out.display()
+    );
+    Ok(true)
 }
 
 fn run_las(a: &LasArgs) -> anyhow::Result<ExitCode> {

@@ -11,6 +11,7 @@ pub mod emulate;
 pub mod export;
 pub mod info;
 pub mod live_view;
+pub mod merge;
 pub mod record;
 pub mod recover;
 pub mod sim;

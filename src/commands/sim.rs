@@ -28,6 +28,11 @@ pub struct Args {
     /// Output folder.
     #[arg(long, required_unless_present = "evaluate")]
     out: Option<PathBuf>,
+    /// Only this shard's block of the episodes (I/N, I from 0): episode
+    /// indices are the same as in the whole run, so shards 0..N together
+    /// make the same files as one machine.
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
+    shard: Option<crate::shard::Shard>,
     /// Episodes simulated in parallel [default: 1].
     #[arg(long, default_value_t = 1)]
     jobs: usize,
@@ -46,8 +51,17 @@ pub struct Args {
     json: bool,
 }
 
+/// The episode indices to run: first..first+episodes, or this shard's block.
+fn episode_indices(args: &Args) -> anyhow::Result<Vec<u64>> {
+    let all: Vec<u64> = (args.first..args.first + args.episodes).collect();
+    match args.shard {
+        Some(shard) => shard.select(all, "episodes"),
+        None => Ok(all),
+    }
+}
+
 fn evaluate(args: &Args, scenario: &Scenario) -> anyhow::Result<ExitCode> {
-    let indices: Vec<u64> = (args.first..args.first + args.episodes).collect();
+    let indices = episode_indices(args)?;
     let started = Instant::now();
     let results = reel_sim::evaluate(
         scenario,
@@ -75,11 +89,11 @@ fn evaluate(args: &Args, scenario: &Scenario) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(
             out,
-            "expert success {successes}/{} ({rate:.0} %) on seed {} episodes {}..{}{}",
+            "expert success {successes}/{} ({rate:.0} %) on seed {} episodes {}..={}{}",
             results.len(),
             args.seed,
-            args.first,
-            args.first + args.episodes,
+            indices.first().copied().unwrap_or_default(),
+            indices.last().copied().unwrap_or_default(),
             if failed.is_empty() {
                 String::new()
             } else {
@@ -113,7 +127,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         camera_size: args.camera_size,
         replay: args.replay.clone(),
     };
-    let indices: Vec<u64> = (args.first..args.first + args.episodes).collect();
+    let indices = episode_indices(args)?;
     let started = Instant::now();
     let quiet = args.json;
     let bar = Progress::bar(indices.len() as u64, "episodes synthesized");

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+pub mod lerobot_files;
+
 /// The repository root.
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

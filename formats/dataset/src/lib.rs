@@ -135,6 +135,32 @@ pub fn episode_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ExportError> {
     Ok(out)
 }
 
+/// Removes what unfinished runs left for `target` (their staging
+/// directories, `.NAME.reel-partial-PID`): for a retried shard, whose
+/// earlier attempt was killed. Returns what was removed.
+pub fn remove_partials(target: &Path) -> Result<Vec<PathBuf>, ExportError> {
+    let parent = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Some(name) = target.file_name() else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!(".{}.reel-partial-", name.to_string_lossy());
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Ok(removed);
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).map_err(|e| ExportError::io(&path, e))?;
+            removed.push(path);
+        }
+    }
+    Ok(removed)
+}
+
 /// A directory written under a temporary sibling name and renamed into
 /// place by [`Staging::commit`]; dropped uncommitted, it is removed.
 #[derive(Debug)]

@@ -169,6 +169,9 @@ pub struct Manifest {
     /// The dataset this one was made from (`reel filter`, `reel split`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub derived_from: Option<Derivation>,
+    /// The releases this one joins (`reel merge`), in episode order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub merged_from: Vec<Derivation>,
     /// What the dataset card says apart from its tasks, episodes and
     /// versions, so a derived dataset's card can be written again.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -182,6 +185,8 @@ pub struct ManifestExtras {
     pub changelog: Vec<Release>,
     /// The source dataset of a derived one.
     pub derived_from: Option<Derivation>,
+    /// The releases a merged one joins.
+    pub merged_from: Vec<Derivation>,
     /// The card's content.
     pub card: Option<Card>,
 }
@@ -272,6 +277,7 @@ impl Manifest {
             version: extras.changelog.last().map(|r| r.version.clone()),
             changelog: extras.changelog,
             derived_from: extras.derived_from,
+            merged_from: extras.merged_from,
             card: extras.card,
         };
         let json =

@@ -269,6 +269,18 @@ impl Mp4Concat {
 
     /// Appends every packet of `input`; returns its frame count.
     pub fn append(&mut self, input_path: &Path) -> Result<u64, MediaError> {
+        self.append_span(input_path, 0, None)
+    }
+
+    /// Appends the frames `first..first + frames` of `input` (all from
+    /// `first` when `frames` is None); returns how many there were. The span
+    /// must start at a keyframe (a whole episode of a joined file does).
+    pub fn append_span(
+        &mut self,
+        input_path: &Path,
+        first: u64,
+        frames: Option<u64>,
+    ) -> Result<u64, MediaError> {
         init();
         let mut input = format::input(input_path).map_err(|e| MediaError::File {
             path: input_path.to_path_buf(),
@@ -317,15 +329,41 @@ impl Mp4Concat {
             .map(|s| s.time_base())
             .ok_or(MediaError::Stream("no output stream"))?;
         let frame_tb = Rational(1, self.fps);
-        let offset = self.frames;
-        let mut count = 0i64;
+        let first = first as i64;
+        let end = frames.map_or(i64::MAX, |n| first.saturating_add(n as i64));
+        let offset = self.frames - first;
+        // Start reading at the keyframe at or before `first` (in
+        // AV_TIME_BASE microseconds); without an index, read from the start.
+        if first > 0 {
+            let at = first * 1_000_000 / i64::from(self.fps);
+            let _ = input.seek(at, ..at + 1);
+        }
+        let (mut count, mut seen) = (0i64, 0i64);
         for (stream, mut packet) in input.packets() {
             if stream.index() != in_index {
                 continue;
             }
             // Frame number inside the input, from its own time base.
             packet.rescale_ts(in_tb, frame_tb);
-            let k = packet.pts().unwrap_or(count);
+            let k = packet.pts().unwrap_or(seen);
+            seen += 1;
+            if k >= end {
+                // Frames come in decode order, a few ahead of display order
+                // at most; well past the span, nothing of it is left.
+                if k >= end.saturating_add(64) {
+                    break;
+                }
+                continue;
+            }
+            if k < first {
+                continue;
+            }
+            if count == 0 && first > 0 && !packet.is_key() {
+                return Err(MediaError::File {
+                    path: input_path.to_path_buf(),
+                    reason: format!("frame {first} is not a keyframe; a span must start at one"),
+                });
+            }
             packet.set_pts(Some(k + offset));
             packet.set_dts(packet.dts().map(|d| d + offset));
             packet.set_duration(1);

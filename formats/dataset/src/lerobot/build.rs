@@ -579,6 +579,10 @@ impl Build<'_> {
             ManifestExtras {
                 changelog,
                 derived_from: self.existing.and_then(|e| e.manifest.derived_from.clone()),
+                merged_from: self
+                    .existing
+                    .map(|e| e.manifest.merged_from.clone())
+                    .unwrap_or_default(),
                 card: Some(card),
             },
         )?;

@@ -14,22 +14,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
-use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::read::{self, read_batches, LeRobotDataset};
+use super::read::{self, LeRobotDataset};
+use super::renumber::{episode_data, renumber, renumbered_row, write_index_and_stats};
 use super::tables::{self, EpisodeRow, VideoLocation};
 use super::{subtasks, write_json, Cursor, DataFiles, CHUNKS_SIZE};
 use crate::manifest::{
     self, Derivation, FileEntry, Manifest, ManifestExtras, Release, SourceEntry, APPEND_MARKER,
 };
-use crate::stats::{FeatureStats, StatsShape};
+
 use crate::{deid, write_atomically, ExportError, Staging};
 
 /// A released dataset, read for curation.
@@ -41,7 +38,8 @@ pub struct Dataset {
     pub info: Value,
     /// `manifest.json`.
     pub manifest: Manifest,
-    manifest_sha256: String,
+    /// sha256 of `manifest.json`, as a derived release records its parent.
+    pub manifest_sha256: String,
     /// Tasks in task_index order.
     pub tasks: Vec<String>,
     /// `meta/episodes` rows, row i = episode i.
@@ -436,7 +434,7 @@ pub struct Curated {
 
 /// Links `src` to `dst`, copying when the file system cannot link; returns
 /// (linked, copied) bytes.
-fn link_or_copy(src: &Path, dst: &Path) -> Result<(u64, u64), ExportError> {
+pub(super) fn link_or_copy(src: &Path, dst: &Path) -> Result<(u64, u64), ExportError> {
     if let Some(d) = dst.parent() {
         std::fs::create_dir_all(d).map_err(|e| ExportError::io(d, e))?;
     }
@@ -561,43 +559,23 @@ fn write_kept_rows(
     stage: &Path,
     new_task: &HashMap<i64, i64>,
 ) -> Result<Vec<EpisodeRow>, ExportError> {
-    let mut loaded: HashMap<(u32, u32), RecordBatch> = HashMap::new();
+    let mut loaded = HashMap::new();
     let mut data_files = DataFiles::new(stage, Cursor::default());
     let mut rows_out = Vec::new();
     let mut next_index = 0i64;
     for (new_ep, &old_ep) in plan.order.iter().enumerate() {
         let row = &ds.episodes[old_ep];
-        let key = (row.data_chunk, row.data_file);
-        let path = ds.root.join(ds.data_file(row));
-        if let std::collections::hash_map::Entry::Vacant(slot) = loaded.entry(key) {
-            let mut batches = read_batches(&path, None)?;
-            if batches.len() != 1 {
-                return Err(ExportError::input(&path, "holds no rows"));
-            }
-            slot.insert(batches.remove(0));
-        }
-        let batch = &loaded[&key];
-        let episode = episode_rows(&path, batch, row)?;
+        let (path, episode) = episode_data(&mut loaded, ds, row)?;
         let n = episode.num_rows();
-        let new_rows = renumber(&path, &episode, new_ep as i64, next_index, new_task)?;
+        let new_rows = renumber(&path, &episode, new_ep as i64, next_index, new_task, None)?;
         let cursor = data_files.write(&new_rows)?;
-
-        let mut new_row = row.clone();
-        new_row.episode_index = new_ep as i64;
-        new_row.data_chunk = cursor.chunk;
-        new_row.data_file = cursor.file;
-        new_row.from_index = next_index;
-        new_row.to_index = next_index + n as i64;
-        for name in ["episode_index", "index", "task_index"] {
-            let values = int_column(&path, &new_rows, name)?;
-            let col: Vec<f64> = values.values().iter().map(|&v| v as f64).collect();
-            let s = FeatureStats::of_columns(&[col], n as u64, StatsShape::Vector);
-            match new_row.stats.iter_mut().find(|(k, _)| k == name) {
-                Some((_, old)) => *old = s,
-                None => new_row.stats.push((name.to_string(), s)),
-            }
-        }
-        rows_out.push(new_row);
+        rows_out.push(renumbered_row(
+            &path,
+            row,
+            &new_rows,
+            (new_ep, cursor, next_index),
+            false,
+        )?);
         next_index += n as i64;
     }
     data_files.close()?;
@@ -631,40 +609,6 @@ fn link_files(
     }
 
     Ok((linked_files, linked_bytes, copied_bytes))
-}
-
-/// `meta/episodes`, `meta/stats.json` (aggregated again from the kept
-/// episodes) and `meta/tasks.parquet`.
-fn write_index_and_stats(
-    rows_out: &[EpisodeRow],
-    tasks: &[String],
-    stage: &Path,
-) -> Result<(), ExportError> {
-    let batch = tables::episodes_batch(rows_out, 0, 0)
-        .map_err(|e| ExportError::output(stage, format!("episodes table: {e}")))?;
-    tables::write_table(
-        &stage.join(Cursor::default().path("meta/episodes", "parquet")),
-        &batch,
-    )?;
-    let mut by_feature: Vec<(String, Vec<&FeatureStats>)> = Vec::new();
-    for r in rows_out {
-        for (k, s) in &r.stats {
-            match by_feature.iter_mut().find(|(n, _)| n == k) {
-                Some((_, v)) => v.push(s),
-                None => by_feature.push((k.clone(), vec![s])),
-            }
-        }
-    }
-    let mut stats_json = serde_json::Map::new();
-    for (k, parts) in &by_feature {
-        if let Some(s) = FeatureStats::aggregate(parts) {
-            stats_json.insert(k.clone(), s.to_json());
-        }
-    }
-    write_json(&stage.join("meta/stats.json"), &Value::Object(stats_json))?;
-    let tasks_batch = tables::tasks_batch(tasks).map_err(ExportError::table(stage))?;
-    tables::write_table(&stage.join("meta/tasks.parquet"), &tasks_batch)?;
-    Ok(())
 }
 
 /// `info.json` of the new release, with its splits.
@@ -804,6 +748,7 @@ fn write_release(
         ManifestExtras {
             changelog,
             derived_from: Some(derived_from),
+            merged_from: Vec::new(),
             card: Some(card),
         },
     )?;
@@ -814,86 +759,4 @@ fn write_release(
         .map(|f| f.size)
         .sum();
     Ok((kept, written_bytes))
-}
-
-fn int_column<'a>(
-    path: &Path,
-    b: &'a RecordBatch,
-    name: &str,
-) -> Result<&'a Int64Array, ExportError> {
-    b.column_by_name(name)
-        .and_then(|c| c.as_primitive_opt::<Int64Type>())
-        .ok_or_else(|| ExportError::input(path, format!("no int64 column {name}")))
-}
-
-/// The rows of episode `row` in its data file's batch, checked.
-fn episode_rows(
-    path: &Path,
-    b: &RecordBatch,
-    row: &EpisodeRow,
-) -> Result<RecordBatch, ExportError> {
-    let index = int_column(path, b, "index")?;
-    let start = index.values().partition_point(|&v| v < row.from_index);
-    let n = (row.to_index - row.from_index) as usize;
-    if start + n > b.num_rows() || n as i64 != row.length {
-        return Err(ExportError::input(
-            path,
-            format!(
-                "does not hold rows {}..{} of episode {}",
-                row.from_index, row.to_index, row.episode_index
-            ),
-        ));
-    }
-    let slice = b.slice(start, n);
-    let ep = int_column(path, &slice, "episode_index")?;
-    let idx = int_column(path, &slice, "index")?;
-    if ep.values().iter().any(|&v| v != row.episode_index)
-        || idx
-            .values()
-            .iter()
-            .copied()
-            .ne(row.from_index..row.to_index)
-    {
-        return Err(ExportError::input(
-            path,
-            format!(
-                "rows {}..{} are not all episode {}; the dataset is inconsistent",
-                row.from_index, row.to_index, row.episode_index
-            ),
-        ));
-    }
-    Ok(slice)
-}
-
-/// `rows` with new episode_index, index and task_index columns.
-fn renumber(
-    path: &Path,
-    rows: &RecordBatch,
-    episode: i64,
-    first_index: i64,
-    new_task: &HashMap<i64, i64>,
-) -> Result<RecordBatch, ExportError> {
-    let n = rows.num_rows() as i64;
-    let schema = rows.schema();
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(rows.num_columns());
-    for (f, c) in schema.fields().iter().zip(rows.columns()) {
-        let col: ArrayRef = match f.name().as_str() {
-            "episode_index" => Arc::new(Int64Array::from(vec![episode; n as usize])),
-            "index" => Arc::new(Int64Array::from_iter_values(first_index..first_index + n)),
-            "task_index" => {
-                let old = int_column(path, rows, "task_index")?;
-                let mapped: Option<Vec<i64>> = old
-                    .values()
-                    .iter()
-                    .map(|v| new_task.get(v).copied())
-                    .collect();
-                Arc::new(Int64Array::from(mapped.ok_or_else(|| {
-                    ExportError::input(path, "a task_index has no row in meta/tasks.parquet")
-                })?))
-            }
-            _ => c.clone(),
-        };
-        columns.push(col);
-    }
-    RecordBatch::try_new(schema, columns).map_err(|e| ExportError::output(path, e.to_string()))
 }

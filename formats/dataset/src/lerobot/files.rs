@@ -172,6 +172,31 @@ impl VideoFiles {
         let size = std::fs::metadata(episode)
             .map_err(|err| ExportError::io(episode, err))?
             .len();
+        self.append_frames(episode, size, (0, None), frames)
+    }
+
+    /// Appends the frames `first..first + frames` of `source` (an episode
+    /// inside another dataset's joined file), counted as `size` bytes by
+    /// the rollover rule; returns where its frames are.
+    pub(crate) fn append_span(
+        &mut self,
+        source: &Path,
+        size: u64,
+        first: u64,
+        frames: u64,
+    ) -> Result<VideoLocation, ExportError> {
+        self.append_frames(source, size, (first, Some(frames)), frames)
+    }
+
+    /// Appends `span` (first frame, how many; None: to the end) of
+    /// `episode`, which must hold `frames` frames there.
+    fn append_frames(
+        &mut self,
+        episode: &Path,
+        size: u64,
+        span: (u64, Option<u64>),
+        frames: u64,
+    ) -> Result<VideoLocation, ExportError> {
         let limit = VIDEO_FILES_SIZE_IN_MB * 1024 * 1024;
         if self.concat.is_some() && self.bytes + size >= limit {
             self.finish_file()?;
@@ -190,7 +215,7 @@ impl VideoFiles {
             }
         };
         let n = concat
-            .append(episode)
+            .append_span(episode, span.0, span.1)
             .map_err(|err| ExportError::output(&path, err.to_string()))?;
         if n != frames {
             return Err(ExportError::output(

@@ -1,0 +1,342 @@
+#![allow(clippy::unwrap_used)]
+//! Sharded export and `reel merge`: for N in {1, 2, 3, 7}, the merge of N
+//! shard exports (`reel export lerobot --shard I/N`) is the single export:
+//! the same info, tasks, subtask labels, data rows, episode rows, stats and
+//! video frames; it passes `reel check` and the light LeRobot check.
+//! Datasets of different fps are refused; a shard killed mid-way and run
+//! again leaves nothing behind, and a shard run twice does its work once.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::lerobot_files::{for_each_frame, python_light_check, read_parquet};
+use common::{reel, run, stderr, workspace};
+use serde_json::Value;
+
+/// Seven short simulated episodes, auto-annotated (so the datasets have the
+/// subtask feature), the last two under another instruction (so shards
+/// hold different task lists).
+fn episodes(dir: &Path, count: usize) -> PathBuf {
+    let scenario = dir.join("scenario.toml");
+    reel_testkit::short_scenario::write_short_scenario(
+        &workspace().join("samples"),
+        &scenario,
+        1.0,
+        (96, 72),
+        &workspace().join("samples/robots/so101/so101_new_calib.urdf"),
+    );
+    let out = dir.join("episodes");
+    let files = common::simulate(
+        &scenario,
+        &out,
+        [
+            "--episodes",
+            &count.to_string(),
+            "--seed",
+            "4",
+            "--jobs",
+            "2",
+        ],
+    );
+    assert_eq!(files.len(), count);
+    let o = run(reel().args(["annotate", "--auto"]).args(&files));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(reel()
+        .args(["annotate", "--instruction", "stack the cube"])
+        .args(&files[count - 2..]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+fn export(episodes: &Path, out: &Path, extra: &[&str]) {
+    let o = run(reel()
+        .args(["export", "lerobot"])
+        .arg(episodes)
+        .arg("--out")
+        .arg(out)
+        .args(["--fps", "15", "--jobs", "2", "--json"])
+        .args(extra));
+    assert!(o.status.success(), "{}: {}", out.display(), stderr(&o));
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Files under `dir/sub` with extension `ext`, sorted, relative to `dir`.
+fn files(dir: &Path, sub: &str, ext: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.join(sub)];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every frame of a video: its presentation time and a hash of its pixels.
+fn frames(path: &Path) -> Vec<(Option<i64>, String)> {
+    let mut out = Vec::new();
+    for_each_frame(path, |f| {
+        // The visible pixels only: the padding at the end of each row is
+        // whatever the decoder left there.
+        let mut bytes = Vec::new();
+        for plane in 0..f.planes() {
+            let (width, height, stride) = (
+                f.plane_width(plane) as usize,
+                f.plane_height(plane) as usize,
+                f.stride(plane),
+            );
+            for row in f.data(plane).chunks(stride).take(height) {
+                bytes.extend_from_slice(&row[..width]);
+            }
+        }
+        out.push((f.pts(), reel_episode::sha256_hex(&bytes)));
+    });
+    out
+}
+
+/// Numbers of two stats.json trees within `rel` of each other.
+fn assert_close(a: &Value, b: &Value, at: &str, rel: f64) {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= rel * x.abs().max(y.abs()).max(1e-300),
+                "{at}: {x} vs {y}"
+            );
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}");
+            for (k, (x, y)) in x.iter().zip(y).enumerate() {
+                assert_close(x, y, &format!("{at}[{k}]"), rel);
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(
+                x.keys().collect::<Vec<_>>(),
+                y.keys().collect::<Vec<_>>(),
+                "{at}"
+            );
+            for (k, v) in x {
+                assert_close(v, &y[k], &format!("{at}.{k}"), rel);
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+/// The merged dataset holds what the single export holds.
+fn assert_same_dataset(single: &Path, merged: &Path, what: &str) {
+    assert_eq!(
+        json(&single.join("meta/info.json")),
+        json(&merged.join("meta/info.json")),
+        "{what}: info.json"
+    );
+    for table in ["meta/tasks.parquet", "meta/subtasks.parquet"] {
+        assert_eq!(
+            read_parquet(&single.join(table)),
+            read_parquet(&merged.join(table)),
+            "{what}: {table}"
+        );
+    }
+    for (sub, ext) in [("data", "parquet"), ("meta/episodes", "parquet")] {
+        let (a, b) = (files(single, sub, ext), files(merged, sub, ext));
+        assert_eq!(a, b, "{what}: {sub} files");
+        for f in &a {
+            assert_eq!(
+                read_parquet(&single.join(f)),
+                read_parquet(&merged.join(f)),
+                "{what}: {f}"
+            );
+        }
+    }
+    assert_close(
+        &json(&single.join("meta/stats.json")),
+        &json(&merged.join("meta/stats.json")),
+        "stats",
+        1e-9,
+    );
+    let videos = files(single, "videos", "mp4");
+    assert!(!videos.is_empty(), "{what}: no videos");
+    assert_eq!(
+        videos,
+        files(merged, "videos", "mp4"),
+        "{what}: video files"
+    );
+    for v in &videos {
+        let (a, b) = (frames(&single.join(v)), frames(&merged.join(v)));
+        assert!(!a.is_empty(), "{what}: {v} has no frames");
+        assert_eq!(a, b, "{what}: {v} frames");
+    }
+    let (ms, mm) = (
+        json(&single.join("manifest.json")),
+        json(&merged.join("manifest.json")),
+    );
+    let ids = |m: &Value| -> Vec<(Value, Value)> {
+        m["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["episode_id"].clone(), s["episode_index"].clone()))
+            .collect()
+    };
+    assert_eq!(ids(&ms), ids(&mm), "{what}: manifest sources");
+    let o = run(reel().arg("check").arg(merged));
+    assert!(
+        o.status.success(),
+        "{what}: reel check: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    python_light_check(merged);
+}
+
+#[test]
+fn merged_shards_are_the_single_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let eps = episodes(tmp.path(), 7);
+    let single = tmp.path().join("single");
+    export(&eps, &single, &[]);
+    let info = json(&single.join("meta/info.json"));
+    assert_eq!(info["total_tasks"], 2, "{info}");
+    assert!(
+        info["features"].get("subtask_index").is_some(),
+        "the episodes' segments should make the subtask feature"
+    );
+    for n in [1usize, 2, 3, 7] {
+        let shards: Vec<PathBuf> = (0..n)
+            .map(|i| tmp.path().join(format!("shards-{n}/{i}")))
+            .collect();
+        for (i, shard) in shards.iter().enumerate() {
+            export(&eps, shard, &["--shard", &format!("{i}/{n}")]);
+        }
+        let merged = tmp.path().join(format!("merged-{n}"));
+        let t = Instant::now();
+        let o = run(reel()
+            .arg("merge")
+            .args(&shards)
+            .arg("--out")
+            .arg(&merged)
+            .arg("--json"));
+        assert!(o.status.success(), "merge of {n}: {}", stderr(&o));
+        let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+        println!(
+            "{n} shard(s): merged {} episodes, {} frames in {:.2} s",
+            summary["total_episodes"],
+            summary["total_frames"],
+            t.elapsed().as_secs_f64()
+        );
+        assert_same_dataset(&single, &merged, &format!("{n} shards"));
+        let parents = json(&merged.join("manifest.json"))["merged_from"].clone();
+        assert_eq!(parents.as_array().map(Vec::len), Some(n), "{parents}");
+        let card = std::fs::read_to_string(merged.join("README.md")).unwrap();
+        assert!(card.contains("Merged from"), "{card}");
+    }
+    // More shards than episodes: refused, not an empty success.
+    let o = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&eps)
+        .arg("--out")
+        .arg(tmp.path().join("too-many"))
+        .args(["--shard", "0/8"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("only 7"), "{}", stderr(&o));
+}
+
+#[test]
+fn datasets_of_another_fps_are_refused_and_a_killed_shard_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let eps = episodes(tmp.path(), 3);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    export(&eps, &a, &["--shard", "0/2"]);
+    let o = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&eps)
+        .arg("--out")
+        .arg(&b)
+        .args(["--fps", "10", "--shard", "1/2"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let merged = tmp.path().join("merged");
+    let o = run(reel()
+        .arg("merge")
+        .arg(&a)
+        .arg(&b)
+        .arg("--out")
+        .arg(&merged));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("fps")
+            && err.contains(&*a.to_string_lossy())
+            && err.contains(&*b.to_string_lossy()),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!merged.exists());
+
+    // A shard killed while it writes: its staging directory stays behind;
+    // run again, the shard replaces it and leaves nothing else.
+    let shard = tmp.path().join("shard");
+    let partials = || -> Vec<PathBuf> {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(".shard.reel-partial-")
+            })
+            .collect()
+    };
+    let mut child = reel()
+        .args(["export", "lerobot"])
+        .arg(&eps)
+        .arg("--out")
+        .arg(&shard)
+        .args(["--fps", "15", "--jobs", "1", "--shard", "0/1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while partials().is_empty() && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    assert_eq!(partials().len(), 1, "the killed shard's staging directory");
+    assert!(!shard.exists(), "a killed shard must not look finished");
+    export(&eps, &shard, &["--shard", "0/1"]);
+    assert!(partials().is_empty(), "left behind: {:?}", partials());
+    assert_eq!(json(&shard.join("meta/info.json"))["total_episodes"], 3);
+    // Run once more (a retry of a shard that had finished): nothing doubles.
+    let o = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&eps)
+        .arg("--out")
+        .arg(&shard)
+        .args(["--fps", "15", "--shard", "0/1"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("nothing to do"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(json(&shard.join("meta/info.json"))["total_episodes"], 3);
+}
