@@ -6,7 +6,8 @@
 #    control API's TLS tests).
 #  - A Python venv in .venv with the third-party MCAP readers the tests use
 #    (scripts/requirements-interop.txt), and one in .venv-lidar with the
-#    LiDAR vendors' decoders (scripts/requirements-lidar.txt).
+#    LiDAR vendors' decoders (scripts/requirements-lidar.txt), and one in
+#    .venv-ray with Ray and reel-ray (scripts/requirements-ray.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,4 +57,5 @@ make_venv() {
 }
 make_venv .venv scripts/requirements-interop.txt
 make_venv .venv-lidar scripts/requirements-lidar.txt
+make_venv .venv-ray scripts/requirements-ray.txt
 say "ready: $(cargo --version), $(.venv/bin/python --version)"

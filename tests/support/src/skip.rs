@@ -80,6 +80,15 @@ pub fn lidar_python(checks: &str) -> Option<PathBuf> {
     python_in(".venv-lidar", "REEL_LIDAR_PYTHON", checks)
 }
 
+/// The `bin` folder of `.venv-ray` (or `$REEL_RAY_VENV/bin`), which has
+/// Ray and `reel-ray`; as [`venv_python`].
+pub fn ray_bin(checks: &str) -> Option<PathBuf> {
+    if let Some(v) = std::env::var_os("REEL_RAY_VENV") {
+        return Some(PathBuf::from(v).join("bin"));
+    }
+    python_in(".venv-ray", "REEL_RAY_PYTHON", checks).and_then(|p| p.parent().map(PathBuf::from))
+}
+
 fn python_in(venv: &str, variable: &str, checks: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(variable) {
         return Some(PathBuf::from(p));

@@ -1,0 +1,196 @@
+#![allow(clippy::unwrap_used)]
+//! `reel-ray` on a real Ray cluster of two nodes on loopback (`ray start
+//! --head` and `ray start --address`, Ray 2.60 from PyPI, usage reporting
+//! off): an export over 4 shards, one of which fails on its first attempt,
+//! gives the dataset a single-machine export gives. The cluster is stopped
+//! even when the test fails.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::lerobot_files::{assert_same_dataset, json};
+use common::{reel, run, stderr, workspace};
+
+/// The cluster's token (Ray 2.60 authenticates its nodes and drivers).
+const TOKEN: &str = "reel-test-0d5c8f2a9b7e41c3a6f0e2d4b8c1a7f3";
+
+/// `program` of the Ray venv: usage reporting off, the cluster's token.
+fn in_venv(bin: &Path, program: &str) -> Command {
+    let mut c = Command::new(bin.join(program));
+    c.env("RAY_USAGE_STATS_ENABLED", "0")
+        .env("RAY_AUTH_MODE", "token")
+        .env("RAY_AUTH_TOKEN", TOKEN);
+    c
+}
+
+fn ray(bin: &Path) -> Command {
+    in_venv(bin, "ray")
+}
+
+/// Stops every Ray process this test started, however it ends.
+struct Cluster(PathBuf);
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = ray(&self.0).args(["stop", "--force"]).output();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn started(o: &Output, what: &str) {
+    assert!(
+        o.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(o)
+    );
+}
+
+#[test]
+fn reel_ray_on_a_two_node_cluster_retries_a_failed_shard_and_matches_one_machine() {
+    let Some(bin) = reel_testkit::skip::ray_bin("a two-node Ray cluster") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // Five short simulated episodes (4 shards: one takes two).
+    let scenario = tmp.path().join("scenario.toml");
+    reel_testkit::short_scenario::write_short_scenario(
+        &workspace().join("samples"),
+        &scenario,
+        1.0,
+        (96, 72),
+        &workspace().join("samples/robots/so101/so101_new_calib.urdf"),
+    );
+    let episodes = tmp.path().join("episodes");
+    common::simulate(&scenario, &episodes, ["--episodes", "5", "--seed", "8"]);
+    let single = tmp.path().join("single");
+    let o = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&episodes)
+        .arg("--out")
+        .arg(&single)
+        .args(["--fps", "15", "--jobs", "1"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // The cluster: a head and a second node, both on loopback.
+    let port = free_port().to_string();
+    let address = format!("127.0.0.1:{port}");
+    let cluster = Cluster(bin.clone());
+    let _ = ray(&bin).args(["stop", "--force"]).output();
+    let o = ray(&bin)
+        .args([
+            "start",
+            "--head",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            &port,
+        ])
+        .args([
+            "--num-cpus",
+            "1",
+            "--include-dashboard",
+            "false",
+            "--disable-usage-stats",
+        ])
+        .output()
+        .unwrap();
+    started(&o, "ray start --head");
+    let o = ray(&bin)
+        .args([
+            "start",
+            "--address",
+            &address,
+            "--node-ip-address",
+            "127.0.0.1",
+        ])
+        .args(["--num-cpus", "1", "--disable-usage-stats"])
+        .output()
+        .unwrap();
+    started(&o, "ray start --address");
+    let t = Instant::now();
+    loop {
+        let o = ray(&bin)
+            .args(["status", "--address", &address])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        if text.matches("node_").count() >= 2 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the second node did not join: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // Shard 1 fails on its first attempt (a wrapper around reel), as a
+    // node lost mid-run would make it.
+    let marker = tmp.path().join("shard-1-failed-once");
+    let wrapper = tmp.path().join("reel-flaky");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *\"--shard 1/4\"*) if [ ! -e '{m}' ]; then touch '{m}'; echo 'injected failure of shard 1' >&2; exit 1; fi;; esac\nexec '{reel}' \"$@\"\n",
+            m = marker.display(),
+            reel = env!("CARGO_BIN_EXE_reel"),
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
+    let merged = tmp.path().join("merged");
+    let t = Instant::now();
+    let o = in_venv(&bin, "reel-ray")
+        .args(["--address", &address, "--reel"])
+        .arg(&wrapper)
+        .args(["--max-retries", "2", "--json", "export", "lerobot"])
+        .arg(&episodes)
+        .args(["--shards", "4", "--out"])
+        .arg(&merged)
+        .args(["--fps", "15", "--jobs", "1"])
+        .output()
+        .unwrap();
+    let log = stderr(&o);
+    assert!(o.status.success(), "reel-ray: {log}");
+    println!("{log}reel-ray took {:.1} s", t.elapsed().as_secs_f64());
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(marker.exists(), "the injected failure did not happen");
+    assert_eq!(summary["retries"], 1, "{summary}");
+    assert_eq!(summary["failed"], serde_json::json!([]), "{summary}");
+    assert_eq!(
+        summary["nodes"], 2,
+        "both nodes should run shards: {summary}"
+    );
+    assert_eq!(summary["episodes"], 5, "{summary}");
+    assert!(
+        log.contains("attempt 1 failed (injected failure of shard 1); retrying"),
+        "{log}"
+    );
+    assert!(
+        !tmp.path().join("merged.shards").exists(),
+        "the shards were kept"
+    );
+    assert_same_dataset(&single, &merged, "4 shards on Ray");
+    assert_eq!(
+        json(&merged.join("manifest.json"))["merged_from"]
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+    drop(cluster);
+}
