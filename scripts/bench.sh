@@ -21,8 +21,9 @@ declare -A command=(
   [sim_speed]="cargo bench -q -p reel-sim --bench sim_speed"
   [check_dataset]="cargo bench -q --bench check_dataset"
   [time_offset]="cargo bench -q --bench time_offset"
+  [scale_out]="cargo bench -q --bench scale_out"
 )
-order=(writer record_bimanual export_lerobot view_rrd sim_speed check_dataset time_offset)
+order=(writer record_bimanual export_lerobot view_rrd sim_speed check_dataset time_offset scale_out)
 [ $# -gt 0 ] && order=("$@")
 
 failed=()
