@@ -16,15 +16,15 @@ use common::lerobot_files::{assert_same_dataset, json};
 use common::{reel, run, stderr, workspace};
 use serde_json::Value;
 
-/// Seven short simulated episodes, auto-annotated (so the datasets have the
-/// subtask feature), the last two under another instruction (so shards
-/// hold different task lists).
-fn episodes(dir: &Path, count: usize) -> PathBuf {
+/// `count` simulated episodes of `seconds`, auto-annotated (so the
+/// datasets have the subtask feature), the last two under another
+/// instruction (so shards hold different task lists).
+fn episodes(dir: &Path, count: usize, seconds: f64) -> PathBuf {
     let scenario = dir.join("scenario.toml");
     reel_testkit::short_scenario::write_short_scenario(
         &workspace().join("samples"),
         &scenario,
-        1.0,
+        seconds,
         (96, 72),
         &workspace().join("samples/robots/so101/so101_new_calib.urdf"),
     );
@@ -65,7 +65,7 @@ fn export(episodes: &Path, out: &Path, extra: &[&str]) {
 #[test]
 fn merged_shards_are_the_single_export() {
     let tmp = tempfile::tempdir().unwrap();
-    let eps = episodes(tmp.path(), 7);
+    let eps = episodes(tmp.path(), 7, 1.0);
     let single = tmp.path().join("single");
     export(&eps, &single, &[]);
     let info = json(&single.join("meta/info.json"));
@@ -117,7 +117,7 @@ fn merged_shards_are_the_single_export() {
 #[test]
 fn datasets_of_another_fps_are_refused_and_a_killed_shard_leaves_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let eps = episodes(tmp.path(), 3);
+    let eps = episodes(tmp.path(), 3, 1.0);
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     export(&eps, &a, &["--shard", "0/2"]);
     let o = run(reel()
@@ -199,4 +199,74 @@ fn datasets_of_another_fps_are_refused_and_a_killed_shard_leaves_nothing() {
         String::from_utf8_lossy(&o.stdout)
     );
     assert_eq!(json(&shard.join("meta/info.json"))["total_episodes"], 3);
+}
+
+/// (dimension, check, subject, passed) of every check in a report.
+fn verdicts(report: &Value) -> Vec<(String, String, String, bool)> {
+    let mut v: Vec<_> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["dimension"].to_string(),
+                c["check"].to_string(),
+                c["subject"].to_string(),
+                c["passed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn sharded_check_reports_merge_into_the_whole_folders_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Long enough for the expert to move: shorter ones are near-duplicates.
+    let eps = episodes(tmp.path(), 4, 6.0);
+    // A copy of the first episode, last by name: the pair falls in two shards.
+    let first = std::fs::read_dir(&eps)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "mcap"))
+        .min()
+        .unwrap();
+    std::fs::copy(&first, eps.join("zz-copy.mcap")).unwrap();
+    let check = |extra: &[&str]| {
+        let o = run(reel().arg("check").arg(&eps).arg("--json").args(extra));
+        (
+            o.status.code(),
+            serde_json::from_slice::<Value>(&o.stdout).unwrap(),
+        )
+    };
+    let (whole_code, whole) = check(&[]);
+    assert!(
+        !whole["duplicates"].as_array().unwrap().is_empty(),
+        "the copy should be found: {}",
+        whole["duplicates"]
+    );
+    let mut reports = Vec::new();
+    for i in 0..2 {
+        let (_, shard) = check(&["--shard", &format!("{i}/2")]);
+        assert!(
+            shard["duplicates"].as_array().unwrap().is_empty(),
+            "one shard alone cannot see the pair"
+        );
+        let path = tmp.path().join(format!("check-{i}.json"));
+        std::fs::write(&path, shard.to_string()).unwrap();
+        reports.push(path);
+    }
+    let o = run(reel()
+        .args(["check", "--json", "--merge-reports"])
+        .args(&reports));
+    let merged: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), whole_code, "{}", stderr(&o));
+    assert_eq!(merged["duplicates"], whole["duplicates"]);
+    assert_eq!(verdicts(&merged), verdicts(&whole));
+    assert_eq!(merged["passed"], whole["passed"]);
+    assert_eq!(
+        merged["episodes"].as_array().unwrap().len(),
+        whole["episodes"].as_array().unwrap().len()
+    );
 }

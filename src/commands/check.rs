@@ -13,8 +13,18 @@ use crate::{EXIT_DATA_LOSS, EXIT_QUALITY};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// An episode, a folder of episodes, or an export's root (holds manifest.json).
-    #[arg(required_unless_present = "print_thresholds")]
+    #[arg(required_unless_present_any = ["print_thresholds", "merge_reports"])]
     path: Option<PathBuf>,
+    /// Check only this shard's block of the folder's episodes (I/N, I from
+    /// 0, by file name); with --json the report keeps what
+    /// --merge-reports needs to find duplicates across shards.
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
+    shard: Option<crate::shard::Shard>,
+    /// Instead of checking files, join the JSON reports of a sharded
+    /// check: every episode's checks, and the cross-episode ones
+    /// (duplicates, consistency) over all shards.
+    #[arg(long, value_name = "REPORT.json", num_args = 1.., conflicts_with_all = ["path", "shard"])]
+    merge_reports: Vec<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -46,6 +56,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         print!("{}", Thresholds::default().to_toml());
         return Ok(ExitCode::SUCCESS);
     }
+    if !args.merge_reports.is_empty() {
+        let report = quality::merge_reports(&args.merge_reports)?;
+        let label = PathBuf::from(&report.path);
+        return finish(args, report, &label);
+    }
     let Some(path) = &args.path else {
         anyhow::bail!("give an episode, a folder of episodes or an exported dataset");
     };
@@ -63,15 +78,40 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         _ => ReadMode::Auto,
     };
     let bar = Progress::bar(0, "");
-    let report = quality::check_with_progress(path, &thresholds, &options, &|p| match p {
+    let show = |p: CheckProgress| match p {
         CheckProgress::Hashed { done, total } => {
             bar.show(done as u64, total as u64, "files hashed")
         }
         CheckProgress::Scanned { done, total } => {
             bar.show(done as u64, total as u64, "episodes checked")
         }
-    })?;
+    };
+    let report = match args.shard {
+        Some(shard) => {
+            anyhow::ensure!(
+                path.is_dir() && !path.join(reel_dataset::manifest::MANIFEST).exists(),
+                "{}: --shard splits a folder of episodes; give the folder",
+                path.display()
+            );
+            let files = reel_episode::episode_files_in(path)
+                .with_context(|| format!("{}: cannot list the episodes", path.display()))?;
+            let mine = shard.select(files, "episodes")?;
+            quality::check_files(path, &mine, &thresholds, &options, &show)
+        }
+        None => {
+            quality::check_with_progress(path, &thresholds, &options, &show)?.without_fingerprints()
+        }
+    };
     bar.finish();
+    finish(args, report, path)
+}
+
+/// Writes the report as asked and picks the exit code.
+fn finish(
+    args: &Args,
+    report: quality::Report,
+    path: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
     if let Some(html) = &args.html {
         reel_episode::fs::write_atomically(html, quality::html::render(&report).as_bytes())
             .with_context(|| format!("{}: cannot write the HTML report", html.display()))?;

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One device's losses over an episode.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceLosses {
     /// Messages dropped because the writer queue was full.
     pub dropped: u64,
@@ -75,7 +75,7 @@ impl DeviceLosses {
 }
 
 /// Every device's losses, from the events of one episode.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecorderLosses {
     /// By device name (`lidar top`).
     pub devices: BTreeMap<String, DeviceLosses>,

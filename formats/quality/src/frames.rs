@@ -3,7 +3,7 @@
 //! per sampling interval is decoded at 1/8 size for its brightness (black
 //! frames) and a 64-bit difference hash (near-duplicate episodes).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use reel_media::{StoredCodec, StreamDecoder};
 
@@ -11,7 +11,7 @@ use reel_media::{StoredCodec, StreamDecoder};
 const LOWRES: u8 = 3;
 
 /// What was seen of one camera.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CameraFrames {
     /// Frame topic.
     pub topic: String,
@@ -23,8 +23,9 @@ pub struct CameraFrames {
     pub sample_s: Vec<f32>,
     /// Mean luma (0–255) of each sampled frame.
     pub mean_luma: Vec<f32>,
-    /// Difference hash of each sampled frame.
-    #[serde(skip)]
+    /// Difference hash of each sampled frame (kept in shard reports, as
+    /// the trajectory is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hashes: Vec<u64>,
     /// Sampled frames that failed to decode.
     pub decode_errors: u64,

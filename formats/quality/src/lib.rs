@@ -285,6 +285,18 @@ impl Report {
     pub fn failures(&self) -> impl Iterator<Item = &CheckResult> {
         self.checks.iter().filter(|c| !c.passed)
     }
+
+    /// Drops the episodes' trajectories and frame hashes, which only a
+    /// shard's report needs (for [`merge_reports`]).
+    pub fn without_fingerprints(mut self) -> Self {
+        for e in &mut self.episodes {
+            e.trajectory.clear();
+            for c in &mut e.cameras {
+                c.hashes.clear();
+            }
+        }
+        self
+    }
 }
 
 /// How to read.
@@ -371,17 +383,108 @@ pub fn check_with_progress(
             total: files.len(),
         })
     });
-    let duplicates = unique::find_duplicates(&episodes, &thresholds.uniqueness);
-    let mut checks = rules::evaluate(&episodes, &duplicates, thresholds);
-    if let Some(m) = &manifest_report {
-        checks.extend(rules::manifest_checks(m));
+    let mut report = judge(path, target, episodes, thresholds, started);
+    if let Some(m) = manifest_report {
+        report.checks.extend(rules::manifest_checks(&m));
         if path.join("meta/info.json").is_file() {
-            checks.extend(dataset::lerobot_checks(path, thresholds));
+            report
+                .checks
+                .extend(dataset::lerobot_checks(path, thresholds));
         }
+        report.manifest = Some(m);
+        report.scores = rules::score(&report.checks, thresholds);
+        report.passed = report.scores.iter().all(|s| s.passed);
     }
+    Ok(report)
+}
+
+/// Checks the episode files `files` (one shard of the folder `folder`),
+/// reported as episodes of that folder.
+pub fn check_files(
+    folder: &Path,
+    files: &[PathBuf],
+    thresholds: &Thresholds,
+    options: &CheckOptions,
+    progress: &(dyn Fn(CheckProgress) + Sync),
+) -> Report {
+    let started = std::time::Instant::now();
+    let episodes = scan_all(files, thresholds, options, &|done| {
+        progress(CheckProgress::Scanned {
+            done,
+            total: files.len(),
+        })
+    });
+    judge(folder, Target::Episodes, episodes, thresholds, started)
+}
+
+/// The per-episode and cross-episode checks (duplicates, consistency) of
+/// the episodes of several shard reports (`reel check --shard I/N --json`),
+/// as one check of all their episodes would make them. The reports must
+/// have been made with the same limits.
+pub fn merge_reports(reports: &[PathBuf]) -> Result<Report, QualityError> {
+    let started = std::time::Instant::now();
+    let mut episodes = Vec::new();
+    let mut first: Option<(PathBuf, Thresholds, String)> = None;
+    for path in reports {
+        let input_error = |reason: String| QualityError::Input {
+            path: path.clone(),
+            reason,
+        };
+        let bytes = std::fs::read(path).map_err(|e| input_error(e.to_string()))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| input_error(format!("not a JSON report of `reel check`: {e}")))?;
+        if v["target"] != "episodes" {
+            return Err(input_error(
+                "is not a report of episodes (made by `reel check FOLDER --shard I/N --json`)"
+                    .into(),
+            ));
+        }
+        let thresholds: Thresholds = serde_json::from_value(v["thresholds"].clone())
+            .map_err(|e| input_error(format!("unreadable limits: {e}")))?;
+        let scans: Vec<EpisodeScan> = serde_json::from_value(v["episodes"].clone())
+            .map_err(|e| input_error(format!("unreadable episodes: {e}")))?;
+        let folder = v["path"].as_str().unwrap_or_default().to_string();
+        match &first {
+            None => first = Some((path.clone(), thresholds, folder)),
+            Some((p, t, _)) if *t != thresholds => {
+                return Err(input_error(format!(
+                "was made with other limits than {}; check every shard with the same --thresholds",
+                p.display()
+            )))
+            }
+            Some(_) => {}
+        }
+        episodes.extend(scans);
+    }
+    let Some((_, thresholds, folder)) = first else {
+        return Err(QualityError::Input {
+            path: PathBuf::from("."),
+            reason: "no report to merge".into(),
+        });
+    };
+    Ok(judge(
+        Path::new(&folder),
+        Target::Episodes,
+        episodes,
+        &thresholds,
+        started,
+    ))
+}
+
+/// The report of `episodes`: their own checks, the cross-episode ones and
+/// the scores.
+fn judge(
+    path: &Path,
+    target: Target,
+    episodes: Vec<EpisodeScan>,
+    thresholds: &Thresholds,
+    started: std::time::Instant,
+) -> Report {
+    let duplicates = unique::find_duplicates(&episodes, &thresholds.uniqueness);
+    let checks = rules::evaluate(&episodes, &duplicates, thresholds);
     let scores = rules::score(&checks, thresholds);
     let passed = scores.iter().all(|s| s.passed);
-    Ok(Report {
+    Report {
         path: path.display().to_string(),
         target,
         software_version: reel_episode::software_version(),
@@ -390,10 +493,10 @@ pub fn check_with_progress(
         checks,
         scores,
         duplicates,
-        manifest: manifest_report,
+        manifest: None,
         passed,
         elapsed_s: started.elapsed().as_secs_f64(),
-    })
+    }
 }
 
 /// Scans `files` on `jobs` threads, keeping their order. A file that cannot

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::frames::{CameraFrames, CameraSampler};
 use super::Thresholds;
@@ -23,7 +23,7 @@ use reel_media::StoredCodec;
 pub const TRAJECTORY_HZ: f64 = 10.0;
 
 /// What a stream carries, from its message type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StreamKind {
     /// `JointState` (measured or commanded).
@@ -60,7 +60,7 @@ impl StreamKind {
 }
 
 /// An interval without messages longer than the gap limit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Gap {
     /// Where it starts (s from the episode start).
     pub at_s: f64,
@@ -71,7 +71,7 @@ pub struct Gap {
 }
 
 /// p50, p99 and max of a distribution.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Quantiles {
     /// Median.
     pub p50: f64,
@@ -98,7 +98,7 @@ impl Quantiles {
 }
 
 /// One data stream's timing.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamStats {
     /// Topic.
     pub topic: String,
@@ -137,7 +137,7 @@ pub struct StreamStats {
 }
 
 /// One IMU's samples over the episode.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImuStats {
     /// The `Imu` topic.
     pub topic: String,
@@ -151,7 +151,7 @@ pub struct ImuStats {
 }
 
 /// One joint's range over the episode.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JointRange {
     /// The `JointState` topic.
     pub topic: String,
@@ -172,7 +172,7 @@ pub struct JointRange {
 }
 
 /// A camera's calibration as stored in the episode.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CalibrationCheck {
     /// The camera's frame topic.
     pub topic: String,
@@ -189,7 +189,7 @@ pub struct CalibrationCheck {
 }
 
 /// Everything measured in one episode.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeScan {
     /// The file.
     pub path: String,
@@ -243,7 +243,9 @@ pub struct EpisodeScan {
     pub losses: RecorderLosses,
     /// Joint positions at [`TRAJECTORY_HZ`], every `JointState` topic's
     /// joints side by side (for duplicate detection).
-    #[serde(skip)]
+    /// Kept in a shard's JSON report (so `reel check --merge-reports` finds
+    /// near-duplicates across shards); `reel check` clears it otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trajectory: Vec<Vec<f32>>,
     /// sha256 of the trajectory rounded to 1 mrad (first 16 hex digits).
     pub trajectory_hash: String,
