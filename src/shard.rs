@@ -111,3 +111,133 @@ mod tests {
         );
     }
 }
+
+/// A run's progress where its driver or its user can read it while it
+/// runs (`--status FILE`): JSON rewritten atomically, at most once a
+/// second while running and once at the end; a run that is killed leaves
+/// `"state": "running"` with its last counts.
+pub struct Status {
+    path: Option<std::path::PathBuf>,
+    started: std::time::Instant,
+    last_write: std::sync::Mutex<Option<std::time::Instant>>,
+    state: std::sync::Mutex<StatusState>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct StatusState {
+    command: String,
+    shard: Option<String>,
+    state: &'static str,
+    episodes: usize,
+    done: usize,
+    failed: Vec<FailedEpisode>,
+    elapsed_s: f64,
+    updated: String,
+    error: Option<String>,
+}
+
+/// An episode a run left out, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FailedEpisode {
+    /// The episode file.
+    pub episode: String,
+    /// The error, as the command printed it.
+    pub reason: String,
+}
+
+impl Status {
+    /// Starts the status of `command` over `episodes` items (written to
+    /// `path`, when given).
+    pub fn start(
+        path: Option<&std::path::Path>,
+        command: &str,
+        shard: Option<Shard>,
+        episodes: usize,
+    ) -> anyhow::Result<Self> {
+        let status = Self {
+            path: path.map(std::path::Path::to_path_buf),
+            started: std::time::Instant::now(),
+            last_write: std::sync::Mutex::new(None),
+            state: std::sync::Mutex::new(StatusState {
+                command: command.to_string(),
+                shard: shard.map(|s| s.to_string()),
+                state: "running",
+                episodes,
+                done: 0,
+                failed: Vec::new(),
+                elapsed_s: 0.0,
+                updated: String::new(),
+                error: None,
+            }),
+        };
+        status.write(true)?;
+        Ok(status)
+    }
+
+    /// `done` episodes finished so far.
+    pub fn progress(&self, done: usize) {
+        if let Ok(mut s) = self.state.lock() {
+            s.done = done;
+        }
+        // A status that cannot be written must not stop the work; the
+        // final write reports the problem.
+        let _ = self.write(false);
+    }
+
+    /// An episode left out.
+    pub fn failed(&self, episode: &std::path::Path, reason: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            s.failed.push(FailedEpisode {
+                episode: episode.display().to_string(),
+                reason: reason.to_string(),
+            });
+        }
+        let _ = self.write(true);
+    }
+
+    /// The episodes left out so far.
+    pub fn failures(&self) -> Vec<FailedEpisode> {
+        self.state
+            .lock()
+            .map(|s| s.failed.clone())
+            .unwrap_or_default()
+    }
+
+    /// The run ended: `Ok` with `done` episodes, or the error.
+    pub fn finish(&self, done: usize, result: Result<(), &anyhow::Error>) -> anyhow::Result<()> {
+        if let Ok(mut s) = self.state.lock() {
+            s.done = done;
+            match result {
+                Ok(()) => s.state = "done",
+                Err(e) => {
+                    s.state = "failed";
+                    s.error = Some(format!("{e:#}"));
+                }
+            }
+        }
+        self.write(true)
+    }
+
+    fn write(&self, now: bool) -> anyhow::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        if let Ok(mut last) = self.last_write.lock() {
+            if !now && last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1)) {
+                return Ok(());
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let json = {
+            let mut s = self
+                .state
+                .lock()
+                .map_err(|_| anyhow::anyhow!("status lock poisoned"))?;
+            s.elapsed_s = (self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+            s.updated = reel_episode::time::format_utc(reel_episode::time::host_now_nanos());
+            serde_json::to_vec_pretty(&*s)?
+        };
+        reel_episode::fs::write_atomically(path, &json)
+            .map_err(|e| anyhow::anyhow!("{}: cannot write the status: {e}", path.display()))
+    }
+}

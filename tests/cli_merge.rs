@@ -199,6 +199,62 @@ fn datasets_of_another_fps_are_refused_and_a_killed_shard_leaves_nothing() {
         String::from_utf8_lossy(&o.stdout)
     );
     assert_eq!(json(&shard.join("meta/info.json"))["total_episodes"], 3);
+
+    // A damaged episode in a shard: left out, recorded, the rest exported;
+    // with --fail-fast the shard stops, and its status says why.
+    let mut bytes = std::fs::read(
+        std::fs::read_dir(&eps)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    bytes.truncate(bytes.len() / 3);
+    bytes[40..48].copy_from_slice(b"damaged!");
+    std::fs::write(eps.join("zz-damaged.mcap"), &bytes).unwrap();
+    let status = tmp.path().join("status.json");
+    let o = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&eps)
+        .arg("--out")
+        .arg(tmp.path().join("with-bad"))
+        .args(["--fps", "15", "--shard", "1/2", "--json", "--status"])
+        .arg(&status));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let left_out = summary["left_out"].as_array().unwrap();
+    assert_eq!(left_out.len(), 1, "{summary}");
+    assert!(left_out[0]["episode"]
+        .as_str()
+        .unwrap()
+        .ends_with("zz-damaged.mcap"));
+    assert!(stderr(&o).contains("left out"), "{}", stderr(&o));
+    let st = json(&status);
+    assert_eq!(st["state"], "done", "{st}");
+    assert_eq!(st["shard"], "1/2");
+    assert_eq!(st["episodes"], 2, "{st}");
+    assert_eq!(st["failed"].as_array().unwrap().len(), 1, "{st}");
+    assert_eq!(
+        json(&tmp.path().join("with-bad/meta/info.json"))["total_episodes"],
+        1
+    );
+    let o = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&eps)
+        .arg("--out")
+        .arg(tmp.path().join("fail-fast"))
+        .args(["--fps", "15", "--shard", "1/2", "--fail-fast", "--status"])
+        .arg(&status));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let st = json(&status);
+    assert_eq!(st["state"], "failed", "{st}");
+    assert!(
+        st["error"].as_str().unwrap().contains("zz-damaged.mcap"),
+        "{st}"
+    );
+    assert!(!tmp.path().join("fail-fast").exists());
 }
 
 /// (dimension, check, subject, passed) of every check in a report.

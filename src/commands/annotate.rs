@@ -13,6 +13,10 @@ pub struct Args {
     /// Episode files; their annotations live beside them in `<file>.annotations.json`.
     #[arg(required = true)]
     episodes: Vec<PathBuf>,
+    /// Only this shard's block of the episodes (I/N, I from 0; folders by
+    /// file name), e.g. `--auto` over a large corpus on many machines.
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
+    shard: Option<crate::shard::Shard>,
     /// The language instruction (exported as the episode's task).
     #[arg(long)]
     instruction: Option<String>,
@@ -58,9 +62,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         remove: args.remove.clone(),
         confirm: args.confirm,
     };
+    let episodes = match args.shard {
+        Some(shard) => shard.select(reel_dataset::episode_files(&args.episodes)?, "episodes")?,
+        None => args.episodes.clone(),
+    };
     let mut out = std::io::stdout().lock();
     let mut all = Vec::new();
-    for episode in &args.episodes {
+    for episode in &episodes {
         let a = annotate(episode, &edit)?;
         if args.json {
             all.push(serde_json::json!({"episode": episode, "annotations": a}));

@@ -80,6 +80,15 @@ struct LeRobotArgs {
     /// of shards 0..N in order makes the same dataset as one export.
     #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
     shard: Option<crate::shard::Shard>,
+    /// Keep this run's progress in FILE (JSON: episodes done, left out,
+    /// time; rewritten as it goes), for a driver or a scheduler's user.
+    #[arg(long, value_name = "FILE")]
+    status: Option<PathBuf>,
+    /// With --shard: stop at the first episode that cannot be exported
+    /// [default: leave it out, record it in the status and the summary,
+    /// and export the rest].
+    #[arg(long, requires = "shard")]
+    fail_fast: bool,
     /// A TOML mapping file replacing the default topic → feature mapping.
     #[arg(long)]
     mapping: Option<PathBuf>,
@@ -199,19 +208,40 @@ fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
         }
         None => a.episodes.clone(),
     };
-    let bar = Progress::bar(episodes.len() as u64, "episodes read");
-    let s = lerobot::export(&episodes, &a.out, &opts, &|p| match p {
-        ExportProgress::Read { done, total } => {
-            bar.show(done as u64, total as u64, "episodes read")
+    let status = crate::shard::Status::start(
+        a.status.as_deref(),
+        "export lerobot",
+        a.shard,
+        reel_dataset::episode_files(&episodes).map_or(episodes.len(), |f| f.len()),
+    )?;
+    let exported = export_leaving_out_bad_episodes(a, episodes, &opts, &status);
+    let s = match exported {
+        Ok(s) => {
+            status.finish(s.episodes.len(), Ok(()))?;
+            s
         }
-        ExportProgress::Encoded { done, total } => {
-            bar.show(done as u64, total as u64, "videos encoded")
+        Err(e) => {
+            status.finish(0, Err(&e))?;
+            return Err(e);
         }
-        ExportProgress::Written => bar.finish(),
-    })?;
-    bar.finish();
+    };
+    let left_out = status.failures();
+    for f in &left_out {
+        eprintln!(
+            "reel: left out {} (recorded in the summary{}): {}",
+            f.episode,
+            if a.status.is_some() {
+                " and the status"
+            } else {
+                ""
+            },
+            f.reason
+        );
+    }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut v = serde_json::to_value(&s)?;
+        v["left_out"] = serde_json::to_value(&left_out)?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     let verb = if s.appended { "appended to" } else { "wrote" };
@@ -254,6 +284,61 @@ fn run_lerobot(a: &LeRobotArgs) -> anyhow::Result<ExitCode> {
         s.read_s, s.encode_s, s.write_s
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Exports `episodes`; in a shard (unless --fail-fast), an episode the
+/// export refuses is left out, recorded, and the rest exported again.
+fn export_leaving_out_bad_episodes(
+    a: &LeRobotArgs,
+    episodes: Vec<PathBuf>,
+    opts: &LeRobotOptions,
+    status: &crate::shard::Status,
+) -> anyhow::Result<lerobot::ExportSummary> {
+    let mut files = match a.shard {
+        Some(_) => episodes,
+        None => return export_once(&episodes, &a.out, opts, status).map_err(Into::into),
+    };
+    loop {
+        let err = match export_once(&files, &a.out, opts, status) {
+            Ok(s) => return Ok(s),
+            Err(e) => e,
+        };
+        // Every export error names its file: an input episode's is that
+        // episode's fault, anything else stops the shard.
+        let message = err.to_string();
+        let bad = files
+            .iter()
+            .position(|f| message.starts_with(&format!("{}:", f.display())));
+        match bad {
+            Some(k) if !a.fail_fast && files.len() > 1 => {
+                let bad = files.remove(k);
+                status.failed(&bad, &message);
+            }
+            _ => return Err(err.into()),
+        }
+    }
+}
+
+fn export_once(
+    files: &[PathBuf],
+    out: &std::path::Path,
+    opts: &LeRobotOptions,
+    status: &crate::shard::Status,
+) -> Result<lerobot::ExportSummary, reel_dataset::ExportError> {
+    let bar = Progress::bar(files.len() as u64, "episodes read");
+    let s = lerobot::export(files, out, opts, &|p| match p {
+        ExportProgress::Read { done, total } => {
+            bar.show(done as u64, total as u64, "episodes read")
+        }
+        ExportProgress::Encoded { done, total } => {
+            // Videos are (episode, camera) pairs; the status counts episodes.
+            status.progress(done * files.len() / total.max(1));
+            bar.show(done as u64, total as u64, "videos encoded")
+        }
+        ExportProgress::Written => bar.finish(),
+    });
+    bar.finish();
+    s
 }
 
 /// Whether `out` is a finished export of exactly `episodes` (names and

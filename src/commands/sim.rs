@@ -33,6 +33,10 @@ pub struct Args {
     /// make the same files as one machine.
     #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
     shard: Option<crate::shard::Shard>,
+    /// Keep this run's progress in FILE (JSON: episodes done, time;
+    /// rewritten as it goes), for a driver or a scheduler's user.
+    #[arg(long, value_name = "FILE")]
+    status: Option<PathBuf>,
     /// Episodes simulated in parallel [default: 1].
     #[arg(long, default_value_t = 1)]
     jobs: usize,
@@ -131,7 +135,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let quiet = args.json;
     let bar = Progress::bar(indices.len() as u64, "episodes synthesized");
+    let status =
+        crate::shard::Status::start(args.status.as_deref(), "sim", args.shard, indices.len())?;
+    let made = std::sync::atomic::AtomicUsize::new(0);
     let results = reel_sim::run(&scenario, args.seed, &indices, args.jobs, &options, &|r| {
+        status.progress(made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
         bar.step();
         if !quiet {
             bar.println(&format!(
@@ -143,7 +151,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 r.path.display()
             ));
         }
-    })?;
+    });
+    let results = match results {
+        Ok(r) => {
+            status.finish(r.len(), Ok(()))?;
+            r
+        }
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            status.finish(made.load(std::sync::atomic::Ordering::Relaxed), Err(&e))?;
+            return Err(e);
+        }
+    };
     bar.finish();
     let wall = started.elapsed().as_secs_f64();
     let simulated: f64 = results.iter().map(|r| r.sim_seconds).sum();

@@ -7,9 +7,10 @@
 Each shard runs `reel ... --shard I/N` as one Ray task (the `reel` binary on
 the worker's PATH, or --reel); a failed shard is run again up to
 --max-retries times; then, for an export, `reel merge` joins the shards on
-the driver into DIR (the shards are written beside it, in DIR.shards/, and
-removed after a good merge unless --keep-shards). Paths must be on a
-filesystem every node sees.
+the driver into DIR (the shards are written beside it, in DIR.shards/, each
+with its status JSON, and removed after a good merge unless --keep-shards;
+a sim's statuses go to DIR.status/). Paths must be on a filesystem every
+node sees.
 
 Ray: with no --address and no RAY_ADDRESS a local Ray starts (a laptop);
 RAY_ADDRESS or --address joins a running cluster (`ray start --head` on
@@ -108,8 +109,13 @@ def _export(args, reel: str, out: str, passthrough: List[str]) -> int:
     os.makedirs(shard_root, exist_ok=True)
     shard_dir = [os.path.join(shard_root, f"shard-{i:04d}") for i in range(args.shards)]
 
+    status = [os.path.join(shard_root, f"shard-{i:04d}.status.json") for i in range(args.shards)]
+
     def command(i: int) -> List[str]:
-        return [reel, "export", args.format, *passthrough, "--out", shard_dir[i], "--shard", f"{i}/{args.shards}"]
+        return [
+            reel, "export", args.format, *passthrough, "--out", shard_dir[i],
+            "--shard", f"{i}/{args.shards}", "--status", status[i],
+        ]
 
     summary = sharding.run_shards(command, args.shards, args.max_retries, args.cpus_per_shard, _say)
     if summary.failed:
@@ -125,6 +131,13 @@ def _export(args, reel: str, out: str, passthrough: List[str]) -> int:
         _report(args, summary, {"merged": None})
         return 1
     merged = json.loads(merge.stdout)
+    # Episodes a shard could not export (it went on without them).
+    left_out = []
+    for path in status:
+        with open(path) as f:
+            left_out.extend(json.load(f).get("failed", []))
+    for f in left_out:
+        _say(f"left out {f['episode']}: {f['reason']}")
     if not args.keep_shards:
         shutil.rmtree(shard_root, ignore_errors=True)
     _report(
@@ -134,6 +147,7 @@ def _export(args, reel: str, out: str, passthrough: List[str]) -> int:
             "merged": out,
             "episodes": merged["total_episodes"],
             "frames": merged["total_frames"],
+            "left_out": left_out,
             "merge_s": round(merge_s, 3),
         },
     )
@@ -141,8 +155,14 @@ def _export(args, reel: str, out: str, passthrough: List[str]) -> int:
 
 
 def _sim(args, reel: str, out: str, passthrough: List[str]) -> int:
+    status_dir = out + ".status"
+    os.makedirs(status_dir, exist_ok=True)
+
     def command(i: int) -> List[str]:
-        return [reel, "sim", *passthrough, "--out", out, "--shard", f"{i}/{args.shards}"]
+        return [
+            reel, "sim", *passthrough, "--out", out, "--shard", f"{i}/{args.shards}",
+            "--status", os.path.join(status_dir, f"shard-{i:04d}.json"),
+        ]
 
     summary = sharding.run_shards(command, args.shards, args.max_retries, args.cpus_per_shard, _say)
     files = sorted(f for f in os.listdir(out) if f.endswith(".mcap")) if os.path.isdir(out) else []
