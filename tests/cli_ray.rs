@@ -2,8 +2,9 @@
 //! `reel-ray` on a real Ray cluster of two nodes on loopback (`ray start
 //! --head` and `ray start --address`, Ray 2.60 from PyPI, usage reporting
 //! off): an export over 4 shards, one of which fails on its first attempt,
-//! gives the dataset a single-machine export gives. The cluster is stopped
-//! even when the test fails.
+//! gives the dataset a single-machine export gives; a sharded check gives
+//! the folder's own report, a sharded simulation the same files. The
+//! cluster is stopped even when the test fails.
 
 mod common;
 
@@ -192,5 +193,66 @@ fn reel_ray_on_a_two_node_cluster_retries_a_failed_shard_and_matches_one_machine
             .map(Vec::len),
         Some(4)
     );
+
+    // The sharded check on the same cluster: the merged report is the
+    // folder's own.
+    let report = tmp.path().join("check.json");
+    let o = in_venv(&bin, "reel-ray")
+        .args([
+            "--address",
+            &address,
+            "--json",
+            "--reel",
+            env!("CARGO_BIN_EXE_reel"),
+        ])
+        .arg("check")
+        .arg(&episodes)
+        .args(["--shards", "2", "--out"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let whole = run(reel().arg("check").arg(&episodes).arg("--json"));
+    // As `reel check` exits (these short episodes are near-duplicates: 4).
+    assert_eq!(
+        o.status.code(),
+        whole.status.code(),
+        "reel-ray check: {}",
+        stderr(&o)
+    );
+    let sharded = json(&report);
+    let whole: serde_json::Value = serde_json::from_slice(&whole.stdout).unwrap();
+    assert_eq!(sharded["passed"], whole["passed"]);
+    assert_eq!(sharded["duplicates"], whole["duplicates"]);
+    assert_eq!(
+        sharded["checks"].as_array().map(Vec::len),
+        whole["checks"].as_array().map(Vec::len)
+    );
+
+    // The sharded simulation: the same files as one machine's.
+    let sims = tmp.path().join("sims");
+    let o = in_venv(&bin, "reel-ray")
+        .args(["--address", &address, "--reel", env!("CARGO_BIN_EXE_reel")])
+        .args(["sim", "--shards", "2", "--out"])
+        .arg(&sims)
+        .arg("--scenario")
+        .arg(&scenario)
+        .args(["--episodes", "3", "--seed", "8"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "reel-ray sim: {}", stderr(&o));
+    let local = common::simulate(
+        &scenario,
+        &tmp.path().join("sims-local"),
+        ["--episodes", "3", "--seed", "8"],
+    );
+    for file in &local {
+        let twin = sims.join(file.file_name().unwrap());
+        assert!(
+            reel_testkit::episodes::all_messages(file)
+                == reel_testkit::episodes::all_messages(&twin),
+            "{} differs from one machine's",
+            twin.display()
+        );
+    }
     drop(cluster);
 }

@@ -3,6 +3,7 @@
     reel-ray [--address ADDR] [--reel PATH] [--max-retries 2] [--json]
              export lerobot EPISODES... --shards N --out DIR [reel export options]
     reel-ray [...] sim --shards N --out DIR [reel sim options]
+    reel-ray [...] check FOLDER --shards N --out REPORT.json [reel check options]
 
 Each shard runs `reel ... --shard I/N` as one Ray task (the `reel` binary on
 the worker's PATH, or --reel); a failed shard is run again up to
@@ -44,10 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="reel export, sharded, then reel merge")
     export.add_argument("format", choices=["lerobot"])
     sim = sub.add_parser("sim", help="reel sim, sharded into one folder")
-    for s in (export, sim):
+    check = sub.add_parser("check", help="reel check of a folder, sharded, then --merge-reports")
+    check.add_argument("folder", help="a folder of episodes")
+    for s in (export, sim, check):
         s.add_argument("--shards", type=int, required=True, help="how many shards")
         s.add_argument("--out", required=True, help="output directory (on a shared filesystem)")
-    export.add_argument("--keep-shards", action="store_true", help="keep DIR.shards/ after the merge")
+    for s in (export, check):
+        s.add_argument("--keep-shards", action="store_true", help="keep OUT.shards/ after the merge")
     return p
 
 
@@ -73,6 +77,8 @@ def main(argv: List[str] | None = None) -> int:
         )
         if args.command == "export":
             return _export(args, reel, out, passthrough)
+        if args.command == "check":
+            return _check(args, reel, out, passthrough)
         return _sim(args, reel, out, passthrough)
     finally:
         ray.shutdown()
@@ -152,6 +158,51 @@ def _export(args, reel: str, out: str, passthrough: List[str]) -> int:
         },
     )
     return 0
+
+
+def _check(args, reel: str, out: str, passthrough: List[str]) -> int:
+    """Each shard's JSON report in OUT.shards/, then `reel check
+    --merge-reports` of them all into OUT; exits as `reel check` does."""
+    shard_root = out + ".shards"
+    os.makedirs(shard_root, exist_ok=True)
+    reports = [os.path.join(shard_root, f"shard-{i:04d}.json") for i in range(args.shards)]
+    folder = os.path.abspath(args.folder)
+
+    def command(i: int) -> List[str]:
+        return [reel, "check", folder, *passthrough, "--json", "--shard", f"{i}/{args.shards}"]
+
+    # 3 (damaged files) and 4 (quality below the limits) are findings.
+    summary = sharding.run_shards(
+        command, args.shards, args.max_retries, args.cpus_per_shard, _say,
+        stdout_of=lambda i: reports[i], ok_codes=(0, 3, 4),
+    )
+    if summary.failed:
+        _report(args, summary, {"report": None})
+        return 1
+    merged = subprocess.run(
+        [reel, "check", "--json", "--merge-reports", *reports], capture_output=True, text=True
+    )
+    if merged.returncode not in (0, 3, 4):
+        _say(f"reel check --merge-reports failed: {merged.stderr.strip()}")
+        return 1
+    partial = out + ".partial"
+    with open(partial, "w") as f:
+        f.write(merged.stdout)
+    os.replace(partial, out)
+    report = json.loads(merged.stdout)
+    if not args.keep_shards:
+        shutil.rmtree(shard_root, ignore_errors=True)
+    _report(
+        args,
+        summary,
+        {
+            "report": out,
+            "episodes": len(report["episodes"]),
+            "passed": report["passed"],
+            "duplicate_groups": len(report["duplicates"]),
+        },
+    )
+    return merged.returncode
 
 
 def _sim(args, reel: str, out: str, passthrough: List[str]) -> int:

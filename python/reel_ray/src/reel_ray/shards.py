@@ -60,14 +60,25 @@ def find_reel(given: Optional[str]) -> str:
 
 
 @ray.remote(num_cpus=1)
-def _run_shard(command: Sequence[str], shard: int, attempt: int) -> ShardResult:
-    """Runs one shard's command on a Ray worker."""
+def _run_shard(
+    command: Sequence[str], shard: int, attempt: int, stdout_path: Optional[str], ok_codes: Sequence[int]
+) -> ShardResult:
+    """Runs one shard's command on a Ray worker; its standard output goes
+    to `stdout_path` (written whole, then renamed) when given. An exit code
+    in `ok_codes` counts as success (`reel check` exits 4 on a quality
+    finding, which is a result, not a failure)."""
     started = time.monotonic()
     proc = subprocess.run(list(command), capture_output=True, text=True)
+    code = 0 if proc.returncode in ok_codes else (proc.returncode or 1)
+    if stdout_path and code == 0:
+        partial = f"{stdout_path}.partial-{os.getpid()}"
+        with open(partial, "w") as f:
+            f.write(proc.stdout)
+        os.replace(partial, stdout_path)
     return ShardResult(
         shard=shard,
         attempt=attempt,
-        returncode=proc.returncode,
+        returncode=code,
         seconds=time.monotonic() - started,
         host=socket.gethostname(),
         node_id=ray.get_runtime_context().get_node_id(),
@@ -82,12 +93,20 @@ def run_shards(
     max_retries: int,
     cpus_per_shard: float = 1.0,
     say: Callable[[str], None] = print,
+    stdout_of: Optional[Callable[[int], str]] = None,
+    ok_codes: Sequence[int] = (0,),
 ) -> Summary:
     """Runs `command_of(i)` for shards i in 0..shards as Ray tasks; a shard
-    that exits non-zero is submitted again, at most `max_retries` times."""
+    that fails is submitted again, at most `max_retries` times. With
+    `stdout_of`, shard i's standard output is kept in the file it names."""
     started = time.monotonic()
     task = _run_shard.options(num_cpus=cpus_per_shard)
-    pending = {task.remote(command_of(i), i, 1): (i, 1) for i in range(shards)}
+
+    def submit(i: int, attempt: int):
+        out = stdout_of(i) if stdout_of else None
+        return task.remote(command_of(i), i, attempt, out, list(ok_codes))
+
+    pending = {submit(i, 1): (i, 1) for i in range(shards)}
     results: List[ShardResult] = []
     succeeded, failed, retries = [], [], 0
     while pending:
@@ -111,7 +130,7 @@ def run_shards(
         if attempt <= max_retries:
             retries += 1
             say(f"shard {shard}/{shards}: attempt {attempt} failed ({reason}); retrying")
-            pending[task.remote(command_of(shard), shard, attempt + 1)] = (shard, attempt + 1)
+            pending[submit(shard, attempt + 1)] = (shard, attempt + 1)
         else:
             failed.append(shard)
             say(f"shard {shard}/{shards}: failed after {attempt} attempt(s): {reason}")
