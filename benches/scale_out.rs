@@ -18,20 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use reel_testkit::ray::{in_venv, RayCluster};
 use reel_testkit::targets::Targets;
 
 mod common;
 use common::bimanual::reel;
-
-const TOKEN: &str = "reel-bench-5b1e9c3d7a2f4e6b8c0d1a3f5e7b9c2d";
-
-fn in_venv(bin: &Path, program: &str) -> Command {
-    let mut c = Command::new(bin.join(program));
-    c.env("RAY_USAGE_STATS_ENABLED", "0")
-        .env("RAY_AUTH_MODE", "token")
-        .env("RAY_AUTH_TOKEN", TOKEN);
-    c
-}
 
 fn must(cmd: &mut Command, what: &str) -> String {
     let o = cmd.output().unwrap();
@@ -42,73 +33,6 @@ fn must(cmd: &mut Command, what: &str) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Stops every Ray process started here, however the run ends.
-struct Cluster(PathBuf);
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = in_venv(&self.0, "ray").args(["stop", "--force"]).output();
-    }
-}
-
-/// A Ray cluster of `nodes` nodes with `cpus` CPUs each, on loopback.
-fn start_cluster(bin: &Path, nodes: usize, cpus: u32) -> (Cluster, String) {
-    let cluster = Cluster(bin.to_path_buf());
-    let _ = in_venv(bin, "ray").args(["stop", "--force"]).output();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
-    let address = format!("127.0.0.1:{port}");
-    must(
-        in_venv(bin, "ray")
-            .args([
-                "start",
-                "--head",
-                "--node-ip-address",
-                "127.0.0.1",
-                "--port",
-                &port,
-            ])
-            .args([
-                "--num-cpus",
-                &cpus.to_string(),
-                "--include-dashboard",
-                "false",
-            ])
-            .arg("--disable-usage-stats"),
-        "ray start --head",
-    );
-    for _ in 1..nodes {
-        must(
-            in_venv(bin, "ray")
-                .args([
-                    "start",
-                    "--address",
-                    &address,
-                    "--node-ip-address",
-                    "127.0.0.1",
-                ])
-                .args(["--num-cpus", &cpus.to_string(), "--disable-usage-stats"]),
-            "ray start --address",
-        );
-    }
-    let t = Instant::now();
-    while t.elapsed().as_secs() < 60 {
-        let status = must(
-            in_venv(bin, "ray").args(["status", "--address", &address]),
-            "ray status",
-        );
-        if status.matches("node_").count() >= nodes {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
-    (cluster, address)
 }
 
 /// `reel-ray export` of `episodes` in `shards` shards on the cluster at
@@ -196,7 +120,8 @@ fn main() {
         (1usize, 2u32, "two shards on one Ray node (2 CPUs)"),
         (2, 1, "two shards on two Ray nodes (1 CPU each)"),
     ] {
-        let (cluster, address) = start_cluster(&bin, nodes, cpus);
+        let cluster = RayCluster::start(&bin, nodes, cpus);
+        let address = cluster.address.clone();
         let out = dir.path().join(format!("ray-{nodes}"));
         let (summary, process) = reel_ray(&bin, &address, &episodes, &out, 2);
         drop(cluster);

@@ -248,11 +248,10 @@ fn time_offset_between_joints_and_a_camera_of_a_sim_episode() {
     assert_eq!(motion, "joint speed");
     let (wrist, _) = lag("wrist", "projected");
     // The fixed camera is what the projection models: the links moving in
-    // its view (fitted link by link: 1.3 ms at worst on 48 sim episodes;
-    // joint speed, which weighs the gripper the camera barely sees, up to
-    // 13 ms). The wrist camera sees the whole scene move, which /tf
-    // describes only as a ground plane: within 2 ms on 43 of 48 episodes,
-    // 3.9 ms at worst.
+    // its view, fitted link by link; joint speed weighs the gripper the
+    // camera barely sees. The wrist camera sees the whole scene move, which
+    // /tf describes only as a ground plane. Over 48 episodes:
+    // `cargo bench --bench time_offset` (benches/results/time_offset.txt).
     assert!(front.abs() < 0.002, "front {front}");
     assert!(
         front_speed.abs() < 0.015,

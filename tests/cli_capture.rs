@@ -286,6 +286,24 @@ fn http(addr: &str, request: &str) -> (u16, String) {
     (code, text)
 }
 
+/// Sends SIGTERM to the daemon, which must exit cleanly within 10 s.
+fn stopped_by_sigterm(daemon: &mut Child) {
+    let pid = daemon.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let t = Instant::now();
+    loop {
+        if let Some(st) = daemon.try_wait().unwrap() {
+            assert!(st.success(), "{st:?}");
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "daemon ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn daemon_with_ctl_records_and_refuses_cross_origin_requests() {
     let dir = tempfile::tempdir().unwrap();
@@ -357,20 +375,7 @@ fn daemon_with_ctl_records_and_refuses_cross_origin_requests() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no episode is being recorded"));
     // SIGTERM: the daemon closes down cleanly.
-    let pid = daemon.0.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let t = Instant::now();
-    loop {
-        if let Some(st) = daemon.0.try_wait().unwrap() {
-            assert!(st.success(), "{st:?}");
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "daemon ignored SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stopped_by_sigterm(&mut daemon.0);
     // Nothing remote: the daemon refuses a public address without --allow-remote.
     let o = run(reel()
         .args(["daemon", "--rig"])
@@ -498,20 +503,7 @@ fn daemon_serves_https_to_ctl_with_a_token_and_refuses_what_it_cannot_trust() {
         .arg("status"));
     assert_eq!(o.status.code(), Some(1));
     // SIGTERM is served promptly with TLS too.
-    let pid = daemon.0.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let t = Instant::now();
-    loop {
-        if let Some(st) = daemon.0.try_wait().unwrap() {
-            assert!(st.success(), "{st:?}");
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "daemon ignored SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stopped_by_sigterm(&mut daemon.0);
 }
 
 #[test]

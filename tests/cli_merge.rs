@@ -13,35 +13,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::lerobot_files::{assert_same_dataset, json};
-use common::{reel, run, stderr, workspace};
+use common::{reel, run, stderr};
 use serde_json::Value;
 
 /// `count` simulated episodes of `seconds`, auto-annotated (so the
 /// datasets have the subtask feature), the last two under another
 /// instruction (so shards hold different task lists).
 fn episodes(dir: &Path, count: usize, seconds: f64) -> PathBuf {
-    let scenario = dir.join("scenario.toml");
-    reel_testkit::short_scenario::write_short_scenario(
-        &workspace().join("samples"),
-        &scenario,
-        seconds,
-        (96, 72),
-        &workspace().join("samples/robots/so101/so101_new_calib.urdf"),
-    );
+    let (_, files) = common::short_sim(dir, seconds, count, 4);
     let out = dir.join("episodes");
-    let files = common::simulate(
-        &scenario,
-        &out,
-        [
-            "--episodes",
-            &count.to_string(),
-            "--seed",
-            "4",
-            "--jobs",
-            "2",
-        ],
-    );
-    assert_eq!(files.len(), count);
     let o = run(reel().args(["annotate", "--auto"]).args(&files));
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(reel()

@@ -8,54 +8,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::lerobot_files::{assert_same_dataset, json};
-use common::{reel, run, stderr, workspace};
-
-/// The cluster's token (Ray 2.60 authenticates its nodes and drivers).
-const TOKEN: &str = "reel-test-0d5c8f2a9b7e41c3a6f0e2d4b8c1a7f3";
-
-/// `program` of the Ray venv: usage reporting off, the cluster's token.
-fn in_venv(bin: &Path, program: &str) -> Command {
-    let mut c = Command::new(bin.join(program));
-    c.env("RAY_USAGE_STATS_ENABLED", "0")
-        .env("RAY_AUTH_MODE", "token")
-        .env("RAY_AUTH_TOKEN", TOKEN);
-    c
-}
-
-fn ray(bin: &Path) -> Command {
-    in_venv(bin, "ray")
-}
-
-/// Stops every Ray process this test started, however it ends.
-struct Cluster(PathBuf);
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = ray(&self.0).args(["stop", "--force"]).output();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn started(o: &Output, what: &str) {
-    assert!(
-        o.status.success(),
-        "{what}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        stderr(o)
-    );
-}
+use common::{reel, run, stderr};
+use reel_testkit::ray::{in_venv, RayCluster};
 
 #[test]
 fn reel_ray_on_a_two_node_cluster_retries_a_failed_shard_and_matches_one_machine() {
@@ -64,16 +21,8 @@ fn reel_ray_on_a_two_node_cluster_retries_a_failed_shard_and_matches_one_machine
     };
     let tmp = tempfile::tempdir().unwrap();
     // Five short simulated episodes (4 shards: one takes two).
-    let scenario = tmp.path().join("scenario.toml");
-    reel_testkit::short_scenario::write_short_scenario(
-        &workspace().join("samples"),
-        &scenario,
-        1.0,
-        (96, 72),
-        &workspace().join("samples/robots/so101/so101_new_calib.urdf"),
-    );
+    let (scenario, _) = common::short_sim(tmp.path(), 1.0, 5, 8);
     let episodes = tmp.path().join("episodes");
-    common::simulate(&scenario, &episodes, ["--episodes", "5", "--seed", "8"]);
     let single = tmp.path().join("single");
     let o = run(reel()
         .args(["export", "lerobot"])
@@ -84,57 +33,8 @@ fn reel_ray_on_a_two_node_cluster_retries_a_failed_shard_and_matches_one_machine
     assert!(o.status.success(), "{}", stderr(&o));
 
     // The cluster: a head and a second node, both on loopback.
-    let port = free_port().to_string();
-    let address = format!("127.0.0.1:{port}");
-    let cluster = Cluster(bin.clone());
-    let _ = ray(&bin).args(["stop", "--force"]).output();
-    let o = ray(&bin)
-        .args([
-            "start",
-            "--head",
-            "--node-ip-address",
-            "127.0.0.1",
-            "--port",
-            &port,
-        ])
-        .args([
-            "--num-cpus",
-            "1",
-            "--include-dashboard",
-            "false",
-            "--disable-usage-stats",
-        ])
-        .output()
-        .unwrap();
-    started(&o, "ray start --head");
-    let o = ray(&bin)
-        .args([
-            "start",
-            "--address",
-            &address,
-            "--node-ip-address",
-            "127.0.0.1",
-        ])
-        .args(["--num-cpus", "1", "--disable-usage-stats"])
-        .output()
-        .unwrap();
-    started(&o, "ray start --address");
-    let t = Instant::now();
-    loop {
-        let o = ray(&bin)
-            .args(["status", "--address", &address])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&o.stdout).to_string();
-        if text.matches("node_").count() >= 2 {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "the second node did not join: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let cluster = RayCluster::start(&bin, 2, 1);
+    let address = cluster.address.clone();
 
     // Shard 1 fails on its first attempt (a wrapper around reel), as a
     // node lost mid-run would make it.

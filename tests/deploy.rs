@@ -17,16 +17,8 @@ use common::{reel, run, stderr, workspace};
 
 /// Three short simulated episodes and their single-machine export.
 fn episodes_and_single(dir: &Path) -> (PathBuf, PathBuf) {
-    let scenario = dir.join("scenario.toml");
-    reel_testkit::short_scenario::write_short_scenario(
-        &workspace().join("samples"),
-        &scenario,
-        1.0,
-        (96, 72),
-        &workspace().join("samples/robots/so101/so101_new_calib.urdf"),
-    );
+    common::short_sim(dir, 1.0, 3, 2);
     let episodes = dir.join("episodes");
-    common::simulate(&scenario, &episodes, ["--episodes", "3", "--seed", "2"]);
     let single = dir.join("single");
     let o = run(reel()
         .args(["export", "lerobot"])

@@ -88,3 +88,36 @@ pub fn simulate<A: AsRef<std::ffi::OsStr>>(
     files.sort();
     files
 }
+
+/// The sample scenario made `seconds` long with cameras at 96×72 (the
+/// smallest size SVT-AV1 encodes), written in `dir`; and `count` of its
+/// episodes under seed `seed` in `dir/episodes` (sorted).
+pub fn short_sim(
+    dir: &std::path::Path,
+    seconds: f64,
+    count: usize,
+    seed: u64,
+) -> (PathBuf, Vec<PathBuf>) {
+    let scenario = dir.join("scenario.toml");
+    reel_testkit::short_scenario::write_short_scenario(
+        &workspace().join("samples"),
+        &scenario,
+        seconds,
+        (96, 72),
+        &workspace().join("samples/robots/so101/so101_new_calib.urdf"),
+    );
+    let episodes = simulate(
+        &scenario,
+        &dir.join("episodes"),
+        [
+            "--episodes",
+            &count.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--jobs",
+            "2",
+        ],
+    );
+    assert_eq!(episodes.len(), count);
+    (scenario, episodes)
+}

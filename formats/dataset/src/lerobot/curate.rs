@@ -137,6 +137,19 @@ impl Dataset {
             .find(|s| s.episode_index == Some(index as u64))
     }
 
+    /// The manifest's entry of episode `old`, renumbered `new` for a
+    /// release made from this one.
+    pub fn source_renumbered(&self, old: usize, new: usize) -> Result<SourceEntry, ExportError> {
+        let mut s = self.source_of(old).cloned().ok_or_else(|| {
+            ExportError::input(
+                self.root.join(manifest::MANIFEST),
+                format!("lists no source for episode {old}"),
+            )
+        })?;
+        s.episode_index = Some(new as u64);
+        Ok(s)
+    }
+
     /// The video file (relative to the root) of `key` at `loc`.
     pub fn video_file(&self, key: &str, loc: &VideoLocation) -> String {
         read::video_file(&self.info, key, loc)
@@ -694,13 +707,7 @@ fn write_release(
     let mut sources = Vec::new();
     let mut kept = Vec::new();
     for (new, &old) in plan.order.iter().enumerate() {
-        let mut s = ds.source_of(old).cloned().ok_or_else(|| {
-            ExportError::input(
-                ds.root.join(manifest::MANIFEST),
-                format!("lists no source for episode {old}"),
-            )
-        })?;
-        s.episode_index = Some(new as u64);
+        let s = ds.source_renumbered(old, new)?;
         kept.push((old as u64, new as u64, s.episode_id.clone()));
         sources.push(s);
     }

@@ -320,18 +320,11 @@ fn write_release(
     note: Option<&str>,
     tasks: &[String],
 ) -> Result<(), ExportError> {
-    let mut sources: Vec<SourceEntry> = Vec::new();
-    for (new, &(d, old)) in origin.iter().enumerate() {
-        let ds = &datasets[d];
-        let mut s = ds.source_of(old).cloned().ok_or_else(|| {
-            ExportError::input(
-                ds.root.join(manifest::MANIFEST),
-                format!("lists no source for episode {old}"),
-            )
-        })?;
-        s.episode_index = Some(new as u64);
-        sources.push(s);
-    }
+    let sources = origin
+        .iter()
+        .enumerate()
+        .map(|(new, &(d, old))| datasets[d].source_renumbered(old, new))
+        .collect::<Result<Vec<SourceEntry>, _>>()?;
     let parents: Vec<Derivation> = datasets
         .iter()
         .map(|d| Derivation {
