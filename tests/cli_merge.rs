@@ -3,7 +3,7 @@
 //! shard exports (`reel export lerobot --shard I/N`) is the single export:
 //! the same info, tasks, subtask labels, data rows, episode rows, stats and
 //! video frames; it passes `reel check` and the light LeRobot check.
-//! Datasets of different fps are refused; a shard killed mid-way and run
+//! Datasets of different fps or features are refused; a shard killed mid-way and run
 //! again leaves nothing behind, and a shard run twice does its work once.
 
 mod common;
@@ -120,6 +120,29 @@ fn datasets_of_another_fps_are_refused_and_a_killed_shard_leaves_nothing() {
         err.contains("fps")
             && err.contains(&*a.to_string_lossy())
             && err.contains(&*b.to_string_lossy()),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!merged.exists());
+    // The same fps, but one without the subtask feature: other features.
+    let c = tmp.path().join("c");
+    let o = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&eps)
+        .arg("--out")
+        .arg(&c)
+        .args(["--fps", "15", "--shard", "1/2", "--subtasks", "none"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(reel()
+        .arg("merge")
+        .arg(&a)
+        .arg(&c)
+        .arg("--out")
+        .arg(&merged));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("features differ") && err.contains("subtask_index"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
