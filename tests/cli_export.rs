@@ -1544,3 +1544,31 @@ fn damaged_dataset_files_are_refused_on_append_and_curation_without_touching_the
         "most damage went unnoticed: {refused} of {runs}"
     );
 }
+
+#[test]
+fn cameras_too_small_for_av1_get_one_line_that_says_to_use_h264() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("scenario.toml");
+    reel_testkit::short_scenario::write_short_scenario(
+        &common::workspace().join("samples"),
+        &scenario,
+        0.5,
+        (48, 36),
+        &common::workspace().join("samples/robots/so101/so101_new_calib.urdf"),
+    );
+    let episodes = dir.path().join("episodes");
+    common::simulate(&scenario, &episodes, ["--episodes", "1"]);
+    let o = export(&["--fps", "15"], &[&episodes], &dir.path().join("av1"));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("48×36") && err.contains("--vcodec h264") && err.lines().count() == 1,
+        "{err}"
+    );
+    let o = export(
+        &["--fps", "15", "--vcodec", "h264"],
+        &[&episodes],
+        &dir.path().join("h264"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -100,6 +100,15 @@ impl Mp4Encoder {
         settings: VideoSettings,
     ) -> Result<Self, MediaError> {
         init();
+        // SVT-AV1's limit; libav only says "Invalid argument".
+        if settings.codec == VideoCodec::Av1 && (width < 64 || height < 64) {
+            return Err(MediaError::File {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "AV1 (SVT-AV1) encodes frames of at least 64×64 pixels and these are {width}×{height}; export this camera with --vcodec h264"
+                ),
+            });
+        }
         let name = settings.codec.encoder_name();
         tracing::debug!(file = %path.display(), encoder = name, crf = settings.crf, gop = settings.gop, "encoding");
         let found = encoder::find_by_name(name).ok_or_else(|| MediaError::Missing {
