@@ -1465,7 +1465,7 @@ fn damaged_table_bytes(name: &str, original: &[u8]) -> Vec<(String, Vec<u8>)> {
 /// result, never a crash or an allocation of what the file claims, and,
 /// when refused, every file already there left as it was.
 #[test]
-fn damaged_dataset_files_are_refused_on_append_and_curation_without_touching_the_release() {
+fn damaged_dataset_files_are_refused_on_append_curation_and_merge_without_touching_the_release() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = first_and_appended(dir.path());
     let clean = dir.path().join("clean");
@@ -1482,7 +1482,7 @@ fn damaged_dataset_files_are_refused_on_append_and_curation_without_touching_the
     for target in targets {
         let original = std::fs::read(clean.join(target)).unwrap();
         for (what, bytes) in damaged_table_bytes(target, &original) {
-            for name in ["append", "split", "filter"] {
+            for name in ["append", "split", "filter", "merge"] {
                 // A fresh damaged copy of the release for each command.
                 let case = dir.path().join("case");
                 let _ = std::fs::remove_dir_all(&case);
@@ -1507,12 +1507,18 @@ fn damaged_dataset_files_are_refused_on_append_and_curation_without_touching_the
                         .arg("--out")
                         .arg(dir.path().join("derived"))
                         .args(["--val", "0.5"]),
-                    _ => cmd
+                    "filter" => cmd
                         .arg("filter")
                         .arg(&case)
                         .arg("--out")
                         .arg(dir.path().join("derived"))
                         .arg("--drop-failed"),
+                    _ => cmd
+                        .arg("merge")
+                        .arg(&case)
+                        .arg(&clean)
+                        .arg("--out")
+                        .arg(dir.path().join("derived")),
                 };
                 let o = run(&mut cmd);
                 runs += 1;
@@ -1533,6 +1539,10 @@ fn damaged_dataset_files_are_refused_on_append_and_curation_without_touching_the
                     assert!(
                         snapshot(&case) == before,
                         "{label}: refused, yet the release changed"
+                    );
+                    assert!(
+                        !dir.path().join("derived").exists(),
+                        "{label}: refused, yet it left a dataset"
                     );
                 }
             }

@@ -71,7 +71,16 @@ pub fn merge(
     manifest::next_version(None, Some(&version))
         .map_err(|e| ExportError::input(out, e.to_string()))?;
     let first = &datasets[0];
-    let fps = first.info["fps"].as_u64().unwrap_or(0) as u32;
+    let fps = first.info["fps"]
+        .as_u64()
+        .and_then(|f| u32::try_from(f).ok())
+        .filter(|&f| f > 0)
+        .ok_or_else(|| {
+            ExportError::input(
+                first.root.join("meta/info.json"),
+                format!("fps {} is not a positive integer", first.info["fps"]),
+            )
+        })?;
     let staging = Staging::new(out)?;
     let stage = staging.path().to_path_buf();
 
@@ -294,7 +303,15 @@ fn merge_deidentification(
     for (d, ds) in datasets.iter().enumerate() {
         let mut report = deid::Report::read_or_default(&ds.root)?;
         for m in &mut report.masks {
-            m.episode_index = new_index[&(d, m.episode_index)];
+            m.episode_index = *new_index.get(&(d, m.episode_index)).ok_or_else(|| {
+                ExportError::input(
+                    ds.root.join(deid::REPORT),
+                    format!(
+                        "names episode {}, which the dataset does not have; run `reel check` on it",
+                        m.episode_index
+                    ),
+                )
+            })?;
         }
         merged.masks.append(&mut report.masks);
         merged
