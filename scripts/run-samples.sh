@@ -15,7 +15,8 @@
 #     rigs carry their emulated cameras' ideal lens as intrinsics);
 #  6. pre-label the episodes (`reel annotate --auto`: per-frame subtasks),
 #     pack the recorded and synthetic episodes into a LeRobot dataset (export + append),
-#     split it into train/val (`reel split`, videos hard-linked), the LiDAR into LAS, and
+#     split it into train/val (`reel split`, videos hard-linked), export the
+#     same episodes as two shards and join them (`reel merge`), the LiDAR into LAS, and
 #     check all against their manifests;
 #  7. write rerun recordings of the demo episode and of the dataset.
 # Results land in out/samples/.
@@ -70,7 +71,7 @@ code=0
 if [ "$code" -ne 0 ] && [ "$code" -ne 4 ]; then exit "$code"; fi
 echo "HTML reports: $out/quality-sim.html, $out/quality-recorded.html"
 
-echo "== 6. LeRobot v3.0 dataset of the pre-labelled episodes (subtasks): the first recorded episode, then the others and the synthetic ones appended; a train/val split; LAS point clouds"
+echo "== 6. LeRobot v3.0 dataset of the pre-labelled episodes (subtasks): the first recorded episode, then the others and the synthetic ones appended; a train/val split; two shards merged; LAS point clouds"
 rm -rf "$out/lerobot" "$out/lerobot-split" "$out/las"
 # Pre-labels (gripper, grasp/release, idle, motion) become the per-frame subtasks.
 for ep in "$out"/recorded/*.mcap "$out"/sim/*.mcap; do "$reel" annotate --auto "$ep" > /dev/null; done
@@ -82,6 +83,17 @@ recorded=("$out"/recorded/*.mcap)
 "$reel" split "$out/lerobot" --out "$out/lerobot-split" --val 0.25
 "$reel" check "$out/lerobot-split"
 .venv/bin/python scripts/check_lerobot.py "$out/lerobot-split"
+# The same episodes as two shards of one export, joined as one release
+# (`reel export --shard`, `reel merge`: what a cluster run does).
+rm -rf "$out/lerobot-shards" "$out/lerobot-merged"
+for i in 0 1; do
+  "$reel" export lerobot "${recorded[@]}" "$out"/sim/*.mcap --out "$out/lerobot-shards/$i" \
+    --shard "$i/2" --repo-id reel/so101-samples --license apache-2.0 > /dev/null
+done
+"$reel" merge "$out/lerobot-shards/0" "$out/lerobot-shards/1" --out "$out/lerobot-merged"
+rm -rf "$out/lerobot-shards"
+"$reel" check "$out/lerobot-merged"
+.venv/bin/python scripts/check_lerobot.py "$out/lerobot-merged"
 "$reel" export las "$out/demo.mcap" --out "$out/las"
 "$reel" check "$out/las"
 

@@ -3,8 +3,9 @@
 #  1. a venv with the pinned lerobot (scripts/setup-lerobot.sh: lerobot 0.4.4,
 #     the newest for Python 3.11);
 #  2. the README's main job on the samples (scripts/run-samples.sh), which
-#     exports the recorded and synthetic episodes to out/samples/lerobot
-#     and splits it into out/samples/lerobot-split;
+#     exports the recorded and synthetic episodes to out/samples/lerobot,
+#     splits it into out/samples/lerobot-split, and exports them again as
+#     two shards merged into out/samples/lerobot-merged;
 #  3. each dataset loaded offline by `lerobot` itself (LeRobotDataset),
 #     every frame read with both video backends (pyav and lerobot's
 #     default), next to the light check (pyarrow + PyAV);
@@ -30,7 +31,7 @@ else
 fi
 # Offline: lerobot must read the local folder, never the Hub.
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
-for ds in out/samples/lerobot out/samples/lerobot-split out/samples/lerobot-split/*/; do
+for ds in out/samples/lerobot out/samples/lerobot-split out/samples/lerobot-split/*/ out/samples/lerobot-merged; do
   ds=${ds%/}
   [ -f "$ds/meta/info.json" ] || continue
   echo "== $ds"
