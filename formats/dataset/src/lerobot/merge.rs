@@ -18,9 +18,9 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::curate::Dataset;
-use super::files::{Cursor, DataFiles, VideoFiles};
-use super::renumber::{episode_data, renumber, renumbered_row, write_index_and_stats};
+use super::files::VideoFiles;
+use super::released::Dataset;
+use super::renumber::{write_index_and_stats, RenumberedRows};
 use super::tables::EpisodeRow;
 use super::{subtasks, write_json, CHUNKS_SIZE};
 use crate::manifest::{self, Derivation, Manifest, ManifestExtras, Release, SourceEntry};
@@ -97,37 +97,17 @@ pub fn merge(
     };
 
     // Data rows, renumbered, in input order.
-    let mut data_files = DataFiles::new(&stage, Cursor::default());
-    let mut rows_out: Vec<EpisodeRow> = Vec::new();
+    let mut rows = RenumberedRows::new(&stage);
     let mut origin: Vec<(usize, usize)> = Vec::new();
-    let mut next_index = 0i64;
     for (d, ds) in datasets.iter().enumerate() {
         // One input's data files at a time in memory.
         let mut loaded = HashMap::new();
         for (old, row) in ds.episodes.iter().enumerate() {
-            let (path, episode) = episode_data(&mut loaded, ds, row)?;
-            let new_ep = rows_out.len();
-            let new_rows = renumber(
-                &path,
-                &episode,
-                new_ep as i64,
-                next_index,
-                &task_maps[d],
-                label_maps.get(d),
-            )?;
-            let cursor = data_files.write(&new_rows)?;
-            rows_out.push(renumbered_row(
-                &path,
-                row,
-                &new_rows,
-                (new_ep, cursor, next_index),
-                with_subtasks,
-            )?);
+            rows.push(&mut loaded, ds, row, &task_maps[d], label_maps.get(d))?;
             origin.push((d, old));
-            next_index += new_rows.num_rows() as i64;
         }
     }
-    data_files.close()?;
+    let mut rows_out = rows.finish()?;
 
     join_videos(&datasets, &origin, &mut rows_out, &stage, fps)?;
     write_index_and_stats(&rows_out, &tasks, &stage)?;
@@ -135,7 +115,7 @@ pub fn merge(
         subtasks::write_table(&stage, &labels)?;
     }
     let total_episodes = rows_out.len() as u64;
-    let total_frames = next_index as u64;
+    let total_frames = rows_out.last().map_or(0, |r| r.to_index as u64);
     let mut info = first.info.clone();
     info["total_episodes"] = json!(total_episodes);
     info["total_frames"] = json!(total_frames);

@@ -13,6 +13,7 @@ pub mod mapping;
 pub mod merge;
 pub mod plan;
 pub mod read;
+mod released;
 mod renumber;
 pub mod subtasks;
 pub mod tables;

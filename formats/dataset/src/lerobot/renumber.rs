@@ -12,16 +12,69 @@ use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use serde_json::Value;
 
-use super::curate::Dataset;
 use super::read::read_batches;
+use super::released::Dataset;
 use super::tables::{self, EpisodeRow};
-use super::{subtasks, write_json, Cursor};
+use super::{subtasks, write_json, Cursor, DataFiles};
 use crate::stats::{FeatureStats, StatsShape};
 use crate::ExportError;
 
+/// Episodes carried into a new release one after another: each one's rows
+/// read from its source, renumbered (episode `0, 1, ...`, frame indices
+/// continuing), and written to the new release's data files.
+pub(super) struct RenumberedRows {
+    data_files: DataFiles,
+    rows: Vec<EpisodeRow>,
+    next_index: i64,
+}
+
+impl RenumberedRows {
+    /// Writes under `stage`.
+    pub(super) fn new(stage: &Path) -> Self {
+        Self {
+            data_files: DataFiles::new(stage, Cursor::default()),
+            rows: Vec::new(),
+            next_index: 0,
+        }
+    }
+
+    /// Episode `row` of `ds` as the next episode, its task indices mapped
+    /// by `new_task` (and its subtask indices by `new_subtask`, when given);
+    /// `loaded` keeps `ds`'s data files read so far.
+    pub(super) fn push(
+        &mut self,
+        loaded: &mut HashMap<PathBuf, RecordBatch>,
+        ds: &Dataset,
+        row: &EpisodeRow,
+        new_task: &HashMap<i64, i64>,
+        new_subtask: Option<&HashMap<i64, i64>>,
+    ) -> Result<(), ExportError> {
+        let (path, episode) = episode_data(loaded, ds, row)?;
+        let new_ep = self.rows.len();
+        let first = self.next_index;
+        let new_rows = renumber(&path, &episode, new_ep as i64, first, new_task, new_subtask)?;
+        let cursor = self.data_files.write(&new_rows)?;
+        self.rows.push(renumbered_row(
+            &path,
+            row,
+            &new_rows,
+            (new_ep, cursor, first),
+            new_subtask.is_some(),
+        )?);
+        self.next_index += new_rows.num_rows() as i64;
+        Ok(())
+    }
+
+    /// Closes the data files; the new release's episode rows.
+    pub(super) fn finish(self) -> Result<Vec<EpisodeRow>, ExportError> {
+        self.data_files.close()?;
+        Ok(self.rows)
+    }
+}
+
 /// The data rows of episode `row` of `ds`, and the file they are in; each
 /// data file is read once into `loaded`.
-pub(super) fn episode_data(
+fn episode_data(
     loaded: &mut HashMap<PathBuf, RecordBatch>,
     ds: &Dataset,
     row: &EpisodeRow,
@@ -42,7 +95,7 @@ pub(super) fn episode_data(
 /// (episode `new_ep`, written at `cursor` from `first_index` on), with the
 /// stats of the renumbered columns recomputed (`subtask_index` too when
 /// `subtasks_renumbered`).
-pub(super) fn renumbered_row(
+fn renumbered_row(
     path: &Path,
     row: &EpisodeRow,
     new_rows: &RecordBatch,
@@ -104,7 +157,7 @@ pub(super) fn write_index_and_stats(
     Ok(())
 }
 
-pub(super) fn int_column<'a>(
+fn int_column<'a>(
     path: &Path,
     b: &'a RecordBatch,
     name: &str,
@@ -115,7 +168,7 @@ pub(super) fn int_column<'a>(
 }
 
 /// The rows of episode `row` in its data file's batch, checked.
-pub(super) fn episode_rows(
+fn episode_rows(
     path: &Path,
     b: &RecordBatch,
     row: &EpisodeRow,
@@ -155,7 +208,7 @@ pub(super) fn episode_rows(
 
 /// `rows` with new episode_index, index and task_index columns (and
 /// subtask_index, when `new_subtask` maps it; −1, no subtask, stays).
-pub(super) fn renumber(
+fn renumber(
     path: &Path,
     rows: &RecordBatch,
     episode: i64,
