@@ -199,8 +199,7 @@ fn a_thousand_requests_from_fifty_clients_while_recording() {
 #[test]
 fn a_thousand_tls_requests_from_fifty_clients_while_recording() {
     const TEST: &str = "a_thousand_tls_requests_from_fifty_clients_while_recording";
-    let dir = tempfile::tempdir().unwrap();
-    let Some((cert, key)) = openssl_certificate(dir.path(), TEST) else {
+    let Some((_dir, cert, key)) = certificate(TEST) else {
         return;
     };
     let client = client_config(&cert);
@@ -299,6 +298,14 @@ where
     }
 }
 
+/// An openssl certificate and key in a temporary folder (kept while the
+/// folder lives); None, with the skip recorded, without openssl.
+fn certificate(test: &str) -> Option<(tempfile::TempDir, std::path::PathBuf, std::path::PathBuf)> {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = openssl_certificate(dir.path(), test)?;
+    Some((dir, cert, key))
+}
+
 /// One request by curl (a TLS client reel did not write); its exit code,
 /// HTTP status and body.
 fn curl(args: &[&str]) -> (i32, u16, String) {
@@ -361,8 +368,7 @@ fn tls_options(
 fn https_serves_curl_and_refuses_plain_http_untrusted_clients_and_wrong_tokens() {
     const TEST: &str =
         "https_serves_curl_and_refuses_plain_http_untrusted_clients_and_wrong_tokens";
-    let dir = tempfile::tempdir().unwrap();
-    let Some((cert, key)) = openssl_certificate(dir.path(), TEST) else {
+    let Some((_dir, cert, key)) = certificate(TEST) else {
         return;
     };
     if !curl_present(TEST) {
@@ -430,8 +436,7 @@ fn https_serves_curl_and_refuses_plain_http_untrusted_clients_and_wrong_tokens()
 #[test]
 fn over_tls_a_stalled_body_holds_nothing_and_connections_are_bounded() {
     const TEST: &str = "over_tls_a_stalled_body_holds_nothing_and_connections_are_bounded";
-    let dir = tempfile::tempdir().unwrap();
-    let Some((cert, key)) = openssl_certificate(dir.path(), TEST) else {
+    let Some((_dir, cert, key)) = certificate(TEST) else {
         return;
     };
     let client = client_config(&cert);
