@@ -50,6 +50,8 @@ enum Command {
     Sim(commands::sim::Args),
     /// Pack episodes into a dataset: LeRobot v3.0, or LAS point clouds.
     Export(commands::export::Args),
+    /// Turn other tools' recordings (rosbag2 MCAP / SQLite3 bags) into episodes.
+    Import(commands::import::Args),
     /// Quality report of episodes or an export: completeness, accuracy, consistency, timeliness, uniqueness, integrity.
     Check(commands::check::Args),
     /// Compare two releases of an export: episodes added, removed, changed; files that differ.
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Ctl(args) => commands::ctl::run(&args),
         Command::Sim(args) => commands::sim::run(&args),
         Command::Export(args) => commands::export::run(&args),
+        Command::Import(args) => commands::import::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Annotate(args) => commands::annotate::run(&args),
         Command::Diff(args) => commands::diff::run(&args),

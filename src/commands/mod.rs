@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod diff;
 pub mod emulate;
 pub mod export;
+pub mod import;
 pub mod info;
 pub mod live_view;
 pub mod merge;

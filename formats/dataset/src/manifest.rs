@@ -73,12 +73,46 @@ pub struct SourceEntry {
     /// source), when it was.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub parent: Option<String>,
+    /// Lineage of an imported episode: the source's format, file and
+    /// sha256 as `reel import` recorded them.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub imported_from: Option<ImportedFrom>,
     /// The operator's pseudonym (exports made with a pseudonym key).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub operator: Option<String>,
     /// The site's pseudonym (exports made with a pseudonym key).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub site: Option<String>,
+}
+
+/// Where an imported episode came from (its `reel.episode` lineage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedFrom {
+    /// Source format (`rosbag2-mcap`, `rosbag2-sqlite3`, ...).
+    pub format: String,
+    /// The source path when it was imported.
+    pub path: String,
+    /// sha256 of the source's data files.
+    pub sha256: String,
+    /// The import mapping applied (TOML).
+    pub mapping: String,
+}
+
+impl ImportedFrom {
+    /// The lineage of an episode whose metadata says it was imported.
+    pub fn of(meta: &reel_episode::EpisodeMeta) -> Option<Self> {
+        if meta.source != reel_episode::SourceKind::Import {
+            return None;
+        }
+        let p = &meta.source_params;
+        let get = |k: &str| p.get(k).cloned().unwrap_or_default();
+        Some(Self {
+            format: get("format"),
+            path: get("path"),
+            sha256: get("sha256"),
+            mapping: get("mapping"),
+        })
+    }
 }
 
 impl SourceEntry {
@@ -123,6 +157,7 @@ impl SourceEntry {
                     .or_else(|| m.source_params.get("replay_of"))
                     .cloned()
             }),
+            imported_from: meta.and_then(ImportedFrom::of),
             operator: None,
             site: None,
         }

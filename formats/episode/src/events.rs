@@ -2,8 +2,9 @@
 //! into the episode: messages dropped on a full writer queue (`dropped`),
 //! packets the sensor sent that never arrived (`packets_lost`), packets
 //! received but refused, by reason (`packets_rejected`), and a sensor
-//! refused as the wrong model (`device_refused`). `reel info` prints the
-//! tally and `reel check` flags it.
+//! refused as the wrong model (`device_refused`), and what `reel import`
+//! could not read from a damaged source (`import_loss`, counted under the
+//! device `import`). `reel info` prints the tally and `reel check` flags it.
 
 use std::collections::BTreeMap;
 
@@ -108,6 +109,18 @@ impl RecorderLosses {
                 entry.0 += count;
                 entry.1 = detail;
             }
+            Some("import_loss") => {
+                let (reason, detail) = (text("reason"), text("detail"));
+                let entry = self
+                    .devices
+                    .entry("import".into())
+                    .or_default()
+                    .packets_rejected
+                    .entry(reason)
+                    .or_default();
+                entry.0 += count.max(1);
+                entry.1 = detail;
+            }
             Some("device_refused") => {
                 self.devices.entry(name).or_default().refused = Some(text("reason"));
             }
@@ -153,6 +166,7 @@ mod tests {
             r#"{"event":"packets_lost","device":"lidar top","reason":"lost","count":225}"#,
             r#"{"event":"packets_rejected","device":"lidar top","reason":"bad_azimuth","count":2,"detail":"block 3 has azimuth 40000"}"#,
             r#"{"event":"dropped","device":"camera wrist","count":0}"#,
+            r#"{"event":"import_loss","reason":"truncated","count":0,"detail":"bag.mcap ends inside a chunk at byte 900"}"#,
             r#"{"event":"stop","dropped":[{"device":"lidar top","count":0}],"packets_received":[{"device":"lidar top","count":700}]}"#,
             "not json",
         ] {
@@ -163,7 +177,8 @@ mod tests {
         assert_eq!(top.rejected(), 2);
         assert_eq!(top.packets_received, Some(700));
         assert!((top.loss_ratio().unwrap() - 300.0 / 1002.0).abs() < 1e-12);
-        assert_eq!(l.losing().count(), 1);
+        assert_eq!(l.losing().count(), 2);
+        assert_eq!(l.devices["import"].rejected(), 1);
         assert!(
             top.describe().contains("300 packets lost of 1002 sent"),
             "{}",

@@ -68,7 +68,10 @@ pub use meta::{EpisodeMeta, Outcome, SourceKind, EPISODE_METADATA_NAME};
 pub use reader::{episode_files_in, schema_name, EpisodeReader, FileState, StoredAttachment};
 pub use recover::{recover, RecoverOptions, RecoveryReport};
 pub use scan::{ScanEnd, ScanEvent, Scanner};
-pub use writer::{partial_path_for, EpisodeWriter, EpisodeWriterOptions, Topic, PARTIAL_SUFFIX};
+pub use writer::{
+    partial_path_for, EpisodeWriter, EpisodeWriterOptions, RawChannel, RawChannelSpec, Topic,
+    PARTIAL_SUFFIX,
+};
 
 /// sha256 of `bytes` as lower-case hex (rig config hashes, manifests).
 pub fn sha256_hex(bytes: &[u8]) -> String {

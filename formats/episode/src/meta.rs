@@ -21,6 +21,9 @@ pub enum SourceKind {
     Capture,
     /// Synthesized by the simulator.
     Sim,
+    /// Converted by `reel import` from another tool's recording; the
+    /// source format, file, sha256 and mapping are in `source_params`.
+    Import,
     /// Written by another tool or by hand.
     Other,
 }
@@ -31,6 +34,7 @@ impl SourceKind {
         match self {
             Self::Capture => "capture",
             Self::Sim => "sim",
+            Self::Import => "import",
             Self::Other => "other",
         }
     }

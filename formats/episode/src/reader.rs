@@ -208,6 +208,30 @@ impl EpisodeReader {
         }
     }
 
+    /// Lets the kernel drop the pages of the first `offset` bytes from this
+    /// process, so a linear pass over a file of any size keeps a bounded
+    /// resident set (mapped file pages count as resident until dropped).
+    /// Reading them again later is correct, only slower. A hint only.
+    pub fn release_before(&self, offset: u64) {
+        const PAGE: usize = 4096;
+        let end = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.map.len())
+            / PAGE
+            * PAGE;
+        if end == 0 {
+            return;
+        }
+        // SAFETY: the map is a read-only shared mapping of a file
+        // (`Mmap::map`): MADV_DONTNEED there only drops cached pages, and
+        // the next access reads the same bytes from the file again.
+        #[allow(unsafe_code)]
+        let _ = unsafe {
+            self.map
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, end)
+        };
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path

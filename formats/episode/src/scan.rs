@@ -140,6 +140,12 @@ impl<'a> Scanner<'a> {
         self.end.as_ref()
     }
 
+    /// Offset of the next record to read: everything before it has been
+    /// handed out (or is queued), so a streaming reader may let it go.
+    pub fn position(&self) -> u64 {
+        self.pos as u64
+    }
+
     /// Chunk counts so far.
     pub fn counts(&self) -> &ScanCounts {
         &self.counts

@@ -72,10 +72,36 @@ impl<M> Clone for Topic<M> {
 }
 impl<M> Copy for Topic<M> {}
 
+/// A channel registered with a schema of its own (see
+/// [`EpisodeWriter::add_raw_channel`]); its messages are written as given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawChannel {
+    index: usize,
+}
+
+/// What a channel of another tool's file is: everything needed to write its
+/// messages byte for byte, so any reader that understood the source
+/// understands the copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawChannelSpec<'a> {
+    /// Topic name in the episode.
+    pub topic: &'a str,
+    /// Schema name (`pkg/msg/Type`); empty for a schemaless channel.
+    pub schema_name: &'a str,
+    /// Schema encoding (`ros2msg`, `ros1msg`, `ros2idl`, ...); empty when schemaless.
+    pub schema_encoding: &'a str,
+    /// Schema text as the source had it.
+    pub schema_data: &'a [u8],
+    /// Message encoding (`cdr`, `ros1`, ...).
+    pub message_encoding: &'a str,
+    /// Channel metadata (rosbag2 keeps the offered QoS here).
+    pub metadata: &'a BTreeMap<String, String>,
+}
+
 #[derive(Debug)]
 struct ChannelState {
     id: u16,
-    type_name: &'static str,
+    type_name: String,
     sequence: u32,
 }
 
@@ -258,11 +284,11 @@ impl EpisodeWriter {
     /// again with the same type returns the same handle.
     pub fn add_topic<M: RosMessage>(&mut self, topic: &str) -> Result<Topic<M>> {
         if let Some(&index) = self.by_topic.get(topic) {
-            let existing = self.channels[index].type_name;
+            let existing = &self.channels[index].type_name;
             if existing != M::TYPE_NAME {
                 return Err(Error::TopicTypeMismatch {
                     topic: topic.to_string(),
-                    existing: existing.to_string(),
+                    existing: existing.clone(),
                     requested: M::TYPE_NAME.to_string(),
                 });
             }
@@ -288,7 +314,7 @@ impl EpisodeWriter {
         let index = self.channels.len();
         self.channels.push(ChannelState {
             id,
-            type_name: M::TYPE_NAME,
+            type_name: M::TYPE_NAME.to_string(),
             sequence: 0,
         });
         self.by_topic.insert(topic.to_string(), index);
@@ -296,6 +322,52 @@ impl EpisodeWriter {
             index,
             _type: PhantomData,
         })
+    }
+
+    /// Registers a channel with its own schema and message encoding, for
+    /// messages that are copied rather than encoded here (imports keep types
+    /// reel does not know byte for byte). A topic already registered is
+    /// refused: one topic, one type.
+    pub fn add_raw_channel(&mut self, spec: &RawChannelSpec<'_>) -> Result<RawChannel> {
+        if let Some(&index) = self.by_topic.get(spec.topic) {
+            return Err(Error::TopicTypeMismatch {
+                topic: spec.topic.to_string(),
+                existing: self.channels[index].type_name.clone(),
+                requested: spec.schema_name.to_string(),
+            });
+        }
+        let schema_id = if spec.schema_name.is_empty() && spec.schema_data.is_empty() {
+            0
+        } else {
+            let err = self.write_err();
+            self.mcap()
+                .add_schema(spec.schema_name, spec.schema_encoding, spec.schema_data)
+                .map_err(err)?
+        };
+        let err = self.write_err();
+        let id = self
+            .mcap()
+            .add_channel(schema_id, spec.topic, spec.message_encoding, spec.metadata)
+            .map_err(err)?;
+        let index = self.channels.len();
+        self.channels.push(ChannelState {
+            id,
+            type_name: spec.schema_name.to_string(),
+            sequence: 0,
+        });
+        self.by_topic.insert(spec.topic.to_string(), index);
+        Ok(RawChannel { index })
+    }
+
+    /// Writes one message of a raw channel as given (already encoded).
+    pub fn write_raw(
+        &mut self,
+        channel: RawChannel,
+        data: &[u8],
+        log_time_nanos: u64,
+        publish_time_nanos: u64,
+    ) -> Result<()> {
+        self.write_encoded(channel.index, data, log_time_nanos, publish_time_nanos)
     }
 
     /// Encodes and writes one message. `log_time_nanos` is when the host

@@ -46,6 +46,16 @@ pub(crate) fn make_card(
                 let params: Vec<String> = ["scenario", "scenario_sha256", "policy", "physics", "renderer"].iter().filter_map(|k| ep.meta.source_params.get(*k).map(|v| format!("{k}={v}"))).collect();
                 format!("Synthesized with `reel sim` ({}); per-episode seeds are in each source episode's metadata.", params.join(", "))
             }
+            reel_episode::SourceKind::Import => {
+                let p = &ep.meta.source_params;
+                let get = |k: &str| p.get(k).map_or("unknown", String::as_str);
+                format!(
+                    "Imported with `reel import` from a {} recording ({}, sha256 {}); the mapping applied is in manifest.json and the episode's metadata.",
+                    get("format"),
+                    std::path::Path::new(get("path")).file_name().map_or_else(|| get("path").to_string(), |n| n.to_string_lossy().into_owned()),
+                    get("sha256")
+                )
+            }
             _ => format!("Episodes of source `{}` written by {}.", ep.meta.source.as_str(), ep.meta.software_version),
         };
         if seen.insert(line.clone()) {

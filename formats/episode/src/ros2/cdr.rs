@@ -307,6 +307,25 @@ impl<'a> CdrReader<'a> {
     }
 }
 
+/// Sensor stamp of a message that starts with a `std_msgs/Header` (or,
+/// like `CompressedVideo`, with a `Time`): the 8 bytes after the CDR
+/// encapsulation. None when the bytes are too short or the time negative.
+pub fn header_stamp(cdr: &[u8]) -> Option<u64> {
+    let b = cdr.get(..12)?;
+    let little = b[1] & 1 == 1;
+    let word = |i: usize| {
+        let w = [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        if little {
+            u32::from_le_bytes(w)
+        } else {
+            u32::from_be_bytes(w)
+        }
+    };
+    let sec = word(4) as i32;
+    let nsec = word(8);
+    (sec >= 0 && nsec < 1_000_000_000).then(|| sec as u64 * 1_000_000_000 + u64::from(nsec))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

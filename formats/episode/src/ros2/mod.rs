@@ -107,6 +107,29 @@ pub fn check_decodes(type_name: &str, bytes: &[u8]) -> Option<Result<(), CdrErro
     }
 }
 
+/// The `ros2msg` schema text of a type reel knows, for sources that name
+/// a type without storing its definition (rosbag2 SQLite3 bags before Iron).
+pub fn known_schema_text(type_name: &str) -> Option<String> {
+    Some(match type_name {
+        builtin_interfaces::Time::TYPE_NAME => builtin_interfaces::Time::schema_text(),
+        std_msgs::Header::TYPE_NAME => std_msgs::Header::schema_text(),
+        std_msgs::StringMsg::TYPE_NAME => std_msgs::StringMsg::schema_text(),
+        sensor_msgs::JointState::TYPE_NAME => sensor_msgs::JointState::schema_text(),
+        sensor_msgs::Image::TYPE_NAME => sensor_msgs::Image::schema_text(),
+        sensor_msgs::CompressedImage::TYPE_NAME => sensor_msgs::CompressedImage::schema_text(),
+        sensor_msgs::CameraInfo::TYPE_NAME => sensor_msgs::CameraInfo::schema_text(),
+        sensor_msgs::PointCloud2::TYPE_NAME => sensor_msgs::PointCloud2::schema_text(),
+        sensor_msgs::Imu::TYPE_NAME => sensor_msgs::Imu::schema_text(),
+        geometry_msgs::TransformStamped::TYPE_NAME => {
+            geometry_msgs::TransformStamped::schema_text()
+        }
+        tf2_msgs::TFMessage::TYPE_NAME => tf2_msgs::TFMessage::schema_text(),
+        foxglove_msgs::CompressedVideo::TYPE_NAME => foxglove_msgs::CompressedVideo::schema_text(),
+        velodyne_msgs::VelodyneScan::TYPE_NAME => velodyne_msgs::VelodyneScan::schema_text(),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

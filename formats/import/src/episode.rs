@@ -1,0 +1,607 @@
+//! One source → one reel episode: channels routed by the mapping, messages
+//! copied (or rewritten), source time kept, losses written down, lineage in
+//! `reel.episode`. The episode is written as `NAME.mcap.partial` and renamed
+//! only when complete; a failed import leaves nothing behind.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use reel_episode::ros2::cdr::header_stamp;
+use reel_episode::ros2::std_msgs::StringMsg;
+use reel_episode::{
+    topics, EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions, RawChannel,
+    RawChannelSpec, SourceKind,
+};
+
+use crate::mapping::{self, LoadedMapping, Mapping, TopicRule, Unlisted};
+use crate::source::{Loss, SourceChannel, SourceEvent};
+use crate::{rewrite, Format, ImportError, Source};
+
+/// How to import.
+pub struct ImportOptions<'a> {
+    /// Folder for the episodes.
+    pub out: PathBuf,
+    /// The user's mapping; None: reel's proposal.
+    pub mapping: Option<LoadedMapping>,
+    /// Task text for the episode.
+    pub task: String,
+    /// Robot type for the episode.
+    pub robot_type: String,
+    /// Import again even when an episode of the same source sha256 exists
+    /// (it is replaced).
+    pub force: bool,
+    /// Episode writer tuning.
+    pub writer: EpisodeWriterOptions,
+    /// Called with the message bytes read so far.
+    pub progress: Option<&'a dyn Fn(u64)>,
+}
+
+/// What happened to one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new episode.
+    Imported {
+        /// Its file.
+        episode: PathBuf,
+    },
+    /// The same source (by sha256) was imported before; nothing written.
+    Skipped {
+        /// The earlier episode.
+        existing: PathBuf,
+    },
+}
+
+/// One source topic in the report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TopicReport {
+    /// Source topic.
+    pub from: String,
+    /// Episode topic; None when dropped.
+    pub to: Option<String>,
+    /// Message type.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Messages read.
+    pub messages: u64,
+    /// True when reel decodes the type; false: copied byte for byte.
+    pub known_type: bool,
+    /// True when the mapping rewrote its messages.
+    pub rewritten: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    /// The source as given.
+    pub source: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// Imported or skipped.
+    pub outcome: Outcome,
+    /// sha256 of the source's data files.
+    pub sha256: String,
+    /// Bytes of the source's data files.
+    pub bytes: u64,
+    /// Messages written.
+    pub messages: u64,
+    /// Per source topic.
+    pub topics: Vec<TopicReport>,
+    /// What could not be read.
+    pub losses: Vec<Loss>,
+    /// Mapping rules that matched no topic of the source.
+    pub unmatched_rules: Vec<String>,
+    /// The mapping applied, as TOML (stored in the episode).
+    pub mapping_text: String,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+impl ImportReport {
+    /// Messages known lost (those the source counted), and whether anything
+    /// at all was lost.
+    pub fn lost(&self) -> bool {
+        !self.losses.is_empty()
+    }
+}
+
+/// A stable episode id from the source's sha256 (UUID layout, version 8):
+/// importing the same bytes twice gives the same id.
+fn episode_id(sha256: &str) -> String {
+    let digest = reel_episode::sha256_hex(format!("reel-import\0{sha256}").as_bytes());
+    let mut b: Vec<char> = digest[..32].chars().collect();
+    b[12] = '8';
+    b[16] = ['8', '9', 'a', 'b'][usize::from(b[16].to_digit(16).unwrap_or(0) as u8 & 3)];
+    let s: String = b.into_iter().collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &s[0..8],
+        &s[8..12],
+        &s[12..16],
+        &s[16..20],
+        &s[20..32]
+    )
+}
+
+/// The episode in `out` imported from a source with this sha256, if any.
+pub fn find_imported(out: &Path, sha256: &str) -> Result<Option<PathBuf>, ImportError> {
+    if !out.is_dir() {
+        return Ok(None);
+    }
+    let files = reel_episode::episode_files_in(out).map_err(ImportError::io(out))?;
+    for file in files {
+        let Ok(reader) = EpisodeReader::open(&file) else {
+            continue;
+        };
+        if let Ok(Some(meta)) = reader.episode_meta() {
+            if meta.source == SourceKind::Import
+                && meta.source_params.get("sha256").map(String::as_str) == Some(sha256)
+            {
+                return Ok(Some(file));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The episode's file name: the bag folder's or the file's name.
+fn episode_name(source: &Path) -> String {
+    let name = if source.is_dir() {
+        source.file_name()
+    } else {
+        source.file_stem()
+    };
+    let name = name
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.is_empty() || name == "." || name == ".." {
+        "imported".into()
+    } else {
+        name
+    }
+}
+
+/// True when messages of `c` start with a `std_msgs/Header` (their stamp is
+/// the acquisition time), read from the schema's first field.
+fn is_stamped(c: &SourceChannel) -> bool {
+    if c.message_encoding != "cdr" || c.schema_encoding != "ros2msg" {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&c.schema);
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .find(|l| !l.is_empty())
+        .and_then(|l| l.split_whitespace().next())
+        .is_some_and(|t| matches!(t, "std_msgs/Header" | "Header" | "std_msgs/msg/Header"))
+}
+
+enum Route {
+    Drop,
+    Copy(RawChannel),
+    Rewrite(RawChannel, TopicRule),
+}
+
+struct Plan {
+    route: Route,
+    stamped: bool,
+    type_name: String,
+    report: usize,
+}
+
+/// Routes channels and writes messages into one episode.
+struct Importer<'a> {
+    writer: EpisodeWriter,
+    mapping: Option<&'a LoadedMapping>,
+    applied: Mapping,
+    plans: HashMap<u32, Plan>,
+    targets: BTreeMap<String, String>,
+    topics: Vec<TopicReport>,
+    losses: Vec<Loss>,
+    buf: Vec<u8>,
+    messages: u64,
+    bytes: u64,
+    last_time: u64,
+    progress: Option<&'a dyn Fn(u64)>,
+}
+
+impl Importer<'_> {
+    fn mapping_error(&self, reason: String) -> ImportError {
+        ImportError::Mapping {
+            path: self
+                .mapping
+                .and_then(|m| m.path.clone())
+                .unwrap_or_else(|| PathBuf::from("proposed mapping")),
+            reason,
+        }
+    }
+
+    fn add_channel(&mut self, id: u32, c: &SourceChannel) -> Result<(), ImportError> {
+        let rule = match self.mapping {
+            Some(m) => match m.mapping.rule(&c.topic) {
+                Some(r) => r.clone(),
+                None => TopicRule {
+                    from: c.topic.clone(),
+                    drop: m.mapping.unlisted == Unlisted::Drop,
+                    ..Default::default()
+                },
+            },
+            None => {
+                let mut rule = mapping::propose([(c.topic.as_str(), c.type_name.as_str())])
+                    .topics
+                    .remove(0);
+                // The proposal never merges two topics into one.
+                if rule
+                    .to
+                    .as_ref()
+                    .is_some_and(|t| self.targets.contains_key(t))
+                {
+                    rule.to = None;
+                }
+                rule
+            }
+        };
+        if let Some(want) = &rule.type_name {
+            if !c.type_name.is_empty() && *want != c.type_name {
+                return Err(self.mapping_error(format!(
+                    "topic {} is {} in the source, the mapping says {want}",
+                    c.topic, c.type_name
+                )));
+            }
+        }
+        if rule.rewrites() {
+            rewrite::check(&rule, &c.type_name).map_err(|r| self.mapping_error(r))?;
+        }
+        let report = self.topics.len();
+        let known = reel_episode::ros2::known_schema_text(&c.type_name).is_some();
+        let route = if rule.drop {
+            Route::Drop
+        } else {
+            let mut to = rule.to.clone().unwrap_or_else(|| c.topic.clone());
+            if let Some(other) = self.targets.get(&to) {
+                if self.mapping.is_some() {
+                    return Err(self.mapping_error(format!(
+                        "{} and {other} both become {to}; give one of them another `to`",
+                        c.topic
+                    )));
+                }
+                // Without a mapping: a second source channel of the same
+                // topic name (another type) gets a suffix, never merged.
+                to = format!("{to}_{id}");
+            }
+            self.targets.insert(to.clone(), c.topic.clone());
+            let known_schema;
+            let schema: &[u8] = if c.schema.is_empty() && rule.rewrites() {
+                known_schema =
+                    reel_episode::ros2::known_schema_text(&c.type_name).unwrap_or_default();
+                known_schema.as_bytes()
+            } else {
+                &c.schema
+            };
+            let schema_encoding = if c.schema_encoding.is_empty() && !schema.is_empty() {
+                "ros2msg"
+            } else {
+                &c.schema_encoding
+            };
+            let raw = self.writer.add_raw_channel(&RawChannelSpec {
+                topic: &to,
+                schema_name: &c.type_name,
+                schema_encoding,
+                schema_data: schema,
+                message_encoding: &c.message_encoding,
+                metadata: &c.metadata,
+            })?;
+            if rule.rewrites() {
+                Route::Rewrite(raw, rule.clone())
+            } else {
+                Route::Copy(raw)
+            }
+        };
+        self.topics.push(TopicReport {
+            from: c.topic.clone(),
+            to: match &route {
+                Route::Drop => None,
+                _ => Some(
+                    self.targets
+                        .iter()
+                        .find(|(_, f)| **f == c.topic)
+                        .map_or_else(|| c.topic.clone(), |(t, _)| t.clone()),
+                ),
+            },
+            type_name: c.type_name.clone(),
+            messages: 0,
+            known_type: known,
+            rewritten: matches!(route, Route::Rewrite(..)),
+        });
+        let mut applied = rule;
+        if applied.type_name.is_none() && !c.type_name.is_empty() {
+            applied.type_name = Some(c.type_name.clone());
+        }
+        if !self.applied.topics.iter().any(|r| r.from == applied.from) {
+            self.applied.topics.push(applied);
+        }
+        self.plans.insert(
+            id,
+            Plan {
+                route,
+                stamped: is_stamped(c),
+                type_name: c.type_name.clone(),
+                report,
+            },
+        );
+        Ok(())
+    }
+
+    fn message(
+        &mut self,
+        channel: u32,
+        log_time: u64,
+        publish_time: u64,
+        data: &[u8],
+    ) -> Result<(), ImportError> {
+        self.bytes += data.len() as u64;
+        if let Some(p) = self.progress {
+            p(self.bytes);
+        }
+        let Some(plan) = self.plans.get(&channel) else {
+            return Ok(());
+        };
+        self.topics[plan.report].messages += 1;
+        self.last_time = self.last_time.max(log_time);
+        let publish = match (plan.stamped, header_stamp(data)) {
+            (true, Some(stamp)) if stamp > 0 => stamp,
+            _ if publish_time > 0 => publish_time,
+            _ => log_time,
+        };
+        match &plan.route {
+            Route::Drop => return Ok(()),
+            Route::Copy(raw) => self.writer.write_raw(*raw, data, log_time, publish)?,
+            Route::Rewrite(raw, rule) => {
+                let mut buf = std::mem::take(&mut self.buf);
+                match rewrite::apply(rule, &plan.type_name, data, &mut buf) {
+                    Ok(()) => self.writer.write_raw(*raw, &buf, log_time, publish)?,
+                    Err(reason) => self.losses.push(Loss {
+                        file: PathBuf::new(),
+                        reason: "undecodable",
+                        detail: format!("{}: a message at {log_time} ns {reason}", rule.from),
+                        messages: Some(1),
+                    }),
+                }
+                self.buf = buf;
+            }
+        }
+        self.messages += 1;
+        Ok(())
+    }
+
+    /// Each loss as an `/episode/events` message, so `reel info` and
+    /// `reel check` report it.
+    fn write_losses(&mut self, losses: &[Loss]) -> Result<(), ImportError> {
+        if losses.is_empty() {
+            return Ok(());
+        }
+        let topic = self.writer.add_topic::<StringMsg>(topics::EVENTS)?;
+        for loss in losses {
+            let event = serde_json::json!({
+                "event": "import_loss",
+                "reason": loss.reason,
+                "file": loss.file,
+                "count": loss.messages.unwrap_or(0),
+                "detail": loss.detail,
+            });
+            let msg = StringMsg {
+                data: event.to_string(),
+            };
+            self.writer
+                .write(topic, &msg, self.last_time, self.last_time)?;
+        }
+        Ok(())
+    }
+}
+
+/// Imports `path` into one episode in `options.out`.
+pub fn import(path: &Path, options: &ImportOptions<'_>) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let (format, source) = Source::open(path)?;
+    let sha256 = crate::source_sha256(source.files())?;
+    let bytes = source
+        .files()
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    std::fs::create_dir_all(&options.out).map_err(ImportError::io(&options.out))?;
+    let existing = find_imported(&options.out, &sha256)?;
+    if let (Some(existing), false) = (&existing, options.force) {
+        return Ok(ImportReport {
+            source: path.to_path_buf(),
+            format,
+            outcome: Outcome::Skipped {
+                existing: existing.clone(),
+            },
+            sha256,
+            bytes,
+            messages: 0,
+            topics: Vec::new(),
+            losses: Vec::new(),
+            unmatched_rules: Vec::new(),
+            mapping_text: String::new(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    let name = episode_name(path);
+    // A re-import (--force) is written beside the old file and replaces it
+    // only once complete.
+    let (write_path, replace) = match existing {
+        Some(old) => (old.with_extension("reimport.mcap"), Some(old)),
+        None => {
+            let plain = options.out.join(format!("{name}.mcap"));
+            let taken = plain.exists() || reel_episode::partial_path_for(&plain).exists();
+            let path = if taken {
+                options.out.join(format!("{name}-{}.mcap", &sha256[..8]))
+            } else {
+                plain
+            };
+            (path, None)
+        }
+    };
+    let mut meta = EpisodeMeta::new(options.task.clone(), options.robot_type.clone());
+    meta.episode_id = episode_id(&sha256);
+    meta.source = SourceKind::Import;
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let params = &mut meta.source_params;
+    params.insert("format".into(), format.as_str().into());
+    params.insert("path".into(), absolute.display().to_string());
+    params.insert(
+        "files".into(),
+        serde_json::to_string(
+            &source
+                .files()
+                .iter()
+                .map(|f| {
+                    f.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default(),
+    );
+    params.insert("sha256".into(), sha256.clone());
+    params.insert(
+        "time".into(),
+        "log_time = the source's receive time; publish_time = header.stamp for stamped types, else the source's publish time".into(),
+    );
+    let writer = EpisodeWriter::create(&write_path, meta, options.writer.clone())?;
+    let partial = writer.partial_path().to_path_buf();
+    let mut importer = Importer {
+        writer,
+        mapping: options.mapping.as_ref(),
+        applied: Mapping {
+            unlisted: options
+                .mapping
+                .as_ref()
+                .map_or(Unlisted::Keep, |m| m.mapping.unlisted),
+            topics: Vec::new(),
+        },
+        plans: HashMap::new(),
+        targets: BTreeMap::new(),
+        topics: Vec::new(),
+        losses: Vec::new(),
+        buf: Vec::new(),
+        messages: 0,
+        bytes: 0,
+        last_time: 0,
+        progress: options.progress,
+    };
+    let result = (|| -> Result<Vec<Loss>, ImportError> {
+        let mut losses = source.read(&mut |event| match event {
+            SourceEvent::Channel { id, channel } => importer.add_channel(id, channel),
+            SourceEvent::Message {
+                channel,
+                log_time,
+                publish_time,
+                data,
+            } => importer.message(channel, log_time, publish_time, data),
+            SourceEvent::Attachment {
+                name,
+                media_type,
+                data,
+            } => {
+                let t = importer.last_time;
+                importer
+                    .writer
+                    .attach(&format!("source/{name}"), media_type, data, t)
+                    .map_err(ImportError::from)
+            }
+        })?;
+        losses.append(&mut importer.losses);
+        Ok(losses)
+    })();
+    let losses = match result {
+        Ok(l) => l,
+        Err(e) => {
+            drop(importer);
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    let mapping_text = importer
+        .applied
+        .to_text(&path.display().to_string(), &|_| String::new());
+    let written = (|| -> Result<(), ImportError> {
+        importer.write_losses(&losses)?;
+        let t = importer.last_time;
+        importer.writer.attach(
+            "import_mapping.toml",
+            "application/toml",
+            mapping_text.as_bytes(),
+            t,
+        )?;
+        for (name, data) in source.companion_files() {
+            importer
+                .writer
+                .attach(&name, "application/yaml", &data, t)?;
+        }
+        importer
+            .writer
+            .meta_mut()
+            .source_params
+            .insert("mapping".into(), mapping_text.clone());
+        Ok(())
+    })();
+    let Importer {
+        writer,
+        topics,
+        messages,
+        ..
+    } = importer;
+    if let Err(e) = written {
+        drop(writer);
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    let mut episode = writer.finish()?;
+    if let Some(old) = replace {
+        std::fs::rename(&episode, &old).map_err(ImportError::io(&old))?;
+        episode = old;
+    }
+    let unmatched_rules = options
+        .mapping
+        .as_ref()
+        .map(|m| {
+            m.mapping
+                .topics
+                .iter()
+                .filter(|r| !topics.iter().any(|t| t.from == r.from))
+                .map(|r| r.from.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(ImportReport {
+        source: path.to_path_buf(),
+        format,
+        outcome: Outcome::Imported { episode },
+        sha256,
+        bytes,
+        messages,
+        topics,
+        losses,
+        unmatched_rules,
+        mapping_text,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn episode_ids_are_stable_uuid_v8() {
+        let id = episode_id("abc");
+        assert_eq!(id, episode_id("abc"));
+        assert_ne!(id, episode_id("abd"));
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "8");
+        assert!("89ab".contains(&id[19..20]), "{id}");
+    }
+}

@@ -1,0 +1,150 @@
+//! `reel import`: other tools' recordings turned into reel episodes, so
+//! every other command (check, view, annotate, export) works on them.
+//!
+//! - [`detect`] names a source's format from its content;
+//! - [`rosbag2`] reads rosbag2 bags (MCAP and SQLite3 storage, split bags,
+//!   bags without `metadata.yaml`);
+//! - [`mapping`] says which source topic becomes which reel topic (proposed
+//!   by reel when the user gives none);
+//! - [`episode`] writes one episode per source: types reel knows keep
+//!   their CDR bytes (or are rewritten when the mapping asks), every other
+//!   type is copied byte for byte with its schema; source timestamps are
+//!   kept (receive time as log time, `header.stamp` as publish time);
+//!   `reel.episode` records `source = import` with the format, file,
+//!   sha256 and mapping.
+
+pub mod detect;
+pub mod episode;
+mod error;
+pub mod mapping;
+mod rewrite;
+pub mod rosbag2;
+pub mod source;
+
+use std::path::{Path, PathBuf};
+
+pub use detect::{detect, Format};
+pub use episode::{import, ImportOptions, ImportReport, Outcome, TopicReport};
+pub use error::ImportError;
+pub use mapping::{LoadedMapping, Mapping};
+pub use source::{Loss, SourceChannel};
+
+/// A source opened for reading.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A rosbag2 bag (MCAP or SQLite3 storage).
+    Rosbag2(rosbag2::Bag),
+}
+
+impl Source {
+    /// Detects `path`'s format and opens it; formats this version does not
+    /// import yet get one line saying so.
+    pub fn open(path: &Path) -> Result<(Format, Self), ImportError> {
+        let format = detect(path)?;
+        match format {
+            Format::Rosbag2Mcap | Format::Rosbag2Sqlite3 => {
+                Ok((format, Self::Rosbag2(rosbag2::Bag::open(path, format)?)))
+            }
+            other => Err(ImportError::NotYetSupported {
+                path: path.to_path_buf(),
+                format: other.as_str(),
+            }),
+        }
+    }
+
+    /// The data files read, in order (what the source sha256 covers).
+    pub fn files(&self) -> &[PathBuf] {
+        match self {
+            Self::Rosbag2(bag) => &bag.files,
+        }
+    }
+
+    /// Reads everything, in source order; returns what was lost.
+    pub fn read(&self, sink: &mut source::Sink<'_>) -> Result<Vec<Loss>, ImportError> {
+        match self {
+            Self::Rosbag2(bag) => bag.read(sink),
+        }
+    }
+
+    /// Files that travel with the episode as attachments (name, text).
+    pub fn companion_files(&self) -> Vec<(String, Vec<u8>)> {
+        match self {
+            Self::Rosbag2(bag) => bag
+                .metadata_file
+                .iter()
+                .map(|(_, text)| {
+                    (
+                        "source/metadata.yaml".to_string(),
+                        text.clone().into_bytes(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// sha256 of the source's data files read back to back, in order.
+pub fn source_sha256(files: &[PathBuf]) -> Result<String, ImportError> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for path in files {
+        let mut f = std::fs::File::open(path).map_err(ImportError::io(path))?;
+        loop {
+            let n = f.read(&mut buf).map_err(ImportError::io(path))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Every channel of `source` with its message count, in order of first
+/// appearance (one pass over the data: what `--print-mapping` proposes from).
+pub fn channels(source: &Source) -> Result<Vec<(SourceChannel, u64)>, ImportError> {
+    let mut out: Vec<(SourceChannel, u64)> = Vec::new();
+    source.read(&mut |event| {
+        match event {
+            source::SourceEvent::Channel { channel, .. } => out.push((channel.clone(), 0)),
+            source::SourceEvent::Message { channel, .. } => {
+                if let Some(c) = out.get_mut(channel as usize) {
+                    c.1 += 1;
+                }
+            }
+            source::SourceEvent::Attachment { .. } => {}
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The mapping reel proposes for `source`, as commented TOML.
+pub fn proposed_mapping_text(path: &Path, source: &Source) -> Result<String, ImportError> {
+    let channels = channels(source)?;
+    let mapping = mapping::propose(
+        channels
+            .iter()
+            .map(|(c, _)| (c.topic.as_str(), c.type_name.as_str())),
+    );
+    Ok(mapping.to_text(&path.display().to_string(), &|rule| {
+        let Some((c, n)) = channels.iter().find(|(c, _)| c.topic == rule.from) else {
+            return String::new();
+        };
+        let known = reel_episode::ros2::known_schema_text(&c.type_name).is_some();
+        format!(
+            "{n} messages{}",
+            if known {
+                ""
+            } else {
+                "; a type reel does not decode: copied byte for byte"
+            }
+        )
+    }))
+}
