@@ -276,3 +276,235 @@ fn rosbags_written_robot_bags_import_with_identical_values_and_export() {
         "{card}"
     );
 }
+
+/// The rosbag2 project's split bag (three MCAP files, no metadata.yaml)
+/// copied with its last file cut inside its one chunk, as a crash mid-copy
+/// leaves it.
+fn split_bag_with_cut_tail(data: &Path, dir: &Path) -> PathBuf {
+    let bag = dir.join("cut_bag");
+    std::fs::create_dir_all(&bag).unwrap();
+    for i in 0..3 {
+        let name = format!("multiple_files_{i}.mcap");
+        let bytes = std::fs::read(data.join("mcap/rosbag2/multiple_files").join(&name)).unwrap();
+        let keep = if i == 2 { bytes.len() / 4 } else { bytes.len() };
+        std::fs::write(bag.join(&name), &bytes[..keep]).unwrap();
+    }
+    bag
+}
+
+#[test]
+fn a_damaged_bag_imports_what_is_readable_and_says_what_was_lost() {
+    let Some(data) = testdata("a_damaged_bag_imports_what_is_readable") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // A cut-off split bag: exit 3, the whole files kept, the loss written down.
+    let bag = split_bag_with_cut_tail(&data, dir.path());
+    let (code, report) = import(&bag, &out, &[]);
+    assert_eq!(code, 3, "{report}");
+    let r = &report["sources"][0];
+    assert_eq!(r["messages"], 1324 * 2, "{report}");
+    let loss = &r["losses"][0];
+    assert_eq!(loss["reason"], "truncated", "{report}");
+    assert!(loss["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("multiple_files_2.mcap"));
+    let episode = PathBuf::from(r["episode"].as_str().unwrap());
+    let o = run(reel().arg("info").arg(&episode));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("source truncated: read up to byte"), "{text}");
+    let o = run(reel().arg("check").arg(&episode));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !o.status.success() && text.contains("source truncated"),
+        "{text}"
+    );
+    assert!(!text.contains("no stop event"), "{text}");
+
+    // A cut-off SQLite3 bag (written by rosbags): SQLite itself refuses the
+    // file; reel reads the rows before the cut from a patched copy, and the
+    // source file is left as it was.
+    if let Some(python) = venv_python("truncated SQLite3 import") {
+        let made = check_import(&python, &["make-bags".as_ref(), dir.path().as_os_str()]);
+        let db3 = PathBuf::from(made["bags"][0].as_str().unwrap()).join("robot_db3.db3");
+        let bytes = std::fs::read(&db3).unwrap();
+        let cut = dir.path().join("cut.db3");
+        std::fs::write(&cut, &bytes[..bytes.len() / 2 / 4096 * 4096]).unwrap();
+        let before = std::fs::read(&cut).unwrap();
+        let (code, report) = import(&cut, &out, &[]);
+        assert_eq!(code, 3, "{report}");
+        let r = &report["sources"][0];
+        let got = r["messages"].as_u64().unwrap();
+        assert!(got > 20 && got < 420, "{report}");
+        assert!(
+            r["losses"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("cut off"),
+            "{report}"
+        );
+        assert_eq!(
+            std::fs::read(&cut).unwrap(),
+            before,
+            "the source is never written"
+        );
+    }
+
+    // Not a bag, or a damaged one: one line naming the file, exit 1,
+    // nothing left under the episode's name.
+    let garbage = dir.path().join("garbage.mcap");
+    let mut bytes = b"\x89MCAP0\r\n".to_vec();
+    bytes.extend((0..4000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    std::fs::write(&garbage, bytes).unwrap();
+    let junk = dir.path().join("notes.txt");
+    std::fs::write(&junk, "not a recording").unwrap();
+    let empty_dir = dir.path().join("empty");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    for (source, want) in [
+        (&garbage, "damaged MCAP"),
+        (&junk, "not a recording reel can import"),
+        (&empty_dir, "not a recording reel can import"),
+    ] {
+        let o = run(reel().arg("import").arg(source).arg("--out").arg(&out));
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains(want) && err.contains(&*source.to_string_lossy()),
+            "{err}"
+        );
+    }
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !left
+            .iter()
+            .any(|n| n.starts_with("garbage") || n.starts_with("notes") || n.contains("partial")),
+        "{left:?}"
+    );
+}
+
+#[test]
+fn an_imported_source_is_skipped_unless_forced() {
+    let Some(data) = testdata("an_imported_source_is_skipped") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let bag = data.join("mcap/rosbag2/talker");
+    let (code, first) = import(&bag, &out, &[]);
+    assert_eq!(code, 0);
+    let episode = PathBuf::from(first["sources"][0]["episode"].as_str().unwrap());
+    let id = |p: &Path| {
+        reel_episode::EpisodeReader::open(p)
+            .unwrap()
+            .episode_meta()
+            .unwrap()
+            .unwrap()
+            .episode_id
+    };
+    let first_id = id(&episode);
+    let (code, again) = import(&bag, &out, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(again["skipped"], 1, "{again}");
+    assert_eq!(
+        again["sources"][0]["episode"],
+        first["sources"][0]["episode"]
+    );
+    // The same bytes under another name are the same source.
+    let copy = dir.path().join("renamed.mcap");
+    std::fs::copy(bag.join("talker.mcap"), &copy).unwrap();
+    let (_, renamed) = import(&copy, &out, &[]);
+    assert_eq!(renamed["skipped"], 1, "{renamed}");
+    // --force imports again, replacing the episode (same id: same bytes).
+    let (code, forced) = import(&bag, &out, &["--force"]);
+    assert_eq!(code, 0);
+    assert_eq!(forced["imported"], 1, "{forced}");
+    assert_eq!(
+        forced["sources"][0]["episode"],
+        first["sources"][0]["episode"]
+    );
+    assert_eq!(id(&episode), first_id);
+    let files = std::fs::read_dir(&out).unwrap().count();
+    assert_eq!(files, 1, "one episode, no leftovers");
+}
+
+#[test]
+fn the_proposed_mapping_is_printed_edited_and_applied() {
+    let Some(python) = venv_python("import mapping") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let made = check_import(&python, &["make-bags".as_ref(), dir.path().as_os_str()]);
+    let bag = PathBuf::from(made["bags"][1].as_str().unwrap());
+    let o = run(reel().arg("import").arg(&bag).arg("--print-mapping"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let proposed = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        proposed.contains("to = \"/robot/arm/joint_states\""),
+        "{proposed}"
+    );
+    assert!(proposed.contains("200 messages"), "{proposed}");
+    assert!(proposed.contains("copied byte for byte"), "{proposed}");
+    // The user's edits: the arm's own name, its joints' names, degrees
+    // stored by mistake turned back into radians... and /tf dropped.
+    let edited = proposed
+        .replace("to = \"/robot/arm/joint_states\"", "to = \"/robot/follower/joint_states\"\njoint_names = [\"shoulder_pan\", \"elbow_flex\", \"gripper\"]\nposition_scale = 2.0\nframe_id = \"follower_base\"")
+        .replace("from = \"/tf\"\n", "from = \"/tf\"\ndrop = true\n");
+    let mapping = dir.path().join("map.toml");
+    std::fs::write(&mapping, &edited).unwrap();
+    let out = dir.path().join("out");
+    let (code, report) = import(&bag, &out, &["--mapping", mapping.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report}");
+    let r = &report["sources"][0];
+    let topics = r["topics"].as_array().unwrap();
+    let tf = topics.iter().find(|t| t["from"] == "/tf").unwrap();
+    assert!(tf["to"].is_null(), "{tf}");
+    let episode = PathBuf::from(r["episode"].as_str().unwrap());
+    let counts = info_counts(&episode);
+    assert!(!counts.contains_key("/tf"), "{counts:?}");
+    // Values: the source's, as rosbags decodes them, changed as asked.
+    let reader = reel_episode::EpisodeReader::open(&episode).unwrap();
+    let mut n = 0;
+    for m in reader.messages() {
+        let m = m.unwrap();
+        if m.channel.topic == "/robot/follower/joint_states" {
+            let js: reel_episode::ros2::sensor_msgs::JointState = reader.decode(&m, n).unwrap();
+            assert_eq!(js.name, ["shoulder_pan", "elbow_flex", "gripper"]);
+            assert_eq!(js.header.frame_id, "follower_base");
+            let i = n as f64;
+            let want = (i / 20.0 + 1.0).sin() * 2.0;
+            assert!(
+                (js.position[0] - want).abs() < 1e-12,
+                "{} vs {want}",
+                js.position[0]
+            );
+            assert_eq!(js.velocity, [0.1, -0.2, 0.0], "velocities untouched");
+            n += 1;
+        }
+    }
+    assert_eq!(n, 200);
+    // A mapping that does not fit the source: one line naming the mapping.
+    std::fs::write(
+        &mapping,
+        "[[topic]]\nfrom = \"/cam_high/image_raw/compressed\"\njoint_names = [\"a\"]\n",
+    )
+    .unwrap();
+    let o = run(reel()
+        .arg("import")
+        .arg(&bag)
+        .arg("--out")
+        .arg(dir.path().join("out2"))
+        .arg("--mapping")
+        .arg(&mapping));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("map.toml") && err.contains("joint_names"),
+        "{err}"
+    );
+}

@@ -23,6 +23,10 @@ pub struct DeviceLosses {
     pub packets_received: Option<u64>,
     /// Why the sensor was refused, if it was.
     pub refused: Option<String>,
+    /// What `reel import` could not read from the source, by reason:
+    /// (messages known lost, what and where).
+    #[serde(default)]
+    pub source_losses: BTreeMap<String, (u64, String)>,
 }
 
 impl DeviceLosses {
@@ -37,6 +41,7 @@ impl DeviceLosses {
             && self.packets_lost == 0
             && self.rejected() == 0
             && self.refused.is_none()
+            && self.source_losses.is_empty()
     }
 
     /// Lost packets as a share of those sent (received + lost), if known.
@@ -64,6 +69,12 @@ impl DeviceLosses {
         }
         for (reason, (n, detail)) in &self.packets_rejected {
             parts.push(format!("{n} packets refused ({reason}: {detail})"));
+        }
+        for (reason, (n, detail)) in &self.source_losses {
+            parts.push(match n {
+                0 => format!("source {reason}: {detail}"),
+                n => format!("source {reason}: {n} messages lost: {detail}"),
+            });
         }
         if self.dropped > 0 {
             parts.push(format!(
@@ -115,11 +126,14 @@ impl RecorderLosses {
                     .devices
                     .entry("import".into())
                     .or_default()
-                    .packets_rejected
+                    .source_losses
                     .entry(reason)
                     .or_default();
-                entry.0 += count.max(1);
-                entry.1 = detail;
+                entry.0 += count;
+                if !entry.1.is_empty() {
+                    entry.1.push_str("; ");
+                }
+                entry.1.push_str(&detail);
             }
             Some("device_refused") => {
                 self.devices.entry(name).or_default().refused = Some(text("reason"));
@@ -178,7 +192,9 @@ mod tests {
         assert_eq!(top.packets_received, Some(700));
         assert!((top.loss_ratio().unwrap() - 300.0 / 1002.0).abs() < 1e-12);
         assert_eq!(l.losing().count(), 2);
-        assert_eq!(l.devices["import"].rejected(), 1);
+        assert!(l.devices["import"]
+            .describe()
+            .starts_with("source truncated: bag.mcap ends inside a chunk"));
         assert!(
             top.describe().contains("300 packets lost of 1002 sent"),
             "{}",

@@ -178,7 +178,9 @@ fn integrity(out: &mut Out<'_>, e: &EpisodeScan) {
             },
         );
     }
-    if e.topics.contains_key(topics::EVENTS) {
+    // Only reel's recorder writes a stop event; an imported episode's
+    // events are its import losses, judged under completeness.
+    if e.topics.contains_key(topics::EVENTS) && e.source != "import" {
         out.push(
             D,
             "ended",
@@ -296,7 +298,11 @@ fn losses(out: &mut Out<'_>, e: &EpisodeScan, max_loss: f64) {
         any = true;
         let ratio = l.loss_ratio();
         let lost_ok = l.packets_lost == 0 || ratio.is_some_and(|r| r <= max_loss);
-        let ok = lost_ok && l.rejected() == 0 && l.dropped == 0 && l.refused.is_none();
+        let ok = lost_ok
+            && l.rejected() == 0
+            && l.dropped == 0
+            && l.refused.is_none()
+            && l.source_losses.is_empty();
         let limit = match ratio {
             Some(r) if l.packets_lost > 0 => {
                 format!(

@@ -30,12 +30,65 @@ fn uri(path: &Path) -> String {
     s
 }
 
-fn open(path: &Path) -> Result<Connection, ImportError> {
+fn open(path: &Path, named: &Path) -> Result<Connection, ImportError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     Connection::open_with_flags(uri(path), flags)
-        .map_err(|e| ImportError::corrupt(path, FORMAT, e.to_string()))
+        .map_err(|e| ImportError::corrupt(named, FORMAT, e.to_string()))
+}
+
+/// A database file cut off by a crash or a failed copy: SQLite refuses
+/// it whole ("malformed") because its header counts pages the file no
+/// longer has. (page size, pages the header counts, pages present), when so.
+fn cut_off(path: &Path) -> Result<Option<(u64, u64, u64)>, ImportError> {
+    use std::io::Read;
+    let mut header = [0u8; 100];
+    let mut f = std::fs::File::open(path).map_err(ImportError::io(path))?;
+    if f.read_exact(&mut header).is_err() {
+        return Err(ImportError::corrupt(
+            path,
+            FORMAT,
+            "shorter than an SQLite header (100 bytes)",
+        ));
+    }
+    let len = f.metadata().map_err(ImportError::io(path))?.len();
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    if !page_size.is_power_of_two() || !(512..=65_536).contains(&page_size) {
+        return Err(ImportError::corrupt(
+            path,
+            FORMAT,
+            format!("page size {page_size} in the header"),
+        ));
+    }
+    let counted = u64::from(u32::from_be_bytes([
+        header[28], header[29], header[30], header[31],
+    ]));
+    let present = len / page_size;
+    Ok((counted > present).then_some((page_size, counted, present)))
+}
+
+/// A copy of a cut-off database whose header counts only the pages
+/// present, so SQLite reads every row up to the cut. The source is never
+/// written; the copy is deleted when dropped.
+fn readable_copy(path: &Path, present: u64) -> Result<tempfile::NamedTempFile, ImportError> {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut copy = tempfile::Builder::new()
+        .prefix(".reel-import-")
+        .suffix(".db3")
+        .tempfile()
+        .map_err(ImportError::io(&std::env::temp_dir()))?;
+    let mut src = std::fs::File::open(path).map_err(ImportError::io(path))?;
+    std::io::copy(&mut src, copy.as_file_mut()).map_err(ImportError::io(copy.path()))?;
+    let f = copy.as_file_mut();
+    f.seek(SeekFrom::Start(28)).map_err(ImportError::io(path))?;
+    f.write_all(&u32::try_from(present).unwrap_or(u32::MAX).to_be_bytes())
+        .map_err(ImportError::io(path))?;
+    f.flush().map_err(ImportError::io(path))?;
+    Ok(copy)
 }
 
 /// Column names of `table` (empty when it does not exist).
@@ -79,7 +132,23 @@ pub(super) fn read(
     table: &mut ChannelTable,
     sink: &mut Sink<'_>,
 ) -> Result<Vec<Loss>, ImportError> {
-    let db = open(path)?;
+    let mut losses = Vec::new();
+    let cut = cut_off(path)?;
+    let copy = match cut {
+        Some((page_size, counted, present)) => {
+            losses.push(Loss {
+                file: path.to_path_buf(),
+                reason: "truncated",
+                detail: format!(
+                    "the file is cut off: {present} of {counted} pages of {page_size} bytes; the rows in the missing pages are lost"
+                ),
+                messages: None,
+            });
+            Some(readable_copy(path, present)?)
+        }
+        None => None,
+    };
+    let db = open(copy.as_ref().map_or(path, |c| c.path()), path)?;
     let corrupt = |e: rusqlite::Error| ImportError::corrupt(path, FORMAT, e.to_string());
     let topic_cols = columns(&db, "topics").map_err(corrupt)?;
     if !["id", "name", "type", "serialization_format"]
@@ -137,7 +206,6 @@ pub(super) fn read(
             ids.insert(id, table.id_for(channel, sink)?);
         }
     }
-    let mut losses = Vec::new();
     let mut stmt = db
         .prepare("SELECT topic_id, timestamp, data FROM messages ORDER BY id")
         .map_err(corrupt)?;
