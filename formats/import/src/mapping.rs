@@ -376,11 +376,7 @@ mod tests {
             "/camera/cam_high/image/compressed"
         );
         assert_eq!(
-            proposed_topic(
-                "/camera/color/camera_info",
-                sensor_msgs::CameraInfo::TYPE_NAME
-            )
-            .unwrap(),
+            proposed_topic("/color/camera_info", sensor_msgs::CameraInfo::TYPE_NAME).unwrap(),
             "/camera/color/camera_info"
         );
         assert_eq!(proposed_topic("/camera/front/image/compressed", ci), None);
