@@ -508,3 +508,51 @@ fn the_proposed_mapping_is_printed_edited_and_applied() {
         "{err}"
     );
 }
+
+#[test]
+fn import_shards_split_the_sources_by_path_and_together_import_them_all() {
+    let Some(data) = testdata("import shards") else {
+        return;
+    };
+    let bags = data.join("mcap/rosbag2");
+    let sources: Vec<PathBuf> = [
+        "talker",
+        "cdr_test",
+        "multiple_files",
+        "convert_a",
+        "test_bag_for_seek",
+    ]
+    .iter()
+    .map(|b| bags.join(b))
+    .collect();
+    let dir = tempfile::tempdir().unwrap();
+    for n in [1usize, 2, 3] {
+        let out = dir.path().join(format!("n{n}"));
+        let mut seen = Vec::new();
+        for i in 0..n {
+            let status = dir.path().join(format!("n{n}-{i}.json"));
+            let o = run(reel()
+                .arg("import")
+                .args(&sources)
+                .arg("--out")
+                .arg(&out)
+                .args(["--json", "--shard", &format!("{i}/{n}"), "--status"])
+                .arg(&status));
+            assert!(o.status.success(), "{}", stderr(&o));
+            let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(report["skipped"], 0, "shards never overlap: {report}");
+            for s in report["sources"].as_array().unwrap() {
+                seen.push(s["source"].as_str().unwrap().to_string());
+            }
+            let st: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&status).unwrap()).unwrap();
+            assert_eq!(st["state"], "done", "{st}");
+        }
+        let mut want: Vec<String> = sources.iter().map(|s| s.display().to_string()).collect();
+        want.sort();
+        assert_eq!(
+            seen, want,
+            "{n} shards take every source once, in path order"
+        );
+    }
+}

@@ -154,5 +154,58 @@ fn reel_ray_on_a_two_node_cluster_retries_a_failed_shard_and_matches_one_machine
             twin.display()
         );
     }
+
+    // The sharded import of the rosbag2 project's bags: the same episodes,
+    // message for message, as one machine's import.
+    if let Some(data) = reel_testkit::skip::testdata("reel-ray import") {
+        let bags = data.join("mcap/rosbag2");
+        let sources: Vec<std::path::PathBuf> = [
+            "talker",
+            "cdr_test",
+            "multiple_files",
+            "convert_a",
+            "test_bag_for_seek",
+        ]
+        .iter()
+        .map(|b| bags.join(b))
+        .collect();
+        let imported = tmp.path().join("imported");
+        let o = in_venv(&bin, "reel-ray")
+            .args([
+                "--address",
+                &address,
+                "--reel",
+                env!("CARGO_BIN_EXE_reel"),
+                "--json",
+            ])
+            .arg("import")
+            .args(&sources)
+            .args(["--shards", "3", "--out"])
+            .arg(&imported)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "reel-ray import: {}", stderr(&o));
+        let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(summary["imported"], 5, "{summary}");
+        let local = tmp.path().join("imported-local");
+        let o = run(reel().arg("import").args(&sources).arg("--out").arg(&local));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let names = |dir: &std::path::Path| {
+            let mut n: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(&imported), names(&local));
+        for name in names(&local) {
+            assert!(
+                reel_testkit::episodes::all_messages(&local.join(&name))
+                    == reel_testkit::episodes::all_messages(&imported.join(&name)),
+                "{name:?} differs from one machine's import"
+            );
+        }
+    }
     drop(cluster);
 }

@@ -4,13 +4,15 @@
              export lerobot EPISODES... --shards N --out DIR [reel export options]
     reel-ray [...] sim --shards N --out DIR [reel sim options]
     reel-ray [...] check FOLDER --shards N --out REPORT.json [reel check options]
+    reel-ray [...] import SOURCES... --shards N --out DIR [reel import options]
 
 Each shard runs `reel ... --shard I/N` as one Ray task (the `reel` binary on
 the worker's PATH, or --reel); a failed shard is run again up to
 --max-retries times; then, for an export, `reel merge` joins the shards on
 the driver into DIR (the shards are written beside it, in DIR.shards/, each
 with its status JSON, and removed after a good merge unless --keep-shards;
-a sim's statuses go to DIR.status/). Paths must be on a filesystem every
+a sim's statuses go to DIR.status/, an import's reports to DIR.reports/).
+Paths must be on a filesystem every
 node sees.
 
 Ray: with no --address and no RAY_ADDRESS a local Ray starts (a laptop);
@@ -47,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="reel sim, sharded into one folder")
     check = sub.add_parser("check", help="reel check of a folder, sharded, then --merge-reports")
     check.add_argument("folder", help="a folder of episodes")
-    for s in (export, sim, check):
+    imp = sub.add_parser("import", help="reel import of many bags, sharded by source, into one folder")
+    imp.add_argument("sources", nargs="+", help="bags (folders or files) to import")
+    for s in (export, sim, check, imp):
         s.add_argument("--shards", type=int, required=True, help="how many shards")
         s.add_argument("--out", required=True, help="output directory (on a shared filesystem)")
     for s in (export, check):
@@ -79,6 +83,8 @@ def main(argv: List[str] | None = None) -> int:
             return _export(args, reel, out, passthrough)
         if args.command == "check":
             return _check(args, reel, out, passthrough)
+        if args.command == "import":
+            return _import(args, reel, out, passthrough)
         return _sim(args, reel, out, passthrough)
     finally:
         ray.shutdown()
@@ -203,6 +209,54 @@ def _check(args, reel: str, out: str, passthrough: List[str]) -> int:
         },
     )
     return merged.returncode
+
+
+def _import(args, reel: str, out: str, passthrough: List[str]) -> int:
+    """Each shard imports its block of the sources (sorted by path) into
+    OUT; its JSON report goes to OUT.reports/. Exits 3 when a source lost
+    data (as `reel import` does), 1 when a shard failed."""
+    report_dir = out + ".reports"
+    os.makedirs(report_dir, exist_ok=True)
+    sources = [os.path.abspath(s) for s in args.sources]
+    reports = [os.path.join(report_dir, f"shard-{i:04d}.json") for i in range(args.shards)]
+
+    def command(i: int) -> List[str]:
+        return [
+            reel, "import", *sources, *passthrough, "--out", out, "--json",
+            "--shard", f"{i}/{args.shards}",
+            "--status", os.path.join(report_dir, f"shard-{i:04d}.status.json"),
+        ]
+
+    # 3: a source was damaged and imported in part (a finding, not a failure).
+    summary = sharding.run_shards(
+        command, args.shards, args.max_retries, args.cpus_per_shard, _say,
+        stdout_of=lambda i: reports[i], ok_codes=(0, 3),
+    )
+    imported = skipped = 0
+    lost, failed_sources = [], []
+    for path in reports:
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            text = f.read()
+        if not text.strip():
+            continue
+        report = json.loads(text)
+        imported += report["imported"]
+        skipped += report["skipped"]
+        failed_sources.extend(report["failed"])
+        lost.extend(s["source"] for s in report["sources"] if s["losses"])
+    for f in failed_sources:
+        _say(f"not imported {f['episode']}: {f['reason']}")
+    _report(
+        args,
+        summary,
+        {"out": out, "imported": imported, "skipped": skipped, "with_losses": lost,
+         "not_imported": failed_sources},
+    )
+    if summary.failed or failed_sources:
+        return 1
+    return 3 if lost else 0
 
 
 def _sim(args, reel: str, out: str, passthrough: List[str]) -> int:
