@@ -22,8 +22,9 @@ declare -A command=(
   [check_dataset]="cargo bench -q --bench check_dataset"
   [time_offset]="cargo bench -q --bench time_offset"
   [scale_out]="cargo bench -q --bench scale_out"
+  [import_rosbag2]="cargo bench -q --bench import_rosbag2"
 )
-order=(writer record_bimanual export_lerobot view_rrd sim_speed check_dataset time_offset scale_out)
+order=(writer record_bimanual export_lerobot view_rrd sim_speed check_dataset time_offset scale_out import_rosbag2)
 [ $# -gt 0 ] && order=("$@")
 
 failed=()

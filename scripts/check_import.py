@@ -6,6 +6,16 @@
                      format 9), each with JointState, CompressedImage (real JPEG
                      from OpenCV), PointCloud2, TF and a custom type reel does
                      not know.
+  make-big OUT MB    a rosbag2 MCAP bag of about MB megabytes for the import
+                     benchmark, by the `rosbags` writer: 7-joint JointState and
+                     /tf at 500 Hz, three 30 Hz cameras (100 kB JPEG-sized
+                     payloads of noise, none repeated: JPEG does not compress further),
+                     a 10 Hz PointCloud2 of 30,000 points.
+  read-rosbags SRC   reads every message of a bag with rosbags (AnyReader,
+                     raw bytes, as a converter would before decoding) and
+                     prints {"messages", "bytes", "seconds"}.
+  rss CMD...         runs CMD and prints {"seconds", "max_rss_kb"} (the
+                     child's peak resident set, from getrusage).
   counts SRC        per-topic message counts of a source bag: from its
                      metadata.yaml (parsed by ruamel.yaml) when it has one, and
                      as the `mcap` package (or rosbags, for SQLite3) reads the
@@ -270,7 +280,95 @@ def same_bytes(src: Path, episode: Path, mapping: dict):
     return 1 if problems else 0
 
 
+def make_big(out: Path, megabytes: int):
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    T = store.types
+    Time, Header = T["builtin_interfaces/msg/Time"], T["std_msgs/msg/Header"]
+    rng = np.random.default_rng(7)
+    # Each frame a different 100 kB slice of 64 MB of noise: like JPEG, no
+    # frame repeats another within a compressor's reach.
+    noise = rng.integers(0, 256, 64 << 20, dtype=np.uint8)
+    cloud = rng.random((30_000, 4), dtype=np.float32)
+    PF = T["sensor_msgs/msg/PointField"]
+    fields = [PF(name=n, offset=4 * k, datatype=7, count=1) for k, n in enumerate(["x", "y", "z", "intensity"])]
+    t0 = 1_700_000_000_000_000_000
+
+    def header(ns, frame):
+        return Header(stamp=Time(sec=ns // 10**9, nanosec=ns % 10**9), frame_id=frame)
+
+    written = 0
+    with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        js = w.add_connection("/joint_states", "sensor_msgs/msg/JointState", typestore=store)
+        tf = w.add_connection("/tf", "tf2_msgs/msg/TFMessage", typestore=store)
+        cams = [w.add_connection(f"/cam_{c}/image_raw/compressed", "sensor_msgs/msg/CompressedImage", typestore=store) for c in ("high", "left", "right")]
+        pc = w.add_connection("/velodyne_points", "sensor_msgs/msg/PointCloud2", typestore=store)
+        tick = 0  # 2 ms
+        while written < megabytes * 1_000_000:
+            t = t0 + tick * 2_000_000
+            m = T["sensor_msgs/msg/JointState"](header=header(t, "base"), name=[f"j{i}" for i in range(7)],
+                position=rng.random(7), velocity=rng.random(7), effort=rng.random(7))
+            data = store.serialize_cdr(m, m.__msgtype__); w.write(js, t + 500_000, data); written += len(data)
+            q = T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)
+            v = T["geometry_msgs/msg/Vector3"](x=0.1, y=0.0, z=0.5)
+            ts = T["geometry_msgs/msg/TransformStamped"](header=header(t, "base"), child_frame_id="tool0",
+                transform=T["geometry_msgs/msg/Transform"](translation=v, rotation=q))
+            m = T["tf2_msgs/msg/TFMessage"](transforms=[ts])
+            data = store.serialize_cdr(m, m.__msgtype__); w.write(tf, t + 600_000, data); written += len(data)
+            if tick % 17 == 0:  # ~30 Hz
+                for k, cam in enumerate(cams):
+                    at = int(rng.integers(0, len(noise) - 100_000))
+                    m = T["sensor_msgs/msg/CompressedImage"](header=header(t, f"cam{k}"), format="jpeg",
+                        data=noise[at:at + 100_000])
+                    data = store.serialize_cdr(m, m.__msgtype__); w.write(cam, t + 20_000_000, data); written += len(data)
+            if tick % 50 == 0:  # 10 Hz
+                m = T["sensor_msgs/msg/PointCloud2"](header=header(t, "velodyne"), height=1, width=30_000,
+                    fields=fields, is_bigendian=False, point_step=16, row_step=480_000,
+                    data=np.frombuffer(cloud.tobytes(), np.uint8), is_dense=True)
+                data = store.serialize_cdr(m, m.__msgtype__); w.write(pc, t + 50_000_000, data); written += len(data)
+            tick += 1
+    print(json.dumps({"bag": str(out), "message_bytes": written, "seconds_recorded": tick * 0.002}))
+
+
+def read_with_rosbags(src: Path):
+    import time
+
+    from rosbags.highlevel import AnyReader
+
+    started = time.monotonic()
+    n = size = 0
+    with AnyReader([src]) as r:
+        for _conn, _t, raw in r.messages():
+            n += 1
+            size += len(raw)
+    print(json.dumps({"messages": n, "bytes": size, "seconds": time.monotonic() - started}))
+
+
+def rss(cmd):
+    import resource
+    import subprocess
+    import time
+
+    started = time.monotonic()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seconds = time.monotonic() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"seconds": seconds, "max_rss_kb": usage.ru_maxrss, "code": proc.returncode,
+                      "stdout": proc.stdout[-4000:], "stderr": proc.stderr[-2000:]}))
+
+
 def main():
+    if sys.argv[1] == "make-big":
+        make_big(Path(sys.argv[2]), int(sys.argv[3]))
+        return 0
+    if sys.argv[1] == "read-rosbags":
+        read_with_rosbags(Path(sys.argv[2]))
+        return 0
+    if sys.argv[1] == "rss":
+        rss(sys.argv[2:])
+        return 0
     if sys.argv[1] == "bytes":
         return same_bytes(Path(sys.argv[2]), Path(sys.argv[3]), json.loads(sys.argv[4]))
     if sys.argv[1] == "counts":
