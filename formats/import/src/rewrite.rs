@@ -41,10 +41,11 @@ pub fn check(rule: &TopicRule, type_name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn set_frame(header: &mut Header, rule: &TopicRule) {
+fn set_frame(header: &mut Header, rule: &TopicRule) -> Result<(), String> {
     if let Some(f) = &rule.frame_id {
         header.frame_id.clone_from(f);
     }
+    Ok(())
 }
 
 fn redo<M: RosMessage>(
@@ -88,20 +89,17 @@ pub fn apply(
             scale(&mut m.position, rule.position_scale);
             scale(&mut m.velocity, rule.velocity_scale);
             scale(&mut m.effort, rule.effort_scale);
-            set_frame(&mut m.header, rule);
-            Ok(())
+            set_frame(&mut m.header, rule)
         }),
-        Image::TYPE_NAME => redo::<Image>(data, out, |m| Ok(set_frame(&mut m.header, rule))),
+        Image::TYPE_NAME => redo::<Image>(data, out, |m| set_frame(&mut m.header, rule)),
         CompressedImage::TYPE_NAME => {
-            redo::<CompressedImage>(data, out, |m| Ok(set_frame(&mut m.header, rule)))
+            redo::<CompressedImage>(data, out, |m| set_frame(&mut m.header, rule))
         }
-        CameraInfo::TYPE_NAME => {
-            redo::<CameraInfo>(data, out, |m| Ok(set_frame(&mut m.header, rule)))
-        }
+        CameraInfo::TYPE_NAME => redo::<CameraInfo>(data, out, |m| set_frame(&mut m.header, rule)),
         PointCloud2::TYPE_NAME => {
-            redo::<PointCloud2>(data, out, |m| Ok(set_frame(&mut m.header, rule)))
+            redo::<PointCloud2>(data, out, |m| set_frame(&mut m.header, rule))
         }
-        Imu::TYPE_NAME => redo::<Imu>(data, out, |m| Ok(set_frame(&mut m.header, rule))),
+        Imu::TYPE_NAME => redo::<Imu>(data, out, |m| set_frame(&mut m.header, rule)),
         other => Err(format!("reel cannot rewrite {other}")),
     }
 }
