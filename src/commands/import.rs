@@ -29,12 +29,13 @@ pub struct Args {
     /// then pass it with --mapping).
     #[arg(long, conflicts_with = "mapping")]
     print_mapping: bool,
-    /// Task text stored in each episode.
-    #[arg(long, default_value = "")]
-    task: String,
-    /// Robot type stored in each episode.
-    #[arg(long, default_value = "unknown")]
-    robot_type: String,
+    /// Task text stored in each episode [default: the source's (a LeRobot
+    /// episode's task), else empty].
+    #[arg(long)]
+    task: Option<String>,
+    /// Robot type stored in each episode [default: the source's, else `unknown`].
+    #[arg(long)]
+    robot_type: Option<String>,
     /// Import a source again even when an episode of the same bytes (same
     /// sha256) is already in --out; the old episode is replaced.
     #[arg(long)]

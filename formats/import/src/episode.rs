@@ -9,14 +9,11 @@ use std::time::Instant;
 
 use reel_episode::ros2::cdr::header_stamp;
 use reel_episode::ros2::std_msgs::StringMsg;
-use reel_episode::{
-    topics, EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions, RawChannel,
-    RawChannelSpec, SourceKind,
-};
+use reel_episode::{topics, EpisodeWriter, EpisodeWriterOptions, RawChannel, RawChannelSpec};
 
 use crate::mapping::{self, LoadedMapping, Mapping, TopicRule, Unlisted};
 use crate::source::{Loss, SourceChannel, SourceEvent};
-use crate::{rewrite, Format, ImportError, Source};
+use crate::{output, rewrite, Format, ImportError, Source};
 
 /// How to import.
 pub struct ImportOptions<'a> {
@@ -24,10 +21,10 @@ pub struct ImportOptions<'a> {
     pub out: PathBuf,
     /// The user's mapping; None: reel's proposal.
     pub mapping: Option<LoadedMapping>,
-    /// Task text for the episode.
-    pub task: String,
-    /// Robot type for the episode.
-    pub robot_type: String,
+    /// Task text for the episode (default: the source's, else empty).
+    pub task: Option<String>,
+    /// Robot type for the episode (default: the source's, else `unknown`).
+    pub robot_type: Option<String>,
     /// Import again even when an episode of the same source sha256 exists
     /// (it is replaced).
     pub force: bool,
@@ -102,62 +99,6 @@ impl ImportReport {
     /// at all was lost.
     pub fn lost(&self) -> bool {
         !self.losses.is_empty()
-    }
-}
-
-/// A stable episode id from the source's sha256 (UUID layout, version 8):
-/// importing the same bytes twice gives the same id.
-fn episode_id(sha256: &str) -> String {
-    let digest = reel_episode::sha256_hex(format!("reel-import\0{sha256}").as_bytes());
-    let mut b: Vec<char> = digest[..32].chars().collect();
-    b[12] = '8';
-    b[16] = ['8', '9', 'a', 'b'][usize::from(b[16].to_digit(16).unwrap_or(0) as u8 & 3)];
-    let s: String = b.into_iter().collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &s[0..8],
-        &s[8..12],
-        &s[12..16],
-        &s[16..20],
-        &s[20..32]
-    )
-}
-
-/// The episode in `out` imported from a source with this sha256, if any.
-pub fn find_imported(out: &Path, sha256: &str) -> Result<Option<PathBuf>, ImportError> {
-    if !out.is_dir() {
-        return Ok(None);
-    }
-    let files = reel_episode::episode_files_in(out).map_err(ImportError::io(out))?;
-    for file in files {
-        let Ok(reader) = EpisodeReader::open(&file) else {
-            continue;
-        };
-        if let Ok(Some(meta)) = reader.episode_meta() {
-            if meta.source == SourceKind::Import
-                && meta.source_params.get("sha256").map(String::as_str) == Some(sha256)
-            {
-                return Ok(Some(file));
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// The episode's file name: the bag folder's or the file's name.
-fn episode_name(source: &Path) -> String {
-    let name = if source.is_dir() {
-        source.file_name()
-    } else {
-        source.file_stem()
-    };
-    let name = name
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if name.is_empty() || name == "." || name == ".." {
-        "imported".into()
-    } else {
-        name
     }
 }
 
@@ -408,69 +349,52 @@ pub fn import(path: &Path, options: &ImportOptions<'_>) -> Result<ImportReport, 
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
-    std::fs::create_dir_all(&options.out).map_err(ImportError::io(&options.out))?;
-    let existing = find_imported(&options.out, &sha256)?;
-    if let (Some(existing), false) = (&existing, options.force) {
-        return Ok(ImportReport {
-            source: path.to_path_buf(),
-            format,
-            outcome: Outcome::Skipped {
-                existing: existing.clone(),
-            },
-            sha256,
-            bytes,
-            messages: 0,
-            topics: Vec::new(),
-            losses: Vec::new(),
-            unmatched_rules: Vec::new(),
-            mapping_text: String::new(),
-            seconds: started.elapsed().as_secs_f64(),
-        });
-    }
-    let name = episode_name(path);
-    // A re-import (--force) is written beside the old file and replaces it
-    // only once complete.
-    let (write_path, replace) = match existing {
-        Some(old) => (old.with_extension("reimport.mcap"), Some(old)),
-        None => {
-            let plain = options.out.join(format!("{name}.mcap"));
-            let taken = plain.exists() || reel_episode::partial_path_for(&plain).exists();
-            let path = if taken {
-                options.out.join(format!("{name}-{}.mcap", &sha256[..8]))
-            } else {
-                plain
-            };
-            (path, None)
+    let target = match output::place(
+        &options.out,
+        &output::episode_name(path),
+        &sha256,
+        options.force,
+    )? {
+        output::Placement::Skip(existing) => {
+            return Ok(ImportReport {
+                source: path.to_path_buf(),
+                format,
+                outcome: Outcome::Skipped { existing },
+                sha256,
+                bytes,
+                messages: 0,
+                topics: Vec::new(),
+                losses: Vec::new(),
+                unmatched_rules: Vec::new(),
+                mapping_text: String::new(),
+                seconds: started.elapsed().as_secs_f64(),
+            })
         }
+        output::Placement::Write(target) => target,
     };
-    let mut meta = EpisodeMeta::new(options.task.clone(), options.robot_type.clone());
-    meta.episode_id = episode_id(&sha256);
-    meta.source = SourceKind::Import;
-    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let params = &mut meta.source_params;
-    params.insert("format".into(), format.as_str().into());
-    params.insert("path".into(), absolute.display().to_string());
-    params.insert(
-        "files".into(),
-        serde_json::to_string(
-            &source
-                .files()
-                .iter()
-                .map(|f| {
-                    f.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                })
-                .collect::<Vec<_>>(),
-        )
-        .unwrap_or_default(),
+    let files: Vec<String> = source
+        .files()
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut meta = output::lineage_meta(
+        options.task.as_deref().unwrap_or(""),
+        options.robot_type.as_deref().unwrap_or("unknown"),
+        format.as_str(),
+        path,
+        &files,
+        &sha256,
     );
-    params.insert("sha256".into(), sha256.clone());
+    let params = &mut meta.source_params;
     params.insert(
         "time".into(),
         "log_time = the source's receive time; publish_time = header.stamp for stamped types, else the source's publish time".into(),
     );
-    let writer = EpisodeWriter::create(&write_path, meta, options.writer.clone())?;
+    let writer = EpisodeWriter::create(&target.write_path, meta, options.writer.clone())?;
     let partial = writer.partial_path().to_path_buf();
     let mut importer = Importer {
         writer,
@@ -559,11 +483,7 @@ pub fn import(path: &Path, options: &ImportOptions<'_>) -> Result<ImportReport, 
         let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
-    let mut episode = writer.finish()?;
-    if let Some(old) = replace {
-        std::fs::rename(&episode, &old).map_err(ImportError::io(&old))?;
-        episode = old;
-    }
+    let episode = target.finish(writer)?;
     let unmatched_rules = options
         .mapping
         .as_ref()
@@ -589,19 +509,4 @@ pub fn import(path: &Path, options: &ImportOptions<'_>) -> Result<ImportReport, 
         mapping_text,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn episode_ids_are_stable_uuid_v8() {
-        let id = episode_id("abc");
-        assert_eq!(id, episode_id("abc"));
-        assert_ne!(id, episode_id("abd"));
-        assert_eq!(id.len(), 36);
-        assert_eq!(&id[14..15], "8");
-        assert!("89ab".contains(&id[19..20]), "{id}");
-    }
 }

@@ -17,6 +17,7 @@ pub mod detect;
 pub mod episode;
 mod error;
 pub mod mapping;
+mod output;
 mod rewrite;
 pub mod rosbag2;
 pub mod source;
@@ -27,6 +28,7 @@ pub use detect::{detect, Format};
 pub use episode::{import, ImportOptions, ImportReport, Outcome, TopicReport};
 pub use error::ImportError;
 pub use mapping::{LoadedMapping, Mapping};
+pub use output::find_imported;
 pub use source::{Loss, SourceChannel};
 
 /// A source opened for reading.

@@ -8,6 +8,7 @@ pub mod camera;
 pub mod convert;
 pub mod decode;
 pub mod mp4;
+pub mod mp4_frames;
 
 use std::path::PathBuf;
 use std::sync::Once;

@@ -1,0 +1,168 @@
+//! Where an imported episode goes and what it says about its source: the
+//! file name, the skip of a source already imported (same sha256), a
+//! re-import that replaces the old file only once complete, and the
+//! `reel.episode` lineage every importer writes.
+
+use std::path::{Path, PathBuf};
+
+use reel_episode::{EpisodeMeta, EpisodeReader, EpisodeWriter, SourceKind};
+
+use crate::ImportError;
+
+/// A stable episode id from the source's sha256 (UUID layout, version 8):
+/// importing the same bytes twice gives the same id.
+pub(crate) fn episode_id(sha256: &str) -> String {
+    let digest = reel_episode::sha256_hex(format!("reel-import\0{sha256}").as_bytes());
+    let mut b: Vec<char> = digest[..32].chars().collect();
+    b[12] = '8';
+    b[16] = ['8', '9', 'a', 'b'][usize::from(b[16].to_digit(16).unwrap_or(0) as u8 & 3)];
+    let s: String = b.into_iter().collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &s[0..8],
+        &s[8..12],
+        &s[12..16],
+        &s[16..20],
+        &s[20..32]
+    )
+}
+
+/// The episode in `out` imported from a source with this sha256, if any.
+pub fn find_imported(out: &Path, sha256: &str) -> Result<Option<PathBuf>, ImportError> {
+    if !out.is_dir() {
+        return Ok(None);
+    }
+    let files = reel_episode::episode_files_in(out).map_err(ImportError::io(out))?;
+    for file in files {
+        let Ok(reader) = EpisodeReader::open(&file) else {
+            continue;
+        };
+        if let Ok(Some(meta)) = reader.episode_meta() {
+            if meta.source == SourceKind::Import
+                && meta.source_params.get("sha256").map(String::as_str) == Some(sha256)
+            {
+                return Ok(Some(file));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The episode's file name: the bag folder's or the file's name.
+pub(crate) fn episode_name(source: &Path) -> String {
+    let name = if source.is_dir() {
+        source.file_name()
+    } else {
+        source.file_stem()
+    };
+    let name = name
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.is_empty() || name == "." || name == ".." {
+        "imported".into()
+    } else {
+        name
+    }
+}
+
+/// Where to write an episode, or the earlier import that makes it unnecessary.
+pub(crate) enum Placement {
+    /// Already imported (same sha256) and not forced: the earlier episode.
+    Skip(PathBuf),
+    /// Write here.
+    Write(Target),
+}
+
+/// The file an import writes, and the earlier import it replaces.
+pub(crate) struct Target {
+    /// The episode's path (the writer adds `.partial` until it finishes).
+    pub write_path: PathBuf,
+    replace: Option<PathBuf>,
+}
+
+/// Where the episode named `name` of a source with `sha256` goes in `out`.
+pub(crate) fn place(
+    out: &Path,
+    name: &str,
+    sha256: &str,
+    force: bool,
+) -> Result<Placement, ImportError> {
+    std::fs::create_dir_all(out).map_err(ImportError::io(out))?;
+    let existing = find_imported(out, sha256)?;
+    Ok(match existing {
+        Some(old) if !force => Placement::Skip(old),
+        // A re-import is written beside the old file and replaces it only
+        // once complete.
+        Some(old) => Placement::Write(Target {
+            write_path: old.with_extension("reimport.mcap"),
+            replace: Some(old),
+        }),
+        None => {
+            let plain = out.join(format!("{name}.mcap"));
+            let taken = plain.exists() || reel_episode::partial_path_for(&plain).exists();
+            Placement::Write(Target {
+                write_path: if taken {
+                    out.join(format!("{name}-{}.mcap", &sha256[..8]))
+                } else {
+                    plain
+                },
+                replace: None,
+            })
+        }
+    })
+}
+
+impl Target {
+    /// Finishes the episode and puts it in place; returns its path.
+    pub(crate) fn finish(self, writer: EpisodeWriter) -> Result<PathBuf, ImportError> {
+        let episode = writer.finish()?;
+        match self.replace {
+            Some(old) => {
+                std::fs::rename(&episode, &old).map_err(ImportError::io(&old))?;
+                Ok(old)
+            }
+            None => Ok(episode),
+        }
+    }
+}
+
+/// The `reel.episode` of an imported episode: `source = import`, the
+/// format, the source's absolute path, its files and their sha256; the id
+/// derived from the sha256.
+pub(crate) fn lineage_meta(
+    task: &str,
+    robot_type: &str,
+    format: &str,
+    path: &Path,
+    files: &[String],
+    sha256: &str,
+) -> EpisodeMeta {
+    let mut meta = EpisodeMeta::new(task, robot_type);
+    meta.episode_id = episode_id(sha256);
+    meta.source = SourceKind::Import;
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let params = &mut meta.source_params;
+    params.insert("format".into(), format.into());
+    params.insert("path".into(), absolute.display().to_string());
+    params.insert(
+        "files".into(),
+        serde_json::to_string(files).unwrap_or_default(),
+    );
+    params.insert("sha256".into(), sha256.into());
+    meta
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn episode_ids_are_stable_uuid_v8() {
+        let id = episode_id("abc");
+        assert_eq!(id, episode_id("abc"));
+        assert_ne!(id, episode_id("abd"));
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "8");
+        assert!("89ab".contains(&id[19..20]), "{id}");
+    }
+}
