@@ -6,6 +6,26 @@
                      format 9), each with JointState, CompressedImage (real JPEG
                      from OpenCV), PointCloud2, TF and a custom type reel does
                      not know.
+  make-aligned OUT   a rosbag2 MCAP bag (rosbags writer) whose joint states,
+                     joint commands and camera frames (real JPEG from OpenCV)
+                     share one 30 Hz clock: 45 samples each, so an export at
+                     30 fps takes every sample as it is.
+  roundtrip SRC EP   compares a bag made by make-aligned with an episode
+                     that went through import -> LeRobot export -> import:
+                     sample k of each stream against message k of the
+                     episode; joints within float32 precision, frames by
+                     PSNR (both decoded by OpenCV). JSON report; exit 1 when
+                     a joint differs by more than 1e-6 relative or a frame's
+                     PSNR is under 30 dB.
+  lerobot DS EP...   compares a LeRobot dataset (v3.0 or v2.1, read with
+                     pyarrow and PyAV, not reel) with the episodes reel
+                     imported from it (EP = one .mcap per dataset episode,
+                     named *_epNNNNNN.mcap; read with rosbags and OpenCV):
+                     state and action exactly (float32 as float64), every
+                     frame by PSNR against the dataset's decoded video.
+                     Exit 1 when a value differs or a frame is under 33 dB
+                     (the JPEG reel stores, quantiser 3 in full-range YUV 4:2:0,
+                     of a frame decoded from limited-range AV1).
   make-big OUT MB    a rosbag2 MCAP bag of about MB megabytes for the import
                      benchmark, by the `rosbags` writer: 7-joint JointState and
                      /tf at 500 Hz, three 30 Hz cameras (100 kB JPEG-sized
@@ -18,10 +38,11 @@
                      child's peak resident set, from getrusage).
   counts SRC        per-topic message counts of a source bag: from its
                      metadata.yaml (parsed by ruamel.yaml) when it has one, and
-                     as the `mcap` package (or rosbags, for SQLite3) reads the
+                     as the `mcap` package (Python's sqlite3 for .db3) reads the
                      data files; JSON {"metadata": ..., "data": ...}.
-  bytes SRC EP MAP   reads the source bag's MCAP files (a folder's in split order,
-                     or one file) and the episode with the `mcap` package: every
+  bytes SRC EP MAP   reads the source bag's files (a folder's in split order, or
+                     one file; MCAP with the `mcap` package, SQLite3 with Python's
+                     sqlite3) and the episode with the `mcap` package: every
                      source message is in the episode under its mapped topic
                      with the same bytes and log time, in the same order.
   compare SRC EP MAP reads the source bag SRC and the imported episode EP with
@@ -240,16 +261,35 @@ def counts(src: Path):
         meta = {
             t["topic_metadata"]["name"]: t["message_count"] for t in info["topics_with_message_count"]
         }
-    files = sorted(src.glob("*.mcap"), key=split_order) if src.is_dir() else [src]
-    read = {}
-    if files:
-        for f in files:
-            for topic, msgs in read_mcap(f).items():
-                read[topic] = read.get(topic, 0) + len(msgs)
-    else:
-        read = {topic: len(msgs) for topic, msgs in read_rosbags(src).items()}
+    read = {topic: len(msgs) for topic, msgs in read_source(src)[0].items()}
     print(json.dumps({"metadata": meta, "data": read}))
     return 0
+
+
+def read_sqlite(path: Path):
+    """{topic: [(timestamp, None, bytes)]} of a rosbag2 .db3, read with the
+    Python standard library's sqlite3, in insertion order."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    names = dict(db.execute("SELECT id, name FROM topics"))
+    out = {}
+    for topic_id, t, data in db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY id"):
+        out.setdefault(names[topic_id], []).append((t, None, bytes(data)))
+    return out
+
+
+def read_source(src: Path):
+    """Every message of a bag (folder, .mcap or .db3), per topic, in order."""
+    if src.is_dir():
+        files = sorted(src.glob("*.mcap"), key=split_order) or sorted(src.glob("*.db3"), key=split_order)
+    else:
+        files = [src]
+    out = {}
+    for f in files:
+        for topic, msgs in (read_sqlite(f) if f.suffix == ".db3" else read_mcap(f)).items():
+            out.setdefault(topic, []).extend(msgs)
+    return out, files
 
 
 def split_order(path: Path):
@@ -261,11 +301,7 @@ def split_order(path: Path):
 
 
 def same_bytes(src: Path, episode: Path, mapping: dict):
-    files = sorted(src.glob("*.mcap"), key=split_order) if src.is_dir() else [src]
-    source = {}
-    for f in files:
-        for topic, msgs in read_mcap(f).items():
-            source.setdefault(topic, []).extend(msgs)
+    source, files = read_source(src)
     ep = read_mcap(episode)
     problems = []
     summary = {}
@@ -359,7 +395,166 @@ def rss(cmd):
                       "stdout": proc.stdout[-4000:], "stderr": proc.stderr[-2000:]}))
 
 
+ALIGNED_FRAMES = 45
+
+
+def make_aligned(out: Path):
+    import cv2
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    store = typestore_with_custom()
+    T = store.types
+    Time, Header = T["builtin_interfaces/msg/Time"], T["std_msgs/msg/Header"]
+
+    def header(ns, frame):
+        return Header(stamp=Time(sec=ns // 10**9, nanosec=ns % 10**9), frame_id=frame)
+
+    t0 = 1_700_000_000_000_000_000
+    with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        js = w.add_connection("/follower/joint_states", "sensor_msgs/msg/JointState", typestore=store)
+        cmd = w.add_connection("/leader/joint_commands", "sensor_msgs/msg/JointState", typestore=store)
+        cam = w.add_connection("/front/image_raw/compressed", "sensor_msgs/msg/CompressedImage", typestore=store)
+        events = []
+        for k in range(ALIGNED_FRAMES):
+            stamp = t0 + k * 10**9 // 30
+            pos = np.array([np.sin(k / 9), np.cos(k / 13), 0.02 * (k % 11), -0.5 + k / 100])
+            names = ["shoulder_pan", "shoulder_lift", "elbow_flex", "gripper"]
+            for conn, values in ((js, pos), (cmd, pos + 0.05)):
+                m = T["sensor_msgs/msg/JointState"](header=header(stamp, "base"), name=names, position=values,
+                    velocity=np.array([], np.float64), effort=np.array([], np.float64))
+                events.append((stamp + 2_000_000, conn, store.serialize_cdr(m, m.__msgtype__)))
+            img = np.zeros((96, 128, 3), np.uint8)
+            img[:, :, 0] = (np.arange(128) * 2) % 256
+            img[:, :, 1] = (np.arange(96)[:, None] * 2) % 256
+            cv2.circle(img, (16 + 2 * k, 48), 12, (255, 255, 255), -1)
+            cv2.putText(img, str(k), (80, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+            ok, jpg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            m = T["sensor_msgs/msg/CompressedImage"](header=header(stamp, "front"), format="jpeg",
+                data=np.frombuffer(jpg.tobytes(), np.uint8))
+            events.append((stamp + 15_000_000, cam, store.serialize_cdr(m, m.__msgtype__)))
+        events.sort(key=lambda e: e[0])
+        for t, conn, data in events:
+            w.write(conn, t, data)
+    print(json.dumps({"bag": str(out), "frames": ALIGNED_FRAMES}))
+
+
+def roundtrip(src: Path, episode: Path):
+    import cv2
+    from rosbags.highlevel import AnyReader
+
+    def streams(path):
+        out = {}
+        with AnyReader([path], default_typestore=typestore_with_custom()) as r:
+            for conn, _t, raw in r.messages():
+                m = r.deserialize(raw, conn.msgtype)
+                if conn.msgtype.endswith("JointState"):
+                    out.setdefault(conn.topic, []).append(np.asarray(m.position, np.float64))
+                elif conn.msgtype.endswith("CompressedImage"):
+                    img = cv2.imdecode(np.asarray(m.data, np.uint8), cv2.IMREAD_COLOR)
+                    out.setdefault(conn.topic, []).append(img)
+        return out
+
+    a, b = streams(src), streams(episode)
+    pairs = {
+        "/follower/joint_states": "/robot/arm/joint_states",
+        "/leader/joint_commands": "/robot/arm/joint_commands",
+        "/front/image_raw/compressed": "/camera/front/image/compressed",
+    }
+    report, problems = {}, []
+    for s_topic, e_topic in pairs.items():
+        xs, ys = a.get(s_topic, []), b.get(e_topic, [])
+        if len(xs) != len(ys):
+            problems.append(f"{s_topic}: {len(xs)} samples in the bag, {e_topic}: {len(ys)} after the round trip")
+            continue
+        if s_topic.endswith("compressed"):
+            psnrs = [cv2.PSNR(x, y) for x, y in zip(xs, ys)]
+            report[s_topic] = {"frames": len(xs), "min_psnr_db": min(psnrs), "mean_psnr_db": float(np.mean(psnrs))}
+            if min(psnrs) < 30:
+                problems.append(f"{s_topic}: a frame at {min(psnrs):.1f} dB")
+        else:
+            worst = max(float(np.max(np.abs(x - y) / np.maximum(np.abs(x), 1e-3))) for x, y in zip(xs, ys))
+            report[s_topic] = {"samples": len(xs), "worst_relative_error": worst}
+            if worst > 1e-6:
+                problems.append(f"{s_topic}: relative error {worst:.2e}")
+    for p in problems:
+        print("MISMATCH", p, file=sys.stderr)
+    print(json.dumps({"streams": report, "problems": problems}))
+    return 1 if problems else 0
+
+
+def lerobot_compare(root: Path, episodes):
+    import av
+    import cv2
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from rosbags.highlevel import AnyReader
+
+    info = json.loads((root / "meta/info.json").read_text())
+    fps = info["fps"]
+    data = pq.read_table(sorted((root / "data").rglob("*.parquet"))) if info["codebase_version"].startswith("v3") else None
+    video_keys = [k for k, f in info["features"].items() if f["dtype"] == "video"]
+    ep_meta = pq.read_table(sorted((root / "meta/episodes").rglob("*.parquet"))).to_pylist() if data is not None else None
+    report, problems = {}, []
+    for path in map(Path, episodes):
+        index = int(path.stem.rsplit("_ep", 1)[1])
+        if data is not None:
+            table = data.filter(pc.equal(data["episode_index"], index))
+            row = next(r for r in ep_meta if r["episode_index"] == index)
+        else:
+            table = pq.read_table(root / f"data/chunk-{index // info['chunks_size']:03d}/episode_{index:06d}.parquet")
+            row = None
+        table = table.sort_by("frame_index")
+        want = {"observation.state": table["observation.state"].to_pylist(), "action": table["action"].to_pylist()}
+        frames = {}
+        for key in video_keys:
+            if row is not None:
+                file = root / info["video_path"].format(video_key=key, chunk_index=row[f"videos/{key}/chunk_index"], file_index=row[f"videos/{key}/file_index"])
+                lo, hi = row[f"videos/{key}/from_timestamp"], row[f"videos/{key}/to_timestamp"]
+            else:
+                file = root / info["video_path"].format(episode_chunk=index // info["chunks_size"], video_key=key, episode_index=index)
+                lo, hi = 0.0, len(table) / fps
+            with av.open(str(file)) as c:
+                stream = c.streams.video[0]
+                frames[key] = [f.to_ndarray(format="bgr24") for f in c.decode(stream)
+                               if lo - 0.5 / fps <= float(f.pts * stream.time_base) < hi - 0.5 / fps]
+        got = {}
+        with AnyReader([path]) as r:
+            for conn, _t, raw in r.messages():
+                m = r.deserialize(raw, conn.msgtype)
+                if conn.msgtype.endswith("JointState"):
+                    got.setdefault(conn.topic, []).append(list(m.position))
+                elif conn.msgtype.endswith("CompressedImage"):
+                    got.setdefault(conn.topic, []).append(cv2.imdecode(np.asarray(m.data, np.uint8), cv2.IMREAD_COLOR))
+        pairs = {"observation.state": "/robot/arm/joint_states", "action": "/robot/arm/joint_commands"}
+        entry = {}
+        for key, topic in pairs.items():
+            a, b = want[key], got.get(topic, [])
+            same = sum(np.array_equal(np.asarray(x, np.float32).astype(np.float64), np.asarray(y)) for x, y in zip(a, b))
+            entry[key] = {"rows": len(a), "identical": int(same)}
+            if same != len(a) or len(b) != len(a):
+                problems.append(f"episode {index} {key}: {same} of {len(a)} rows identical, {len(b)} imported")
+        for key in video_keys:
+            topic = "/camera/" + key.removeprefix("observation.images.").replace(".", "_") + "/image/compressed"
+            a, b = frames[key], got.get(topic, [])
+            psnr = [cv2.PSNR(x, y) for x, y in zip(a, b)]
+            entry[key] = {"frames": len(a), "imported": len(b), "min_psnr_db": min(psnr) if psnr else None}
+            if len(a) != len(b) or not psnr or min(psnr) < 33:
+                problems.append(f"episode {index} {key}: {len(a)} frames, {len(b)} imported, min PSNR {min(psnr) if psnr else None}")
+        report[str(index)] = entry
+    for p in problems:
+        print("MISMATCH", p, file=sys.stderr)
+    print(json.dumps({"episodes": report, "problems": problems}))
+    return 1 if problems else 0
+
+
 def main():
+    if sys.argv[1] == "lerobot":
+        return lerobot_compare(Path(sys.argv[2]), sys.argv[3:])
+    if sys.argv[1] == "make-aligned":
+        make_aligned(Path(sys.argv[2]))
+        return 0
+    if sys.argv[1] == "roundtrip":
+        return roundtrip(Path(sys.argv[2]), Path(sys.argv[3]))
     if sys.argv[1] == "make-big":
         make_big(Path(sys.argv[2]), int(sys.argv[3]))
         return 0

@@ -556,3 +556,148 @@ fn import_shards_split_the_sources_by_path_and_together_import_them_all() {
         );
     }
 }
+
+#[test]
+fn lerobot_datasets_written_by_lerobot_import_row_for_row_and_frame_for_frame() {
+    let Some(python) = venv_python("LeRobot import") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, version) in [
+        ("v30_by_lerobot_0.4.4", "lerobot-v3.0"),
+        ("v21_by_lerobot_0.3.3", "lerobot-v2.1"),
+    ] {
+        let ds = workspace().join("tests/data/lerobot").join(name);
+        let out = dir.path().join(name);
+        let (code, report) = import(&ds, &out, &[]);
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(report["imported"], 2, "{report}");
+        let mut episodes: Vec<PathBuf> = report["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| PathBuf::from(s["episode"].as_str().unwrap()))
+            .collect();
+        episodes.sort();
+        let mut args: Vec<&std::ffi::OsStr> = vec!["lerobot".as_ref(), ds.as_os_str()];
+        args.extend(episodes.iter().map(|e| e.as_os_str()));
+        let cmp = check_import(&python, &args);
+        assert_eq!(cmp["episodes"]["1"]["action"]["identical"], 20, "{cmp}");
+        // Task, robot type, lineage and the fps grid.
+        let reader = reel_episode::EpisodeReader::open(&episodes[1]).unwrap();
+        let meta = reader.episode_meta().unwrap().unwrap();
+        assert_eq!(meta.task, "task 1");
+        assert_eq!(meta.robot_type, "so100");
+        assert_eq!(meta.source_params["format"], version);
+        assert_eq!(meta.source_params["episode_index"], "1");
+        assert!(meta.source_params["time"].contains("fps grid"));
+        let names: Vec<String> = reader
+            .attachments()
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert!(names.contains(&"source/info.json".to_string()), "{names:?}");
+        let counts = info_counts(&episodes[1]);
+        assert_eq!(counts["/robot/arm/joint_states"], 20);
+        assert_eq!(counts["/camera/top/image/compressed"], 20);
+        // Importing again skips both; the dataset's episodes have distinct ids.
+        let (_, again) = import(&ds, &out, &[]);
+        assert_eq!(again["skipped"], 2, "{again}");
+    }
+}
+
+#[test]
+fn a_bag_round_trips_through_a_lerobot_export() {
+    let Some(python) = venv_python("import/export round trip") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("aligned");
+    check_import(&python, &["make-aligned".as_ref(), bag.as_os_str()]);
+    let episodes = dir.path().join("episodes");
+    let (code, report) = import(&bag, &episodes, &["--task", "wave"]);
+    assert_eq!(code, 0, "{report}");
+    let ds = dir.path().join("ds");
+    let o = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&episodes)
+        .arg("--out")
+        .arg(&ds)
+        .args(["--fps", "30"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(reel().arg("check").arg(&ds));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let back = dir.path().join("back");
+    let (code, report) = import(&ds, &back, &[]);
+    assert_eq!(code, 0, "{report}");
+    let episode = report["sources"][0]["episode"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let meta = reel_episode::EpisodeReader::open(&episode)
+        .unwrap()
+        .episode_meta()
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta.task, "wave", "the task travels through the dataset");
+    // Every joint sample and frame of the bag, as rosbags and OpenCV read it.
+    let cmp = check_import(
+        &python,
+        &["roundtrip".as_ref(), bag.as_os_str(), episode.as_ref()],
+    );
+    assert_eq!(
+        cmp["streams"]["/follower/joint_states"]["samples"], 45,
+        "{cmp}"
+    );
+    assert_eq!(
+        cmp["streams"]["/front/image_raw/compressed"]["frames"], 45,
+        "{cmp}"
+    );
+}
+
+#[test]
+fn real_sqlite3_bags_recorded_by_rosbag2_import_byte_for_byte() {
+    // tier4/nebula's VelodyneScan bags (tests/data/README.md): rosbag2's own
+    // SQLite3 storage, a type reel knows and one it copies.
+    let Some(python) = venv_python("real .db3 import") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["vlp16_dual_return.db3", "vlp32c_strongest.db3"] {
+        let bag = workspace().join("tests/data/lidar/nebula").join(name);
+        let (code, report) = import(&bag, dir.path(), &[]);
+        assert_eq!(code, 0, "{report}");
+        let r = &report["sources"][0];
+        assert_eq!(r["format"], "rosbag2-sqlite3");
+        let episode = PathBuf::from(r["episode"].as_str().unwrap());
+        let expected = check_import(&python, &["counts".as_ref(), bag.as_os_str()]);
+        let counts = info_counts(&episode);
+        for (topic, n) in expected["data"].as_object().unwrap() {
+            let to = r["topics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["from"] == *topic)
+                .and_then(|t| t["to"].as_str())
+                .unwrap();
+            assert_eq!(counts[to], n.as_u64().unwrap(), "{name} {topic} -> {to}");
+        }
+        assert!(
+            counts
+                .keys()
+                .any(|t| t.starts_with("/lidar/") && t.ends_with("/packets")),
+            "{counts:?}"
+        );
+        let cmp = check_import(
+            &python,
+            &[
+                "bytes".as_ref(),
+                bag.as_os_str(),
+                episode.as_os_str(),
+                topic_map(&report).to_string().as_ref(),
+            ],
+        );
+        assert!(cmp["problems"].as_array().unwrap().is_empty(), "{cmp}");
+    }
+}

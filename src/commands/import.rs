@@ -1,11 +1,12 @@
 //! `reel import SOURCE... --out DIR`: other tools' recordings (rosbag2 MCAP
-//! and SQLite3 bags) as reel episodes, one per source, with the mapping
+//! and SQLite3 bags, LeRobot datasets) as reel episodes, one per source
+//! episode, with the mapping
 //! reel proposes (`--print-mapping`) or the user's (`--mapping`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use reel_import::{ImportOptions, ImportReport, LoadedMapping, Mapping, Outcome, Source};
+use reel_import::{ImportOptions, ImportReport, LoadedMapping, Mapping, Outcome};
 
 use crate::progress::Progress;
 use crate::EXIT_DATA_LOSS;
@@ -13,9 +14,9 @@ use crate::EXIT_DATA_LOSS;
 /// Arguments of `reel import`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Bags: a rosbag2 folder (metadata.yaml, split or not), a folder of
-    /// .mcap/.db3 files without metadata, or one .mcap or .db3 file. The
-    /// format is read from the content.
+    /// Sources: a rosbag2 folder (metadata.yaml, split or not), a folder of
+    /// .mcap/.db3 files without metadata, one .mcap or .db3 file, or a
+    /// LeRobot v3.0/v2.1 dataset folder. The format is read from the content.
     #[arg(required = true)]
     sources: Vec<PathBuf>,
     /// Folder for the episodes (one per source).
@@ -131,8 +132,7 @@ fn report_lines(r: &ImportReport) -> Vec<String> {
 
 fn print_mappings(sources: &[PathBuf]) -> anyhow::Result<ExitCode> {
     for path in sources {
-        let (_, source) = Source::open(path)?;
-        print!("{}", reel_import::proposed_mapping_text(path, &source)?);
+        print!("{}", reel_import::proposed_mapping_for(path)?);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -180,13 +180,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             progress: Some(&show),
         };
         match reel_import::import(path, &options) {
-            Ok(r) => {
-                if !args.json {
-                    for line in report_lines(&r) {
-                        bar.println(&line);
+            Ok(episodes) => {
+                for r in episodes {
+                    if !args.json {
+                        for line in report_lines(&r) {
+                            bar.println(&line);
+                        }
                     }
+                    reports.push(r);
                 }
-                reports.push(r);
             }
             Err(e) => {
                 let e = anyhow::Error::from(e);

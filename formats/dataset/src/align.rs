@@ -19,7 +19,12 @@ impl Grid {
         let frames = if end_nanos < start_nanos {
             0
         } else {
-            ((end_nanos - start_nanos) as i128 * i128::from(fps) / 1_000_000_000) as usize + 1
+            // The frames k with time(k) <= end: floor(k·1e9/fps) <= d
+            // holds exactly for k < (d + 1)·fps / 1e9. (Counting
+            // floor(d·fps/1e9) + 1 lost a last frame that lies on the
+            // grid's own rounded-down time.)
+            let d = (end_nanos - start_nanos) as i128;
+            (((d + 1) * i128::from(fps) + 999_999_999) / 1_000_000_000) as usize
         };
         Self {
             start_nanos,
@@ -87,6 +92,13 @@ mod tests {
         assert_eq!(g.time(30), 1_000 + 1_000_000_000);
         assert_eq!(g.time(1), 1_000 + 33_333_333);
         assert_eq!(Grid::spanning(10, 5, 30).frames, 0);
+        // A last sample on the grid's own rounded-down time is a frame.
+        for k in [1usize, 19, 29, 1000] {
+            let g = Grid::spanning(0, Grid::spanning(0, 0, 30).time(k), 30);
+            assert_eq!(g.frames, k + 1, "end on frame {k}");
+            let g = Grid::spanning(0, g.time(k) - 1, 30);
+            assert_eq!(g.frames, k, "end 1 ns before frame {k}");
+        }
     }
 
     #[test]

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use reel_episode::ros2::cdr::header_stamp;
-use reel_episode::ros2::std_msgs::StringMsg;
-use reel_episode::{topics, EpisodeWriter, EpisodeWriterOptions, RawChannel, RawChannelSpec};
+use reel_episode::{EpisodeWriter, EpisodeWriterOptions, RawChannel, RawChannelSpec};
 
 use crate::mapping::{self, LoadedMapping, Mapping, TopicRule, Unlisted};
 use crate::source::{Loss, SourceChannel, SourceEvent};
@@ -313,34 +312,13 @@ impl Importer<'_> {
         self.messages += 1;
         Ok(())
     }
-
-    /// Each loss as an `/episode/events` message, so `reel info` and
-    /// `reel check` report it.
-    fn write_losses(&mut self, losses: &[Loss]) -> Result<(), ImportError> {
-        if losses.is_empty() {
-            return Ok(());
-        }
-        let topic = self.writer.add_topic::<StringMsg>(topics::EVENTS)?;
-        for loss in losses {
-            let event = serde_json::json!({
-                "event": "import_loss",
-                "reason": loss.reason,
-                "file": loss.file,
-                "count": loss.messages.unwrap_or(0),
-                "detail": loss.detail,
-            });
-            let msg = StringMsg {
-                data: event.to_string(),
-            };
-            self.writer
-                .write(topic, &msg, self.last_time, self.last_time)?;
-        }
-        Ok(())
-    }
 }
 
-/// Imports `path` into one episode in `options.out`.
-pub fn import(path: &Path, options: &ImportOptions<'_>) -> Result<ImportReport, ImportError> {
+/// Imports the bag at `path` into one episode in `options.out`.
+pub(crate) fn import_bag(
+    path: &Path,
+    options: &ImportOptions<'_>,
+) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let (format, source) = Source::open(path)?;
     let sha256 = crate::source_sha256(source.files())?;
@@ -452,7 +430,7 @@ pub fn import(path: &Path, options: &ImportOptions<'_>) -> Result<ImportReport, 
         .applied
         .to_text(&path.display().to_string(), &|_| String::new());
     let written = (|| -> Result<(), ImportError> {
-        importer.write_losses(&losses)?;
+        output::write_losses(&mut importer.writer, &losses, importer.last_time)?;
         let t = importer.last_time;
         importer.writer.attach(
             "import_mapping.toml",

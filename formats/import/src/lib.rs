@@ -16,6 +16,7 @@
 pub mod detect;
 pub mod episode;
 mod error;
+pub mod lerobot;
 pub mod mapping;
 mod output;
 mod rewrite;
@@ -25,7 +26,7 @@ pub mod source;
 use std::path::{Path, PathBuf};
 
 pub use detect::{detect, Format};
-pub use episode::{import, ImportOptions, ImportReport, Outcome, TopicReport};
+pub use episode::{ImportOptions, ImportReport, Outcome, TopicReport};
 pub use error::ImportError;
 pub use mapping::{LoadedMapping, Mapping};
 pub use output::find_imported;
@@ -83,6 +84,27 @@ impl Source {
                 .collect(),
         }
     }
+}
+
+/// Imports `path` into `options.out`: one episode per source episode (a
+/// bag is one; a LeRobot dataset holds many).
+pub fn import(path: &Path, options: &ImportOptions<'_>) -> Result<Vec<ImportReport>, ImportError> {
+    if detect(path)? == Format::LeRobot {
+        return lerobot::import_dataset(path, options);
+    }
+    Ok(vec![episode::import_bag(path, options)?])
+}
+
+/// The mapping reel proposes for the source at `path`, as commented TOML.
+pub fn proposed_mapping_for(path: &Path) -> Result<String, ImportError> {
+    if detect(path)? == Format::LeRobot {
+        let ds = lerobot::Dataset::open(path)?;
+        return Ok(ds
+            .proposed_mapping()
+            .to_text(&path.display().to_string(), &|_| String::new()));
+    }
+    let (_, source) = Source::open(path)?;
+    proposed_mapping_text(path, &source)
 }
 
 /// sha256 of the source's data files read back to back, in order.

@@ -314,8 +314,9 @@ pub fn proposed_topic(topic: &str, type_name: &str) -> Option<String> {
             )
         }
         velodyne_msgs::VelodyneScan::TYPE_NAME => topics::lidar_packets(&stream_name(
-            topic,
-            &["velodyne_packets", "packets", "lidar"],
+            // `/velodyne_packets` names the sensor `velodyne`.
+            &topic.replace("_packets", ""),
+            &["packets", "lidar"],
             "lidar",
         )),
         tf2_msgs::TFMessage::TYPE_NAME => return None,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use reel_episode::{EpisodeMeta, EpisodeReader, EpisodeWriter, SourceKind};
 
+use crate::source::Loss;
 use crate::ImportError;
 
 /// A stable episode id from the source's sha256 (UUID layout, version 8):
@@ -150,6 +151,34 @@ pub(crate) fn lineage_meta(
     );
     params.insert("sha256".into(), sha256.into());
     meta
+}
+
+/// Each loss as an `/episode/events` message at `time`, so `reel info`
+/// and `reel check` report it.
+pub(crate) fn write_losses(
+    writer: &mut EpisodeWriter,
+    losses: &[Loss],
+    time: u64,
+) -> Result<(), ImportError> {
+    if losses.is_empty() {
+        return Ok(());
+    }
+    let topic = writer
+        .add_topic::<reel_episode::ros2::std_msgs::StringMsg>(reel_episode::topics::EVENTS)?;
+    for loss in losses {
+        let event = serde_json::json!({
+            "event": "import_loss",
+            "reason": loss.reason,
+            "file": loss.file,
+            "count": loss.messages.unwrap_or(0),
+            "detail": loss.detail,
+        });
+        let msg = reel_episode::ros2::std_msgs::StringMsg {
+            data: event.to_string(),
+        };
+        writer.write(topic, &msg, time, time)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
