@@ -26,6 +26,28 @@
                      Exit 1 when a value differs or a frame is under 33 dB
                      (the JPEG reel stores, quantiser 3 in full-range YUV 4:2:0,
                      of a frame decoded from limited-range AV1).
+  make-ros1 OUT      ROS 1 bags by the `rosbags` ROS 1 writer, one per chunk
+                     compression (OUT/robot_none.bag, robot_bz2.bag, robot_lz4.bag):
+                     JointState, CompressedImage, CameraInfo, PointCloud2, Imu,
+                     tf2_msgs/TFMessage, std_msgs/String and a custom type.
+  compare-ros1 BAG EP MAP
+                     reads the ROS 1 bag (rosbags, ROS 1 typestore) and the
+                     imported episode (rosbags, the episode's ROS 2 schemas):
+                     every message under its mapped topic with the same values
+                     (ROS 1's Header.seq, which ROS 2 has not, left out; CameraInfo
+                     D/K/R/P are ROS 2's d/k/r/p) and the same log time, the
+                     custom type too (translated from its definition). Exit 1
+                     on a difference.
+  make-hdf5 OUT      with h5py, an ALOHA episode (OUT/aloha_episode_0.hdf5:
+                     qpos/qvel/effort/action T x 14, two 96x72 cameras, attr sim)
+                     and a robomimic file of two demos (OUT/robomimic.hdf5:
+                     robot0_joint_pos/vel, gripper, eef_pos, an 84x84 camera,
+                     actions, states).
+  compare-hdf5 FILE EP...
+                     reads the HDF5 file with h5py and the imported episodes
+                     (one per ALOHA file or robomimic demo, named *_demo_N.mcap)
+                     with rosbags and OpenCV: every row of every vector dataset
+                     exactly, every image within JPEG's loss (PSNR >= 35 dB).
   make-big OUT MB    a rosbag2 MCAP bag of about MB megabytes for the import
                      benchmark, by the `rosbags` writer: 7-joint JointState and
                      /tf at 500 Hz, three 30 Hz cameras (100 kB JPEG-sized
@@ -547,7 +569,226 @@ def lerobot_compare(root: Path, episodes):
     return 1 if problems else 0
 
 
+ROS1_CUSTOM = "Header header\nfloat64 opening_m\nstring state\n"
+
+
+def ros1_store():
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    store = get_typestore(Stores.ROS1_NOETIC)
+    store.register(get_types_from_msg(ROS1_CUSTOM, "reel_test_msgs/msg/Gripper"))
+    # tf2_msgs is not in rosbags' Noetic store; its definition is one line.
+    store.register(get_types_from_msg("geometry_msgs/TransformStamped[] transforms", "tf2_msgs/msg/TFMessage"))
+    return store
+
+
+def make_ros1(out: Path):
+    import cv2
+    from rosbags.rosbag1 import Writer
+
+    store = ros1_store()
+    T = store.types
+    Time, Header = T["builtin_interfaces/msg/Time"], T["std_msgs/msg/Header"]
+
+    def header(i, ns, frame):
+        return Header(seq=i, stamp=Time(sec=ns // 10**9, nanosec=ns % 10**9), frame_id=frame)
+
+    ok, jpg = cv2.imencode(".jpg", np.full((48, 64, 3), 90, np.uint8))
+    t0 = 1_600_000_000_000_000_000
+    out.mkdir(parents=True, exist_ok=True)
+    bags = []
+    for name, compression in (("none", None), ("bz2", Writer.CompressionFormat.BZ2), ("lz4", Writer.CompressionFormat.LZ4)):
+        path = out / f"robot_{name}.bag"
+        w = Writer(path)
+        if compression is not None:
+            w.set_compression(compression)
+        with w:
+            c = {
+                "js": w.add_connection("/joint_states", "sensor_msgs/msg/JointState", typestore=store),
+                "img": w.add_connection("/usb_cam/image_raw/compressed", "sensor_msgs/msg/CompressedImage", typestore=store),
+                "info": w.add_connection("/usb_cam/camera_info", "sensor_msgs/msg/CameraInfo", typestore=store),
+                "pc": w.add_connection("/velodyne_points", "sensor_msgs/msg/PointCloud2", typestore=store),
+                "imu": w.add_connection("/imu/data", "sensor_msgs/msg/Imu", typestore=store),
+                "tf": w.add_connection("/tf", "tf2_msgs/msg/TFMessage", typestore=store),
+                "str": w.add_connection("/operator/notes", "std_msgs/msg/String", typestore=store),
+                "grip": w.add_connection("/gripper/status", "reel_test_msgs/msg/Gripper", typestore=store, msgdef=ROS1_CUSTOM),
+            }
+            events = []
+            def add(key, i, stamp, msg):
+                events.append((stamp + 1_000_000 + i, c[key], store.serialize_ros1(msg, msg.__msgtype__)))
+            PF = T["sensor_msgs/msg/PointField"]
+            V3, Q = T["geometry_msgs/msg/Vector3"], T["geometry_msgs/msg/Quaternion"]
+            for i in range(60):
+                s = t0 + i * 20_000_000
+                add("js", i, s, T["sensor_msgs/msg/JointState"](header=header(i, s, "base"), name=["a", "b"],
+                    position=np.array([np.sin(i / 7), 1.5 + i / 100]), velocity=np.array([0.1, 0.2]), effort=np.array([], np.float64)))
+                add("imu", i, s, T["sensor_msgs/msg/Imu"](header=header(i, s, "imu"), orientation=Q(x=0.0, y=0.0, z=np.sin(i / 50), w=np.cos(i / 50)),
+                    orientation_covariance=np.arange(9, dtype=np.float64), angular_velocity=V3(x=0.01 * i, y=0.0, z=-0.1),
+                    angular_velocity_covariance=np.zeros(9), linear_acceleration=V3(x=0.0, y=0.0, z=9.81), linear_acceleration_covariance=np.ones(9)))
+                ts = T["geometry_msgs/msg/TransformStamped"](header=header(i, s, "base"), child_frame_id="tool",
+                    transform=T["geometry_msgs/msg/Transform"](translation=V3(x=0.1 * i, y=0.0, z=0.3), rotation=Q(x=0.0, y=0.0, z=0.0, w=1.0)))
+                add("tf", i, s, T["tf2_msgs/msg/TFMessage"](transforms=[ts, ts]))
+                if i % 6 == 0:
+                    add("img", i, s, T["sensor_msgs/msg/CompressedImage"](header=header(i, s, "cam"), format="jpeg", data=np.frombuffer(jpg.tobytes(), np.uint8)))
+                    add("info", i, s, T["sensor_msgs/msg/CameraInfo"](header=header(i, s, "cam"), height=48, width=64, distortion_model="plumb_bob",
+                        D=np.array([0.1, -0.2, 0.0, 0.0, 0.05]), K=np.array([60.0, 0, 32, 0, 60, 24, 0, 0, 1]), R=np.eye(3).ravel(),
+                        P=np.array([60.0, 0, 32, 0, 0, 60, 24, 0, 0, 0, 1, 0]), binning_x=0, binning_y=0,
+                        roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)))
+                if i % 10 == 0:
+                    pts = np.arange(32 * 4, dtype=np.float32) + i
+                    add("pc", i, s, T["sensor_msgs/msg/PointCloud2"](header=header(i, s, "velodyne"), height=1, width=32,
+                        fields=[PF(name=n, offset=4 * k, datatype=7, count=1) for k, n in enumerate(["x", "y", "z", "intensity"])],
+                        is_bigendian=False, point_step=16, row_step=512, data=np.frombuffer(pts.tobytes(), np.uint8), is_dense=True))
+                    add("str", i, s, T["std_msgs/msg/String"](data=f"note {i}"))
+                    add("grip", i, s, T["reel_test_msgs/msg/Gripper"](header=header(i, s, "tool"), opening_m=0.01 * i, state="open"))
+            events.sort(key=lambda e: e[0])
+            for t, conn, data in events:
+                w.write(conn, t, data)
+        bags.append(str(path))
+    print(json.dumps({"bags": bags}))
+
+
+def normalized(v):
+    if isinstance(v, dict):
+        return {k.lower(): normalized(x) for k, x in v.items() if k != "seq"}
+    if isinstance(v, list):
+        return [normalized(x) for x in v]
+    return v
+
+
+def compare_ros1(bag: Path, episode: Path, mapping: dict):
+    from rosbags.highlevel import AnyReader
+
+    src = {}
+    store = ros1_store()
+    with AnyReader([bag], default_typestore=store) as r:
+        for conn, t, raw in r.messages():
+            src.setdefault(conn.topic, []).append((t, normalized(plain(r.deserialize(raw, conn.msgtype))), bytes(raw), conn.msgtype))
+    ep = {}
+    with AnyReader([episode]) as r:
+        for conn, t, raw in r.messages():
+            try:
+                value = normalized(plain(r.deserialize(raw, conn.msgtype)))
+            except Exception as e:  # a ROS 1 encoded channel
+                value = f"undecodable: {type(e).__name__}"
+            ep.setdefault(conn.topic, []).append((t, value, bytes(raw), conn.msgtype))
+    problems, summary = [], {}
+    for topic, msgs in src.items():
+        to = mapping.get(topic, topic)
+        got = ep.get(to, [])
+        if len(got) != len(msgs):
+            problems.append(f"{topic}: {len(msgs)} in the bag, {len(got)} imported")
+            continue
+        same = sum(a[1] == b[1] for a, b in zip(msgs, got))
+        times = sum(a[0] == b[0] for a, b in zip(msgs, got))
+        summary[topic] = {"to": to, "messages": len(msgs), "same": same, "same_log_time": times, "type": got[0][3]}
+        if same != len(msgs) or times != len(msgs):
+            problems.append(f"{topic}: {same}/{len(msgs)} same, {times} same log times")
+    for p in problems:
+        print("MISMATCH", p, file=sys.stderr)
+    print(json.dumps({"topics": summary, "problems": problems}))
+    return 1 if problems else 0
+
+
+def make_hdf5(out: Path):
+    import h5py
+
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    T = 60
+
+    def frames(t, h, w, seed):
+        img = np.zeros((t, h, w, 3), np.uint8)
+        for i in range(t):
+            img[i, :, :, 0] = (np.arange(w) * 2 + i * 3 + seed) % 256
+            img[i, :, :, 1] = (np.arange(h)[:, None] * 3) % 256
+            img[i, 10 + i % 20 : 30 + i % 20, 20:40, 2] = 255
+        return img
+
+    with h5py.File(out / "aloha_episode_0.hdf5", "w") as f:
+        f.attrs["sim"] = True
+        qpos = np.cumsum(rng.normal(0, 0.01, (T, 14)), axis=0)
+        f.create_dataset("observations/qpos", data=qpos)
+        f.create_dataset("observations/qvel", data=np.gradient(qpos, axis=0) * 50)
+        f.create_dataset("observations/effort", data=rng.normal(0, 1, (T, 14)))
+        f.create_dataset("action", data=qpos + 0.01)
+        for k, cam in enumerate(["top", "left_wrist"]):
+            f.create_dataset(f"observations/images/{cam}", data=frames(T, 72, 96, 40 * k), chunks=(1, 72, 96, 3))
+    with h5py.File(out / "robomimic.hdf5", "w") as f:
+        data = f.create_group("data")
+        data.attrs["env_args"] = json.dumps({"env_name": "Lift", "type": 1})
+        total = 0
+        for d in range(2):
+            n = T - 10 * d
+            g = data.create_group(f"demo_{d}")
+            g.attrs["num_samples"] = n
+            jp = np.cumsum(rng.normal(0, 0.02, (n, 7)), axis=0).astype(np.float64)
+            g.create_dataset("obs/robot0_joint_pos", data=jp)
+            g.create_dataset("obs/robot0_joint_vel", data=np.gradient(jp, axis=0) * 20)
+            g.create_dataset("obs/robot0_gripper_qpos", data=np.stack([np.linspace(0.04, 0.0, n)] * 2, 1))
+            g.create_dataset("obs/robot0_eef_pos", data=rng.normal(0, 0.1, (n, 3)).astype(np.float32))
+            g.create_dataset("obs/agentview_image", data=frames(n, 84, 84, 70 * d))
+            g.create_dataset("actions", data=rng.uniform(-1, 1, (n, 7)))
+            g.create_dataset("states", data=rng.normal(0, 1, (n, 32)))
+            total += n
+        data.attrs["total"] = total
+    print(json.dumps({"aloha": str(out / "aloha_episode_0.hdf5"), "robomimic": str(out / "robomimic.hdf5")}))
+
+
+def compare_hdf5(path: Path, episodes):
+    import cv2
+    import h5py
+    from rosbags.highlevel import AnyReader
+
+    problems, report = [], {}
+    with h5py.File(path, "r") as f:
+        for ep in map(Path, episodes):
+            group = f["data/demo_" + ep.stem.rsplit("_demo_", 1)[1]] if "_demo_" in ep.stem else f
+            got = {}
+            with AnyReader([ep]) as r:
+                for conn, _t, raw in r.messages():
+                    m = r.deserialize(raw, conn.msgtype)
+                    if conn.msgtype.endswith("JointState"):
+                        got.setdefault(conn.topic, []).append(np.asarray(m.position))
+                    elif conn.msgtype.endswith("CompressedImage"):
+                        got.setdefault(conn.topic, []).append(cv2.cvtColor(cv2.imdecode(np.asarray(m.data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
+            entry = {}
+            # Every dataset of the episode, under whichever topic holds its rows.
+            def visit(name, obj):
+                if not isinstance(obj, h5py.Dataset):
+                    return
+                a = obj[()]
+                if a.ndim == 4:
+                    topics = [t for t, v in got.items() if len(v) == len(a) and v[0].shape == a[0].shape]
+                    best = max((min(cv2.PSNR(x, y) for x, y in zip(a, got[t])), t) for t in topics) if topics else (None, None)
+                    entry[name] = {"frames": len(a), "topic": best[1], "min_psnr_db": best[0]}
+                    if best[0] is None or best[0] < 35:
+                        problems.append(f"{ep.name} {name}: no topic holds its frames within 35 dB ({best})")
+                elif a.ndim == 2 and name.split("/")[-1] not in ("qvel", "effort", "robot0_joint_vel"):
+                    rows = a.astype(np.float64)
+                    topic = next((t for t, v in got.items() if len(v) == len(rows) and all(np.array_equal(x, y) for x, y in zip(rows, v))), None)
+                    entry[name] = {"rows": len(rows), "topic": topic}
+                    if topic is None:
+                        problems.append(f"{ep.name} {name}: no topic holds its {len(rows)} rows exactly")
+            group.visititems(visit)
+            report[ep.name] = entry
+    for p in problems:
+        print("MISMATCH", p, file=sys.stderr)
+    print(json.dumps({"episodes": report, "problems": problems}))
+    return 1 if problems else 0
+
+
 def main():
+    if sys.argv[1] == "make-hdf5":
+        make_hdf5(Path(sys.argv[2]))
+        return 0
+    if sys.argv[1] == "compare-hdf5":
+        return compare_hdf5(Path(sys.argv[2]), sys.argv[3:])
+    if sys.argv[1] == "make-ros1":
+        make_ros1(Path(sys.argv[2]))
+        return 0
+    if sys.argv[1] == "compare-ros1":
+        return compare_ros1(Path(sys.argv[2]), Path(sys.argv[3]), json.loads(sys.argv[4]))
     if sys.argv[1] == "lerobot":
         return lerobot_compare(Path(sys.argv[2]), sys.argv[3:])
     if sys.argv[1] == "make-aligned":

@@ -701,3 +701,323 @@ fn real_sqlite3_bags_recorded_by_rosbag2_import_byte_for_byte() {
         assert!(cmp["problems"].as_array().unwrap().is_empty(), "{cmp}");
     }
 }
+
+#[test]
+fn ros1_bags_written_by_rosbags_import_with_identical_values() {
+    let Some(python) = venv_python("ROS 1 import") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let made = check_import(&python, &["make-ros1".as_ref(), dir.path().as_os_str()]);
+    let out = dir.path().join("out");
+    for bag in made["bags"].as_array().unwrap() {
+        let bag = PathBuf::from(bag.as_str().unwrap());
+        let o = run(reel()
+            .arg("import")
+            .arg(&bag)
+            .arg("--out")
+            .arg(&out)
+            .arg("--json"));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        // The custom type is translated from its own definition: nothing
+        // stays in ROS 1 encoding.
+        assert!(!stderr(&o).contains("ROS 1 encoding"), "{}", stderr(&o));
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let r = &report["sources"][0];
+        assert_eq!(r["format"], "ros1-bag");
+        let episode = PathBuf::from(r["episode"].as_str().unwrap());
+        let map = topic_map(&report);
+        assert_eq!(
+            map["/usb_cam/image_raw/compressed"],
+            "/camera/usb_cam/image/compressed"
+        );
+        assert_eq!(map["/usb_cam/camera_info"], "/camera/usb_cam/camera_info");
+        let cmp = check_import(
+            &python,
+            &[
+                "compare-ros1".as_ref(),
+                bag.as_os_str(),
+                episode.as_os_str(),
+                map.to_string().as_ref(),
+            ],
+        );
+        for (topic, n, ty) in [
+            ("/joint_states", 60, "sensor_msgs/msg/JointState"),
+            ("/imu/data", 60, "sensor_msgs/msg/Imu"),
+            ("/tf", 60, "tf2_msgs/msg/TFMessage"),
+            (
+                "/usb_cam/image_raw/compressed",
+                10,
+                "sensor_msgs/msg/CompressedImage",
+            ),
+            ("/usb_cam/camera_info", 10, "sensor_msgs/msg/CameraInfo"),
+            ("/velodyne_points", 6, "sensor_msgs/msg/PointCloud2"),
+            ("/operator/notes", 6, "std_msgs/msg/String"),
+            ("/gripper/status", 6, "reel_test_msgs/msg/Gripper"),
+        ] {
+            let t = &cmp["topics"][topic];
+            assert_eq!(t["same"], n, "{topic}: {cmp}");
+            assert_eq!(t["type"], ty, "{topic}: {cmp}");
+        }
+        // The translated topics are ROS 2 CDR: rosbags decoded them from the
+        // episode's own schemas above; the mcap package's ROS 2 decoder too.
+        let decoded = check_import(&python, &["counts".as_ref(), episode.as_os_str()]);
+        assert_eq!(decoded["data"]["/robot/arm/joint_states"], 60, "{decoded}");
+    }
+    // A ROS 1 bag cut short: what is whole imports, the cut is a loss (exit 3).
+    let bag = PathBuf::from(made["bags"][1].as_str().unwrap());
+    let bytes = std::fs::read(&bag).unwrap();
+    let cut = dir.path().join("cut.bag");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let (code, report) = import(&cut, &out, &[]);
+    assert_eq!(code, 3, "{report}");
+    let r = &report["sources"][0];
+    assert!(r["messages"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(r["losses"][0]["reason"], "truncated", "{report}");
+}
+
+/// (x, y, z, intensity, ring) of every point of every cloud on `topic`.
+fn cloud_points(path: &Path, topic: &str) -> Vec<Vec<[f32; 5]>> {
+    use reel_episode::cloud::{read_field, CloudLayout};
+    use reel_episode::ros2::sensor_msgs::PointCloud2;
+    let reader = reel_episode::EpisodeReader::open(path).unwrap();
+    let mut out = Vec::new();
+    for (i, m) in reader.messages().enumerate() {
+        let m = m.unwrap();
+        if m.channel.topic != topic {
+            continue;
+        }
+        let cloud: PointCloud2 = reader.decode(&m, i as u64).unwrap();
+        let layout = CloudLayout::of(&cloud).unwrap();
+        let fields: Vec<_> = ["x", "y", "z", "intensity", "ring"]
+            .iter()
+            .map(|f| cloud.field(f).unwrap_or_else(|| panic!("no {f}")).clone())
+            .collect();
+        out.push(
+            layout
+                .points(&cloud)
+                .map(|p| {
+                    let mut v = [0f32; 5];
+                    for (k, f) in fields.iter().enumerate() {
+                        v[k] = read_field(p, f, cloud.is_bigendian).unwrap() as f32;
+                    }
+                    v
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+fn assert_same_points(what: &str, ours: &[Vec<[f32; 5]>], theirs: &[Vec<[f32; 5]>]) {
+    let sizes = |s: &[Vec<[f32; 5]>]| s.iter().map(Vec::len).collect::<Vec<_>>();
+    assert_eq!(sizes(ours), sizes(theirs), "{what}: points per revolution");
+    for (s, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        for (i, (p, q)) in a.iter().zip(b).enumerate() {
+            let d = (0..3).map(|k| (p[k] - q[k]).abs()).fold(0.0, f32::max);
+            assert!(
+                d <= 1e-3 && p[3..] == q[3..],
+                "{what}: revolution {s} point {i}: {p:?} vs {q:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_velodyne_pcap_imports_as_revolutions_and_packets() {
+    let Some(data) = testdata("Velodyne pcap import") else {
+        return;
+    };
+    let pcap = data.join("lidar/rust-lidar-utils/velodyne_vlp16.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = import(&pcap, dir.path(), &[]);
+    assert_eq!(code, 0, "{report}");
+    let r = &report["sources"][0];
+    assert_eq!(r["format"], "pcap", "{report}");
+    let episode = PathBuf::from(r["episode"].as_str().unwrap());
+    let meta = reel_episode::EpisodeReader::open(&episode)
+        .unwrap()
+        .episode_meta()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        meta.source_params["lidar_model"], "VLP-16",
+        "named from the packets' rate"
+    );
+    let ours = cloud_points(&episode, "/lidar/velodyne_vlp16/points");
+    assert!(!ours.is_empty());
+
+    // The packets themselves travel along: every data packet of the pcap, once.
+    let counts = info_counts(&episode);
+    assert_eq!(counts["/lidar/velodyne_vlp16/packets"], ours.len() as u64);
+    let reader = reel_episode::EpisodeReader::open(&episode).unwrap();
+    let mut kept = 0;
+    for (i, m) in reader.messages().enumerate() {
+        let m = m.unwrap();
+        if m.channel.topic.ends_with("/packets") {
+            let scan: reel_episode::ros2::velodyne_msgs::VelodyneScan =
+                reader.decode(&m, i as u64).unwrap();
+            kept += scan.packets.len();
+        }
+    }
+    assert_eq!(kept, 84, "the pcap's 84 data packets");
+
+    // The same points as reel's recorder decodes from the same packets
+    // (its driver, fed the payloads in order, as `reel record` is)...
+    use reel_capture::drivers::lidar::LidarDecoder;
+    let mut decoder = reel_capture::drivers::velodyne::decoder::VelodyneDecoder::new(
+        reel_episode::velodyne::Model::Vlp16,
+        0.0,
+        false,
+    );
+    let mut scans = Vec::new();
+    let bytes = std::fs::read(&pcap).unwrap();
+    let mut reader = pcap_file::pcap::PcapReader::new(&bytes[..]).unwrap();
+    while let Some(p) = reader.next_packet() {
+        let p = p.unwrap();
+        let d = &p.data;
+        if d.len() == 42 + 1206 && u16::from_be_bytes([d[36], d[37]]) == 2368 {
+            scans.extend(
+                decoder
+                    .push(&d[42..], p.timestamp.as_nanos() as u64)
+                    .unwrap()
+                    .scans,
+            );
+        }
+    }
+    scans.extend(decoder.finish());
+    let recorder: Vec<Vec<[f32; 5]>> = scans
+        .iter()
+        .map(|s| {
+            s.points
+                .iter()
+                .map(|p| [p.x, p.y, p.z, p.intensity, f32::from(p.ring)])
+                .collect()
+        })
+        .collect();
+    assert_same_points("import vs reel's recorder decoder", &ours, &recorder);
+
+    // ... and as Velodyne's own decoder (velodyne_decoder) decodes them.
+    let Some(python) =
+        reel_testkit::skip::lidar_python("Velodyne pcap import vs the vendor decoder")
+    else {
+        return;
+    };
+    let out = dir.path().join("vendor");
+    let o = run(std::process::Command::new(python)
+        .arg(workspace().join("scripts/lidar_reference.py"))
+        .args(["velodyne", "VLP16"])
+        .arg(&pcap)
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let b = std::fs::read(out.join("reference.bin")).unwrap();
+    assert_eq!(&b[..8], b"REELREF1");
+    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let f32_at = |o: usize| f32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let mut vendor = Vec::new();
+    let mut o = 12;
+    for _ in 0..u32_at(8) {
+        let n = u32_at(o) as usize;
+        o += 4;
+        vendor.push(
+            (0..n)
+                .map(|i| {
+                    let p = o + i * 20;
+                    [
+                        f32_at(p),
+                        f32_at(p + 4),
+                        f32_at(p + 8),
+                        f32_at(p + 12),
+                        f32::from(u16::from_le_bytes([b[p + 16], b[p + 17]])),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+        o += n * 20;
+    }
+    assert_same_points("import vs velodyne_decoder", &ours, &vendor);
+}
+
+#[test]
+fn aloha_and_robomimic_hdf5_files_import_and_export_to_lerobot() {
+    let Some(python) = venv_python("HDF5 import") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let made = check_import(&python, &["make-hdf5".as_ref(), dir.path().as_os_str()]);
+    for (layout, demos, fps) in [("aloha", 1, "50"), ("robomimic", 2, "20")] {
+        let file = PathBuf::from(made[layout].as_str().unwrap());
+        let out = dir.path().join(layout);
+        let (code, report) = import(&file, &out, &["--task", "lift the cube"]);
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(report["imported"], demos, "{report}");
+        let mut episodes: Vec<PathBuf> = report["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| PathBuf::from(s["episode"].as_str().unwrap()))
+            .collect();
+        episodes.sort();
+        // h5py's own reading of every dataset against the episodes.
+        let mut args: Vec<&std::ffi::OsStr> = vec!["compare-hdf5".as_ref(), file.as_os_str()];
+        args.extend(episodes.iter().map(|e| e.as_os_str()));
+        let cmp = check_import(&python, &args);
+        assert!(cmp["problems"].as_array().unwrap().is_empty(), "{cmp}");
+        let meta = reel_episode::EpisodeReader::open(&episodes[0])
+            .unwrap()
+            .episode_meta()
+            .unwrap()
+            .unwrap();
+        assert_eq!(meta.source_params["format"], format!("hdf5-{layout}"));
+        assert!(
+            meta.source_params["time"].contains(&format!("i / {fps} s")),
+            "{:?}",
+            meta.source_params
+        );
+        // ... and the episodes make a LeRobot dataset that passes the checks.
+        let ds = dir.path().join(format!("{layout}-ds"));
+        let o = run(reel()
+            .args(["export", "lerobot"])
+            .arg(&out)
+            .arg("--out")
+            .arg(&ds)
+            .args(["--fps", fps]));
+        assert!(o.status.success(), "{layout}: {}", stderr(&o));
+        let o = run(reel().arg("check").arg(&ds));
+        assert!(
+            o.status.success(),
+            "{layout}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        let light = common::lerobot_files::python_light_check(&ds);
+        assert!(
+            light.lines().any(|l| l.starts_with("OK ")),
+            "{layout}: {light}"
+        );
+    }
+    // The ALOHA joints carry ALOHA's names, velocities and efforts.
+    let file = PathBuf::from(made["aloha"].as_str().unwrap());
+    let episode = dir.path().join("aloha/aloha_episode_0.mcap");
+    let reader = reel_episode::EpisodeReader::open(&episode).unwrap();
+    let m = reader
+        .messages()
+        .map(|m| m.unwrap())
+        .find(|m| m.channel.topic == "/robot/arm/joint_states")
+        .unwrap();
+    let js: reel_episode::ros2::sensor_msgs::JointState = reader.decode(&m, 0).unwrap();
+    assert_eq!(js.name[0], "left_waist");
+    assert_eq!(js.name[13], "right_gripper");
+    assert_eq!((js.velocity.len(), js.effort.len()), (14, 14));
+    // A cut-off HDF5 file: one line naming it, exit 1, nothing written.
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = dir.path().join("cut.hdf5");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(reel()
+        .arg("import")
+        .arg(&cut)
+        .arg("--out")
+        .arg(dir.path().join("cut")));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("cut.hdf5"), "{}", stderr(&o));
+}

@@ -16,7 +16,8 @@ use crate::EXIT_DATA_LOSS;
 pub struct Args {
     /// Sources: a rosbag2 folder (metadata.yaml, split or not), a folder of
     /// .mcap/.db3 files without metadata, one .mcap or .db3 file, or a
-    /// LeRobot v3.0/v2.1 dataset folder. The format is read from the content.
+    /// LeRobot v3.0/v2.1 dataset folder, an ALOHA or robomimic HDF5 file, a
+    /// pcap of Velodyne packets. The format is read from the content.
     #[arg(required = true)]
     sources: Vec<PathBuf>,
     /// Folder for the episodes (one per source).
@@ -41,6 +42,10 @@ pub struct Args {
     /// sha256) is already in --out; the old episode is replaced.
     #[arg(long)]
     force: bool,
+    /// Sample rate of sources that store no time (HDF5) [default: ALOHA 50,
+    /// robomimic 20].
+    #[arg(long, value_parser = parse_fps)]
+    fps: Option<f64>,
     /// Only this shard's block of the sources, sorted by path (I/N, I from 0).
     #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
     shard: Option<crate::shard::Shard>,
@@ -53,6 +58,13 @@ pub struct Args {
     /// Print a JSON report.
     #[arg(long)]
     json: bool,
+}
+
+fn parse_fps(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 && f <= 10_000.0 => Ok(f),
+        _ => Err(format!("{s:?} is not a rate in Hz (0 < fps <= 10000)")),
+    }
 }
 
 fn report_json(r: &ImportReport) -> serde_json::Value {
@@ -178,6 +190,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             force: args.force,
             writer: reel_episode::EpisodeWriterOptions::default(),
             progress: Some(&show),
+            fps: args.fps,
+            lidar_decoder: Some(&crate::commands::import_lidar::velodyne_decoder),
         };
         match reel_import::import(path, &options) {
             Ok(episodes) => {

@@ -10,6 +10,7 @@ pub mod diff;
 pub mod emulate;
 pub mod export;
 pub mod import;
+pub mod import_lidar;
 pub mod info;
 pub mod live_view;
 pub mod merge;

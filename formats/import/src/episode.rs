@@ -31,6 +31,11 @@ pub struct ImportOptions<'a> {
     pub writer: EpisodeWriterOptions,
     /// Called with the message bytes read so far.
     pub progress: Option<&'a dyn Fn(u64)>,
+    /// Sample rate of sources without a clock (HDF5); None: the layout's own
+    /// (ALOHA 50 Hz, robomimic 20 Hz).
+    pub fps: Option<f64>,
+    /// Makes the LiDAR decoder for raw packets (pcaps); None: pcaps are refused.
+    pub lidar_decoder: Option<crate::pcap::DecoderFactory<'a>>,
 }
 
 /// What happened to one source.

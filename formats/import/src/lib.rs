@@ -16,10 +16,13 @@
 pub mod detect;
 pub mod episode;
 mod error;
+pub mod hdf5;
 pub mod lerobot;
 pub mod mapping;
 mod output;
+pub mod pcap;
 mod rewrite;
+pub mod ros1;
 pub mod rosbag2;
 pub mod source;
 
@@ -37,6 +40,8 @@ pub use source::{Loss, SourceChannel};
 pub enum Source {
     /// A rosbag2 bag (MCAP or SQLite3 storage).
     Rosbag2(rosbag2::Bag),
+    /// A ROS 1 bag.
+    Ros1(ros1::Bag),
 }
 
 impl Source {
@@ -48,6 +53,7 @@ impl Source {
             Format::Rosbag2Mcap | Format::Rosbag2Sqlite3 => {
                 Ok((format, Self::Rosbag2(rosbag2::Bag::open(path, format)?)))
             }
+            Format::Ros1Bag => Ok((format, Self::Ros1(ros1::Bag::open(path)?))),
             other => Err(ImportError::NotYetSupported {
                 path: path.to_path_buf(),
                 format: other.as_str(),
@@ -59,6 +65,7 @@ impl Source {
     pub fn files(&self) -> &[PathBuf] {
         match self {
             Self::Rosbag2(bag) => &bag.files,
+            Self::Ros1(bag) => std::slice::from_ref(&bag.path),
         }
     }
 
@@ -66,6 +73,7 @@ impl Source {
     pub fn read(&self, sink: &mut source::Sink<'_>) -> Result<Vec<Loss>, ImportError> {
         match self {
             Self::Rosbag2(bag) => bag.read(sink),
+            Self::Ros1(bag) => bag.read(sink),
         }
     }
 
@@ -82,6 +90,7 @@ impl Source {
                     )
                 })
                 .collect(),
+            Self::Ros1(_) => Vec::new(),
         }
     }
 }
@@ -89,15 +98,23 @@ impl Source {
 /// Imports `path` into `options.out`: one episode per source episode (a
 /// bag is one; a LeRobot dataset holds many).
 pub fn import(path: &Path, options: &ImportOptions<'_>) -> Result<Vec<ImportReport>, ImportError> {
-    if detect(path)? == Format::LeRobot {
-        return lerobot::import_dataset(path, options);
+    match detect(path)? {
+        Format::LeRobot => lerobot::import_dataset(path, options),
+        Format::Pcap => Ok(vec![pcap::import_pcap(path, options)?]),
+        Format::Hdf5 => hdf5::import_file(path, options),
+        _ => Ok(vec![episode::import_bag(path, options)?]),
     }
-    Ok(vec![episode::import_bag(path, options)?])
 }
 
 /// The mapping reel proposes for the source at `path`, as commented TOML.
 pub fn proposed_mapping_for(path: &Path) -> Result<String, ImportError> {
-    if detect(path)? == Format::LeRobot {
+    let format = detect(path)?;
+    if format == Format::Hdf5 {
+        return Ok(
+            hdf5::proposed_mapping(path)?.to_text(&path.display().to_string(), &|_| String::new())
+        );
+    }
+    if format == Format::LeRobot {
         let ds = lerobot::Dataset::open(path)?;
         return Ok(ds
             .proposed_mapping()

@@ -40,6 +40,14 @@ impl<'a> CdrWriter<'a> {
         self.buf.resize(self.buf.len() + pad, 0);
     }
 
+    /// Writes one primitive of 1, 2, 4 or 8 bytes, given little endian,
+    /// aligned to its size (for messages translated field by field from a
+    /// definition rather than from a Rust type).
+    pub fn primitive(&mut self, le_bytes: &[u8]) {
+        self.align(le_bytes.len().max(1));
+        self.buf.extend_from_slice(le_bytes);
+    }
+
     /// Writes a `bool` as one byte.
     pub fn bool(&mut self, v: bool) {
         self.buf.push(u8::from(v));
