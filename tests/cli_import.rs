@@ -823,6 +823,80 @@ fn assert_same_points(what: &str, ours: &[Vec<[f32; 5]>], theirs: &[Vec<[f32; 5]
     }
 }
 
+/// Velodyne's own decoder (velodyne_decoder, `.venv-lidar`) on a capture:
+/// points per scan; None (skip recorded) without the venv.
+fn vendor_points(model: &str, capture: &Path, out: &Path) -> Option<Vec<Vec<[f32; 5]>>> {
+    let python = reel_testkit::skip::lidar_python("import vs the vendor's Velodyne decoder")?;
+    let o = run(std::process::Command::new(python)
+        .arg(workspace().join("scripts/lidar_reference.py"))
+        .args(["velodyne", model])
+        .arg(capture)
+        .arg(out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let b = std::fs::read(out.join("reference.bin")).unwrap();
+    assert_eq!(&b[..8], b"REELREF1");
+    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let f32_at = |o: usize| f32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let mut scans = Vec::new();
+    let mut o = 12;
+    for _ in 0..u32_at(8) {
+        let n = u32_at(o) as usize;
+        o += 4;
+        scans.push(
+            (0..n)
+                .map(|i| {
+                    let p = o + i * 20;
+                    [
+                        f32_at(p),
+                        f32_at(p + 4),
+                        f32_at(p + 8),
+                        f32_at(p + 12),
+                        f32::from(u16::from_le_bytes([b[p + 16], b[p + 17]])),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+        o += n * 20;
+    }
+    Some(scans)
+}
+
+#[test]
+fn velodyne_scans_in_real_bags_decode_as_the_vendor_decodes() {
+    // tier4/nebula's rosbag2 bags of VelodyneScan (tests/data/README.md):
+    // a VLP-16 in dual-return mode and a VLP-32C.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, model, points) in [
+        ("vlp16_dual_return", "VLP16", "/lidar/velodyne/points"),
+        (
+            "vlp32c_strongest",
+            "VLP32C",
+            "/lidar/sensing_front_velodyne/points",
+        ),
+    ] {
+        let bag = workspace().join(format!("tests/data/lidar/nebula/{name}.db3"));
+        let (code, report) = import(&bag, &dir.path().join("out"), &[]);
+        assert_eq!(code, 0, "{report}");
+        let decoded = report["sources"][0]["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["to"] == points)
+            .unwrap_or_else(|| panic!("{name}: no decoded topic: {report}"))
+            .clone();
+        let episode = PathBuf::from(report["sources"][0]["episode"].as_str().unwrap());
+        let ours = cloud_points(&episode, points);
+        assert_eq!(decoded["messages"], ours.len() as u64);
+        if let Some(vendor) = vendor_points(model, &bag, &dir.path().join(name)) {
+            assert_same_points(
+                &format!("{name}: import vs velodyne_decoder"),
+                &ours,
+                &vendor,
+            );
+        }
+    }
+}
+
 #[test]
 fn a_velodyne_pcap_imports_as_revolutions_and_packets() {
     let Some(data) = testdata("Velodyne pcap import") else {
@@ -898,44 +972,9 @@ fn a_velodyne_pcap_imports_as_revolutions_and_packets() {
     assert_same_points("import vs reel's recorder decoder", &ours, &recorder);
 
     // ... and as Velodyne's own decoder (velodyne_decoder) decodes them.
-    let Some(python) =
-        reel_testkit::skip::lidar_python("Velodyne pcap import vs the vendor decoder")
-    else {
-        return;
-    };
-    let out = dir.path().join("vendor");
-    let o = run(std::process::Command::new(python)
-        .arg(workspace().join("scripts/lidar_reference.py"))
-        .args(["velodyne", "VLP16"])
-        .arg(&pcap)
-        .arg(&out));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let b = std::fs::read(out.join("reference.bin")).unwrap();
-    assert_eq!(&b[..8], b"REELREF1");
-    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-    let f32_at = |o: usize| f32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-    let mut vendor = Vec::new();
-    let mut o = 12;
-    for _ in 0..u32_at(8) {
-        let n = u32_at(o) as usize;
-        o += 4;
-        vendor.push(
-            (0..n)
-                .map(|i| {
-                    let p = o + i * 20;
-                    [
-                        f32_at(p),
-                        f32_at(p + 4),
-                        f32_at(p + 8),
-                        f32_at(p + 12),
-                        f32::from(u16::from_le_bytes([b[p + 16], b[p + 17]])),
-                    ]
-                })
-                .collect::<Vec<_>>(),
-        );
-        o += n * 20;
+    if let Some(vendor) = vendor_points("VLP16", &pcap, &dir.path().join("vendor")) {
+        assert_same_points("import vs velodyne_decoder", &ours, &vendor);
     }
-    assert_same_points("import vs velodyne_decoder", &ours, &vendor);
 }
 
 #[test]

@@ -12,17 +12,44 @@ use reel_import::pcap::{Revolution, ScanDecoder};
 struct Velodyne {
     model: String,
     decoder: VelodyneDecoder,
+    /// The sensor clock (µs past the hour), unwrapped as the decoder does.
+    last_us: Option<u32>,
+    hours_us: u64,
+    /// Arrival minus sensor time, its lower envelope: the sensor clock on
+    /// the capture's (transport delay only ever adds).
+    offset_nanos: Option<i128>,
 }
 
-fn revolution(scan: Scan) -> Revolution {
-    Revolution {
-        stamp_nanos: scan.start_nanos,
-        cloud: scan.to_point_cloud2(scan.start_nanos, ""),
-        packets: scan
-            .raw
-            .into_iter()
-            .map(|p| (p.host_nanos, p.data))
-            .collect(),
+impl Velodyne {
+    /// Follows the sensor clock of one more packet.
+    fn track(&mut self, payload: &[u8], arrival_nanos: u64) {
+        let Ok(p) = DataPacket::parse(payload) else {
+            return;
+        };
+        if let Some(prev) = self.last_us {
+            if p.timestamp_us < prev && prev - p.timestamp_us > 1_800_000_000 {
+                self.hours_us += 3_600_000_000;
+            }
+        }
+        self.last_us = Some(p.timestamp_us);
+        let sensor = i128::from(self.hours_us + u64::from(p.timestamp_us)) * 1000;
+        let offset = i128::from(arrival_nanos) - sensor;
+        self.offset_nanos = Some(self.offset_nanos.map_or(offset, |o| o.min(offset)));
+    }
+
+    /// A scan as a revolution on the capture's clock.
+    fn revolution(&self, scan: Scan) -> Revolution {
+        let stamp = u64::try_from(i128::from(scan.start_nanos) + self.offset_nanos.unwrap_or(0))
+            .unwrap_or(0);
+        Revolution {
+            stamp_nanos: stamp,
+            cloud: scan.to_point_cloud2(stamp, ""),
+            packets: scan
+                .raw
+                .into_iter()
+                .map(|p| (p.host_nanos, p.data))
+                .collect(),
+        }
     }
 }
 
@@ -36,20 +63,28 @@ impl ScanDecoder for Velodyne {
         payload: &[u8],
         arrival_nanos: u64,
     ) -> Result<Vec<Revolution>, (String, String)> {
+        self.track(payload, arrival_nanos);
         match self.decoder.push(payload, arrival_nanos) {
-            Ok(decoded) => Ok(decoded.scans.into_iter().map(revolution).collect()),
+            Ok(decoded) => Ok(decoded
+                .scans
+                .into_iter()
+                .map(|s| self.revolution(s))
+                .collect()),
             Err(rejection) => Err((rejection.reason.to_string(), rejection.detail)),
         }
     }
 
     fn finish(&mut self) -> Vec<Revolution> {
-        self.decoder.finish().into_iter().map(revolution).collect()
+        let scans = self.decoder.finish();
+        scans.into_iter().map(|s| self.revolution(s)).collect()
     }
 }
 
 /// The decoder for a capture whose first data packets are `probe`: the
 /// model from their product id, return mode and spacing, as the recorder
-/// checks a rig's model; scans cut at 0° as a rig's default.
+/// checks a rig's model; scans cut at 0° as a rig's default; revolutions
+/// stamped with the sensor's clock carried onto the capture's by the lower
+/// envelope of arrival minus sensor time.
 pub fn velodyne_decoder(probe: &[(u64, Vec<u8>)]) -> Result<Box<dyn ScanDecoder>, String> {
     let packets: Vec<DataPacket> = probe
         .iter()
@@ -63,5 +98,8 @@ pub fn velodyne_decoder(probe: &[(u64, Vec<u8>)]) -> Result<Box<dyn ScanDecoder>
     Ok(Box::new(Velodyne {
         model: model.name().to_string(),
         decoder: VelodyneDecoder::new(model, 0.0, true),
+        last_us: None,
+        hours_us: 0,
+        offset_nanos: None,
     }))
 }

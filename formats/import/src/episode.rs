@@ -147,6 +147,9 @@ struct Importer<'a> {
     bytes: u64,
     last_time: u64,
     progress: Option<&'a dyn Fn(u64)>,
+    lidar: Option<crate::pcap::DecoderFactory<'a>>,
+    /// VelodyneScan channels decoded into points, by channel id.
+    packet_topics: HashMap<u32, crate::packets::PacketTopic>,
 }
 
 impl Importer<'_> {
@@ -264,6 +267,22 @@ impl Importer<'_> {
         if !self.applied.topics.iter().any(|r| r.from == applied.from) {
             self.applied.topics.push(applied);
         }
+        if let (Some(_), true, false) = (
+            self.lidar,
+            c.type_name == <reel_episode::ros2::velodyne_msgs::VelodyneScan as reel_episode::ros2::RosMessage>::TYPE_NAME
+                && c.message_encoding == "cdr",
+            matches!(route, Route::Drop),
+        ) {
+            let packets_topic = self.topics[report].to.clone().unwrap_or_default();
+            let mut points = crate::packets::points_topic_for(&packets_topic);
+            if self.targets.contains_key(&points) {
+                points.push_str("_decoded");
+            }
+            self.targets.insert(points.clone(), c.topic.clone());
+            let topic = self.writer.add_topic(&points)?;
+            self.packet_topics
+                .insert(id, crate::packets::PacketTopic::new(&c.topic, &points, topic));
+        }
         self.plans.insert(
             id,
             Plan {
@@ -315,6 +334,9 @@ impl Importer<'_> {
             }
         }
         self.messages += 1;
+        if let (Some(factory), Some(packets)) = (self.lidar, self.packet_topics.get_mut(&channel)) {
+            packets.message(&mut self.writer, factory, data, log_time)?;
+        }
         Ok(())
     }
 }
@@ -398,6 +420,8 @@ pub(crate) fn import_bag(
         bytes: 0,
         last_time: 0,
         progress: options.progress,
+        lidar: options.lidar_decoder,
+        packet_topics: HashMap::new(),
     };
     let result = (|| -> Result<Vec<Loss>, ImportError> {
         let mut losses = source.read(&mut |event| match event {
@@ -421,6 +445,20 @@ pub(crate) fn import_bag(
             }
         })?;
         losses.append(&mut importer.losses);
+        let last = importer.last_time;
+        let mut decoded = Vec::new();
+        for packets in importer.packet_topics.values_mut() {
+            losses.extend(packets.finish(&mut importer.writer, last)?);
+            decoded.push(TopicReport {
+                from: format!("{} (decoded)", packets.source),
+                to: Some(packets.points_name.clone()),
+                type_name: "sensor_msgs/msg/PointCloud2".into(),
+                messages: packets.revolutions,
+                known_type: true,
+                rewritten: false,
+            });
+        }
+        importer.topics.extend(decoded);
         Ok(losses)
     })();
     let losses = match result {

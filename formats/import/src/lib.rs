@@ -20,6 +20,7 @@ pub mod hdf5;
 pub mod lerobot;
 pub mod mapping;
 mod output;
+mod packets;
 pub mod pcap;
 mod rewrite;
 pub mod ros1;
