@@ -1060,3 +1060,138 @@ fn aloha_and_robomimic_hdf5_files_import_and_export_to_lerobot() {
     assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("cut.hdf5"), "{}", stderr(&o));
 }
+
+/// Damaged copies of `original`: cut short, bytes flipped, and 4-byte
+/// fields set to 0xffffffff (length fields claiming gigabytes).
+fn damaged_copies(original: &[u8], cases: usize, seed: u64) -> Vec<Vec<u8>> {
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..cases)
+        .map(|case| {
+            let mut b = original.to_vec();
+            let len = b.len().max(1);
+            let at = |n: u64| (n as usize) % len;
+            match case % 3 {
+                0 => {
+                    let cut = at(next());
+                    b.truncate(cut);
+                }
+                1 => {
+                    for _ in 0..1 + next() % 8 {
+                        let i = at(next());
+                        b[i] ^= (next() as u8) | 1;
+                    }
+                }
+                _ => {
+                    let i = at(next()).min(b.len().saturating_sub(4));
+                    b[i..i + 4].copy_from_slice(&[0xff; 4]);
+                }
+            }
+            b
+        })
+        .collect()
+}
+
+#[test]
+fn damaged_sources_never_panic_and_leave_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sources: Vec<(String, Vec<u8>)> = vec![(
+        "nebula.db3".into(),
+        std::fs::read(workspace().join("tests/data/lidar/nebula/vlp16_dual_return.db3")).unwrap(),
+    )];
+    if let Some(data) = testdata("damaged import sources") {
+        sources.push((
+            "talker.mcap".into(),
+            std::fs::read(data.join("mcap/rosbag2/talker/talker.mcap")).unwrap(),
+        ));
+    }
+    if let Some(python) = venv_python("damaged ROS 1 / HDF5 imports") {
+        let made = check_import(
+            &python,
+            &["make-ros1".as_ref(), dir.path().join("r1").as_os_str()],
+        );
+        sources.push((
+            "robot.bag".into(),
+            std::fs::read(made["bags"][1].as_str().unwrap()).unwrap(),
+        ));
+        let made = check_import(
+            &python,
+            &["make-hdf5".as_ref(), dir.path().join("h5").as_os_str()],
+        );
+        sources.push((
+            "aloha.hdf5".into(),
+            std::fs::read(made["aloha"].as_str().unwrap()).unwrap(),
+        ));
+    }
+    let (mut runs, mut refused, mut partial) = (0, 0, 0);
+    for (k, (name, original)) in sources.iter().enumerate() {
+        for (case, bytes) in damaged_copies(original, 60, 0x9e37_79b9 + k as u64)
+            .into_iter()
+            .enumerate()
+        {
+            let case_dir = dir.path().join(format!("{k}-{case}"));
+            std::fs::create_dir_all(&case_dir).unwrap();
+            let source = case_dir.join(name);
+            std::fs::write(&source, &bytes).unwrap();
+            let out = case_dir.join("out");
+            let options = reel_import::ImportOptions {
+                out: out.clone(),
+                mapping: None,
+                task: None,
+                robot_type: None,
+                force: false,
+                writer: reel_episode::EpisodeWriterOptions::default(),
+                progress: None,
+                fps: None,
+                lidar_decoder: None,
+            };
+            runs += 1;
+            let left: Vec<String> = match reel_import::import(&source, &options) {
+                Ok(reports) => {
+                    for r in &reports {
+                        partial += usize::from(!r.losses.is_empty());
+                        if let reel_import::Outcome::Imported { episode } = &r.outcome {
+                            reel_episode::EpisodeReader::open(episode).unwrap();
+                        }
+                    }
+                    Vec::new()
+                }
+                Err(e) => {
+                    refused += 1;
+                    let text = e.to_string();
+                    assert!(!text.contains('\n'), "{name} case {case}: {text}");
+                    std::fs::read_dir(&out)
+                        .map(|d| {
+                            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                }
+            };
+            assert!(
+                left.is_empty(),
+                "{name} case {case}: refused but left {left:?}"
+            );
+            if let Ok(d) = std::fs::read_dir(&out) {
+                for e in d {
+                    let n = e.unwrap().file_name().to_string_lossy().into_owned();
+                    assert!(
+                        !n.ends_with(".partial"),
+                        "{name} case {case}: {n} left behind"
+                    );
+                }
+            }
+            std::fs::remove_dir_all(&case_dir).unwrap();
+        }
+    }
+    println!("{runs} damaged sources: {refused} refused in one line, {partial} imported with their losses written down");
+    assert!(
+        runs >= 120 && refused > 0 && partial > 0,
+        "{runs} {refused} {partial}"
+    );
+}
