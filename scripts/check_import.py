@@ -40,9 +40,10 @@
                      on a difference.
   make-hdf5 OUT      with h5py, an ALOHA episode (OUT/aloha_episode_0.hdf5:
                      qpos/qvel/effort/action T x 14, two 96x72 cameras, attr sim)
-                     and a robomimic file of two demos (OUT/robomimic.hdf5:
+                     a robomimic file of two demos (OUT/robomimic.hdf5:
                      robot0_joint_pos/vel, gripper, eef_pos, an 84x84 camera,
-                     actions, states).
+                     actions, states), and a file of neither layout
+                     (OUT/custom.hdf5).
   compare-hdf5 FILE EP...
                      reads the HDF5 file with h5py and the imported episodes
                      (one per ALOHA file or robomimic demo, named *_demo_N.mcap)
@@ -732,7 +733,13 @@ def make_hdf5(out: Path):
             g.create_dataset("states", data=rng.normal(0, 1, (n, 32)))
             total += n
         data.attrs["total"] = total
-    print(json.dumps({"aloha": str(out / "aloha_episode_0.hdf5"), "robomimic": str(out / "robomimic.hdf5")}))
+    with h5py.File(out / "custom.hdf5", "w") as f:
+        f.create_dataset("robot/joint_positions", data=np.cumsum(rng.normal(0, 0.02, (T, 6)), axis=0))
+        f.create_dataset("robot/commands", data=rng.normal(0, 0.1, (T, 6)))
+        f.create_dataset("sensors/front_rgb", data=frames(T, 72, 96, 11))
+        f.create_dataset("meta/notes", data=np.arange(3))
+    print(json.dumps({"aloha": str(out / "aloha_episode_0.hdf5"), "robomimic": str(out / "robomimic.hdf5"),
+                      "custom": str(out / "custom.hdf5")}))
 
 
 def compare_hdf5(path: Path, episodes):

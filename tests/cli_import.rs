@@ -1047,6 +1047,62 @@ fn aloha_and_robomimic_hdf5_files_import_and_export_to_lerobot() {
     assert_eq!(js.name[0], "left_waist");
     assert_eq!(js.name[13], "right_gripper");
     assert_eq!((js.velocity.len(), js.effort.len()), (14, 14));
+    // A layout reel does not know: it asks for the rate, proposes the
+    // datasets it found, and imports them as the edited mapping says.
+    let custom = PathBuf::from(made["custom"].as_str().unwrap());
+    let o = run(reel()
+        .arg("import")
+        .arg(&custom)
+        .arg("--out")
+        .arg(dir.path().join("custom")));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("give --fps"), "{}", stderr(&o));
+    let o = run(reel().arg("import").arg(&custom).arg("--print-mapping"));
+    let proposed = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        proposed.contains("from = \"robot/joint_positions\"")
+            && proposed.contains("from = \"sensors/front_rgb\""),
+        "{proposed}"
+    );
+    assert!(
+        !proposed.contains("meta/notes"),
+        "a 1-D dataset is not a stream: {proposed}"
+    );
+    let edited = proposed
+        .replace(
+            "to = \"/hdf5/robot/joint_positions\"",
+            "to = \"/robot/arm/joint_states\"",
+        )
+        .replace(
+            "to = \"/hdf5/robot/commands\"",
+            "to = \"/robot/arm/joint_commands\"",
+        );
+    let map = dir.path().join("custom.toml");
+    std::fs::write(&map, edited).unwrap();
+    let out = dir.path().join("custom");
+    let (code, report) = import(
+        &custom,
+        &out,
+        &["--fps", "30", "--mapping", map.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{report}");
+    let counts = info_counts(&PathBuf::from(
+        report["sources"][0]["episode"].as_str().unwrap(),
+    ));
+    assert_eq!(counts["/robot/arm/joint_states"], 60, "{counts:?}");
+    assert_eq!(
+        counts["/camera/front_rgb/image/compressed"], 60,
+        "{counts:?}"
+    );
+    let ds = dir.path().join("custom-ds");
+    let o = run(reel()
+        .args(["export", "lerobot"])
+        .arg(&out)
+        .arg("--out")
+        .arg(&ds)
+        .args(["--fps", "30"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+
     // A cut-off HDF5 file: one line naming it, exit 1, nothing written.
     let bytes = std::fs::read(&file).unwrap();
     let cut = dir.path().join("cut.hdf5");

@@ -46,6 +46,9 @@ pub enum Layout {
     Aloha,
     /// robomimic.
     Robomimic,
+    /// Any other file: every (T×D) numeric dataset and (T×H×W×3) uint8
+    /// dataset, one episode, named by the mapping or by their paths.
+    Generic,
 }
 
 impl Layout {
@@ -53,14 +56,17 @@ impl Layout {
         match self {
             Self::Aloha => "hdf5-aloha",
             Self::Robomimic => "hdf5-robomimic",
+            Self::Generic => "hdf5",
         }
     }
 
-    /// Control rate when the user gives none.
-    pub fn default_fps(self) -> f64 {
+    /// Control rate when the user gives none (a file of no known layout
+    /// has none).
+    pub fn default_fps(self) -> Option<f64> {
         match self {
-            Self::Aloha => 50.0,
-            Self::Robomimic => 20.0,
+            Self::Aloha => Some(50.0),
+            Self::Robomimic => Some(20.0),
+            Self::Generic => None,
         }
     }
 }
@@ -81,13 +87,32 @@ struct Stream {
     effort: Option<String>,
 }
 
-fn layout_of(file: &h5::File) -> Option<Layout> {
+fn layout_of(file: &h5::File) -> Layout {
     if file.link_exists("observations/qpos") {
-        Some(Layout::Aloha)
-    } else if file.link_exists("data") {
-        Some(Layout::Robomimic)
+        Layout::Aloha
+    } else if file.link_exists("data") && file.group("data").is_ok() {
+        Layout::Robomimic
     } else {
-        None
+        Layout::Generic
+    }
+}
+
+/// Every dataset path under `group` (depth-first, at most 8 levels).
+fn dataset_paths(group: &h5::Group, prefix: &str, depth: usize, out: &mut Vec<String>) {
+    if depth > 8 {
+        return;
+    }
+    for name in group.member_names().unwrap_or_default() {
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        if let Ok(g) = group.group(&name) {
+            dataset_paths(&g, &path, depth + 1, out);
+        } else if group.dataset(&name).is_ok() {
+            out.push(path);
+        }
     }
 }
 
@@ -215,6 +240,43 @@ fn streams(layout: Layout, group: &h5::Group) -> Vec<Stream> {
                 });
             }
         }
+        Layout::Generic => {
+            let mut paths = Vec::new();
+            dataset_paths(group, "", 0, &mut paths);
+            for key in paths {
+                let Ok(ds) = group.dataset(&key) else {
+                    continue;
+                };
+                let s = ds.shape();
+                let byte = ds.dtype().map(|t| t.size() == 1).unwrap_or(false);
+                if s.len() == 4 && s[3] == 3 && byte {
+                    let cam = key
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(&key)
+                        .trim_end_matches("_image")
+                        .to_string();
+                    out.push(Stream {
+                        key,
+                        to: topics::camera_image(&cam),
+                        names: Vec::new(),
+                        image: true,
+                        velocity: None,
+                        effort: None,
+                    });
+                } else if s.len() == 2 && s[0] > 0 && s[1] > 0 && s[1] <= 4096 {
+                    let to = format!("/hdf5/{key}");
+                    out.push(Stream {
+                        names: names_for(&key, s[1]),
+                        key,
+                        to,
+                        image: false,
+                        velocity: None,
+                        effort: None,
+                    });
+                }
+            }
+        }
     }
     out
 }
@@ -222,7 +284,7 @@ fn streams(layout: Layout, group: &h5::Group) -> Vec<Stream> {
 /// The episodes of a file: (group path, name suffix), in order.
 fn episodes(layout: Layout, file: &h5::File) -> Vec<String> {
     match layout {
-        Layout::Aloha => vec!["/".into()],
+        Layout::Aloha | Layout::Generic => vec!["/".into()],
         Layout::Robomimic => {
             let mut demos: Vec<String> = file
                 .group("data")
@@ -250,10 +312,7 @@ fn open(path: &Path) -> Result<(h5::File, Layout), ImportError> {
             format!("{e} ({len} bytes); a file cut short is refused whole by the HDF5 library"),
         )
     })?;
-    let layout = layout_of(&file).ok_or_else(|| ImportError::Unrecognized {
-        path: path.to_path_buf(),
-        reason: "an HDF5 file with neither ALOHA's /observations/qpos nor robomimic's /data".into(),
-    })?;
+    let layout = layout_of(&file);
     Ok((file, layout))
 }
 
@@ -294,7 +353,10 @@ pub(crate) fn import_file(
     options: &ImportOptions<'_>,
 ) -> Result<Vec<ImportReport>, ImportError> {
     let (file, layout) = open(path)?;
-    let fps = options.fps.unwrap_or_else(|| layout.default_fps());
+    let fps = options.fps.or(layout.default_fps()).ok_or_else(|| ImportError::Mapping {
+        path: path.to_path_buf(),
+        reason: "an HDF5 file of no layout reel knows (neither ALOHA's /observations/qpos nor robomimic's /data) stores no rate: give --fps, and see --print-mapping for the datasets it found".into(),
+    })?;
     let mapping = match &options.mapping {
         Some(m) => m.mapping.clone(),
         None => proposed_mapping(path)?,
@@ -344,7 +406,7 @@ pub(crate) fn import_file(
             options.task.as_deref().unwrap_or(""),
             options.robot_type.as_deref().unwrap_or(match layout {
                 Layout::Aloha => "aloha",
-                Layout::Robomimic => "unknown",
+                Layout::Robomimic | Layout::Generic => "unknown",
             }),
             layout.name(),
             path,
