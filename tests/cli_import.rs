@@ -823,6 +823,53 @@ fn assert_same_points(what: &str, ours: &[Vec<[f32; 5]>], theirs: &[Vec<[f32; 5]
     }
 }
 
+/// Records the Velodyne data packets of `pcap` with reel's recorder (a rig
+/// with one VLP-16 on a free loopback port), replayed at their recorded
+/// spacing; returns the episode.
+fn record_packets(dir: &Path, pcap: &Path) -> PathBuf {
+    use reel_capture::recorder::{Recorder, RecorderOptions};
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let rig_path = dir.join("rig.toml");
+    std::fs::write(
+        &rig_path,
+        format!("[rig]\nname = \"replay\"\nrobot_type = \"none\"\n\n[[lidar]]\nname = \"top\"\nmodel = \"vlp16\"\naddress = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let rig = reel_capture::rig::LoadedRig::load(&rig_path).unwrap();
+    let mut options = RecorderOptions::new(dir.join("recorded"));
+    options.lidar_check_timeout = std::time::Duration::ZERO;
+    let recorder = Recorder::start(rig, options).unwrap();
+    recorder.start_episode(None).unwrap();
+    let bytes = std::fs::read(pcap).unwrap();
+    let mut reader = pcap_file::pcap::PcapReader::new(&bytes[..]).unwrap();
+    let start = std::time::Instant::now();
+    let mut t0 = None;
+    while let Some(p) = reader.next_packet() {
+        let p = p.unwrap();
+        let d = &p.data;
+        if d.len() != 42 + 1206 || u16::from_be_bytes([d[36], d[37]]) != 2368 {
+            continue;
+        }
+        let t = p.timestamp;
+        let due = t - *t0.get_or_insert(t);
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        socket.send_to(&d[42..], ("127.0.0.1", port)).unwrap();
+    }
+    // Silence ends the last revolution.
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    recorder
+        .stop_episode(reel_episode::Outcome::Success)
+        .unwrap()
+        .path
+}
+
 /// Velodyne's own decoder (velodyne_decoder, `.venv-lidar`) on a capture:
 /// points per scan; None (skip recorded) without the venv.
 fn vendor_points(model: &str, capture: &Path, out: &Path) -> Option<Vec<Vec<[f32; 5]>>> {
@@ -936,40 +983,14 @@ fn a_velodyne_pcap_imports_as_revolutions_and_packets() {
     }
     assert_eq!(kept, 84, "the pcap's 84 data packets");
 
-    // The same points as reel's recorder decodes from the same packets
-    // (its driver, fed the payloads in order, as `reel record` is)...
-    use reel_capture::drivers::lidar::LidarDecoder;
-    let mut decoder = reel_capture::drivers::velodyne::decoder::VelodyneDecoder::new(
-        reel_episode::velodyne::Model::Vlp16,
-        0.0,
-        false,
+    // The same points as `reel record` makes of the same packets, sent over
+    // loopback UDP at their recorded spacing to a recorder with one VLP-16.
+    let recorded = record_packets(dir.path(), &pcap);
+    assert_same_points(
+        "import vs reel record",
+        &ours,
+        &cloud_points(&recorded, "/lidar/top/points"),
     );
-    let mut scans = Vec::new();
-    let bytes = std::fs::read(&pcap).unwrap();
-    let mut reader = pcap_file::pcap::PcapReader::new(&bytes[..]).unwrap();
-    while let Some(p) = reader.next_packet() {
-        let p = p.unwrap();
-        let d = &p.data;
-        if d.len() == 42 + 1206 && u16::from_be_bytes([d[36], d[37]]) == 2368 {
-            scans.extend(
-                decoder
-                    .push(&d[42..], p.timestamp.as_nanos() as u64)
-                    .unwrap()
-                    .scans,
-            );
-        }
-    }
-    scans.extend(decoder.finish());
-    let recorder: Vec<Vec<[f32; 5]>> = scans
-        .iter()
-        .map(|s| {
-            s.points
-                .iter()
-                .map(|p| [p.x, p.y, p.z, p.intensity, f32::from(p.ring)])
-                .collect()
-        })
-        .collect();
-    assert_same_points("import vs reel's recorder decoder", &ours, &recorder);
 
     // ... and as Velodyne's own decoder (velodyne_decoder) decodes them.
     if let Some(vendor) = vendor_points("VLP16", &pcap, &dir.path().join("vendor")) {
