@@ -35,7 +35,7 @@ pub struct ImportOptions<'a> {
     /// (ALOHA 50 Hz, robomimic 20 Hz).
     pub fps: Option<f64>,
     /// Makes the LiDAR decoder for raw packets (pcaps); None: pcaps are refused.
-    pub lidar_decoder: Option<crate::pcap::DecoderFactory<'a>>,
+    pub lidar_decoder: Option<crate::lidar::DecoderFactory<'a>>,
 }
 
 /// What happened to one source.
@@ -98,7 +98,56 @@ pub struct ImportReport {
     pub seconds: f64,
 }
 
+/// Where a source's episode goes, or the report of its skip (an episode of
+/// the same bytes is already in `options.out`).
+pub(crate) fn place_or_skip(
+    options: &ImportOptions<'_>,
+    name: &str,
+    source: &Path,
+    format: Format,
+    (sha256, bytes): (&str, u64),
+    started: Instant,
+) -> Result<Result<output::Target, ImportReport>, ImportError> {
+    Ok(
+        match output::place(&options.out, name, sha256, options.force)? {
+            output::Placement::Write(target) => Ok(target),
+            output::Placement::Skip(existing) => Err(ImportReport::skipped(
+                source.to_path_buf(),
+                format,
+                sha256.to_string(),
+                bytes,
+                existing,
+                started,
+            )),
+        },
+    )
+}
+
 impl ImportReport {
+    /// `source` was not imported: `existing` holds the same bytes.
+    pub(crate) fn skipped(
+        source: impl Into<PathBuf>,
+        format: Format,
+        sha256: String,
+        bytes: u64,
+        existing: PathBuf,
+        started: Instant,
+    ) -> Self {
+        Self {
+            source: source.into(),
+            format,
+            outcome: Outcome::Skipped { existing },
+            sha256,
+            bytes,
+            messages: 0,
+            topics: Vec::new(),
+            losses: Vec::new(),
+            unmatched_rules: Vec::new(),
+            mapping_text: String::new(),
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+
     /// Messages known lost (those the source counted), and whether anything
     /// at all was lost.
     pub fn lost(&self) -> bool {
@@ -147,7 +196,7 @@ struct Importer<'a> {
     bytes: u64,
     last_time: u64,
     progress: Option<&'a dyn Fn(u64)>,
-    lidar: Option<crate::pcap::DecoderFactory<'a>>,
+    lidar: Option<crate::lidar::DecoderFactory<'a>>,
     /// VelodyneScan channels decoded into points, by channel id.
     packet_topics: HashMap<u32, crate::packets::PacketTopic>,
 }
@@ -354,28 +403,16 @@ pub(crate) fn import_bag(
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
-    let target = match output::place(
-        &options.out,
+    let target = match crate::episode::place_or_skip(
+        options,
         &output::episode_name(path),
-        &sha256,
-        options.force,
+        path,
+        format,
+        (&sha256, bytes),
+        started,
     )? {
-        output::Placement::Skip(existing) => {
-            return Ok(ImportReport {
-                source: path.to_path_buf(),
-                format,
-                outcome: Outcome::Skipped { existing },
-                sha256,
-                bytes,
-                messages: 0,
-                topics: Vec::new(),
-                losses: Vec::new(),
-                unmatched_rules: Vec::new(),
-                mapping_text: String::new(),
-                seconds: started.elapsed().as_secs_f64(),
-            })
-        }
-        output::Placement::Write(target) => target,
+        Ok(target) => target,
+        Err(skipped) => return Ok(skipped),
     };
     let files: Vec<String> = source
         .files()

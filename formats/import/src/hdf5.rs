@@ -379,24 +379,19 @@ pub(crate) fn import_file(
             .map(|s| format!("_{s}"))
             .unwrap_or_default();
         let name = format!("{}{suffix}", output::episode_name(path));
-        let target = match output::place(&options.out, &name, &sha256, options.force)? {
-            output::Placement::Skip(existing) => {
-                reports.push(ImportReport {
-                    source: path.to_path_buf(),
-                    format: Format::Hdf5,
-                    outcome: Outcome::Skipped { existing },
-                    sha256,
-                    bytes,
-                    messages: 0,
-                    topics: Vec::new(),
-                    losses: Vec::new(),
-                    unmatched_rules: Vec::new(),
-                    mapping_text: String::new(),
-                    seconds: started.elapsed().as_secs_f64(),
-                });
+        let target = match crate::episode::place_or_skip(
+            options,
+            &name,
+            path,
+            Format::Hdf5,
+            (&sha256, bytes),
+            started,
+        )? {
+            Ok(target) => target,
+            Err(skipped) => {
+                reports.push(skipped);
                 continue;
             }
-            output::Placement::Write(t) => t,
         };
         let file_name = path
             .file_name()

@@ -408,23 +408,16 @@ fn import_episode(
     let root_name = output::episode_name(&ds.root);
     let name = format!("{root_name}_ep{:06}", ep.index);
     let format = Format::LeRobot;
-    let target = match output::place(&options.out, &name, &sha256, options.force)? {
-        output::Placement::Skip(existing) => {
-            return Ok(ImportReport {
-                source: ds.root.clone(),
-                format,
-                outcome: Outcome::Skipped { existing },
-                sha256,
-                bytes,
-                messages: 0,
-                topics: Vec::new(),
-                losses: Vec::new(),
-                unmatched_rules: Vec::new(),
-                mapping_text: String::new(),
-                seconds: started.elapsed().as_secs_f64(),
-            })
-        }
-        output::Placement::Write(t) => t,
+    let target = match crate::episode::place_or_skip(
+        options,
+        &name,
+        &ds.root,
+        format,
+        (&sha256, bytes),
+        started,
+    )? {
+        Ok(target) => target,
+        Err(skipped) => return Ok(skipped),
     };
     let rel: Vec<String> = files
         .iter()

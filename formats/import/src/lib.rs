@@ -18,6 +18,7 @@ pub mod episode;
 mod error;
 pub mod hdf5;
 pub mod lerobot;
+mod lidar;
 pub mod mapping;
 mod output;
 mod packets;
@@ -51,9 +52,14 @@ impl Source {
     pub fn open(path: &Path) -> Result<(Format, Self), ImportError> {
         let format = detect(path)?;
         match format {
-            Format::Rosbag2Mcap | Format::Rosbag2Sqlite3 => {
-                Ok((format, Self::Rosbag2(rosbag2::Bag::open(path, format)?)))
-            }
+            Format::Rosbag2Mcap => Ok((
+                format,
+                Self::Rosbag2(rosbag2::Bag::open(path, rosbag2::Storage::Mcap)?),
+            )),
+            Format::Rosbag2Sqlite3 => Ok((
+                format,
+                Self::Rosbag2(rosbag2::Bag::open(path, rosbag2::Storage::Sqlite3)?),
+            )),
             Format::Ros1Bag => Ok((format, Self::Ros1(ros1::Bag::open(path)?))),
             other => Err(ImportError::NotYetSupported {
                 path: path.to_path_buf(),

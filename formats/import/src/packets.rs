@@ -13,7 +13,7 @@ use reel_episode::ros2::velodyne_msgs::VelodyneScan;
 use reel_episode::ros2::RosMessage;
 use reel_episode::{EpisodeWriter, Topic};
 
-use crate::pcap::{DecoderFactory, Revolution, ScanDecoder};
+use crate::lidar::{DecoderFactory, Revolution, ScanDecoder};
 use crate::source::Loss;
 use crate::ImportError;
 

@@ -17,6 +17,7 @@ use reel_episode::ros2::std_msgs::Header;
 use reel_episode::ros2::velodyne_msgs::{VelodynePacket, VelodyneScan};
 use reel_episode::{topics, EpisodeWriter};
 
+pub use crate::lidar::{DecoderFactory, Revolution, ScanDecoder};
 use crate::source::Loss;
 use crate::{output, Format, ImportError, ImportOptions, ImportReport, Outcome, TopicReport};
 
@@ -24,38 +25,6 @@ use crate::{output, Format, ImportError, ImportOptions, ImportReport, Outcome, T
 pub const VELODYNE_DATA_PORT: u16 = 2368;
 /// Velodyne's position (GPS) port; its packets are counted, not decoded.
 pub const VELODYNE_POSITION_PORT: u16 = 8308;
-
-/// One revolution a decoder finished.
-#[derive(Debug, Clone)]
-pub struct Revolution {
-    /// Its time (ns, the first point's, on the capture's clock).
-    pub stamp_nanos: u64,
-    /// The points (frame id set by the importer).
-    pub cloud: PointCloud2,
-    /// The packets it was decoded from: (arrival ns, payload).
-    pub packets: Vec<(u64, Vec<u8>)>,
-}
-
-/// A LiDAR packet decoder: reel's drivers implement it (the CLI passes one),
-/// so this crate decodes without depending on the capture layer.
-pub trait ScanDecoder {
-    /// The sensor model decoded (for the metadata).
-    fn model(&self) -> String;
-    /// Takes one data packet that arrived at `arrival_nanos`; returns the
-    /// revolutions it completed, or why the packet was refused
-    /// (`reason`, `detail`).
-    fn push(
-        &mut self,
-        payload: &[u8],
-        arrival_nanos: u64,
-    ) -> Result<Vec<Revolution>, (String, String)>;
-    /// The revolution still open at the end.
-    fn finish(&mut self) -> Vec<Revolution>;
-}
-
-/// Makes a decoder from the first data packets of a capture (it names the
-/// model from them), or says why it cannot.
-pub type DecoderFactory<'a> = &'a dyn Fn(&[(u64, Vec<u8>)]) -> Result<Box<dyn ScanDecoder>, String>;
 
 /// A UDP datagram of a capture: (arrival ns, destination port, payload).
 type Datagram = (u64, u16, Vec<u8>);
@@ -172,28 +141,16 @@ pub(crate) fn import_pcap(
     let sha256 = crate::source_sha256(&[path.to_path_buf()])?;
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let format = Format::Pcap;
-    let target = match output::place(
-        &options.out,
+    let target = match crate::episode::place_or_skip(
+        options,
         &output::episode_name(path),
-        &sha256,
-        options.force,
+        path,
+        format,
+        (&sha256, bytes),
+        started,
     )? {
-        output::Placement::Skip(existing) => {
-            return Ok(ImportReport {
-                source: path.to_path_buf(),
-                format,
-                outcome: Outcome::Skipped { existing },
-                sha256,
-                bytes,
-                messages: 0,
-                topics: Vec::new(),
-                losses: Vec::new(),
-                unmatched_rules: Vec::new(),
-                mapping_text: String::new(),
-                seconds: started.elapsed().as_secs_f64(),
-            })
-        }
-        output::Placement::Write(t) => t,
+        Ok(target) => target,
+        Err(skipped) => return Ok(skipped),
     };
     let name = lidar_name(path);
     let file_name = path

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 pub use metadata::BagMetadata;
 
-use crate::detect::Format;
 use crate::source::{Loss, Sink, SourceChannel, SourceEvent};
 use crate::ImportError;
 
@@ -53,15 +52,12 @@ fn natural_key(path: &Path) -> (String, u64, String) {
 }
 
 impl Bag {
-    /// Opens a bag folder or file already detected as `format`.
-    pub fn open(path: &Path, format: Format) -> Result<Self, ImportError> {
+    /// Opens a bag folder, or a single data file of `storage` (a folder
+    /// says its own storage).
+    pub fn open(path: &Path, storage: Storage) -> Result<Self, ImportError> {
         if path.is_dir() {
             return Self::open_folder(path);
         }
-        let storage = match format {
-            Format::Rosbag2Sqlite3 => Storage::Sqlite3,
-            _ => Storage::Mcap,
-        };
         // A metadata.yaml beside the file counts only if it describes
         // exactly this file (one file of a split bag is its own episode).
         let metadata = match path.parent().map(|d| d.join("metadata.yaml")) {
