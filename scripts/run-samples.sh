@@ -18,7 +18,8 @@
 #     split it into train/val (`reel split`, videos hard-linked), export the
 #     same episodes as two shards and join them (`reel merge`), the LiDAR into LAS, and
 #     check all against their manifests;
-#  7. write rerun recordings of the demo episode and of the dataset.
+#  7. import the merged dataset back into episodes (`reel import`);
+#  8. write rerun recordings of the demo episode and of the dataset.
 # Results land in out/samples/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,7 +98,13 @@ rm -rf "$out/lerobot-shards"
 "$reel" export las "$out/demo.mcap" --out "$out/las"
 "$reel" check "$out/las"
 
-echo "== 7. rerun recordings (.rrd) of the demo episode and of the dataset"
+echo "== 7. the merged dataset imported back as episodes (reel import: LeRobot v3.0 -> episodes, each checked)"
+rm -rf "$out/reimported"
+"$reel" import "$out/lerobot-merged" --out "$out/reimported" > /dev/null
+"$reel" info "$out"/reimported/*.mcap | grep -E '^  episode|source import' | head -4
+"$reel" check "$out/reimported" > /dev/null || echo "(reel check of the re-imported episodes exit $?)"
+
+echo "== 8. rerun recordings (.rrd) of the demo episode and of the dataset"
 "$reel" view "$out/demo.mcap" --save "$out/demo.rrd"
 "$reel" view "$out/lerobot" --save "$out/lerobot.rrd" --urdf samples/robots/so101/so101_new_calib.urdf
 .venv/bin/python scripts/check_rrd.py "$out/demo.rrd" > "$out/demo.rrd.json"
