@@ -49,6 +49,12 @@
                      (one per ALOHA file or robomimic demo, named *_demo_N.mcap)
                      with rosbags and OpenCV: every row of every vector dataset
                      exactly, every image within JPEG's loss (PSNR >= 35 dB).
+  make-raw-images OUT
+                     a rosbag2 bag (rosbags) with two raw sensor_msgs/Image
+                     cameras: rgb8 with padded rows, and bgr8.
+  compare-raw-images BAG EP
+                     each raw frame of the bag against the JPEG frame the
+                     episode holds for it (PSNR, OpenCV); exit 1 under 38 dB.
   make-big OUT MB    a rosbag2 MCAP bag of about MB megabytes for the import
                      benchmark, by the `rosbags` writer: 7-joint JointState and
                      /tf at 500 Hz, three 30 Hz cameras (100 kB JPEG-sized
@@ -733,13 +739,30 @@ def make_hdf5(out: Path):
             g.create_dataset("states", data=rng.normal(0, 1, (n, 32)))
             total += n
         data.attrs["total"] = total
+    # ACT's `compress` option: each frame a JPEG (cv2.imencode), rows
+    # zero-padded to the longest, lengths in /compress_len.
+    import cv2
+
+    with h5py.File(out / "aloha_compressed_episode_0.hdf5", "w") as f:
+        f.attrs["sim"] = False
+        f.attrs["compress"] = True
+        qpos = np.cumsum(rng.normal(0, 0.01, (T, 14)), axis=0)
+        f.create_dataset("observations/qpos", data=qpos)
+        f.create_dataset("action", data=qpos)
+        encoded = [cv2.imencode(".jpg", im, [int(cv2.IMWRITE_JPEG_QUALITY), 50])[1].ravel() for im in frames(T, 72, 96, 5)]
+        width = max(len(e) for e in encoded)
+        rows = np.zeros((T, width), np.uint8)
+        for i, e in enumerate(encoded):
+            rows[i, : len(e)] = e
+        f.create_dataset("observations/images/top", data=rows)
+        f.create_dataset("compress_len", data=np.array([[len(e) for e in encoded]]))
     with h5py.File(out / "custom.hdf5", "w") as f:
         f.create_dataset("robot/joint_positions", data=np.cumsum(rng.normal(0, 0.02, (T, 6)), axis=0))
         f.create_dataset("robot/commands", data=rng.normal(0, 0.1, (T, 6)))
         f.create_dataset("sensors/front_rgb", data=frames(T, 72, 96, 11))
         f.create_dataset("meta/notes", data=np.arange(3))
     print(json.dumps({"aloha": str(out / "aloha_episode_0.hdf5"), "robomimic": str(out / "robomimic.hdf5"),
-                      "custom": str(out / "custom.hdf5")}))
+                      "custom": str(out / "custom.hdf5"), "aloha_compressed": str(out / "aloha_compressed_episode_0.hdf5")}))
 
 
 def compare_hdf5(path: Path, episodes):
@@ -765,6 +788,11 @@ def compare_hdf5(path: Path, episodes):
                 if not isinstance(obj, h5py.Dataset):
                     return
                 a = obj[()]
+                if name.startswith("observations/images/") and a.ndim == 2 and a.dtype == np.uint8:
+                    # JPEG rows: decoded by OpenCV, as ACT's loader does.
+                    a = np.stack([cv2.cvtColor(cv2.imdecode(row, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for row in a])
+                if name == "compress_len":
+                    return
                 if a.ndim == 4:
                     topics = [t for t, v in got.items() if len(v) == len(a) and v[0].shape == a[0].shape]
                     best = max((min(cv2.PSNR(x, y) for x, y in zip(a, got[t])), t) for t in topics) if topics else (None, None)
@@ -785,7 +813,69 @@ def compare_hdf5(path: Path, episodes):
     return 1 if problems else 0
 
 
+def make_raw_images(out: Path):
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    store = typestore_with_custom()
+    T = store.types
+    Time, Header = T["builtin_interfaces/msg/Time"], T["std_msgs/msg/Header"]
+    t0 = 1_700_000_000_000_000_000
+    with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        cams = {
+            "rgb8": w.add_connection("/front/image_raw", "sensor_msgs/msg/Image", typestore=store),
+            "bgr8": w.add_connection("/wrist/color/image_raw", "sensor_msgs/msg/Image", typestore=store),
+        }
+        for i in range(10):
+            t = t0 + i * 33_333_333
+            for enc, conn in cams.items():
+                h, wdt = 72, 96
+                img = np.zeros((h, wdt, 3), np.uint8)
+                img[:, :, 0] = (np.arange(wdt) * 2 + i * 5) % 256
+                img[:, :, 1] = (np.arange(h)[:, None] * 3) % 256
+                img[20:40, 10 + i * 4 : 30 + i * 4, 2] = 200
+                step = wdt * 3 + (8 if enc == "rgb8" else 0)
+                rows = np.zeros((h, step), np.uint8)
+                rows[:, : wdt * 3] = img.reshape(h, wdt * 3)
+                m = T["sensor_msgs/msg/Image"](header=Header(stamp=Time(sec=t // 10**9, nanosec=t % 10**9), frame_id=enc),
+                    height=h, width=wdt, encoding=enc, is_bigendian=0, step=step, data=rows.ravel())
+                w.write(conn, t + 1_000_000, store.serialize_cdr(m, m.__msgtype__))
+    print(json.dumps({"bag": str(out)}))
+
+
+def compare_raw_images(bag: Path, episode: Path):
+    import cv2
+    from rosbags.highlevel import AnyReader
+
+    raw = {}
+    with AnyReader([bag], default_typestore=typestore_with_custom()) as r:
+        for conn, t, data in r.messages():
+            m = r.deserialize(data, conn.msgtype)
+            rows = np.asarray(m.data, np.uint8).reshape(m.height, m.step)[:, : m.width * 3].reshape(m.height, m.width, 3)
+            bgr = rows[:, :, ::-1] if m.encoding == "rgb8" else rows
+            raw.setdefault(m.header.frame_id, []).append(np.ascontiguousarray(bgr))
+    got = {}
+    with AnyReader([episode]) as r:
+        for conn, t, data in r.messages():
+            m = r.deserialize(data, conn.msgtype)
+            got.setdefault(m.header.frame_id, []).append((conn.topic, m.format, cv2.imdecode(np.asarray(m.data, np.uint8), cv2.IMREAD_COLOR)))
+    report, problems = {}, []
+    for frame, imgs in raw.items():
+        ep = got.get(frame, [])
+        psnr = [cv2.PSNR(a, b[2]) for a, b in zip(imgs, ep)]
+        report[frame] = {"frames": len(imgs), "imported": len(ep), "topic": ep[0][0] if ep else None,
+                         "format": ep[0][1] if ep else None, "min_psnr_db": min(psnr) if psnr else None}
+        if len(ep) != len(imgs) or not psnr or min(psnr) < 38:
+            problems.append(f"{frame}: {report[frame]}")
+    print(json.dumps({"cameras": report, "problems": problems}))
+    return 1 if problems else 0
+
+
 def main():
+    if sys.argv[1] == "make-raw-images":
+        make_raw_images(Path(sys.argv[2]))
+        return 0
+    if sys.argv[1] == "compare-raw-images":
+        return compare_raw_images(Path(sys.argv[2]), Path(sys.argv[3]))
     if sys.argv[1] == "make-hdf5":
         make_hdf5(Path(sys.argv[2]))
         return 0

@@ -1005,7 +1005,11 @@ fn aloha_and_robomimic_hdf5_files_import_and_export_to_lerobot() {
     };
     let dir = tempfile::tempdir().unwrap();
     let made = check_import(&python, &["make-hdf5".as_ref(), dir.path().as_os_str()]);
-    for (layout, demos, fps) in [("aloha", 1, "50"), ("robomimic", 2, "20")] {
+    for (layout, demos, fps) in [
+        ("aloha", 1, "50"),
+        ("aloha_compressed", 1, "50"),
+        ("robomimic", 2, "20"),
+    ] {
         let file = PathBuf::from(made[layout].as_str().unwrap());
         let out = dir.path().join(layout);
         let (code, report) = import(&file, &out, &["--task", "lift the cube"]);
@@ -1028,7 +1032,10 @@ fn aloha_and_robomimic_hdf5_files_import_and_export_to_lerobot() {
             .episode_meta()
             .unwrap()
             .unwrap();
-        assert_eq!(meta.source_params["format"], format!("hdf5-{layout}"));
+        assert_eq!(
+            meta.source_params["format"],
+            format!("hdf5-{}", layout.trim_end_matches("_compressed"))
+        );
         assert!(
             meta.source_params["time"].contains(&format!("i / {fps} s")),
             "{:?}",
@@ -1271,4 +1278,54 @@ fn damaged_sources_never_panic_and_leave_nothing_half_written() {
         runs >= 120 && refused > 0 && partial > 0,
         "{runs} {refused} {partial}"
     );
+}
+
+#[test]
+fn raw_camera_images_are_stored_as_jpeg_on_reel_camera_topics() {
+    let Some(python) = venv_python("raw image import") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("raw");
+    check_import(&python, &["make-raw-images".as_ref(), bag.as_os_str()]);
+    let out = dir.path().join("out");
+    let (code, report) = import(&bag, &out, &[]);
+    assert_eq!(code, 0, "{report}");
+    let map = topic_map(&report);
+    assert_eq!(map["/front/image_raw"], "/camera/front/image/compressed");
+    assert_eq!(
+        map["/wrist/color/image_raw"],
+        "/camera/wrist_color/image/compressed"
+    );
+    let episode = report["sources"][0]["episode"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cmp = check_import(
+        &python,
+        &[
+            "compare-raw-images".as_ref(),
+            bag.as_os_str(),
+            episode.as_ref(),
+        ],
+    );
+    assert_eq!(cmp["cameras"]["rgb8"]["format"], "jpeg", "{cmp}");
+    assert_eq!(cmp["cameras"]["bgr8"]["imported"], 10, "{cmp}");
+    println!("raw frames vs their JPEG: {cmp}");
+    // A JPEG quality out of range is refused with the mapping named.
+    let map_file = dir.path().join("m.toml");
+    std::fs::write(
+        &map_file,
+        "[[topic]]\nfrom = \"/front/image_raw\"\njpeg_quality = 0\n",
+    )
+    .unwrap();
+    let o = run(reel()
+        .arg("import")
+        .arg(&bag)
+        .arg("--out")
+        .arg(dir.path().join("o2"))
+        .arg("--mapping")
+        .arg(&map_file));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("jpeg_quality"), "{}", stderr(&o));
 }

@@ -266,22 +266,31 @@ impl Importer<'_> {
                 to = format!("{to}_{id}");
             }
             self.targets.insert(to.clone(), c.topic.clone());
+            let converted = rewrite::output_type(&rule, &c.type_name);
             let known_schema;
-            let schema: &[u8] = if c.schema.is_empty() && rule.rewrites() {
+            let schema: &[u8] = if !converted.is_empty() {
+                known_schema = reel_episode::ros2::known_schema_text(converted).unwrap_or_default();
+                known_schema.as_bytes()
+            } else if c.schema.is_empty() && rule.rewrites() {
                 known_schema =
                     reel_episode::ros2::known_schema_text(&c.type_name).unwrap_or_default();
                 known_schema.as_bytes()
             } else {
                 &c.schema
             };
-            let schema_encoding = if c.schema_encoding.is_empty() && !schema.is_empty() {
-                "ros2msg"
-            } else {
-                &c.schema_encoding
-            };
+            let schema_encoding =
+                if !converted.is_empty() || (c.schema_encoding.is_empty() && !schema.is_empty()) {
+                    "ros2msg"
+                } else {
+                    &c.schema_encoding
+                };
             let raw = self.writer.add_raw_channel(&RawChannelSpec {
                 topic: &to,
-                schema_name: &c.type_name,
+                schema_name: if converted.is_empty() {
+                    &c.type_name
+                } else {
+                    converted
+                },
                 schema_encoding,
                 schema_data: schema,
                 message_encoding: &c.message_encoding,

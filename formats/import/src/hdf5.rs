@@ -82,6 +82,9 @@ struct Stream {
     names: Vec<String>,
     /// Image stream.
     image: bool,
+    /// Images already JPEG, one zero-padded row per frame (ACT's
+    /// `compress` option), passed through as they are.
+    jpeg_rows: bool,
     /// For joint streams: the dataset of velocities and efforts to put beside the positions.
     velocity: Option<String>,
     effort: Option<String>,
@@ -143,6 +146,7 @@ fn streams(layout: Layout, group: &h5::Group) -> Vec<Stream> {
                     to: topics::joint_states("arm"),
                     names: names_for("qpos", s[1]),
                     image: false,
+                    jpeg_rows: false,
                     velocity: vector("observations/qvel")
                         .filter(|v| v[1] == s[1])
                         .map(|_| "observations/qvel".into()),
@@ -157,6 +161,7 @@ fn streams(layout: Layout, group: &h5::Group) -> Vec<Stream> {
                     to: topics::joint_commands("arm"),
                     names: names_for("action", s[1]),
                     image: false,
+                    jpeg_rows: false,
                     velocity: None,
                     effort: None,
                 });
@@ -164,12 +169,26 @@ fn streams(layout: Layout, group: &h5::Group) -> Vec<Stream> {
             if let Ok(images) = group.group("observations/images") {
                 for cam in images.member_names().unwrap_or_default() {
                     let key = format!("observations/images/{cam}");
-                    if shape(group, &key).is_some_and(|s| s.len() == 4 && s[3] == 3) {
+                    let jpeg_rows = group.dataset(&key).is_ok_and(|d| {
+                        d.shape().len() == 2 && d.dtype().is_ok_and(|t| t.size() == 1)
+                    });
+                    if jpeg_rows {
                         out.push(Stream {
                             key,
                             to: topics::camera_image(&cam),
                             names: Vec::new(),
                             image: true,
+                            jpeg_rows: true,
+                            velocity: None,
+                            effort: None,
+                        });
+                    } else if shape(group, &key).is_some_and(|s| s.len() == 4 && s[3] == 3) {
+                        out.push(Stream {
+                            key,
+                            to: topics::camera_image(&cam),
+                            names: Vec::new(),
+                            image: true,
+                            jpeg_rows: false,
                             velocity: None,
                             effort: None,
                         });
@@ -194,6 +213,7 @@ fn streams(layout: Layout, group: &h5::Group) -> Vec<Stream> {
                         to: topics::camera_image(cam),
                         names: Vec::new(),
                         image: true,
+                        jpeg_rows: false,
                         velocity: None,
                         effort: None,
                     });
@@ -214,6 +234,7 @@ fn streams(layout: Layout, group: &h5::Group) -> Vec<Stream> {
                         to,
                         names: names_for(&key, s[1]),
                         image: false,
+                        jpeg_rows: false,
                         velocity: vel,
                         effort: None,
                     });
@@ -225,6 +246,7 @@ fn streams(layout: Layout, group: &h5::Group) -> Vec<Stream> {
                     to: topics::joint_commands("arm"),
                     names: names_for("action", s[1]),
                     image: false,
+                    jpeg_rows: false,
                     velocity: None,
                     effort: None,
                 });
@@ -235,6 +257,7 @@ fn streams(layout: Layout, group: &h5::Group) -> Vec<Stream> {
                     to: "/hdf5/states".into(),
                     names: names_for("state", s[1]),
                     image: false,
+                    jpeg_rows: false,
                     velocity: None,
                     effort: None,
                 });
@@ -261,6 +284,7 @@ fn streams(layout: Layout, group: &h5::Group) -> Vec<Stream> {
                         to: topics::camera_image(&cam),
                         names: Vec::new(),
                         image: true,
+                        jpeg_rows: false,
                         velocity: None,
                         effort: None,
                     });
@@ -271,6 +295,7 @@ fn streams(layout: Layout, group: &h5::Group) -> Vec<Stream> {
                         key,
                         to,
                         image: false,
+                        jpeg_rows: false,
                         velocity: None,
                         effort: None,
                     });
@@ -505,7 +530,48 @@ fn write_episode(
         let ds = group.dataset(&stream.key).map_err(bad)?;
         let shape = ds.shape();
         let frames = shape.first().copied().unwrap_or(0);
-        if stream.image {
+        if stream.jpeg_rows {
+            let topic: Topic<CompressedImage> = writer.add_topic(&to)?;
+            let camera = to
+                .trim_start_matches("/camera/")
+                .split('/')
+                .next()
+                .unwrap_or("camera")
+                .to_string();
+            let mut unreadable = 0u64;
+            for i in 0..frames {
+                let row: ndarray::Array1<u8> = ds.read_slice_1d(ndarray::s![i, ..]).map_err(bad)?;
+                let row = row.to_vec();
+                // The JPEG ends at its last end-of-image marker; zeros pad the row.
+                let end = row.windows(2).rposition(|w| w == [0xff, 0xd9]);
+                let (Some(end), true) = (end, row.starts_with(&[0xff, 0xd8])) else {
+                    unreadable += 1;
+                    continue;
+                };
+                let t = grid(i, fps);
+                writer.write(
+                    topic,
+                    &CompressedImage {
+                        header: Header::new(t, camera.clone()),
+                        format: "jpeg".into(),
+                        data: row[..end + 2].to_vec(),
+                    },
+                    t,
+                    t,
+                )?;
+                last = last.max(t);
+                reports[report].messages += 1;
+                messages += 1;
+            }
+            if unreadable > 0 {
+                losses.push(Loss {
+                    file: PathBuf::from(path),
+                    reason: "undecodable",
+                    detail: format!("{}: {unreadable} rows hold no JPEG", stream.key),
+                    messages: Some(unreadable),
+                });
+            }
+        } else if stream.image {
             let topic: Topic<CompressedImage> = writer.add_topic(&to)?;
             let (h, w) = (shape[1], shape[2]);
             let camera = to

@@ -15,6 +15,11 @@
 //! position_scale = 0.017453292519943295   # the bag stored degrees
 //!
 //! [[topic]]
+//! from = "/front/image_raw"                # sensor_msgs/msg/Image
+//! to = "/camera/front/image/compressed"
+//! jpeg_quality = 90                        # stored as JPEG
+//!
+//! [[topic]]
 //! from = "/rosout"
 //! drop = true
 //! ```
@@ -68,6 +73,11 @@ pub struct TopicRule {
     /// Stamped types reel decodes: replace `header.frame_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_id: Option<String>,
+    /// `sensor_msgs/msg/Image`: store each frame as a JPEG
+    /// `CompressedImage` of this quality (1–100), as reel's cameras and its
+    /// LeRobot export expect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jpeg_quality: Option<u8>,
 }
 
 impl TopicRule {
@@ -78,6 +88,7 @@ impl TopicRule {
             || self.velocity_scale.is_some()
             || self.effort_scale.is_some()
             || self.frame_id.is_some()
+            || self.jpeg_quality.is_some()
     }
 }
 
@@ -136,6 +147,12 @@ impl Mapping {
                     )));
                 }
             }
+            if r.jpeg_quality.is_some_and(|q| q == 0 || q > 100) {
+                return Err(bad(format!(
+                    "topic {}: jpeg_quality must be 1..=100",
+                    r.from
+                )));
+            }
             for (name, scale) in [
                 ("position_scale", r.position_scale),
                 ("velocity_scale", r.velocity_scale),
@@ -172,7 +189,7 @@ impl Mapping {
              # Edit, then: reel import SOURCE --mapping THIS_FILE\n\
              # Per topic: to = \"/new/name\", drop = true; JointState: joint_names = [...],\n\
              # position_scale / velocity_scale / effort_scale (degrees -> rad: 0.017453292519943295);\n\
-             # stamped types: frame_id = \"...\".\n\
+             # stamped types: frame_id = \"...\"; Image: jpeg_quality = 90 stores JPEG.\n\
              unlisted = \"{}\"  # topics not listed: \"keep\" under their own name, or \"drop\"\n",
             match self.unlisted {
                 Unlisted::Keep => "keep",
@@ -292,7 +309,8 @@ pub fn proposed_topic(topic: &str, type_name: &str) -> Option<String> {
             if words.contains(&"depth") {
                 topics::camera_depth(&name)
             } else {
-                format!("/camera/{name}/image")
+                // Colour frames are stored as JPEG (see `propose`).
+                topics::camera_image(&name)
             }
         }
         sensor_msgs::CameraInfo::TYPE_NAME => {
@@ -338,10 +356,17 @@ pub fn propose<'a>(channels: impl IntoIterator<Item = (&'a str, &'a str)>) -> Ma
                 to = None;
             }
         }
+        // A raw colour camera becomes JPEG, as reel's own cameras record.
+        let jpeg_quality = (type_name == sensor_msgs::Image::TYPE_NAME
+            && to
+                .as_deref()
+                .is_some_and(|t| t.ends_with("/image/compressed")))
+        .then_some(90);
         rules.push(TopicRule {
             from: topic.to_string(),
             type_name: (!type_name.is_empty()).then(|| type_name.to_string()),
             to,
+            jpeg_quality,
             ..Default::default()
         });
     }

@@ -31,6 +31,13 @@ pub fn check(rule: &TopicRule, type_name: &str) -> Result<(), String> {
         PointCloud2::TYPE_NAME,
         Imu::TYPE_NAME,
     ];
+    if rule.jpeg_quality.is_some() && type_name != Image::TYPE_NAME {
+        return Err(format!(
+            "topic {}: jpeg_quality applies to {} only, not {type_name}",
+            rule.from,
+            Image::TYPE_NAME
+        ));
+    }
     if rule.frame_id.is_some() && !stamped.contains(&type_name) {
         return Err(format!(
             "topic {}: frame_id can be set on {} only, not {type_name}",
@@ -66,6 +73,53 @@ fn scale(values: &mut [f64], by: Option<f64>) {
     }
 }
 
+/// The type a rule turns `type_name` into (a raw image stored as JPEG).
+pub fn output_type(rule: &TopicRule, type_name: &str) -> &'static str {
+    if rule.jpeg_quality.is_some() && type_name == Image::TYPE_NAME {
+        CompressedImage::TYPE_NAME
+    } else {
+        ""
+    }
+}
+
+/// A raw image as JPEG (`rgb8`, `bgr8`, `rgba8`, `bgra8`, `mono8`).
+fn jpeg(m: &Image, quality: u8) -> Result<Vec<u8>, String> {
+    use jpeg_encoder::ColorType;
+    let (w, h) = (m.width as usize, m.height as usize);
+    let (color, bytes_per_pixel) = match m.encoding.as_str() {
+        "rgb8" => (ColorType::Rgb, 3),
+        "bgr8" => (ColorType::Bgr, 3),
+        "rgba8" => (ColorType::Rgba, 4),
+        "bgra8" => (ColorType::Bgra, 4),
+        "mono8" | "8UC1" => (ColorType::Luma, 1),
+        other => return Err(format!("an image of encoding {other:?} cannot be stored as JPEG (rgb8, bgr8, rgba8, bgra8, mono8)")),
+    };
+    let row = w * bytes_per_pixel;
+    let step = m.step as usize;
+    if w == 0 || h == 0 || step < row || m.data.len() < step * (h - 1) + row {
+        return Err(format!(
+            "a {w}x{h} {} image with step {step} and {} bytes",
+            m.encoding,
+            m.data.len()
+        ));
+    }
+    // Rows may be padded (step > width × pixel size).
+    let mut pixels = Vec::with_capacity(row * h);
+    for y in 0..h {
+        pixels.extend_from_slice(&m.data[y * step..y * step + row]);
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, quality)
+        .encode(
+            &pixels,
+            u16::try_from(w).map_err(|_| "wider than 65535")?,
+            u16::try_from(h).map_err(|_| "taller than 65535")?,
+            color,
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
 /// Applies `rule` to one message of `type_name` into `out`.
 pub fn apply(
     rule: &TopicRule,
@@ -91,6 +145,19 @@ pub fn apply(
             scale(&mut m.effort, rule.effort_scale);
             set_frame(&mut m.header, rule)
         }),
+        Image::TYPE_NAME if rule.jpeg_quality.is_some() => {
+            let mut m = Image::from_cdr(data)
+                .map_err(|e| format!("does not decode as {}: {e}", Image::TYPE_NAME))?;
+            set_frame(&mut m.header, rule)?;
+            let data = jpeg(&m, rule.jpeg_quality.unwrap_or(90))?;
+            CompressedImage {
+                header: m.header,
+                format: "jpeg".into(),
+                data,
+            }
+            .encode_into(out);
+            Ok(())
+        }
         Image::TYPE_NAME => redo::<Image>(data, out, |m| set_frame(&mut m.header, rule)),
         CompressedImage::TYPE_NAME => {
             redo::<CompressedImage>(data, out, |m| set_frame(&mut m.header, rule))
