@@ -50,7 +50,7 @@ enum Command {
     Sim(commands::sim::Args),
     /// Pack episodes into a dataset: LeRobot v3.0, or LAS point clouds.
     Export(commands::export::Args),
-    /// Turn other tools' recordings (rosbag2 MCAP / SQLite3 bags, LeRobot datasets) into episodes.
+    /// Turn other tools' recordings (rosbag2 and ROS 1 bags, LeRobot datasets, HDF5 files, Velodyne pcaps) into episodes.
     Import(commands::import::Args),
     /// Quality report of episodes or an export: completeness, accuracy, consistency, timeliness, uniqueness, integrity.
     Check(commands::check::Args),

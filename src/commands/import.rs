@@ -1,6 +1,6 @@
-//! `reel import SOURCE... --out DIR`: other tools' recordings (rosbag2 MCAP
-//! and SQLite3 bags, LeRobot datasets) as reel episodes, one per source
-//! episode, with the mapping
+//! `reel import SOURCE... --out DIR`: other tools' recordings (rosbag2 and
+//! ROS 1 bags, LeRobot datasets, HDF5 files, Velodyne pcaps) as reel
+//! episodes, one per source episode, with the mapping
 //! reel proposes (`--print-mapping`) or the user's (`--mapping`).
 
 use std::path::PathBuf;

@@ -3,10 +3,13 @@
 //!
 //! - [`detect`] names a source's format from its content;
 //! - [`rosbag2`] reads rosbag2 bags (MCAP and SQLite3 storage, split bags,
-//!   bags without `metadata.yaml`);
+//!   bags without `metadata.yaml`), [`ros1`] ROS 1 bags (translated to ROS
+//!   2), [`lerobot`] LeRobot v3.0/v2.1 datasets, [`hdf5`] ALOHA, robomimic
+//!   and other HDF5 files, [`pcap`] Velodyne packet captures (decoded by a
+//!   LiDAR driver the caller passes in);
 //! - [`mapping`] says which source topic becomes which reel topic (proposed
 //!   by reel when the user gives none);
-//! - [`episode`] writes one episode per source: types reel knows keep
+//! - [`episode`] writes one episode per bag: types reel knows keep
 //!   their CDR bytes (or are rewritten when the mapping asks), every other
 //!   type is copied byte for byte with its schema; source timestamps are
 //!   kept (receive time as log time, `header.stamp` as publish time);

@@ -24,7 +24,6 @@ pub(super) fn read(
         reel_episode::Error::Io { path, source } => ImportError::Io { path, source },
         other => ImportError::corrupt(path, "MCAP", other.to_string()),
     })?;
-    reader.expect_sparse_reads();
     let mut losses = Vec::new();
     // The file's channel ids → the bag's.
     let mut ids: HashMap<u16, u32> = HashMap::new();
