@@ -102,6 +102,7 @@ pub struct ImportReport {
 /// the same bytes is already in `options.out`).
 pub(crate) fn place_or_skip(
     options: &ImportOptions<'_>,
+    imported: &output::Imported,
     name: &str,
     source: &Path,
     format: Format,
@@ -109,7 +110,7 @@ pub(crate) fn place_or_skip(
     started: Instant,
 ) -> Result<Result<output::Target, ImportReport>, ImportError> {
     Ok(
-        match output::place(&options.out, name, sha256, options.force)? {
+        match output::place(imported, &options.out, name, sha256, options.force)? {
             output::Placement::Write(target) => Ok(target),
             output::Placement::Skip(existing) => Err(ImportReport::skipped(
                 source.to_path_buf(),
@@ -250,8 +251,8 @@ impl Importer<'_> {
         }
         let report = self.topics.len();
         let known = reel_episode::ros2::known_schema_text(&c.type_name).is_some();
-        let route = if rule.drop {
-            Route::Drop
+        let (route, target) = if rule.drop {
+            (Route::Drop, None)
         } else {
             let mut to = rule.to.clone().unwrap_or_else(|| c.topic.clone());
             if let Some(other) = self.targets.get(&to) {
@@ -296,23 +297,16 @@ impl Importer<'_> {
                 message_encoding: &c.message_encoding,
                 metadata: &c.metadata,
             })?;
-            if rule.rewrites() {
+            let route = if rule.rewrites() {
                 Route::Rewrite(raw, rule.clone())
             } else {
                 Route::Copy(raw)
-            }
+            };
+            (route, Some(to))
         };
         self.topics.push(TopicReport {
             from: c.topic.clone(),
-            to: match &route {
-                Route::Drop => None,
-                _ => Some(
-                    self.targets
-                        .iter()
-                        .find(|(_, f)| **f == c.topic)
-                        .map_or_else(|| c.topic.clone(), |(t, _)| t.clone()),
-                ),
-            },
+            to: target,
             type_name: c.type_name.clone(),
             messages: 0,
             known_type: known,
@@ -414,6 +408,7 @@ pub(crate) fn import_bag(
         .sum();
     let target = match crate::episode::place_or_skip(
         options,
+        &output::Imported::scan(&options.out)?,
         &output::episode_name(path),
         path,
         format,

@@ -390,6 +390,7 @@ pub(crate) fn import_file(
     let file_sha = crate::source_sha256(&[path.to_path_buf()])?;
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut reports = Vec::new();
+    let imported = output::Imported::scan(&options.out)?;
     for group_path in episodes(layout, &file) {
         let started = Instant::now();
         let sha256 = if layout == Layout::Aloha {
@@ -406,6 +407,7 @@ pub(crate) fn import_file(
         let name = format!("{}{suffix}", output::episode_name(path));
         let target = match crate::episode::place_or_skip(
             options,
+            &imported,
             &name,
             path,
             Format::Hdf5,
@@ -478,14 +480,6 @@ pub(crate) fn import_file(
     Ok(reports)
 }
 
-fn grid(i: usize, fps: f64) -> u64 {
-    if fps.fract() == 0.0 {
-        (i as u128 * 1_000_000_000 / fps as u128) as u64
-    } else {
-        (i as f64 * 1e9 / fps).floor() as u64
-    }
-}
-
 type Written = (Vec<TopicReport>, Vec<Loss>, u64, u64);
 
 fn write_episode(
@@ -500,7 +494,6 @@ fn write_episode(
     let mut reports = Vec::new();
     let mut losses = Vec::new();
     let (mut messages, mut last) = (0u64, 0u64);
-    let _ = layout;
     for stream in streams(layout, group) {
         let rule = mapping
             .rule(&stream.key)
@@ -548,7 +541,7 @@ fn write_episode(
                     unreadable += 1;
                     continue;
                 };
-                let t = grid(i, fps);
+                let t = output::grid_nanos(i as u64, fps);
                 writer.write(
                     topic,
                     &CompressedImage {
@@ -584,16 +577,10 @@ fn write_episode(
                 let frame: ndarray::Array3<u8> =
                     ds.read_slice(ndarray::s![i, .., .., ..]).map_err(bad)?;
                 let rgb: Vec<u8> = frame.iter().copied().collect();
-                let mut jpeg = Vec::new();
-                jpeg_encoder::Encoder::new(&mut jpeg, 95)
-                    .encode(
-                        &rgb,
-                        u16::try_from(w).unwrap_or(u16::MAX),
-                        u16::try_from(h).unwrap_or(u16::MAX),
-                        jpeg_encoder::ColorType::Rgb,
-                    )
-                    .map_err(|e| corrupt(path, format!("{}: frame {i}: {e}", stream.key)))?;
-                let t = grid(i, fps);
+                let jpeg =
+                    crate::rewrite::encode_jpeg(&rgb, w, h, jpeg_encoder::ColorType::Rgb, 95)
+                        .map_err(|e| corrupt(path, format!("{}: frame {i}: {e}", stream.key)))?;
+                let t = output::grid_nanos(i as u64, fps);
                 writer.write(
                     topic,
                     &CompressedImage {
@@ -625,56 +612,55 @@ fn write_episode(
                     ),
                 });
             }
-            let read = |key: &Option<String>| -> Result<Option<ndarray::Array2<f64>>, ImportError> {
+            let open = |key: &Option<String>| -> Result<Option<h5::Dataset>, ImportError> {
                 key.as_ref()
-                    .map(|k| {
-                        group
-                            .dataset(k)
-                            .and_then(|d| d.read_2d::<f64>())
-                            .map_err(bad)
-                    })
+                    .map(|k| group.dataset(k).map_err(bad))
                     .transpose()
             };
-            let (vel, eff) = (read(&stream.velocity)?, read(&stream.effort)?);
+            let (vel, eff) = (open(&stream.velocity)?, open(&stream.effort)?);
+            let rows_of = |d: &Option<h5::Dataset>| d.as_ref().map_or(0, |d| d.shape()[0]);
+            // Row i of a (T×D) dataset; empty past its end.
+            let row_of = |d: &Option<h5::Dataset>, i: usize| -> Result<Vec<f64>, ImportError> {
+                match d {
+                    Some(d) if i < d.shape()[0] => Ok(d
+                        .read_slice_1d::<f64, _>(ndarray::s![i, ..])
+                        .map_err(bad)?
+                        .to_vec()),
+                    _ => Ok(Vec::new()),
+                }
+            };
+            let scaled = |v: Vec<f64>, k: Option<f64>| {
+                v.into_iter()
+                    .map(|x| x * k.unwrap_or(1.0))
+                    .collect::<Vec<_>>()
+            };
             // One row at a time: a long episode is never read whole.
+            let positions = Some(ds.clone());
             for i in 0..frames {
-                let row: ndarray::Array1<f64> =
-                    ds.read_slice_1d(ndarray::s![i, ..]).map_err(bad)?;
-                let scaled = |v: Vec<f64>, k: Option<f64>| {
-                    v.into_iter()
-                        .map(|x| x * k.unwrap_or(1.0))
-                        .collect::<Vec<_>>()
-                };
-                let pick = |a: &Option<ndarray::Array2<f64>>| {
-                    a.as_ref()
-                        .filter(|a| a.nrows() > i)
-                        .map(|a| a.row(i).to_vec())
-                        .unwrap_or_default()
-                };
-                let t = grid(i, fps);
+                let t = output::grid_nanos(i as u64, fps);
                 let msg = JointState {
                     header: Header::new(t, ""),
                     name: names.clone(),
-                    position: scaled(row.to_vec(), rule.position_scale),
-                    velocity: scaled(pick(&vel), rule.velocity_scale),
-                    effort: scaled(pick(&eff), rule.effort_scale),
+                    position: scaled(row_of(&positions, i)?, rule.position_scale),
+                    velocity: scaled(row_of(&vel, i)?, rule.velocity_scale),
+                    effort: scaled(row_of(&eff, i)?, rule.effort_scale),
                 };
                 writer.write(topic, &msg, t, t)?;
                 last = last.max(t);
                 reports[report].messages += 1;
                 messages += 1;
             }
-            for (what, a) in [("qvel", &vel), ("effort", &eff)] {
-                if let Some(a) = a.as_ref().filter(|a| a.nrows() < frames) {
+            for (what, d) in [("qvel", &vel), ("effort", &eff)] {
+                let n = rows_of(d);
+                if d.is_some() && n < frames {
                     losses.push(Loss {
                         file: PathBuf::from(path),
                         reason: "missing_rows",
                         detail: format!(
-                            "{}: {what} has {} rows for {frames} positions",
-                            stream.key,
-                            a.nrows()
+                            "{}: {what} has {n} rows for {frames} positions",
+                            stream.key
                         ),
-                        messages: Some((frames - a.nrows()) as u64),
+                        messages: Some((frames - n) as u64),
                     });
                 }
             }

@@ -338,16 +338,9 @@ impl Context<'_> {
         }
     }
 
-    /// Time of frame `i` on the fps grid, in whole nanoseconds rounded
-    /// down, as reel's export grid has it (so an export of the import
-    /// finds every sample on its own grid).
+    /// Time of frame `i` on the fps grid.
     fn nanos(&self, frame: i64) -> u64 {
-        let frame = frame.max(0) as u64;
-        if self.ds.fps.fract() == 0.0 {
-            (u128::from(frame) * 1_000_000_000 / self.ds.fps as u128) as u64
-        } else {
-            (frame as f64 * 1e9 / self.ds.fps).floor() as u64
-        }
+        output::grid_nanos(frame.max(0) as u64, self.ds.fps)
     }
 }
 
@@ -379,9 +372,10 @@ pub(crate) fn import_dataset(
         mapping_text,
     };
     let mut digests = Digests::default();
+    let imported = output::Imported::scan(&options.out)?;
     let mut reports = Vec::new();
     for ep in &ds.episodes {
-        reports.push(import_episode(&context, ep, &mut digests)?);
+        reports.push(import_episode(&context, ep, &mut digests, &imported)?);
     }
     Ok(reports)
 }
@@ -390,6 +384,7 @@ fn import_episode(
     cx: &Context<'_>,
     ep: &Episode,
     digests: &mut Digests,
+    imported: &output::Imported,
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let ds = cx.ds;
@@ -410,6 +405,7 @@ fn import_episode(
     let format = Format::LeRobot;
     let target = match crate::episode::place_or_skip(
         options,
+        imported,
         &name,
         &ds.root,
         format,

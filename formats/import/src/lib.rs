@@ -37,7 +37,6 @@ pub use detect::{detect, Format};
 pub use episode::{ImportOptions, ImportReport, Outcome, TopicReport};
 pub use error::ImportError;
 pub use mapping::{LoadedMapping, Mapping};
-pub use output::find_imported;
 pub use source::{Loss, SourceChannel};
 
 /// A source opened for reading.

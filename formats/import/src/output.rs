@@ -3,6 +3,7 @@
 //! re-import that replaces the old file only once complete, and the
 //! `reel.episode` lineage every importer writes.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use reel_episode::{EpisodeMeta, EpisodeReader, EpisodeWriter, SourceKind};
@@ -28,25 +29,32 @@ pub(crate) fn episode_id(sha256: &str) -> String {
     )
 }
 
-/// The episode in `out` imported from a source with this sha256, if any.
-pub fn find_imported(out: &Path, sha256: &str) -> Result<Option<PathBuf>, ImportError> {
-    if !out.is_dir() {
-        return Ok(None);
-    }
-    let files = reel_episode::episode_files_in(out).map_err(ImportError::io(out))?;
-    for file in files {
-        let Ok(reader) = EpisodeReader::open(&file) else {
-            continue;
-        };
-        if let Ok(Some(meta)) = reader.episode_meta() {
-            if meta.source == SourceKind::Import
-                && meta.source_params.get("sha256").map(String::as_str) == Some(sha256)
-            {
-                return Ok(Some(file));
+/// The episodes already imported into a folder, by their source's sha256:
+/// read once per import, however many episodes it places.
+pub(crate) struct Imported {
+    by_sha256: HashMap<String, PathBuf>,
+}
+
+impl Imported {
+    /// Reads the `reel.episode` of every episode in `out` (none yet: empty).
+    pub(crate) fn scan(out: &Path) -> Result<Self, ImportError> {
+        let mut by_sha256 = HashMap::new();
+        if out.is_dir() {
+            for file in reel_episode::episode_files_in(out).map_err(ImportError::io(out))? {
+                let Ok(reader) = EpisodeReader::open(&file) else {
+                    continue;
+                };
+                if let Ok(Some(meta)) = reader.episode_meta() {
+                    if meta.source == SourceKind::Import {
+                        if let Some(sha) = meta.source_params.get("sha256") {
+                            by_sha256.entry(sha.clone()).or_insert(file);
+                        }
+                    }
+                }
             }
         }
+        Ok(Self { by_sha256 })
     }
-    Ok(None)
 }
 
 /// The episode's file name: the bag folder's or the file's name.
@@ -83,13 +91,14 @@ pub(crate) struct Target {
 
 /// Where the episode named `name` of a source with `sha256` goes in `out`.
 pub(crate) fn place(
+    imported: &Imported,
     out: &Path,
     name: &str,
     sha256: &str,
     force: bool,
 ) -> Result<Placement, ImportError> {
     std::fs::create_dir_all(out).map_err(ImportError::io(out))?;
-    let existing = find_imported(out, sha256)?;
+    let existing = imported.by_sha256.get(sha256).cloned();
     Ok(match existing {
         Some(old) if !force => Placement::Skip(old),
         // A re-import is written beside the old file and replaces it only
@@ -151,6 +160,24 @@ pub(crate) fn lineage_meta(
     );
     params.insert("sha256".into(), sha256.into());
     meta
+}
+
+/// Time of sample `i` of a source without a clock, on the grid of `fps`:
+/// reel's export grid itself ([`reel_dataset::align::Grid`], whole
+/// nanoseconds rounded down), so an export of the import finds every sample
+/// on its own grid. A fractional rate (only `--fps` can give one) rounds
+/// the same way.
+pub(crate) fn grid_nanos(i: u64, fps: f64) -> u64 {
+    if fps.fract() == 0.0 && fps >= 1.0 && fps <= f64::from(u32::MAX) {
+        let grid = reel_dataset::align::Grid {
+            start_nanos: 0,
+            fps: fps as u32,
+            frames: 0,
+        };
+        u64::try_from(grid.time(usize::try_from(i).unwrap_or(usize::MAX))).unwrap_or(0)
+    } else {
+        (i as f64 * 1e9 / fps).floor() as u64
+    }
 }
 
 /// Each loss as an `/episode/events` message at `time`, so `reel info`

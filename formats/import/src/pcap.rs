@@ -143,6 +143,7 @@ pub(crate) fn import_pcap(
     let format = Format::Pcap;
     let target = match crate::episode::place_or_skip(
         options,
+        &output::Imported::scan(&options.out)?,
         &output::episode_name(path),
         path,
         format,

@@ -108,10 +108,22 @@ fn jpeg(m: &Image, quality: u8) -> Result<Vec<u8>, String> {
     for y in 0..h {
         pixels.extend_from_slice(&m.data[y * step..y * step + row]);
     }
+    encode_jpeg(&pixels, w, h, color, quality)
+}
+
+/// Packed `pixels` (`w` × `h` of `color`) as a JPEG of `quality`; the one
+/// encoder of raw frames an import stores (ROS images, HDF5 arrays).
+pub(crate) fn encode_jpeg(
+    pixels: &[u8],
+    w: usize,
+    h: usize,
+    color: jpeg_encoder::ColorType,
+    quality: u8,
+) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     jpeg_encoder::Encoder::new(&mut out, quality)
         .encode(
-            &pixels,
+            pixels,
             u16::try_from(w).map_err(|_| "wider than 65535")?,
             u16::try_from(h).map_err(|_| "taller than 65535")?,
             color,

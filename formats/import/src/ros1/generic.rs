@@ -13,6 +13,8 @@ use std::collections::HashMap;
 
 use reel_episode::ros2::CdrWriter;
 
+use super::translate::Reader as Ros1;
+
 /// A primitive's wire size in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Prim(usize);
@@ -252,13 +254,13 @@ impl Definition {
     /// `data` (ROS 1 encoding) as CDR into `out`.
     pub fn to_cdr(&self, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         out.clear();
-        let mut r = Ros1 { buf: data, pos: 0 };
+        let mut r = Ros1::new(data);
         let mut w = CdrWriter::new(out);
         self.message(&self.root, &mut r, &mut w, 0)?;
-        if r.pos != data.len() {
+        if r.left() != 0 {
             return Err(format!(
                 "{} bytes left over: the message is not its connection's type",
-                data.len() - r.pos
+                r.left()
             ));
         }
         Ok(())
@@ -339,30 +341,6 @@ impl Definition {
             Kind::Msg(t) => self.message(t, r, w, depth + 1)?,
         }
         Ok(())
-    }
-}
-
-struct Ros1<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Ros1<'a> {
-    fn left(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if n > self.left() {
-            return Err(format!("message ends {} bytes early", n - self.left()));
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-    fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().unwrap_or_default(),
-        ))
     }
 }
 

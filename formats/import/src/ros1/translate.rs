@@ -17,8 +17,8 @@ use reel_episode::ros2::tf2_msgs::TFMessage;
 use reel_episode::ros2::velodyne_msgs::{VelodynePacket, VelodyneScan};
 use reel_episode::ros2::RosMessage;
 
-/// A cursor over one ROS 1 message.
-struct Reader<'a> {
+/// A cursor over one ROS 1 message (also [`super::generic`]'s).
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
@@ -26,7 +26,15 @@ struct Reader<'a> {
 type R<T> = Result<T, String>;
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> R<&'a [u8]> {
+    /// Reads `buf` from its start.
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+    /// Bytes not read yet.
+    pub(crate) fn left(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+    pub(crate) fn take(&mut self, n: usize) -> R<&'a [u8]> {
         let end = self
             .pos
             .checked_add(n)
@@ -44,7 +52,7 @@ impl<'a> Reader<'a> {
     fn u8(&mut self) -> R<u8> {
         Ok(self.take(1)?[0])
     }
-    fn u32(&mut self) -> R<u32> {
+    pub(crate) fn u32(&mut self) -> R<u32> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().unwrap_or_default(),
         ))
@@ -162,7 +170,7 @@ fn whole<T>(r: &Reader<'_>, v: T) -> R<T> {
 
 /// `data` (ROS 1 encoding of `ros1_type`) as CDR into `out`.
 pub fn to_cdr(ros1_type: &str, data: &[u8], out: &mut Vec<u8>) -> R<()> {
-    let mut r = Reader { buf: data, pos: 0 };
+    let mut r = Reader::new(data);
     match ros1_type {
         "sensor_msgs/JointState" => {
             let m = JointState {
