@@ -25,15 +25,6 @@ use crate::mapping::{Mapping, TopicRule, Unlisted};
 use crate::source::Loss;
 use crate::{output, Format, ImportError, ImportOptions, ImportReport, Outcome, TopicReport};
 
-/// The default features every LeRobot dataset has; not imported as data.
-const DEFAULT_FEATURES: [&str; 5] = [
-    "timestamp",
-    "frame_index",
-    "episode_index",
-    "index",
-    "task_index",
-];
-
 /// One episode of the dataset and where its rows and frames are.
 #[derive(Debug, Clone)]
 struct Episode {
@@ -118,44 +109,10 @@ impl Dataset {
         format!("{}-{}", Format::LeRobot.as_str(), self.version)
     }
 
-    /// The one-dimensional numeric features (state, action, ...) with their
+    /// The one-dimensional float features (state, action, ...) with their
     /// element names, in `info.json` order.
     fn vector_features(&self) -> Vec<(String, Vec<String>)> {
-        let Some(features) = self.info["features"].as_object() else {
-            return Vec::new();
-        };
-        features
-            .iter()
-            .filter_map(|(key, f)| {
-                let dtype = f["dtype"].as_str()?;
-                let shape: Vec<u64> = f["shape"]
-                    .as_array()?
-                    .iter()
-                    .filter_map(Value::as_u64)
-                    .collect();
-                if !matches!(dtype, "float32" | "float64")
-                    || shape.len() != 1
-                    || DEFAULT_FEATURES.contains(&key.as_str())
-                {
-                    return None;
-                }
-                // v2.1 names are a list or {"motors": [...]}.
-                let listed = match &f["names"] {
-                    Value::Array(a) => Some(a.clone()),
-                    Value::Object(o) => o.values().find_map(|v| v.as_array().cloned()),
-                    _ => None,
-                };
-                let names = listed
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|n| n.as_str().map(String::from))
-                            .collect::<Vec<_>>()
-                    })
-                    .filter(|n| n.len() as u64 == shape[0])
-                    .unwrap_or_else(|| (0..shape[0]).map(|i| format!("{key}[{i}]")).collect());
-                Some((key.clone(), names))
-            })
-            .collect()
+        reel_dataset::lerobot::read::vector_features(&self.info)
     }
 
     /// The video feature keys.

@@ -82,30 +82,9 @@ impl LeRobotDataset {
     }
 
     /// The one-dimensional float features but `timestamp` (state, action,
-    /// ...), with their element names (`key[i]` where `names` is absent).
+    /// ...), with their element names; see [`vector_features`].
     pub fn vector_features(&self) -> Vec<(String, Vec<String>)> {
-        self.features()
-            .filter_map(|(key, f)| {
-                let dtype = f["dtype"].as_str()?;
-                let shape: Vec<u64> = f["shape"]
-                    .as_array()
-                    .map(|s| s.iter().filter_map(Value::as_u64).collect())
-                    .unwrap_or_default();
-                if !matches!(dtype, "float32" | "float64") || shape.len() != 1 || key == "timestamp"
-                {
-                    return None;
-                }
-                let names = f["names"]
-                    .as_array()
-                    .map(|n| {
-                        n.iter()
-                            .filter_map(|s| s.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_else(|| (0..shape[0]).map(|i| format!("{key}[{i}]")).collect());
-                Some((key.clone(), names))
-            })
-            .collect()
+        vector_features(&self.info)
     }
 
     fn features(&self) -> impl Iterator<Item = (&String, &Value)> {
@@ -133,6 +112,41 @@ impl LeRobotDataset {
             Some(row.episode_index),
         )
     }
+}
+
+/// The one-dimensional float features of an `info.json` (v3.x or v2.1)
+/// but `timestamp`, with their element names: `names` as a list, or v2.1's
+/// `{"motors": [...]}`; `key[i]` where they are absent or do not fit.
+pub fn vector_features(info: &Value) -> Vec<(String, Vec<String>)> {
+    info["features"]
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.iter())
+        .filter_map(|(key, f)| {
+            let dtype = f["dtype"].as_str()?;
+            let shape: Vec<u64> = f["shape"]
+                .as_array()
+                .map(|s| s.iter().filter_map(Value::as_u64).collect())
+                .unwrap_or_default();
+            if !matches!(dtype, "float32" | "float64") || shape.len() != 1 || key == "timestamp" {
+                return None;
+            }
+            let listed = match &f["names"] {
+                Value::Array(a) => Some(a.clone()),
+                Value::Object(o) => o.values().find_map(|v| v.as_array().cloned()),
+                _ => None,
+            };
+            let names = listed
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|n| n.as_str().map(String::from))
+                        .collect::<Vec<_>>()
+                })
+                .filter(|n| n.len() as u64 == shape[0])
+                .unwrap_or_else(|| (0..shape[0]).map(|i| format!("{key}[{i}]")).collect());
+            Some((key.clone(), names))
+        })
+        .collect()
 }
 
 /// The `meta/episodes` rows of the dataset at `root`, in file order.
