@@ -19,9 +19,18 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-/// `own_within_sigma`: whether reel's own corners must give OpenCV's
-/// intrinsics within three of its standard deviations.
-fn check(camera: &str, own_within_sigma: bool) {
+/// How near OpenCV's calibrateCamera a fit must come.
+#[derive(Clone, Copy, PartialEq)]
+enum Limit {
+    /// Every parameter within this share of OpenCV's.
+    Relative(f64),
+    /// Every parameter within this many of OpenCV's standard deviations.
+    Sigmas(f64),
+    /// Printed only.
+    Shown,
+}
+
+fn check(camera: &str) {
     let Some(python) = venv_python("OpenCV ChArUco comparison") else {
         return;
     };
@@ -101,18 +110,28 @@ fn check(camera: &str, own_within_sigma: bool) {
         extra.len() * 100 <= theirs,
         "reel finds corners OpenCV does not: {extra:?}"
     );
-    // Corners in motion-blurred frames converge where their window starts;
-    // OpenCV's and reel's marker outlines (the windows' limits) can differ
-    // by a pixel there.
+    // Against OpenCV's own start and window refined to convergence (the
+    // detector itself stops at 0.1 px), the 0.1 px.
     assert!(median <= 0.01, "median {median}");
-    assert!(p95 <= 0.5, "p95 {p95}");
+    assert!(p95 <= 0.1, "p95 {p95}");
+    // The reference's start and window are OpenCV's: cornerSubPix from
+    // there, stopped as the detector stops (0.1 px), lands on the
+    // detector's own corners (what is left is float rounding of the
+    // start, carried along by the early stop).
+    let reproduced = &reference["reproduced"];
+    assert!(
+        reproduced["p95"].as_f64().unwrap() <= 0.05 && reproduced["max"].as_f64().unwrap() <= 0.25,
+        "the reference's start and window are not OpenCV's: {reproduced}"
+    );
     assert!(far * 100 <= theirs, "{far} corners beyond 1 px");
 
     // Intrinsics against OpenCV's calibrateCamera over the views with at
-    // least 6 corners: from OpenCV's own corners (the fit alone: within
-    // 0.5 %), and from reel's (detector and fit: every parameter within
-    // three of OpenCV's standard deviations; a 12-corner board leaves fx
-    // uncertain by over 1 %).
+    // least 6 corners, every view kept as OpenCV keeps them: from OpenCV's
+    // own corners (the fit alone) and from reel's corners that OpenCV
+    // finds too (detector and fit) within 0.5 %; from all of reel's
+    // corners within three of OpenCV's standard deviations (a 12-corner
+    // board leaves fx uncertain by over 1 %), where reel finds no corner
+    // OpenCV does not.
     let cal = &reference["calibration"];
     let opencv: BTreeMap<String, Vec<(usize, [f64; 2])>> = reference["frames"]
         .as_object()
@@ -151,10 +170,27 @@ fn check(camera: &str, own_within_sigma: bool) {
             .any(|c| (6..board.corners()).contains(&c.len())),
         "partial views count"
     );
-    let own_limit = own_within_sigma.then_some(3.0);
+    let common: BTreeMap<String, Vec<(usize, [f64; 2])>> = ours
+        .iter()
+        .map(|(name, c)| {
+            let theirs: Vec<usize> = opencv[name].iter().map(|x| x.0).collect();
+            let kept = c.iter().filter(|x| theirs.contains(&x.0)).copied();
+            (name.clone(), kept.collect())
+        })
+        .collect();
+    let all_limit = if extra.is_empty() {
+        Limit::Sigmas(3.0)
+    } else {
+        Limit::Shown
+    };
     for (whose, corners, limit) in [
-        ("OpenCV's", &opencv, Some(0.0)),
-        ("reel's", &ours, own_limit),
+        ("OpenCV's", &opencv, Limit::Relative(0.005)),
+        (
+            "reel's that OpenCV finds too",
+            &common,
+            Limit::Relative(0.005),
+        ),
+        ("all reel's", &ours, all_limit),
     ] {
         let observations: Vec<Observation> = corners
             .iter()
@@ -165,7 +201,6 @@ fn check(camera: &str, own_within_sigma: bool) {
                 ids: Some(c.iter().map(|x| x.0).collect()),
             })
             .collect();
-        // Every view kept, as OpenCV keeps them.
         let options = Options {
             reject_outliers: false,
             ..Options::default()
@@ -187,9 +222,9 @@ fn check(camera: &str, own_within_sigma: bool) {
                 rel * 100.0
             ));
             let within = match limit {
-                Some(0.0) => rel <= 0.005,
-                Some(k) => (ours - theirs).abs() <= k * sd,
-                None => true,
+                Limit::Relative(r) => rel <= r,
+                Limit::Sigmas(k) => (ours - theirs).abs() <= k * sd,
+                Limit::Shown => true,
             };
             if !within {
                 wrong.push(name.to_string());
@@ -209,14 +244,13 @@ fn check(camera: &str, own_within_sigma: bool) {
             .collect();
         for (k, ((ours, theirs), sd)) in c.distortion.iter().zip(&dist).zip(&std).enumerate() {
             lines.push(format!("d{k} {ours:.5} vs {theirs:.5} ± {sd:.5}"));
-            if limit.is_some() && (ours - theirs).abs() > 3.0 * sd {
+            if limit != Limit::Shown && (ours - theirs).abs() > 3.0 * sd {
                 wrong.push(format!("d{k}"));
             }
         }
         println!(
-            "caliscope {camera}, {whose} corners: {} views ({} rejected), rms {:.3} px vs {:.3}; {}",
+            "caliscope {camera}, {whose} corners: {} views, rms {:.3} px vs {:.3}; {}",
             observations.len(),
-            fit.views.iter().filter(|v| v.rejected).count(),
             fit.rms_px,
             f("rms"),
             lines.join(", ")
@@ -230,17 +264,18 @@ fn check(camera: &str, own_within_sigma: bool) {
 
 #[test]
 fn caliscope_camera_0() {
-    check("cam_0", true);
+    check("cam_0");
 }
 
 #[test]
 fn caliscope_camera_2() {
-    // Frames 40-45 are motion-blurred: both detectors' corners lie 1-4 px
-    // from the board's projection there, and without outlier rejection a
-    // 12-corner board cannot absorb that (reel's corners give fx 13 % off,
-    // OpenCV's its own answer). Detection is compared; the fit only on
-    // OpenCV's corners.
-    check("cam_2", false);
+    // Frames 40-45 are motion-blurred. In frame 45 reel reads marker 2,
+    // which OpenCV's decoder misses by one bit; OpenCV's own corner stage,
+    // handed reel's outline of it, puts the two corners it adds where reel
+    // does, 1.5 and 3.9 px off the board's projection (blur: where
+    // cornerSubPix converges there depends on its window). A 12-corner
+    // board cannot absorb them: all of reel's corners give fx 7 % off.
+    check("cam_2");
 }
 
 #[test]
