@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """OpenCV references for reel's checkerboard tests, run on the same images.
 
-    calib_reference.py IN_DIR COLSxROWS MODEL OUT_DIR [--variant NAME]
+    calib_reference.py IN_DIR COLSxROWS MODEL OUT_DIR [--variant NAME] [--exclude IMAGE ...]
 
 IN_DIR holds real photographs of a checkerboard (COLSxROWS inner corners);
 MODEL is `pinhole` or `fisheye`. With --variant, every image is first
@@ -25,7 +25,8 @@ window, shrunk to 0.45 of the distance to its nearest neighbour when the
 squares there are small, so that no window spans a neighbouring corner:
 reel's rule), and `calibrateCameraExtended` (or
 `fisheye.calibrate`) over the found views: fx fy cx cy, distortion, their
-standard deviations (pinhole), RMS.
+standard deviations (pinhole), RMS. --exclude leaves those images' views
+out of the calibration (where OpenCV's own corners are off the corner).
 """
 
 import argparse
@@ -104,6 +105,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--variant")
     ap.add_argument("--prefix", default="", help="only images whose name starts so")
+    ap.add_argument("--exclude", nargs="*", default=[], help="images kept out of the calibration")
     args = ap.parse_args()
     cols, rows = map(int, args.size.split("x"))
     out = Path(args.out)
@@ -156,7 +158,8 @@ def main():
                 one = corners[k : k + 1].copy()
                 refined[k : k + 1] = cv2.cornerSubPix(img, one, (half, half), (-1, -1), criteria)
             entry["corners_subpix"] = refined.reshape(-1, 2).round(4).tolist()
-            views.append(refined)
+            if name not in args.exclude:
+                views.append(refined)
             size = (img.shape[1], img.shape[0])
         per_image[name] = entry
     objp = np.zeros((rows * cols, 3), np.float32)
@@ -173,6 +176,7 @@ def main():
             "distortion": d.ravel()[:5].tolist(),
             "std": {"fx": std[0], "fy": std[1], "cx": std[2], "cy": std[3], "distortion": std[4:9]},
             "views": len(views),
+            "excluded": sorted(args.exclude),
         }
     result = {
         "opencv_version": cv2.__version__,

@@ -48,7 +48,8 @@ struct Reference {
     calibration: Option<serde_json::Value>,
 }
 
-fn reference(set: &Set) -> Option<Reference> {
+/// `exclude`: images whose views OpenCV's calibration leaves out.
+fn reference(set: &Set, exclude: &[String]) -> Option<Reference> {
     if !set.dir.is_dir() {
         skip(set.name, &format!("{} not found", set.dir.display()));
         return None;
@@ -64,6 +65,9 @@ fn reference(set: &Set) -> Option<Reference> {
         .args(["--prefix", set.prefix]);
     if let Some(v) = set.variant {
         cmd.args(["--variant", v]);
+    }
+    if !exclude.is_empty() {
+        cmd.arg("--exclude").args(exclude);
     }
     let out = cmd.output().unwrap();
     assert!(
@@ -188,7 +192,7 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 /// Runs one set: detection against OpenCV's, corners, and (pinhole sets
 /// with enough views) the intrinsics.
 fn check(set: &Set) {
-    let Some(reference) = reference(set) else {
+    let Some(reference) = reference(set, &[]) else {
         return;
     };
     let board = Checkerboard {
@@ -310,28 +314,51 @@ fn check(set: &Set) {
         set.name
     );
     // A perspective-warped photo is no pinhole camera's; OpenCV's fit of
-    // it has nothing to compare with. Where OpenCV's own corners are off,
-    // its calibration is not the reference either.
-    if let (Some(cal), true, true, true) = (
-        &reference.calibration,
-        set.one_camera,
-        set.variant != Some("perspective"),
-        opencv_off.is_empty(),
-    ) {
-        check_intrinsics(set, &board, &images, &ours, cal);
+    // it has nothing to compare with. Views where OpenCV's own corners are
+    // off the corner are left out of both fits.
+    if !set.one_camera || set.variant == Some("perspective") {
+        return;
+    }
+    let mut off_views: Vec<String> = opencv_off
+        .iter()
+        .filter_map(|c| c.split_once('#').map(|(name, _)| name.to_string()))
+        .collect();
+    off_views.dedup();
+    let refit;
+    let calibration = if off_views.is_empty() {
+        reference.calibration.as_ref()
+    } else {
+        refit = crate::reference(set, &off_views);
+        refit.as_ref().and_then(|r| r.calibration.as_ref())
+    };
+    if let Some(cal) = calibration {
+        let used: BTreeMap<String, Vec<[f64; 2]>> = ours
+            .iter()
+            .filter(|(name, _)| theirs.contains(name) && !off_views.contains(name))
+            .map(|(name, c)| (name.clone(), c.clone()))
+            .collect();
+        check_intrinsics(set, &board, &images, &used, cal, &off_views);
     }
 }
 
-/// reel's intrinsics from its own corners of the views OpenCV used: within
-/// 0.5 % of OpenCV's focal lengths and principal point, each distortion
-/// coefficient within three of OpenCV's standard deviations.
+/// reel's intrinsics from its own corners of the views OpenCV used
+/// (`left_out` excepted): within 0.5 % of OpenCV's focal lengths and
+/// principal point, each distortion coefficient within three of OpenCV's
+/// standard deviations.
 fn check_intrinsics(
     set: &Set,
     board: &Checkerboard,
     images: &[reel_calib::images::NamedImage],
     ours: &BTreeMap<String, Vec<[f64; 2]>>,
     cal: &serde_json::Value,
+    left_out: &[String],
 ) {
+    assert_eq!(
+        ours.len() as u64,
+        cal["views"].as_u64().unwrap(),
+        "{}: the same views on both sides",
+        set.name
+    );
     let observations: Vec<Observation> = ours
         .iter()
         .map(|(name, corners)| Observation {
@@ -383,8 +410,9 @@ fn check_intrinsics(
         );
     }
     println!(
-        "{}: rms {:.3} px vs {:.3}; {}",
+        "{}: {} views (left out: {left_out:?}), rms {:.3} px vs {:.3}; {}",
         set.name,
+        ours.len(),
         fit.rms_px,
         f("rms"),
         lines.join(", ")
