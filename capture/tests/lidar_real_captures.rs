@@ -19,25 +19,16 @@
 
 mod common;
 
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::replay::{
+    assert_same_scans, clouds, events_of, free_port, lidar_rig, record_replay, record_replay_to,
+    replay, RefPoint,
+};
 use reel_capture::recorder::{Recorder, RecorderOptions};
-use reel_capture::rig::LoadedRig;
-use reel_episode::cloud::{read_field, CloudLayout};
-use reel_episode::ros2::sensor_msgs::PointCloud2;
-use reel_episode::{EpisodeReader, Outcome};
+use reel_episode::EpisodeReader;
 use reel_testkit::skip::{lidar_python, skip, workspace};
-
-/// One point as both sides give it.
-#[derive(Debug, Clone, Copy)]
-struct RefPoint {
-    xyz: [f32; 3],
-    intensity: f32,
-    ring: u16,
-    return_type: u8,
-}
 
 /// The packets as they arrived, and the vendor decoder's scans; for an
 /// Ouster also its IMU packets and the SDK's samples ([accel ts, accel
@@ -129,161 +120,6 @@ fn read_reference(path: &Path) -> Vec<Vec<RefPoint>> {
         out.push(points);
     }
     out
-}
-
-/// A free loopback UDP port.
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A rig with one LiDAR of `model` listening on `port`.
-fn lidar_rig(dir: &Path, model: &str, port: u16, extra: &str) -> LoadedRig {
-    let path = dir.join("rig.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[rig]\nname = \"replay\"\nrobot_type = \"none\"\n\n[[lidar]]\nname = \"top\"\nmodel = \"{model}\"\naddress = \"127.0.0.1:{port}\"\n{extra}\n"
-        ),
-    )
-    .unwrap();
-    LoadedRig::load(&path).unwrap()
-}
-
-/// Sends `packets` to `port` at their recorded spacing.
-fn replay(packets: &[(u64, Vec<u8>)], port: u16) {
-    let tagged: Vec<(u64, &[u8], u16)> = packets
-        .iter()
-        .map(|(t, d)| (*t, d.as_slice(), port))
-        .collect();
-    replay_to(&tagged);
-}
-
-/// Sends each (time, payload, port) at its recorded spacing.
-fn replay_to(packets: &[(u64, &[u8], u16)]) {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let start = Instant::now();
-    let t0 = packets.iter().map(|p| p.0).min().unwrap();
-    for (t, data, port) in packets {
-        let due = Duration::from_nanos(t - t0);
-        if let Some(wait) = due.checked_sub(start.elapsed()) {
-            std::thread::sleep(wait);
-        }
-        socket.send_to(data, ("127.0.0.1", *port)).unwrap();
-    }
-}
-
-/// Records the replay of `packets` into one episode; returns its path.
-fn record_replay(dir: &Path, rig: LoadedRig, port: u16, packets: &[(u64, Vec<u8>)]) -> PathBuf {
-    let tagged: Vec<(u64, &[u8], u16)> = packets
-        .iter()
-        .map(|(t, d)| (*t, d.as_slice(), port))
-        .collect();
-    record_replay_to(dir, rig, &tagged)
-}
-
-/// [`record_replay`] of packets to several ports, in time order.
-fn record_replay_to(dir: &Path, rig: LoadedRig, packets: &[(u64, &[u8], u16)]) -> PathBuf {
-    let mut options = RecorderOptions::new(dir.join("out"));
-    options.lidar_check_timeout = Duration::ZERO;
-    let recorder = Recorder::start(rig, options).unwrap();
-    recorder.start_episode(None).unwrap();
-    replay_to(packets);
-    // Silence ends the last scan (the vendor decoder's `finish`).
-    std::thread::sleep(Duration::from_millis(900));
-    recorder.stop_episode(Outcome::Success).unwrap().path
-}
-
-/// Every cloud of `topic`, as points.
-fn clouds(path: &Path, topic: &str) -> Vec<Vec<RefPoint>> {
-    let reader = EpisodeReader::open(path).unwrap();
-    let mut out = Vec::new();
-    for (i, m) in reader.messages().enumerate() {
-        let m = m.unwrap();
-        if m.channel.topic != topic {
-            continue;
-        }
-        let cloud: PointCloud2 = reader.decode(&m, i as u64).unwrap();
-        let layout = CloudLayout::of(&cloud).unwrap();
-        // Every field the comparison reads must be there: a missing one
-        // read as 0 would match a vendor's 0 and prove nothing.
-        let field = |name: &str| {
-            Some(
-                cloud
-                    .field(name)
-                    .unwrap_or_else(|| panic!("{topic}: the cloud has no `{name}` field"))
-                    .clone(),
-            )
-        };
-        let [x, y, z, intensity, ring, kind] =
-            ["x", "y", "z", "intensity", "ring", "return_type"].map(field);
-        let points = layout
-            .points(&cloud)
-            .map(|p| {
-                let get = |f: &Option<_>| {
-                    f.as_ref()
-                        .and_then(|f| read_field(p, f, cloud.is_bigendian))
-                        .unwrap_or(0.0)
-                };
-                RefPoint {
-                    xyz: [get(&x) as f32, get(&y) as f32, get(&z) as f32],
-                    intensity: get(&intensity) as f32,
-                    ring: get(&ring) as u16,
-                    return_type: get(&kind) as u8,
-                }
-            })
-            .collect();
-        out.push(points);
-    }
-    out
-}
-
-/// The episode's events of `kind`.
-fn events_of(path: &Path, kind: &str) -> Vec<serde_json::Value> {
-    let reader = EpisodeReader::open(path).unwrap();
-    common::events(&reader)
-        .into_iter()
-        .filter(|e| e["event"] == kind)
-        .collect()
-}
-
-/// Scan count, points per scan, and every point within 1 mm with the same
-/// ring, intensity and return type.
-fn assert_same_scans(name: &str, ours: &[Vec<RefPoint>], theirs: &[Vec<RefPoint>]) {
-    let count = |s: &[Vec<RefPoint>]| s.iter().map(Vec::len).collect::<Vec<_>>();
-    assert!(
-        theirs.iter().any(|s| !s.is_empty()),
-        "{name}: the vendor decoded no point; nothing to compare"
-    );
-    assert_eq!(
-        count(ours),
-        count(theirs),
-        "{name}: points per scan (reel vs vendor)"
-    );
-    let mut worst = 0f32;
-    for (s, (a, b)) in ours.iter().zip(theirs).enumerate() {
-        for (i, (p, q)) in a.iter().zip(b).enumerate() {
-            let d = (0..3)
-                .map(|k| (p.xyz[k] - q.xyz[k]).abs())
-                .fold(0.0, f32::max);
-            worst = worst.max(d);
-            assert!(d <= 1e-3, "{name}: scan {s} point {i}: {p:?} vs {q:?}");
-            assert_eq!(
-                (p.ring, p.return_type, p.intensity),
-                (q.ring, q.return_type, q.intensity),
-                "{name}: scan {s} point {i}"
-            );
-        }
-    }
-    println!(
-        "{name}: {} scans, {} points, worst coordinate difference {:.3} mm",
-        ours.len(),
-        ours.iter().map(Vec::len).sum::<usize>(),
-        worst * 1000.0
-    );
 }
 
 fn data_dir() -> PathBuf {

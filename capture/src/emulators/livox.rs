@@ -6,7 +6,7 @@
 //! sees ([`Scene`]). The sensor clock counts ns from an emulated power-on
 //! (time type 0, unsynchronised).
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +31,10 @@ pub struct LivoxEmulatorConfig {
     pub imu_target: Option<SocketAddr>,
     /// Sensor clock at the emulator's start, ns.
     pub clock_start_nanos: u64,
+    /// Send from this address and the model's own data ports, as the
+    /// sensor does (Livox-SDK2 takes a lidar's data only from there);
+    /// `None`: from any free port.
+    pub source_ip: Option<IpAddr>,
 }
 
 /// Counters of an emulated Livox.
@@ -53,22 +57,27 @@ pub struct LivoxEmulator {
 impl LivoxEmulator {
     /// Starts sending.
     pub fn start(config: LivoxEmulatorConfig) -> std::io::Result<Self> {
-        let socket = UdpSocket::bind(if config.target.is_ipv4() {
-            "0.0.0.0:0"
-        } else {
-            "[::]:0"
-        })?;
+        let (point_port, imu_port) = config.model.data_ports();
+        let bind = |port: u16| match config.source_ip {
+            Some(ip) => UdpSocket::bind(SocketAddr::new(ip, port)),
+            None if config.target.is_ipv4() => UdpSocket::bind("0.0.0.0:0"),
+            None => UdpSocket::bind("[::]:0"),
+        };
+        let socket = bind(point_port)?;
+        let imu_socket = match config.imu_target {
+            Some(_) => Some(bind(imu_port)?),
+            None => None,
+        };
         let stats = Arc::new(LivoxEmulatorStats::default());
         let start = host_now_nanos();
         let mut threads = DeviceThreads::default();
         {
             let (stats, config) = (stats.clone(), config.clone());
-            let socket = socket.try_clone()?;
             threads.spawn("emu-livox".into(), move |stop| {
                 points_loop(&socket, &config, start, stop, &stats);
             })?;
         }
-        if let Some(target) = config.imu_target {
+        if let (Some(target), Some(socket)) = (config.imu_target, imu_socket) {
             let (stats, clock) = (stats.clone(), config.clock_start_nanos);
             threads.spawn("emu-livox-imu".into(), move |stop| {
                 imu_loop(&socket, target, start, clock, stop, &stats);
@@ -83,6 +92,13 @@ impl LivoxEmulator {
     /// Counters.
     pub fn stats(&self) -> &LivoxEmulatorStats {
         &self.stats
+    }
+
+    /// Stops sending (threads joined); the final counters.
+    pub fn stop(self) -> Arc<LivoxEmulatorStats> {
+        let Self { _threads, stats } = self;
+        drop(_threads);
+        stats
     }
 }
 

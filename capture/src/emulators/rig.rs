@@ -179,6 +179,7 @@ fn start_lidar(lidar: &Lidar) -> Result<LidarEmulator, EmulatorError> {
                 target,
                 imu_target: lidar.imu_address.as_deref().map(parse).transpose()?,
                 clock_start_nanos: 3_600_000_000_000,
+                source_ip: None,
             };
             LivoxEmulator::start(config)
                 .map(LidarEmulator::Livox)

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use reel_testkit::skip;
 
+pub mod replay;
+
 /// `shared/testdata/<rel>`, or None (skip recorded for `test`) in a clone
 /// without the shared files.
 pub fn testdata(test: &str, rel: &str) -> Option<PathBuf> {

@@ -355,6 +355,15 @@ impl Model {
         }
     }
 
+    /// The UDP ports the sensor sends its point and IMU packets from
+    /// (Livox-SDK2's `mid360_config.json` and `hap_config.json`).
+    pub fn data_ports(self) -> (u16, u16) {
+        match self {
+            Self::Mid360 => (56300, 56400),
+            Self::Hap => (57000, 58000),
+        }
+    }
+
     /// Where the IMU sits in the point cloud frame, metres: the Mid-360
     /// user manual gives (11.0, 23.29, −44.12) mm; Livox publishes no
     /// offset for the HAP.
