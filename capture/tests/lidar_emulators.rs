@@ -175,15 +175,7 @@ fn ouster_emulator_gives_whole_frames_and_its_imu() {
     let episode = record(&path, 1.5);
     // The metadata's RNG19 dual profile: first and second returns.
     check_scans("OS-0-32 dual", &episode, 1.5, 10.0, &[1, 2]);
-    let reader = EpisodeReader::open(&episode).unwrap();
-    let imu: Vec<Imu> = reader
-        .messages()
-        .enumerate()
-        .filter_map(|(i, m)| {
-            let m = m.unwrap();
-            (m.channel.topic == "/lidar/top/imu").then(|| reader.decode(&m, i as u64).unwrap())
-        })
-        .collect();
+    let imu = common::replay::imu_samples(&episode, "/lidar/top/imu");
     assert!(
         (imu.len() as f64 - 150.0).abs() <= 10.0,
         "{} IMU samples in 1.5 s",

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::replay::{
-    assert_same_scans, clouds, events_of, free_port, lidar_rig, record_replay, record_replay_to,
-    replay, RefPoint,
+    assert_same_scans, clouds, events_of, free_port, lidar_rig, read_packets, read_reference,
+    record_points_and_imu, record_replay, replay, RefPoint,
 };
 use reel_capture::recorder::{Recorder, RecorderOptions};
 use reel_episode::EpisodeReader;
@@ -79,47 +79,6 @@ fn reference(test: &str, family: &str, arg: &str, capture: &Path) -> Option<Refe
         imu_packets,
         imu,
     })
-}
-
-fn read_packets(path: &Path) -> Vec<(u64, Vec<u8>)> {
-    let bytes = std::fs::read(path).unwrap();
-    let mut out = Vec::new();
-    let mut o = 0;
-    while o < bytes.len() {
-        let t = u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
-        let n = u32::from_le_bytes(bytes[o + 8..o + 12].try_into().unwrap()) as usize;
-        out.push((t, bytes[o + 12..o + 12 + n].to_vec()));
-        o += 12 + n;
-    }
-    out
-}
-
-fn read_reference(path: &Path) -> Vec<Vec<RefPoint>> {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[..8], b"REELREF1");
-    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
-    let f32_at = |o: usize| f32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
-    let scans = u32_at(8) as usize;
-    let mut o = 12;
-    let mut out = Vec::with_capacity(scans);
-    for _ in 0..scans {
-        let n = u32_at(o) as usize;
-        o += 4;
-        let points = (0..n)
-            .map(|i| {
-                let p = o + i * 20;
-                RefPoint {
-                    xyz: [f32_at(p), f32_at(p + 4), f32_at(p + 8)],
-                    intensity: f32_at(p + 12),
-                    ring: u16::from_le_bytes([bytes[p + 16], bytes[p + 17]]),
-                    return_type: bytes[p + 18],
-                }
-            })
-            .collect();
-        o += n * 20;
-        out.push(points);
-    }
-    out
 }
 
 fn data_dir() -> PathBuf {
@@ -272,19 +231,12 @@ fn check_ouster(test: &str, rig_model: &str, name: &str) {
         extra.push_str(&format!("\nimu_address = \"127.0.0.1:{imu_port}\""));
     }
     let rig = lidar_rig(dir.path(), rig_model, port, &extra);
-    let mut tagged: Vec<(u64, &[u8], u16)> = reference
-        .packets
-        .iter()
-        .map(|(t, d)| (*t, d.as_slice(), port))
-        .chain(
-            reference
-                .imu_packets
-                .iter()
-                .map(|(t, d)| (*t, d.as_slice(), imu_port)),
-        )
-        .collect();
-    tagged.sort_by_key(|p| p.0);
-    let path = record_replay_to(dir.path(), rig, &tagged);
+    let path = record_points_and_imu(
+        dir.path(),
+        rig,
+        (&reference.packets, port),
+        (&reference.imu_packets, imu_port),
+    );
     let ours = clouds(&path, "/lidar/top/points");
     assert_same_scans(test, &ours, &reference.scans);
     if !reference.imu.is_empty() {

@@ -16,60 +16,17 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::replay::{
-    assert_same_scans, clouds, events_of, free_port, lidar_rig, record_replay_to, RefPoint,
+    assert_same_scans, clouds, events_of, free_port, imu_samples, lidar_rig, read_packets,
+    read_reference, record_points_and_imu,
 };
 use reel_capture::drivers::livox::protocol::Model;
 use reel_capture::emulators::livox::{LivoxEmulator, LivoxEmulatorConfig};
-use reel_episode::ros2::sensor_msgs::Imu;
-use reel_episode::EpisodeReader;
 use reel_testkit::skip::{lidar_python, workspace};
-
-/// `u64 time | u32 length | payload` records.
-fn read_packets(path: &Path) -> Vec<(u64, Vec<u8>)> {
-    let data = std::fs::read(path).unwrap();
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + 12 <= data.len() {
-        let t = u64::from_le_bytes(data[at..at + 8].try_into().unwrap());
-        let n = u32::from_le_bytes(data[at + 8..at + 12].try_into().unwrap()) as usize;
-        out.push((t, data[at + 12..at + 12 + n].to_vec()));
-        at += 12 + n;
-    }
-    out
-}
-
-/// The scans of `reference.bin`.
-fn read_scans(path: &Path) -> Vec<Vec<RefPoint>> {
-    let data = std::fs::read(path).unwrap();
-    assert_eq!(&data[..8], b"REELREF1");
-    let u32_at = |o: usize| u32::from_le_bytes(data[o..o + 4].try_into().unwrap());
-    let f32_at = |o: usize| f32::from_le_bytes(data[o..o + 4].try_into().unwrap());
-    let mut at = 12;
-    (0..u32_at(8))
-        .map(|_| {
-            let n = u32_at(at) as usize;
-            at += 4;
-            (0..n)
-                .map(|_| {
-                    let p = RefPoint {
-                        xyz: [f32_at(at), f32_at(at + 4), f32_at(at + 8)],
-                        intensity: f32_at(at + 12),
-                        ring: u16::from_le_bytes([data[at + 16], data[at + 17]]),
-                        return_type: data[at + 18],
-                    };
-                    at += 20;
-                    p
-                })
-                .collect()
-        })
-        .collect()
-}
 
 fn check(test: &str, model: Model, sdk_model: &str, rig_model: &str, lidar_ip: &str) {
     let Some(python) = lidar_python("Livox-SDK2 comparison") else {
@@ -144,19 +101,9 @@ fn check(test: &str, model: Model, sdk_model: &str, rig_model: &str, lidar_ip: &
         port,
         &format!("imu_address = \"127.0.0.1:{imu_port}\""),
     );
-    let mut tagged: Vec<(u64, &[u8], u16)> = packets
-        .iter()
-        .map(|(t, d)| (*t, d.as_slice(), port))
-        .chain(
-            imu_packets
-                .iter()
-                .map(|(t, d)| (*t, d.as_slice(), imu_port)),
-        )
-        .collect();
-    tagged.sort_by_key(|p| p.0);
-    let path = record_replay_to(dir.path(), rig, &tagged);
+    let path = record_points_and_imu(dir.path(), rig, (&packets, port), (&imu_packets, imu_port));
     let ours = clouds(&path, "/lidar/top/points");
-    let theirs = read_scans(&out.path().join("reference.bin"));
+    let theirs = read_reference(&out.path().join("reference.bin"));
     assert_same_scans(test, &ours, &theirs);
     for kind in ["packets_rejected", "packets_lost"] {
         let events = events_of(&path, kind);
@@ -164,15 +111,7 @@ fn check(test: &str, model: Model, sdk_model: &str, rig_model: &str, lidar_ip: &
     }
 
     // IMU: the SDK's gyro (rad/s) and acceleration (g, reel's in m/s²).
-    let reader = EpisodeReader::open(&path).unwrap();
-    let samples: Vec<Imu> = reader
-        .messages()
-        .enumerate()
-        .filter_map(|(i, m)| {
-            let m = m.unwrap();
-            (m.channel.topic == "/lidar/top/imu").then(|| reader.decode(&m, i as u64).unwrap())
-        })
-        .collect();
+    let samples = imu_samples(&path, "/lidar/top/imu");
     let expected = summary["imu"].as_array().unwrap();
     assert_eq!(samples.len(), expected.len(), "{test}: IMU samples");
     for (got, want) in samples.iter().zip(expected) {

@@ -86,6 +86,27 @@ pub fn record_replay_to(dir: &Path, rig: LoadedRig, packets: &[(u64, &[u8], u16)
     recorder.stop_episode(Outcome::Success).unwrap().path
 }
 
+/// [`record_replay_to`] of point packets to `port` and IMU packets to
+/// `imu_port`, interleaved by time as they arrived.
+pub fn record_points_and_imu(
+    dir: &Path,
+    rig: LoadedRig,
+    (packets, port): (&[(u64, Vec<u8>)], u16),
+    (imu_packets, imu_port): (&[(u64, Vec<u8>)], u16),
+) -> PathBuf {
+    let mut tagged: Vec<(u64, &[u8], u16)> = packets
+        .iter()
+        .map(|(t, d)| (*t, d.as_slice(), port))
+        .chain(
+            imu_packets
+                .iter()
+                .map(|(t, d)| (*t, d.as_slice(), imu_port)),
+        )
+        .collect();
+    tagged.sort_by_key(|p| p.0);
+    record_replay_to(dir, rig, &tagged)
+}
+
 /// Every cloud of `topic`, as points.
 pub fn clouds(path: &Path, topic: &str) -> Vec<Vec<RefPoint>> {
     let reader = EpisodeReader::open(path).unwrap();
@@ -173,4 +194,61 @@ pub fn assert_same_scans(name: &str, ours: &[Vec<RefPoint>], theirs: &[Vec<RefPo
         ours.iter().map(Vec::len).sum::<usize>(),
         worst * 1000.0
     );
+}
+
+/// `u64 time | u32 length | payload` records (`scripts/lidar_reference.py`,
+/// `scripts/livox_sdk_reference.py`).
+pub fn read_packets(path: &Path) -> Vec<(u64, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    let mut o = 0;
+    while o < bytes.len() {
+        let t = u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
+        let n = u32::from_le_bytes(bytes[o + 8..o + 12].try_into().unwrap()) as usize;
+        out.push((t, bytes[o + 12..o + 12 + n].to_vec()));
+        o += 12 + n;
+    }
+    out
+}
+
+/// The vendor's scans of a `reference.bin` (`b"REELREF1"` format).
+pub fn read_reference(path: &Path) -> Vec<Vec<RefPoint>> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"REELREF1");
+    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
+    let f32_at = |o: usize| f32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
+    let scans = u32_at(8) as usize;
+    let mut o = 12;
+    let mut out = Vec::with_capacity(scans);
+    for _ in 0..scans {
+        let n = u32_at(o) as usize;
+        o += 4;
+        let points = (0..n)
+            .map(|i| {
+                let p = o + i * 20;
+                RefPoint {
+                    xyz: [f32_at(p), f32_at(p + 4), f32_at(p + 8)],
+                    intensity: f32_at(p + 12),
+                    ring: u16::from_le_bytes([bytes[p + 16], bytes[p + 17]]),
+                    return_type: bytes[p + 18],
+                }
+            })
+            .collect();
+        o += n * 20;
+        out.push(points);
+    }
+    out
+}
+
+/// Every IMU sample of `topic`, in order.
+pub fn imu_samples(path: &Path, topic: &str) -> Vec<reel_episode::ros2::sensor_msgs::Imu> {
+    let reader = EpisodeReader::open(path).unwrap();
+    reader
+        .messages()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let m = m.unwrap();
+            (m.channel.topic == topic).then(|| reader.decode(&m, i as u64).unwrap())
+        })
+        .collect()
 }
