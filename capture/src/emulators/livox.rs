@@ -138,7 +138,8 @@ pub fn packet_at(model: Model, k: u64, t: u64, point_nanos: u64) -> Packet {
         })
         .collect();
     Packet {
-        time_interval: (POINTS_PER_PACKET as u64 * point_nanos / 100) as u16,
+        // From the first point to the last, as the sensor counts it.
+        time_interval: ((POINTS_PER_PACKET as u64 - 1) * point_nanos / 100) as u16,
         udp_cnt: k as u16,
         frame_cnt: 0,
         data_type: DataType::CartesianHigh,

@@ -59,7 +59,7 @@ impl LidarDecoder for LivoxDecoder {
             self.identity = Identity::Confirmed(self.model.name().to_string());
         }
         let t = packet.timestamp_nanos;
-        let length = u64::from(packet.time_interval) * 100;
+        let length = packet.period_nanos();
         let mut out = Decoded::default();
         if let Some((prev, prev_len)) = self.last {
             if t > prev && prev_len > 0 {

@@ -11,8 +11,11 @@
 //! data_type 0 (IMU): gyro x, y, z f32 (rad/s) | acc x, y, z f32 (g)      (24 B)
 //! ```
 //! Point i of a packet is measured at `timestamp + i · time_interval·100 /
-//! dot_num` ns and belongs to line `i mod lines` (4 on a Mid-360, 6 on a
-//! HAP), as livox_ros_driver2 numbers them. Sources: `livox_lidar_def.h`
+//! dot_num` ns (livox_ros_driver2's rule; `time_interval` spans the first
+//! to the last point, so these times are 1 % closer together than the
+//! sensor's) and belongs to line
+//! `i mod lines` (4 on a Mid-360, 6 on a HAP), as livox_ros_driver2
+//! numbers them. Sources: `livox_lidar_def.h`
 //! of Livox-SDK2 and `src/comm/pub_handler.cpp` of livox_ros_driver2 (both
 //! MIT). The crc32 field is not checked: neither does Livox-SDK2, and its
 //! polynomial and coverage are not published with the packet layout.
@@ -298,6 +301,20 @@ impl Packet {
             }
         }
         out
+    }
+
+    /// Time from this packet's first point to the next packet's, ns.
+    /// `time_interval` spans the first to the last point: a Mid-360 says
+    /// 4750 (× 0.1 µs) for 96 points sent every 480 µs (measured on
+    /// firmware 13.18.0244 by atinfinity/livox-mid360-core).
+    pub fn period_nanos(&self) -> u64 {
+        let n = self.points.len() as u64;
+        let span = u64::from(self.time_interval) * 100;
+        if n > 1 {
+            span * n / (n - 1)
+        } else {
+            span
+        }
     }
 
     /// Time of point `i`, ns (the first point's plus i point intervals).
