@@ -368,10 +368,16 @@ fn check_intrinsics(
         })
         .collect();
     let (w, h) = (images[0].image.width as u32, images[0].image.height as u32);
-    let fit = calibrate(board, w, h, &observations, Options::default()).unwrap();
+    // Every view kept, as calibrateCamera keeps them.
+    let options = Options {
+        reject_outliers: false,
+        ..Options::default()
+    };
+    let fit = calibrate(board, w, h, &observations, options).unwrap();
     let c = &fit.camera;
     let f = |k: &str| cal[k].as_f64().unwrap();
     let mut lines = Vec::new();
+    let mut wrong = Vec::new();
     for (name, ours, theirs) in [
         ("fx", c.fx, f("fx")),
         ("fy", c.fy, f("fy")),
@@ -383,11 +389,9 @@ fn check_intrinsics(
             "{name} {ours:.2} vs {theirs:.2} ({:.3} %)",
             rel * 100.0
         ));
-        assert!(
-            rel <= 0.005,
-            "{}: {name} {ours} vs OpenCV {theirs}",
-            set.name
-        );
+        if rel > 0.005 {
+            wrong.push(format!("{name} {ours} vs OpenCV {theirs}"));
+        }
     }
     let dist: Vec<f64> = cal["distortion"]
         .as_array()
@@ -403,11 +407,9 @@ fn check_intrinsics(
         .collect();
     for (k, ((ours, theirs), sd)) in c.distortion.iter().zip(&dist).zip(&std).enumerate() {
         lines.push(format!("d{k} {ours:.5} vs {theirs:.5} ± {sd:.5}"));
-        assert!(
-            (ours - theirs).abs() <= 3.0 * sd,
-            "{}: distortion {k}: {ours} vs OpenCV {theirs} ± {sd}",
-            set.name
-        );
+        if (ours - theirs).abs() > 3.0 * sd {
+            wrong.push(format!("distortion {k}: {ours} vs OpenCV {theirs} ± {sd}"));
+        }
     }
     println!(
         "{}: {} views (left out: {left_out:?}), rms {:.3} px vs {:.3}; {}",
@@ -417,6 +419,7 @@ fn check_intrinsics(
         f("rms"),
         lines.join(", ")
     );
+    assert!(wrong.is_empty(), "{}: {wrong:?}", set.name);
 }
 
 fn shared(rel: &str, test: &str) -> Option<PathBuf> {
@@ -479,6 +482,21 @@ fn harder_real_sets() {
         "BoofCV chessboard on a desk",
         local("boofcv_fiducial_chessboard"),
         4,
+        6,
+    ));
+    // OpenCV's own stereo samples: a board with a thin white margin held
+    // in an office, a monitor showing checkerboards, a striped shirt, a
+    // keyboard; each camera of the pair is one set.
+    check(&set(
+        "OpenCV samples left",
+        local("opencv_samples_left"),
+        9,
+        6,
+    ));
+    check(&set(
+        "OpenCV samples right",
+        local("opencv_samples_right"),
+        9,
         6,
     ));
     // Four cameras of one rig: corners only.

@@ -309,6 +309,51 @@ fn complete(cells: &mut Component, peaks: &[[f64; 2]], img: &Gray, limit: usize)
     }
 }
 
+/// Drops border rows and columns of the component that are not filled
+/// end to end, fewest filled first, until its bounding box is filled or
+/// the holes are inside. Completion grows the grid past the board's edge
+/// wherever something there reads as a corner (a shirt's stripes under a
+/// board, a thin margin against the background): such a row is ragged,
+/// the board's own rows are whole.
+fn peel(cells: &mut Component) {
+    loop {
+        if cells.is_empty() {
+            return;
+        }
+        let (i0, i1) = cells
+            .keys()
+            .fold((i64::MAX, i64::MIN), |(a, b), c| (a.min(c.0), b.max(c.0)));
+        let (j0, j1) = cells
+            .keys()
+            .fold((i64::MAX, i64::MIN), |(a, b), c| (a.min(c.1), b.max(c.1)));
+        let (ni, nj) = (i1 - i0 + 1, j1 - j0 + 1);
+        if (ni * nj) as usize == cells.len() {
+            return;
+        }
+        // Border lines: (filled, length, is a column, index).
+        let count = |column: bool, at: i64| {
+            cells
+                .keys()
+                .filter(|c| if column { c.0 == at } else { c.1 == at })
+                .count() as i64
+        };
+        let ragged = [
+            (true, i0, nj),
+            (true, i1, nj),
+            (false, j0, ni),
+            (false, j1, ni),
+        ]
+        .into_iter()
+        .map(|(column, at, length)| (count(column, at), length, column, at))
+        .filter(|&(filled, length, _, _)| filled < length)
+        .min_by_key(|&(filled, length, _, _)| (filled * 1000 / length, filled));
+        let Some((_, _, column, at)) = ragged else {
+            return;
+        };
+        cells.retain(|c, _| if column { c.0 != at } else { c.1 != at });
+    }
+}
+
 /// The component as a dense grid, if every cell of its bounding box is
 /// filled.
 fn dense(cells: &Component) -> Option<Grid> {
@@ -360,6 +405,19 @@ impl Grid {
     /// border and matches the square diagonally inside it. A row of
     /// corners found along a thin margin against a dark background fails.
     fn border_is_board(&self, which: usize, img: &Gray) -> bool {
+        self.squares_outside(which, img, 1)
+    }
+
+    /// Whether the checkered pattern goes on past the squares outside
+    /// border `which`: one more square out, squares alternate as the
+    /// board's would. A whole board ends there (margin, background).
+    fn continues(&self, which: usize, img: &Gray) -> bool {
+        self.squares_outside(which, img, 2)
+    }
+
+    /// Whether the `out`-th squares outside border `which` (1: the ones
+    /// touching it) alternate along it as the board's squares would.
+    fn squares_outside(&self, which: usize, img: &Gray, out: usize) -> bool {
         let line = |depth: usize| -> Vec<[f64; 2]> {
             match which {
                 0 => (0..self.nj).map(|j| self.at(depth, j)).collect(),
@@ -387,7 +445,9 @@ impl Grid {
             let (ia, ib) = (next[k], next[k + 1]);
             let m = [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0];
             let mi = [(ia[0] + ib[0]) / 2.0, (ia[1] + ib[1]) / 2.0];
-            let out = [m[0] + (m[0] - mi[0]) / 2.0, m[1] + (m[1] - mi[1]) / 2.0];
+            // Square centres lie at half steps from the border line.
+            let f = out as f64 - 0.5;
+            let out = [m[0] + (m[0] - mi[0]) * f, m[1] + (m[1] - mi[1]) * f];
             let inn = [(m[0] + mi[0]) / 2.0, (m[1] + mi[1]) / 2.0];
             outer.push(img.sample(out[0], out[1]));
             inner.push(img.sample(inn[0], inn[1]));
@@ -398,9 +458,10 @@ impl Grid {
         let mid = (contrast.0 + contrast.1) / 2.0;
         let band = 0.2 * (contrast.1 - contrast.0);
         // Outer square k has the colour of inner square k's neighbour
-        // along the border (the colours alternate along and across).
+        // along the border when it touches the border, its own one
+        // square further (the colours alternate along and across).
         (0..outer.len()).all(|k| {
-            let want_light = inner[k] <= mid;
+            let want_light = (inner[k] <= mid) == (out % 2 == 1);
             let v = outer[k];
             if want_light {
                 v > mid + band
@@ -438,6 +499,9 @@ pub(super) fn find_board(saddles: &Saddles, board: &Checkerboard, img: &Gray) ->
             img,
             board.cols.max(board.rows) + 2,
         );
+        let grown = cells.len();
+        peel(&mut cells);
+        let peeled = cells.len() < grown;
         if cells.len() < board.corners() {
             continue;
         }
@@ -455,7 +519,10 @@ pub(super) fn find_board(saddles: &Saddles, board: &Checkerboard, img: &Gray) ->
             };
             grid = grid.without(w);
         }
-        if fits(&grid) {
+        // What peeling left must be a whole board: no border of it
+        // continues as board squares (a larger pattern, partly hidden).
+        let whole = !peeled || (0..4).all(|w| !grid.continues(w, img));
+        if fits(&grid) && whole {
             found.push(grid);
         }
     }

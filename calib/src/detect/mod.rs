@@ -11,10 +11,12 @@
 //!    each of its edge directions when the link is mutual, the neighbour's
 //!    edges agree and its polarity is the opposite (neighbouring corners of
 //!    a checkerboard alternate); linked components get integer grid
-//!    coordinates; rows and columns at a component's border whose outer
-//!    squares are not squares (a thin margin against a dark background)
-//!    are trimmed; a component that is exactly the board, whole, is the
-//!    board. Partial boards are refused, never guessed;
+//!    coordinates and are completed from predictions; border rows and
+//!    columns not filled end to end (corners read off a shirt's stripes
+//!    or a margin's edge) are peeled, and those whose outer squares are
+//!    not squares (a thin margin against a dark background) trimmed; a
+//!    component that is exactly the board, whole, is the board. Partial
+//!    boards are refused, never guessed;
 //! 3. `orient`: orientation fixed by the board's handedness and its dark
 //!    origin square (see [`Checkerboard`]);
 //! 4. `refine`: every corner refined to sub-pixel precision the way
