@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """OpenCV references for reel's ChArUco tests, run on the same frames.
 
-    charuco_reference.py VIDEO SQUARES_XxSQUARES_Y SQUARE_M MARKER_M DICT OUT_DIR [--inverted]
+    charuco_reference.py VIDEO|FOLDER SQUARES_XxSQUARES_Y SQUARE_M MARKER_M DICT OUT_DIR [--inverted]
 
-Every frame of VIDEO (a real recording of a ChArUco board) is written to
+Every frame of VIDEO (a real recording of a ChArUco board), or every photo
+in FOLDER (sorted by name), is written to
 OUT_DIR/images as a lossless grey PNG, so that reel and OpenCV read the very
 same pixels. For each, OUT_DIR/reference.json holds what OpenCV's
 `CharucoDetector` (default parameters; the image inverted first for an
@@ -31,6 +32,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+
+def video_frames(path):
+    """(name, frame) of every frame of the video at `path`."""
+    cap = cv2.VideoCapture(path)
+    k = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return
+        yield f"frame_{k:04d}.png", frame
+        k += 1
 
 
 def main():
@@ -63,16 +76,16 @@ def main():
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.001)
     stop_as_detector = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.1)
     reproduced = []
-    cap = cv2.VideoCapture(args.video)
+    source = Path(args.video)
+    if source.is_dir():
+        photos = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        pictures = ((p.stem + ".png", cv2.imread(str(p))) for p in photos)
+    else:
+        pictures = video_frames(args.video)
     frames, views_obj, views_img, size = {}, [], [], None
-    k = 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
+    for name, frame in pictures:
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         size = (grey.shape[1], grey.shape[0])
-        name = f"frame_{k:04d}.png"
         cv2.imwrite(str(out / "images" / name), grey)
         probe = cv2.bitwise_not(grey) if args.inverted else grey
         corners, ids, mcorners, mids = detector.detectBoard(probe)
@@ -105,7 +118,6 @@ def main():
                 views_obj.append(np.array([[*chess[i], 0.0] for i in entry["ids"]], np.float32))
                 views_img.append(np.array(entry["converged"], np.float32))
         frames[name] = entry
-        k += 1
     calibration = None
     if len(views_obj) >= 3:
         rms, kmat, d, _r, _t, std_in, _std_ex, _per_view = cv2.calibrateCameraExtended(
