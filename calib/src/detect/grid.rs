@@ -320,12 +320,7 @@ fn peel(cells: &mut Component) {
         if cells.is_empty() {
             return;
         }
-        let (i0, i1) = cells
-            .keys()
-            .fold((i64::MAX, i64::MIN), |(a, b), c| (a.min(c.0), b.max(c.0)));
-        let (j0, j1) = cells
-            .keys()
-            .fold((i64::MAX, i64::MIN), |(a, b), c| (a.min(c.1), b.max(c.1)));
+        let ((i0, i1), (j0, j1)) = bounds(cells);
         let (ni, nj) = (i1 - i0 + 1, j1 - j0 + 1);
         if (ni * nj) as usize == cells.len() {
             return;
@@ -354,15 +349,18 @@ fn peel(cells: &mut Component) {
     }
 }
 
+/// The component's bounding box: (first, last) i and (first, last) j.
+fn bounds(cells: &Component) -> ((i64, i64), (i64, i64)) {
+    cells.keys().fold(
+        ((i64::MAX, i64::MIN), (i64::MAX, i64::MIN)),
+        |((a, b), (c, d)), k| ((a.min(k.0), b.max(k.0)), (c.min(k.1), d.max(k.1))),
+    )
+}
+
 /// The component as a dense grid, if every cell of its bounding box is
 /// filled.
 fn dense(cells: &Component) -> Option<Grid> {
-    let (i0, i1) = cells
-        .keys()
-        .fold((i64::MAX, i64::MIN), |(a, b), c| (a.min(c.0), b.max(c.0)));
-    let (j0, j1) = cells
-        .keys()
-        .fold((i64::MAX, i64::MIN), |(a, b), c| (a.min(c.1), b.max(c.1)));
+    let ((i0, i1), (j0, j1)) = bounds(cells);
     let (ni, nj) = ((i1 - i0 + 1) as usize, (j1 - j0 + 1) as usize);
     if ni * nj != cells.len() {
         return None;
