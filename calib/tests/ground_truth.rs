@@ -136,6 +136,54 @@ fn no_board_in_a_blank_or_cut_off_image() {
     assert!(find_checkerboard(&Gray::from_u8(640, 480, &pixels), &board).is_none());
 }
 
+/// A flat checkerboard of `nx` × `ny` squares of `square` pixels at (40, 40),
+/// with `hidden` pixels painted white (a hand, a sheet of paper).
+fn flat_board(nx: usize, ny: usize, hidden: &dyn Fn(usize, usize) -> bool) -> Gray {
+    let (w, h, square, origin) = (640usize, 520usize, 40usize, 40usize);
+    let mut pixels = vec![200u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let inside = (origin..origin + nx * square).contains(&x)
+                && (origin..origin + ny * square).contains(&y);
+            if inside {
+                let (i, j) = ((x - origin) / square, (y - origin) / square);
+                pixels[y * w + x] = if (i + j) % 2 == 0 { 30 } else { 225 };
+            }
+            if hidden(x, y) {
+                pixels[y * w + x] = 245;
+            }
+        }
+    }
+    Gray::from_u8(w, h, &pixels)
+}
+
+/// A larger board, partly hidden so that what shows is ragged around a
+/// 9 × 6 block of its corners, is not a 9 × 6 board: ragged rows are
+/// peeled (they are how a shirt's stripes or a margin read beside a real
+/// board), but the corners peeled here are the board's own.
+#[test]
+fn the_visible_part_of_a_larger_board_is_no_board() {
+    let board = Checkerboard {
+        cols: 9,
+        rows: 6,
+        square: 0.03,
+    };
+    // 13 × 10 squares (12 × 9 corners); the top of its last three columns
+    // and the left of its last three rows hidden.
+    let hidden = |x: usize, y: usize| (x >= 435 && y < 240) || (y >= 315 && x < 280);
+    assert_eq!(
+        find_checkerboard(&flat_board(13, 10, &hidden), &board),
+        None
+    );
+    assert_eq!(
+        find_checkerboard(&flat_board(13, 10, &|_, _| false), &board),
+        None
+    );
+    // The same drawing of a 9 × 6 board is found.
+    let whole = find_checkerboard(&flat_board(10, 7, &|_, _| false), &board).unwrap();
+    assert_eq!(whole.len(), 54);
+}
+
 #[test]
 fn board_specs_are_checked() {
     assert!(Checkerboard::parse("checkerboard:9x6:0.025").is_ok());

@@ -403,19 +403,6 @@ impl Grid {
     /// border and matches the square diagonally inside it. A row of
     /// corners found along a thin margin against a dark background fails.
     fn border_is_board(&self, which: usize, img: &Gray) -> bool {
-        self.squares_outside(which, img, 1)
-    }
-
-    /// Whether the checkered pattern goes on past the squares outside
-    /// border `which`: one more square out, squares alternate as the
-    /// board's would. A whole board ends there (margin, background).
-    fn continues(&self, which: usize, img: &Gray) -> bool {
-        self.squares_outside(which, img, 2)
-    }
-
-    /// Whether the `out`-th squares outside border `which` (1: the ones
-    /// touching it) alternate along it as the board's squares would.
-    fn squares_outside(&self, which: usize, img: &Gray, out: usize) -> bool {
         let line = |depth: usize| -> Vec<[f64; 2]> {
             match which {
                 0 => (0..self.nj).map(|j| self.at(depth, j)).collect(),
@@ -443,9 +430,7 @@ impl Grid {
             let (ia, ib) = (next[k], next[k + 1]);
             let m = [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0];
             let mi = [(ia[0] + ib[0]) / 2.0, (ia[1] + ib[1]) / 2.0];
-            // Square centres lie at half steps from the border line.
-            let f = out as f64 - 0.5;
-            let out = [m[0] + (m[0] - mi[0]) * f, m[1] + (m[1] - mi[1]) * f];
+            let out = [m[0] + (m[0] - mi[0]) / 2.0, m[1] + (m[1] - mi[1]) / 2.0];
             let inn = [(m[0] + mi[0]) / 2.0, (m[1] + mi[1]) / 2.0];
             outer.push(img.sample(out[0], out[1]));
             inner.push(img.sample(inn[0], inn[1]));
@@ -456,10 +441,9 @@ impl Grid {
         let mid = (contrast.0 + contrast.1) / 2.0;
         let band = 0.2 * (contrast.1 - contrast.0);
         // Outer square k has the colour of inner square k's neighbour
-        // along the border when it touches the border, its own one
-        // square further (the colours alternate along and across).
+        // along the border (the colours alternate along and across).
         (0..outer.len()).all(|k| {
-            let want_light = (inner[k] <= mid) == (out % 2 == 1);
+            let want_light = inner[k] <= mid;
             let v = outer[k];
             if want_light {
                 v > mid + band
@@ -497,9 +481,9 @@ pub(super) fn find_board(saddles: &Saddles, board: &Checkerboard, img: &Gray) ->
             img,
             board.cols.max(board.rows) + 2,
         );
-        let grown = cells.len();
+        let grown = cells.clone();
         peel(&mut cells);
-        let peeled = cells.len() < grown;
+        let peeled = cells.len() < grown.len();
         if cells.len() < board.corners() {
             continue;
         }
@@ -517,15 +501,102 @@ pub(super) fn find_board(saddles: &Saddles, board: &Checkerboard, img: &Gray) ->
             };
             grid = grid.without(w);
         }
-        // What peeling left must be a whole board: no border of it
-        // continues as board squares (a larger pattern, partly hidden).
-        let whole = !peeled || (0..4).all(|w| !grid.continues(w, img));
+        // What peeling left must be a whole board, not the visible part
+        // of a larger pattern: the corners peeled off beside it are no
+        // board corners.
+        let whole = !peeled || !pattern_goes_on(&grid, &grown, img);
         if fits(&grid) && whole {
             found.push(grid);
         }
     }
     // Several boards (a screen showing one, a second print): the largest.
     found.into_iter().max_by(|a, b| area(a).total_cmp(&area(b)))
+}
+
+/// Whether the checkered pattern goes on past the grid: two or more of
+/// the component's other cells one step outside it are corners of the
+/// same checkerboard, their four squares (half a step along each of the
+/// grid's axes) alternating dark and light with the board's own contrast.
+/// A shirt's stripes or a margin beyond a board's edge give no such
+/// corners; the hidden part of a larger board does.
+fn pattern_goes_on(grid: &Grid, cells: &Component, img: &Gray) -> bool {
+    let (ni, nj) = (grid.ni, grid.nj);
+    if ni < 2 || nj < 2 {
+        return false;
+    }
+    // The board's contrast: the squares between its corners.
+    let mut centres = Vec::new();
+    for j in 0..nj - 1 {
+        for i in 0..ni - 1 {
+            let q = [grid.at(i, j), grid.at(i + 1, j + 1)];
+            let c = [(q[0][0] + q[1][0]) / 2.0, (q[0][1] + q[1][1]) / 2.0];
+            centres.push(((i + j) % 2, img.sample(c[0], c[1])));
+        }
+    }
+    let mean = |parity: usize| {
+        let v: Vec<f32> = centres
+            .iter()
+            .filter(|c| c.0 == parity)
+            .map(|c| c.1)
+            .collect();
+        v.iter().sum::<f32>() / v.len().max(1) as f32
+    };
+    let contrast = (mean(0) - mean(1)).abs();
+    let mut corners = 0;
+    for (i, j) in (0..nj).flat_map(|j| (0..ni).map(move |i| (i, j))) {
+        if i != 0 && j != 0 && i != ni - 1 && j != nj - 1 {
+            continue;
+        }
+        let b = grid.at(i, j);
+        // The grid's steps here, along i and along j.
+        let step = |di: i64, dj: i64| -> [f64; 2] {
+            let (ii, jj) = (i as i64 + di, j as i64 + dj);
+            let (back_i, back_j) = (i as i64 - di, j as i64 - dj);
+            let inside =
+                |a: i64, b: i64| (0..ni as i64).contains(&a) && (0..nj as i64).contains(&b);
+            let (p, sign) = if inside(ii, jj) {
+                (grid.at(ii as usize, jj as usize), 1.0)
+            } else {
+                (grid.at(back_i as usize, back_j as usize), -1.0)
+            };
+            [sign * (p[0] - b[0]), sign * (p[1] - b[1])]
+        };
+        let (ui, uj) = (step(1, 0), step(0, 1));
+        let outward: Vec<[f64; 2]> = [
+            (i == 0, [-ui[0], -ui[1]]),
+            (i == ni - 1, ui),
+            (j == 0, [-uj[0], -uj[1]]),
+            (j == nj - 1, uj),
+        ]
+        .into_iter()
+        .filter(|o| o.0)
+        .map(|o| o.1)
+        .collect();
+        for o in outward {
+            let expected = [b[0] + o[0], b[1] + o[1]];
+            let spacing = (o[0] * o[0] + o[1] * o[1]).sqrt();
+            let Some(q) = cells
+                .values()
+                .copied()
+                .find(|q| dist2(*q, expected) < (0.3 * spacing).powi(2))
+            else {
+                continue;
+            };
+            let at = |a: f64, c: f64| {
+                img.sample(
+                    q[0] + a * ui[0] / 2.0 + c * uj[0] / 2.0,
+                    q[1] + a * ui[1] / 2.0 + c * uj[1] / 2.0,
+                )
+            };
+            let (pp, mm, pm, mp) = (at(1.0, 1.0), at(-1.0, -1.0), at(1.0, -1.0), at(-1.0, 1.0));
+            let apart = ((pp + mm) - (pm + mp)).abs() / 2.0;
+            let alike = (pp - mm).abs().max((pm - mp).abs());
+            if apart > 0.6 * contrast && alike < 0.3 * contrast {
+                corners += 1;
+            }
+        }
+    }
+    corners >= 2
 }
 
 /// The image area the grid spans (its corner quadrilateral).
