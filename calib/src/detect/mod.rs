@@ -126,10 +126,10 @@ pub fn find_checkerboard(image: &Gray, board: &Checkerboard) -> Option<Vec<[f64;
     let ordered = orient::ordered(&grid, board, &smooth)?;
     // OpenCV's usual window (11, a 23-pixel square), shrunk to stay
     // inside the corner's squares where they are small (towards a
-    // fisheye's edge, or far away).
+    // fisheye's edge, or far away) or thin (seen obliquely).
     let spacing = orient::median_spacing(&ordered, board);
     let halves: Vec<i64> = (0..ordered.len())
-        .map(|k| ((nearest_neighbour(&ordered, board, k) * 0.45).floor() as i64).clamp(2, 11))
+        .map(|k| ((square_size_at(&ordered, board, k) * 0.45).floor() as i64).clamp(2, 11))
         .collect();
     let refined: Vec<[f64; 2]> = ordered
         .iter()
@@ -139,17 +139,37 @@ pub fn find_checkerboard(image: &Gray, board: &Checkerboard) -> Option<Vec<[f64;
     verified(refined, board, &smooth, image, &halves, spacing)
 }
 
-/// Distance from corner `k` to its nearest grid neighbour, pixels.
-fn nearest_neighbour(corners: &[[f64; 2]], board: &Checkerboard, k: usize) -> f64 {
-    let (i, j) = ((k % board.cols) as i64, (k / board.cols) as i64);
-    [(1, 0), (-1, 0), (0, 1), (0, -1)]
+/// The size of the squares at corner `k`, pixels: the distance to its
+/// nearest grid neighbour, or less where a square beside it is seen so
+/// obliquely that it is thinner than its side (the width of a cell: its
+/// area over its longer side). A window wider than that reaches the far
+/// edge of a thin square, and `cornerSubPix` then slides along it (seen on
+/// a fisheye's edge: 7 px off the corner).
+fn square_size_at(corners: &[[f64; 2]], board: &Checkerboard, k: usize) -> f64 {
+    let (cols, rows) = (board.cols as i64, board.rows as i64);
+    let (i, j) = (k as i64 % cols, k as i64 / cols);
+    let at = |i: i64, j: i64| {
+        ((0..cols).contains(&i) && (0..rows).contains(&j)).then(|| corners[(j * cols + i) as usize])
+    };
+    let here = corners[k];
+    let nearest = [(1, 0), (-1, 0), (0, 1), (0, -1)]
         .iter()
-        .map(|(di, dj)| (i + di, j + dj))
-        .filter(|&(i, j)| {
-            (0..board.cols as i64).contains(&i) && (0..board.rows as i64).contains(&j)
+        .filter_map(|(di, dj)| at(i + di, j + dj))
+        .map(|q| dist2(here, q).sqrt())
+        .fold(f64::INFINITY, f64::min);
+    let thinnest = [(1, 1), (1, -1), (-1, 1), (-1, -1)]
+        .iter()
+        .filter_map(|&(di, dj)| Some((at(i + di, j)?, at(i, j + dj)?)))
+        .map(|(a, b)| {
+            let (u, v) = (
+                [a[0] - here[0], a[1] - here[1]],
+                [b[0] - here[0], b[1] - here[1]],
+            );
+            let area = (u[0] * v[1] - u[1] * v[0]).abs();
+            area / dist2(a, here).max(dist2(b, here)).sqrt().max(f64::EPSILON)
         })
-        .map(|(i, j)| dist2(corners[k], corners[(j * board.cols as i64 + i) as usize]).sqrt())
-        .fold(f64::INFINITY, f64::min)
+        .fold(f64::INFINITY, f64::min);
+    nearest.min(thinnest)
 }
 
 /// Every refined corner must still read as a corner at the board's scale
