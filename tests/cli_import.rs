@@ -780,22 +780,16 @@ fn ros1_bags_written_by_rosbags_import_with_identical_values() {
 fn cloud_points(path: &Path, topic: &str) -> Vec<Vec<[f32; 5]>> {
     use reel_episode::cloud::{read_field, CloudLayout};
     use reel_episode::ros2::sensor_msgs::PointCloud2;
-    let reader = reel_episode::EpisodeReader::open(path).unwrap();
-    let mut out = Vec::new();
-    for (i, m) in reader.messages().enumerate() {
-        let m = m.unwrap();
-        if m.channel.topic != topic {
-            continue;
-        }
-        let cloud: PointCloud2 = reader.decode(&m, i as u64).unwrap();
-        let layout = CloudLayout::of(&cloud).unwrap();
-        let fields: Vec<_> = ["x", "y", "z", "intensity", "ring"]
-            .iter()
-            .map(|f| cloud.field(f).unwrap_or_else(|| panic!("no {f}")).clone())
-            .collect();
-        out.push(
+    reel_testkit::episodes::decoded_on::<PointCloud2>(path, topic)
+        .iter()
+        .map(|cloud| {
+            let layout = CloudLayout::of(cloud).unwrap();
+            let fields: Vec<_> = ["x", "y", "z", "intensity", "ring"]
+                .iter()
+                .map(|f| cloud.field(f).unwrap_or_else(|| panic!("no {f}")).clone())
+                .collect();
             layout
-                .points(&cloud)
+                .points(cloud)
                 .map(|p| {
                     let mut v = [0f32; 5];
                     for (k, f) in fields.iter().enumerate() {
@@ -803,10 +797,9 @@ fn cloud_points(path: &Path, topic: &str) -> Vec<Vec<[f32; 5]>> {
                     }
                     v
                 })
-                .collect(),
-        );
-    }
-    out
+                .collect()
+        })
+        .collect()
 }
 
 fn assert_same_points(what: &str, ours: &[Vec<[f32; 5]>], theirs: &[Vec<[f32; 5]>]) {

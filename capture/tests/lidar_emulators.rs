@@ -18,6 +18,7 @@ use reel_capture::rig::LoadedRig;
 use reel_episode::cloud::{read_field, CloudLayout};
 use reel_episode::ros2::sensor_msgs::{Imu, PointCloud2};
 use reel_episode::{EpisodeReader, Outcome};
+use reel_testkit::episodes::decoded_on;
 
 fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
@@ -51,23 +52,18 @@ fn record(path: &Path, seconds: f64) -> std::path::PathBuf {
 
 /// Every cloud: points and their return types.
 fn clouds(path: &Path) -> Vec<(Vec<[f64; 3]>, Vec<u8>)> {
-    let reader = EpisodeReader::open(path).unwrap();
-    let mut out = Vec::new();
-    for (i, m) in reader.messages().enumerate() {
-        let m = m.unwrap();
-        if m.channel.topic != "/lidar/top/points" {
-            continue;
-        }
-        let cloud: PointCloud2 = reader.decode(&m, i as u64).unwrap();
-        let layout = CloudLayout::of(&cloud).unwrap();
-        let kind = cloud.field("return_type").unwrap().clone();
-        let kinds = layout
-            .points(&cloud)
-            .map(|p| read_field(p, &kind, false).unwrap() as u8)
-            .collect();
-        out.push((cloud.xyz().unwrap(), kinds));
-    }
-    out
+    decoded_on::<PointCloud2>(path, "/lidar/top/points")
+        .iter()
+        .map(|cloud| {
+            let layout = CloudLayout::of(cloud).unwrap();
+            let kind = cloud.field("return_type").unwrap().clone();
+            let kinds = layout
+                .points(cloud)
+                .map(|p| read_field(p, &kind, false).unwrap() as u8)
+                .collect();
+            (cloud.xyz().unwrap(), kinds)
+        })
+        .collect()
 }
 
 fn rig_file(dir: &Path, lidar: &str) -> std::path::PathBuf {

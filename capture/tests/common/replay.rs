@@ -10,6 +10,7 @@ use reel_capture::rig::LoadedRig;
 use reel_episode::cloud::{read_field, CloudLayout};
 use reel_episode::ros2::sensor_msgs::PointCloud2;
 use reel_episode::{EpisodeReader, Outcome};
+use reel_testkit::episodes::decoded_on;
 
 /// One point as both sides give it.
 #[derive(Debug, Clone, Copy)]
@@ -44,11 +45,15 @@ pub fn lidar_rig(dir: &Path, model: &str, port: u16, extra: &str) -> LoadedRig {
 
 /// Sends `packets` to `port` at their recorded spacing.
 pub fn replay(packets: &[(u64, Vec<u8>)], port: u16) {
-    let tagged: Vec<(u64, &[u8], u16)> = packets
+    replay_to(&to_port(packets, port));
+}
+
+/// `packets` as (time, payload, port) for [`replay_to`].
+fn to_port(packets: &[(u64, Vec<u8>)], port: u16) -> Vec<(u64, &[u8], u16)> {
+    packets
         .iter()
         .map(|(t, d)| (*t, d.as_slice(), port))
-        .collect();
-    replay_to(&tagged);
+        .collect()
 }
 
 /// Sends each (time, payload, port) at its recorded spacing.
@@ -67,11 +72,7 @@ pub fn replay_to(packets: &[(u64, &[u8], u16)]) {
 
 /// Records the replay of `packets` into one episode; returns its path.
 pub fn record_replay(dir: &Path, rig: LoadedRig, port: u16, packets: &[(u64, Vec<u8>)]) -> PathBuf {
-    let tagged: Vec<(u64, &[u8], u16)> = packets
-        .iter()
-        .map(|(t, d)| (*t, d.as_slice(), port))
-        .collect();
-    record_replay_to(dir, rig, &tagged)
+    record_replay_to(dir, rig, &to_port(packets, port))
 }
 
 /// [`record_replay`] of packets to several ports, in time order.
@@ -94,61 +95,42 @@ pub fn record_points_and_imu(
     (packets, port): (&[(u64, Vec<u8>)], u16),
     (imu_packets, imu_port): (&[(u64, Vec<u8>)], u16),
 ) -> PathBuf {
-    let mut tagged: Vec<(u64, &[u8], u16)> = packets
-        .iter()
-        .map(|(t, d)| (*t, d.as_slice(), port))
-        .chain(
-            imu_packets
-                .iter()
-                .map(|(t, d)| (*t, d.as_slice(), imu_port)),
-        )
-        .collect();
+    let mut tagged = to_port(packets, port);
+    tagged.extend(to_port(imu_packets, imu_port));
     tagged.sort_by_key(|p| p.0);
     record_replay_to(dir, rig, &tagged)
 }
 
 /// Every cloud of `topic`, as points.
 pub fn clouds(path: &Path, topic: &str) -> Vec<Vec<RefPoint>> {
-    let reader = EpisodeReader::open(path).unwrap();
-    let mut out = Vec::new();
-    for (i, m) in reader.messages().enumerate() {
-        let m = m.unwrap();
-        if m.channel.topic != topic {
-            continue;
-        }
-        let cloud: PointCloud2 = reader.decode(&m, i as u64).unwrap();
-        let layout = CloudLayout::of(&cloud).unwrap();
-        // Every field the comparison reads must be there: a missing one
-        // read as 0 would match a vendor's 0 and prove nothing.
-        let field = |name: &str| {
-            Some(
+    decoded_on::<PointCloud2>(path, topic)
+        .iter()
+        .map(|cloud| {
+            let layout = CloudLayout::of(cloud).unwrap();
+            // Every field the comparison reads must be there: a missing one
+            // read as 0 would match a vendor's 0 and prove nothing.
+            let field = |name: &str| {
                 cloud
                     .field(name)
                     .unwrap_or_else(|| panic!("{topic}: the cloud has no `{name}` field"))
-                    .clone(),
-            )
-        };
-        let [x, y, z, intensity, ring, kind] =
-            ["x", "y", "z", "intensity", "ring", "return_type"].map(field);
-        let points = layout
-            .points(&cloud)
-            .map(|p| {
-                let get = |f: &Option<_>| {
-                    f.as_ref()
-                        .and_then(|f| read_field(p, f, cloud.is_bigendian))
-                        .unwrap_or(0.0)
-                };
-                RefPoint {
-                    xyz: [get(&x) as f32, get(&y) as f32, get(&z) as f32],
-                    intensity: get(&intensity) as f32,
-                    ring: get(&ring) as u16,
-                    return_type: get(&kind) as u8,
-                }
-            })
-            .collect();
-        out.push(points);
-    }
-    out
+                    .clone()
+            };
+            let [x, y, z, intensity, ring, kind] =
+                ["x", "y", "z", "intensity", "ring", "return_type"].map(field);
+            layout
+                .points(cloud)
+                .map(|p| {
+                    let get = |f| read_field(p, f, cloud.is_bigendian).unwrap_or(0.0);
+                    RefPoint {
+                        xyz: [get(&x) as f32, get(&y) as f32, get(&z) as f32],
+                        intensity: get(&intensity) as f32,
+                        ring: get(&ring) as u16,
+                        return_type: get(&kind) as u8,
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The episode's events of `kind`.
@@ -242,13 +224,5 @@ pub fn read_reference(path: &Path) -> Vec<Vec<RefPoint>> {
 
 /// Every IMU sample of `topic`, in order.
 pub fn imu_samples(path: &Path, topic: &str) -> Vec<reel_episode::ros2::sensor_msgs::Imu> {
-    let reader = EpisodeReader::open(path).unwrap();
-    reader
-        .messages()
-        .enumerate()
-        .filter_map(|(i, m)| {
-            let m = m.unwrap();
-            (m.channel.topic == topic).then(|| reader.decode(&m, i as u64).unwrap())
-        })
-        .collect()
+    decoded_on(path, topic)
 }

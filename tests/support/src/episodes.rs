@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use reel_episode::ros2::RosMessage;
 use reel_episode::{EpisodeMeta, EpisodeReader, EpisodeWriter, EpisodeWriterOptions};
 
 use crate::synthetic_rig;
@@ -50,6 +51,18 @@ pub fn all_messages(path: &Path) -> Vec<(String, u32, u64, u64, Vec<u8>)> {
                 m.publish_time,
                 m.data.into_owned(),
             )
+        })
+        .collect()
+}
+
+/// Every message on `topic`, decoded as `M`, in file order.
+pub fn decoded_on<M: RosMessage>(path: &Path, topic: &str) -> Vec<M> {
+    let r = EpisodeReader::open(path).unwrap();
+    r.messages()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let m = m.unwrap();
+            (m.channel.topic == topic).then(|| r.decode(&m, i as u64).unwrap())
         })
         .collect()
 }

@@ -13,9 +13,8 @@
 //! Point i of a packet is measured at `timestamp + i · time_interval·100 /
 //! dot_num` ns (livox_ros_driver2's rule; `time_interval` spans the first
 //! to the last point, so these times are 1 % closer together than the
-//! sensor's) and belongs to line
-//! `i mod lines` (4 on a Mid-360, 6 on a HAP), as livox_ros_driver2
-//! numbers them. Sources: `livox_lidar_def.h`
+//! sensor's) and belongs to line `i mod lines` (4 on a Mid-360, 6 on a
+//! HAP), as livox_ros_driver2 numbers them. Sources: `livox_lidar_def.h`
 //! of Livox-SDK2 and `src/comm/pub_handler.cpp` of livox_ros_driver2 (both
 //! MIT). The crc32 field is not checked: neither does Livox-SDK2, and its
 //! polynomial and coverage are not published with the packet layout.
